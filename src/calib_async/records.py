@@ -1,0 +1,156 @@
+"""The data every stage passes on: outcomes, telemetry records, labels.
+
+Units: durations in milliseconds (``*_ms``), memory in MiB (``*_mb``: bytes / 2**20).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Outcome(StrEnum):
+    """What a checker said about one run."""
+
+    VERIFIED = "VERIFIED"
+    PROOF_INVALID = "PROOF_INVALID"
+    VERIFIER_TIMEOUT = "VERIFIER_TIMEOUT"
+    MEMORY_LIMIT_EXCEEDED = "MEMORY_LIMIT_EXCEEDED"
+    VERIFIER_ERROR = "VERIFIER_ERROR"
+
+
+class Phase(StrEnum):
+    """Why a run happened: the tier's own telemetry, or ground-truth labelling."""
+
+    TELEMETRY = "telemetry"
+    LABEL = "label"
+
+
+class TimeoutKind(StrEnum):
+    """Where a VERIFIER_TIMEOUT came from."""
+
+    WALL = "wall"  # the runner's wall-clock timer killed the checker
+    HEARTBEAT = "heartbeat"  # the checker gave up on its own (Lean maxHeartbeats, kernel)
+
+
+class Truth(StrEnum):
+    """Ground truth of an item."""
+
+    VERIFIED = "VERIFIED"
+    INVALID = "INVALID"
+    UNDETERMINED = "UNDETERMINED"
+
+
+class LabelMethod(StrEnum):
+    """How a ground-truth label was established (precedence: first listed wins)."""
+
+    MANUAL = "manual"
+    AXIOM_AUDIT = "axiom_audit"
+    CONSENSUS = "consensus"
+    EXTENDED_TIMEOUT = "extended_timeout"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusItem:
+    """One proof to check. ``item_id`` is safe to use as a file name."""
+
+    item_id: str
+    module_name: str
+    path: str  # absolute path of the file the checker reads
+    content_hash: str  # sha256 hex of the file's bytes
+
+    @property
+    def key(self) -> str:
+        return f"{self.item_id}@{self.content_hash[:16]}"
+
+
+def task_key(item: CorpusItem, tier: str, phase: Phase | str, attempt: int, verifier: str) -> str:
+    """The content-addressed identity of one run, used by resume and deduplication."""
+    return f"{item.item_id}|{item.content_hash[:16]}|{tier}|{Phase(phase).value}|{verifier}|{attempt}"
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryRecord:
+    """One finished checker run, as written to the telemetry log.
+
+    Field names follow the plan; everything beyond the plan is additive.
+    """
+
+    verification_id: str
+    timestamp: str
+    context: str
+    metadata: dict[str, Any]
+    task_key: str
+    item_id: str
+    content_hash: str
+    module_name: str
+    tier: str
+    verifier: str
+    phase: str
+    attempt: int
+    timeout_s: float
+    outcome: str
+    exit_code: int | None
+    signal: int | None
+    duration_ms: float
+    cpu_time_ms: float
+    memory_peak_mb: float
+    memory_final_mb: float
+    memory_peak_source: str = "rusage"
+    memory_peak_is_floor: bool = False
+    timed_out: bool = False
+    timeout_kind: str | None = None
+    termination_reason: str = "exited"
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
+    error_count: int = 0
+    first_error: str | None = None
+    uses_sorry: bool = False
+    axioms: list[str] | None = None
+    message: str | None = None
+    output_tail: str = ""
+    concurrency: int = 0
+    load_avg_1m: float = 0.0
+    host: str = ""
+    checker_version: str | None = None
+    cgroup: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TelemetryRecord:
+        names = _RECORD_FIELDS
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+_RECORD_FIELDS = frozenset(f.name for f in dataclasses.fields(TelemetryRecord))
+
+
+@dataclass(frozen=True, slots=True)
+class ItemLabel:
+    """The merged ground truth of one item (optionally per tier)."""
+
+    item_id: str
+    truth: Truth
+    method: LabelMethod
+    confidence: float
+    tier: str | None = None
+    votes: dict[str, int] = field(default_factory=dict)
+    conflicts: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class LabeledRecord:
+    """A telemetry record that was sampled for labelling, with its ground truth."""
+
+    record: TelemetryRecord
+    truth: Truth
+    method: LabelMethod
+    confidence: float
+    stratum: str  # the sampling stratum (tier|outcome)
+    weight: float  # Horvitz-Thompson weight N_h / n_h

@@ -1,0 +1,78 @@
+"""The verifier protocol and the runner-side overrides applied before a profile classifies."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from calib_async.exec_types import ExecResult, ExecSpec, Termination
+from calib_async.records import CorpusItem, Outcome, TimeoutKind
+
+if TYPE_CHECKING:
+    from calib_async.config import Tier
+
+#: Environment variables passed through from the parent. Everything else is dropped.
+ENV_ALLOWLIST = ("PATH", "HOME", "LANG", "TMPDIR", "TZ", "USER", "LOGNAME")
+ENV_ALLOWLIST_PREFIXES = ("LC_",)
+
+
+def allowlisted_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The parent's allowlisted environment plus ``extra`` (which wins)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k in ENV_ALLOWLIST or k.startswith(ENV_ALLOWLIST_PREFIXES)
+    }
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    if extra:
+        env.update({str(k): str(v) for k, v in extra.items()})
+    return env
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A profile's reading of a finished run."""
+
+    outcome: Outcome
+    timeout_kind: TimeoutKind | None = None
+    uses_sorry: bool = False
+    error_count: int = 0
+    first_error: str | None = None
+    axioms: tuple[str, ...] | None = None
+
+
+class Verifier(Protocol):
+    """A checker profile. Implementations: command (YAML), lean, simulated."""
+
+    name: str
+
+    def build_spec(
+        self, item: CorpusItem, tier: Tier, *, timeout_s: float, attempt: int
+    ) -> ExecSpec:
+        """The process to run for ``item`` at ``tier`` with this timeout."""
+        ...
+
+    def classify(self, result: ExecResult, tier: Tier) -> Verdict:
+        """Pure: the verdict for a run that ended on its own (Termination.EXITED)."""
+        ...
+
+    def version_argv(self) -> tuple[str, ...] | None:
+        """An argv that prints the checker's version, or None."""
+        ...
+
+
+def classify_run(verifier: Verifier, result: ExecResult, tier: Tier) -> Verdict:
+    """The runner's decision first (timeout, memory, spawn error), then the profile's.
+
+    The first termination reason wins: a run the runner killed for time is a timeout even if
+    its output also mentions memory.
+    """
+    if result.termination in (Termination.TIMEOUT, Termination.CANCELLED):
+        return Verdict(Outcome.VERIFIER_TIMEOUT, timeout_kind=TimeoutKind.WALL)
+    if result.termination is Termination.MEMORY:
+        return Verdict(Outcome.MEMORY_LIMIT_EXCEEDED)
+    if result.termination is Termination.SPAWN_ERROR:
+        return Verdict(Outcome.VERIFIER_ERROR, first_error=result.message)
+    return verifier.classify(result, tier)

@@ -1,0 +1,89 @@
+"""The generic checker profile: an argv template plus first-match-wins rules, from YAML."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from calib_async.config import Tier, VerifierConfig
+from calib_async.exec_types import ExecResult, ExecSpec, Limits
+from calib_async.records import CorpusItem, Outcome
+from calib_async.verifiers.base import Verdict, allowlisted_env
+from calib_async.verifiers.diagnostics import first_error_line
+
+
+def expand_argv(
+    template: tuple[str, ...], item: CorpusItem, tier: Tier, *, timeout_s: float
+) -> tuple[str, ...]:
+    """Substitute placeholders in each argv element.
+
+    ``{file}`` absolute path, ``{module}`` module name, ``{timeout_s}``, ``{memory_mb}``.
+    An element that is exactly ``{args}`` expands to the tier's args; without it, the tier's
+    args are appended.
+    """
+    values: Mapping[str, str] = {
+        "{file}": str(Path(item.path).resolve()),
+        "{module}": item.module_name,
+        "{timeout_s}": f"{timeout_s:g}",
+        "{memory_mb}": str(tier.memory_limit_mb or 0),
+    }
+    out: list[str] = []
+    used_args = False
+    for element in template:
+        if element == "{args}":
+            out.extend(tier.args)
+            used_args = True
+            continue
+        for key, value in values.items():
+            element = element.replace(key, value)
+        out.append(element)
+    if not used_args:
+        out.extend(tier.args)
+    return tuple(out)
+
+
+def limits_for(tier: Tier) -> Limits:
+    return Limits(
+        memory_mb=tier.memory_limit_mb,
+        max_processes=tier.max_processes,
+        max_file_mb=tier.max_file_mb,
+        output_cap_bytes=tier.output_cap_kb * 1024,
+    )
+
+
+class CommandVerifier:
+    """Any command-line checker, described by a YAML profile."""
+
+    def __init__(self, config: VerifierConfig) -> None:
+        self.name = config.name
+        self.config = config
+
+    def build_spec(
+        self, item: CorpusItem, tier: Tier, *, timeout_s: float, attempt: int
+    ) -> ExecSpec:
+        return ExecSpec(
+            argv=expand_argv(self.config.command, item, tier, timeout_s=timeout_s),
+            timeout_s=timeout_s,
+            env=allowlisted_env(self.config.env),
+            cwd=self.config.cwd,
+            limits=limits_for(tier),
+            grace_s=tier.grace_s,
+        )
+
+    def classify(self, result: ExecResult, tier: Tier) -> Verdict:
+        text = result.output_text
+        code = result.exit_code
+        for rule in self.config.rules:
+            if rule.exit_codes is not None and code not in rule.exit_codes:
+                continue
+            if rule.output is not None and not rule.output.search(text):
+                continue
+            return self._verdict(rule.outcome, text)
+        return self._verdict(self.config.default, text)
+
+    def _verdict(self, outcome: Outcome, text: str) -> Verdict:
+        first = None if outcome is Outcome.VERIFIED else first_error_line(text)
+        return Verdict(outcome, first_error=first)
+
+    def version_argv(self) -> tuple[str, ...] | None:
+        return self.config.version_command
