@@ -18,12 +18,26 @@ from calib_async.records import Outcome
 
 VERIFIER_KINDS = ("command", "lean", "simulated")
 _VERIFIER_KEYS = {
-    "kind", "command", "cwd", "env", "rules", "default", "version_command", "options",
+    "kind",
+    "command",
+    "cwd",
+    "env",
+    "rules",
+    "default",
+    "version_command",
+    "options",
 }
 _RULE_KEYS = {"exit_code", "output", "outcome"}
 _TIER_KEYS = {
-    "timeout_s", "verifier", "memory_limit_mb", "args", "options", "max_processes",
-    "max_file_mb", "output_cap_kb", "grace_s",
+    "timeout_s",
+    "verifier",
+    "memory_limit_mb",
+    "args",
+    "options",
+    "max_processes",
+    "max_file_mb",
+    "output_cap_kb",
+    "grace_s",
 }
 
 
@@ -153,15 +167,18 @@ def default_synthetic_config() -> CheckerConfig:
     verifiers = {
         "simulated": VerifierConfig(name="simulated", kind="simulated"),
         "sim-reference-a": VerifierConfig(
-            name="sim-reference-a", kind="simulated",
+            name="sim-reference-a",
+            kind="simulated",
             options={"precision": "reference", "seed": 1, "timeout_s": 8.0},
         ),
         "sim-reference-b": VerifierConfig(
-            name="sim-reference-b", kind="simulated",
+            name="sim-reference-b",
+            kind="simulated",
             options={"precision": "reference", "seed": 2, "timeout_s": 8.0},
         ),
         "sim-reference-c": VerifierConfig(
-            name="sim-reference-c", kind="simulated",
+            name="sim-reference-c",
+            kind="simulated",
             options={"precision": "reference", "seed": 3, "timeout_s": 8.0},
         ),
     }
@@ -252,14 +269,17 @@ def parse_verifier(name: str, raw: Any) -> VerifierConfig:
     raw = _mapping(raw, where)
     unknown = set(raw) - _VERIFIER_KEYS
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_VERIFIER_KEYS)}")
+        raise ConfigError(
+            f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_VERIFIER_KEYS)}"
+        )
     kind = raw.get("kind", "command")
     if kind not in VERIFIER_KINDS:
         raise ConfigError(f"{where}: kind must be one of {list(VERIFIER_KINDS)}, not {kind!r}")
     command = raw.get("command")
-    if kind == "command":
-        if command is None:
-            raise ConfigError(f"{where}: 'command' is required (an argv list such as [\"coqc\", \"{{file}}\"])")
+    if kind == "command" and command is None:
+        raise ConfigError(
+            f'{where}: \'command\' is required (an argv list such as ["coqc", "{{file}}"])'
+        )
     if command is not None and (
         not isinstance(command, list) or not command or not all(isinstance(a, str) for a in command)
     ):
@@ -308,7 +328,9 @@ def _parse_rule(where: str, index: int, raw: Any) -> Rule:
         raise ConfigError(f"{where} must be a mapping like {{exit_code: 0, outcome: VERIFIED}}")
     unknown = set(raw) - _RULE_KEYS
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_RULE_KEYS)}")
+        raise ConfigError(
+            f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_RULE_KEYS)}"
+        )
     if "outcome" not in raw:
         raise ConfigError(f"{where}: 'outcome' is required")
     outcome = _outcome(raw["outcome"], where)
@@ -337,7 +359,9 @@ def parse_tier(name: str, raw: Any) -> Tier:
     raw = _mapping(raw, where)
     unknown = set(raw) - _TIER_KEYS
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_TIER_KEYS)}")
+        raise ConfigError(
+            f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_TIER_KEYS)}"
+        )
     for key in ("timeout_s", "verifier"):
         if key not in raw:
             raise ConfigError(f"{where}: '{key}' is required")

@@ -69,7 +69,9 @@ class CorpusItem:
 
 def task_key(item: CorpusItem, tier: str, phase: Phase | str, attempt: int, verifier: str) -> str:
     """The content-addressed identity of one run, used by resume and deduplication."""
-    return f"{item.item_id}|{item.content_hash[:16]}|{tier}|{Phase(phase).value}|{verifier}|{attempt}"
+    return (
+        f"{item.item_id}|{item.content_hash[:16]}|{tier}|{Phase(phase).value}|{verifier}|{attempt}"
+    )
 
 
 @dataclass(frozen=True, slots=True)

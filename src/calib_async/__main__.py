@@ -1,0 +1,7 @@
+"""``python -m calib_async`` is ``calibrate_noise``."""
+
+import sys
+
+from calib_async.cli import main
+
+sys.exit(main())

@@ -1,0 +1,52 @@
+"""Where a checker process runs: ``local`` (default) or ``ray`` (a cluster)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from calib_async.exec_types import ExecResult, ExecSpec
+
+
+class Backend(Protocol):
+    """Runs one measured process somewhere and returns its result.
+
+    Implementations must enforce the timeout and kill the whole tree where the process runs,
+    and must honour cancellation of the calling scope.
+    """
+
+    name: str
+
+    async def start(self) -> None:
+        """Acquire resources (called once, inside the event loop)."""
+        ...
+
+    async def run(self, spec: ExecSpec) -> ExecResult:
+        """Run ``spec`` to completion.
+
+        **Cancellation:** kills the process tree, then re-raises.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release resources. Safe to call twice."""
+        ...
+
+
+BACKENDS = ("local", "ray")
+
+
+def make_backend(
+    name: str, *, ray_address: str | None = None, sample_interval_s: float = 0.2
+) -> Backend:
+    """The backend called ``name``: ``local`` (default) or ``ray`` (needs the ray extra)."""
+    if name == "local":
+        from calib_async.backends.local import LocalBackend
+
+        return LocalBackend(sample_interval_s=sample_interval_s)
+    if name == "ray":
+        from calib_async.backends.ray import RayBackend
+
+        return RayBackend(address=ray_address, sample_interval_s=sample_interval_s)
+    from calib_async.errors import CalibError
+
+    raise CalibError(f"unknown backend {name!r}; use one of {', '.join(BACKENDS)}")

@@ -1,0 +1,34 @@
+"""The default backend: checker processes on this machine, sampled by one shared sampler."""
+
+from __future__ import annotations
+
+from calib_async.exec_types import ExecResult, ExecSpec
+from calib_async.process import run_process_measured
+from calib_async.sampler import TreeSampler
+
+
+class LocalBackend:
+    """Runs each process here with :func:`calib_async.process.run_process_measured`."""
+
+    name = "local"
+
+    def __init__(self, *, sample_interval_s: float = 0.2) -> None:
+        self._interval = sample_interval_s
+        self._sampler: TreeSampler | None = None
+
+    async def start(self) -> None:
+        if self._sampler is None:
+            self._sampler = TreeSampler(interval_s=self._interval)
+            await self._sampler.__aenter__()
+
+    async def run(self, spec: ExecSpec) -> ExecResult:
+        """Run one process.
+
+        **Cancellation:** the runner kills the process tree (shielded), reaps it, re-raises.
+        """
+        return await run_process_measured(spec, sampler=self._sampler)
+
+    async def aclose(self) -> None:
+        sampler, self._sampler = self._sampler, None
+        if sampler is not None:
+            await sampler.__aexit__(None, None, None)

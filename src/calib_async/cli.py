@@ -1,0 +1,325 @@
+"""``calibrate_noise``: the command line. The only module (with progress.py) that touches the
+terminal; it maps errors to exit codes.
+
+Exit codes: 0 success; 1 unexpected internal error; 2 bad input (flags, config, corpus,
+checkpoint); 128+N stopped by signal N (130 for SIGINT, 143 for SIGTERM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from calib_async.errors import CalibError
+
+PROG = "calibrate_noise"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=PROG,
+        description=(
+            "Calibrate noise models for a proof checker: run it over a corpus at several "
+            "tiers, label ground truth, fit per-tier timeout / spurious-fail / spurious-pass "
+            "rates with confidence intervals, validate them, and export YAML. "
+            "Interactive labelling: 'calibrate_noise label --output-dir DIR'."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    g = p.add_argument_group("what to calibrate (plan)")
+    g.add_argument(
+        "--tiers",
+        nargs="+",
+        required=True,
+        metavar="TIER",
+        help="tiers to calibrate; FAST BALANCED SLOW are built in, --config adds more",
+    )
+    g.add_argument("--n", type=int, required=True, help="number of corpus items to check per tier")
+    g.add_argument(
+        "--export",
+        type=Path,
+        required=True,
+        help="path of the calibrated noise model YAML to write",
+    )
+    g.add_argument(
+        "--corpus",
+        default="mathlib",
+        choices=["mathlib", "curriculum", "synthetic", "custom"],
+        help="proof corpus; 'synthetic' uses the bundled simulated checker",
+    )
+    g.add_argument(
+        "--corpus-path",
+        type=Path,
+        default=None,
+        help="custom corpus: a list file, a directory of .lean files or a JSONL of "
+        "proof attempts (required with --corpus custom); curriculum: its directory",
+    )
+    g.add_argument(
+        "--corpus-filter",
+        default=None,
+        help="regex searched in module names, e.g. 'Mathlib\\.Algebra\\.'",
+    )
+    g.add_argument("--workers", type=int, default=8, help="checker processes run at once")
+    g.add_argument("--seed", type=int, default=12345, help="master seed for reproducibility")
+    g.add_argument(
+        "--validation-split",
+        type=float,
+        default=0.2,
+        help="fraction of items held out for validation (0.0-1.0)",
+    )
+    g.add_argument(
+        "--label-sample",
+        type=int,
+        default=1000,
+        help="number of telemetry records sampled (stratified) for ground truth",
+    )
+    g.add_argument(
+        "--timeout-multiplier",
+        type=float,
+        default=10.0,
+        help="largest timeout factor of the escalation ladder (x2, x4, ... up to it)",
+    )
+    g.add_argument(
+        "--consensus-verifiers",
+        nargs="+",
+        default=None,
+        metavar="PROFILE",
+        help="checker profiles whose majority vote labels items "
+        "(default: 'lean', or the simulated reference profiles for synthetic)",
+    )
+    o = p.add_argument_group("output (plan)")
+    o.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path("./calibration_output"),
+        help="directory for telemetry, labels, report and synthetic corpus",
+    )
+    o.add_argument(
+        "--telemetry-log",
+        type=Path,
+        default=None,
+        help="telemetry log / checkpoint (default: <output-dir>/telemetry.jsonl)",
+    )
+    o.add_argument("--verbose", action="store_true", help="verbose (DEBUG) logging")
+    o.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="logging level",
+    )
+    x = p.add_argument_group("beyond the plan")
+    x.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML file of checker profiles and tiers (see README 'Config file')",
+    )
+    x.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run whose log is in --output-dir (skips finished tasks)",
+    )
+    x.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start over; the existing log is moved aside, never deleted",
+    )
+    x.add_argument(
+        "--lean-project",
+        type=Path,
+        default=None,
+        help="Lake workspace root for 'lake env lean' and the mathlib corpus",
+    )
+    x.add_argument(
+        "--manual-labels",
+        type=Path,
+        default=None,
+        help="CSV or JSONL of manual labels (item_id, label VERIFIED|INVALID, tier)",
+    )
+    x.add_argument(
+        "--bootstrap",
+        type=int,
+        default=99,
+        help="parametric-bootstrap replicates for the duration goodness of fit",
+    )
+    x.add_argument("--no-report", action="store_true", help="do not write report.html")
+    x.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no live display (it is also off when stdout is not a terminal)",
+    )
+    x.add_argument(
+        "--log-format",
+        default="console",
+        choices=["console", "json"],
+        help="log lines on stderr as text or one JSON object per line",
+    )
+    x.add_argument(
+        "--sandbox",
+        default="none",
+        choices=["none", "bwrap"],
+        help="run each checker in a bubblewrap sandbox (read-only system, no network)",
+    )
+    x.add_argument(
+        "--backend",
+        default="local",
+        choices=["local", "ray"],
+        help="where checkers run: this machine, or a Ray cluster (extra 'ray')",
+    )
+    x.add_argument(
+        "--ray-address", default=None, help="Ray cluster address (default: start a local Ray)"
+    )
+    return p
+
+
+def build_label_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=f"{PROG} label",
+        description="Label undetermined items interactively; saves after each answer.",
+    )
+    p.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path("./calibration_output"),
+        help="the calibration's output directory",
+    )
+    return p
+
+
+def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """The plan's validation, plus the obvious ranges."""
+    if args.n < 1:
+        parser.error("--n must be >= 1")
+    if not 0.0 <= args.validation_split <= 1.0:
+        parser.error("--validation-split must be in range [0.0, 1.0]")
+    if args.workers < 1:
+        parser.error("--workers must be >= 1")
+    if args.label_sample < 0:
+        parser.error("--label-sample must be >= 0")
+    if not args.timeout_multiplier >= 1.0:
+        parser.error("--timeout-multiplier must be >= 1")
+    if args.bootstrap < 0:
+        parser.error("--bootstrap must be >= 0")
+    if args.resume and args.fresh:
+        parser.error("--resume and --fresh exclude each other; pick one")
+    if args.corpus == "custom" and args.corpus_path is None:
+        parser.error("--corpus-path is required when --corpus=custom")
+    if args.corpus_path is not None and not args.corpus_path.exists():
+        parser.error(f"--corpus-path {args.corpus_path} does not exist")
+    if args.config is not None and not args.config.is_file():
+        parser.error(f"--config {args.config} is not a file")
+    if args.manual_labels is not None and not args.manual_labels.is_file():
+        parser.error(f"--manual-labels {args.manual_labels} is not a file")
+
+
+def _resume_command(argv: Sequence[str]) -> str:
+    kept = [a for a in argv if a not in ("--fresh", "--resume")]
+    return shlex.join([PROG, *kept, "--resume"])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv[:1] == ["label"]:
+            return _label_main(argv[1:])
+        return _calibrate_main(argv)
+    except CalibError as exc:
+        sys.stderr.write(f"{PROG}: error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+
+
+def _label_main(argv: list[str]) -> int:
+    from calib_async.labeler import run_labeler
+
+    args = build_label_parser().parse_args(argv)
+    count = run_labeler(args.output_dir)
+    print(f"labelled {count} item(s); re-run the calibration with --resume to use them")
+    return 0
+
+
+def _calibrate_main(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check(args, parser)
+
+    import anyio
+    from rich.console import Console
+
+    from calib_async.logs import configure_logging
+    from calib_async.pipeline import Interrupted, RunConfig
+    from calib_async.progress import ProgressDisplay
+
+    console = Console(stderr=False)
+    interactive = sys.stdout.isatty() and not args.no_progress
+    configure_logging(
+        level=args.log_level,
+        fmt=args.log_format,
+        console=console if interactive else None,
+        verbose=args.verbose,
+    )
+    config = RunConfig(
+        tiers=tuple(args.tiers),
+        n=args.n,
+        export=args.export,
+        corpus=args.corpus,
+        corpus_path=args.corpus_path,
+        corpus_filter=args.corpus_filter,
+        workers=args.workers,
+        seed=args.seed,
+        validation_split=args.validation_split,
+        label_sample=args.label_sample,
+        timeout_multiplier=args.timeout_multiplier,
+        consensus_verifiers=tuple(args.consensus_verifiers) if args.consensus_verifiers else None,
+        output_dir=args.output_dir,
+        telemetry_log=args.telemetry_log,
+        config_path=args.config,
+        resume=args.resume,
+        fresh=args.fresh,
+        lean_project=args.lean_project,
+        manual_labels=args.manual_labels,
+        bootstrap=args.bootstrap,
+        report=not args.no_report,
+        backend=args.backend,
+        ray_address=args.ray_address,
+        sandbox=args.sandbox,
+    )
+    display = ProgressDisplay(console=console, tiers=config.tiers, enabled=interactive)
+    try:
+        with display:
+            result = anyio.run(_run, config, display)
+    except Interrupted as exc:
+        sys.stderr.write(
+            f"{PROG}: {exc}; finished runs are saved in {config.log_path}.\n"
+            f"resume with: {_resume_command(argv)}\n"
+        )
+        return exc.exit_code
+    display.print_summary(result.export)
+    print(f"calibration written to {result.export_path}")
+    if result.report_path is not None:
+        print(f"report written to {result.report_path}")
+    return 0
+
+
+async def _run(config: object, display: object) -> object:
+    from calib_async.pipeline import run_calibration
+
+    return await run_calibration(config, listeners=[display], handle_signals=True)  # type: ignore[arg-type,list-item]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Events the pipeline and scheduler emit to listeners (progress display, logs, embedders).
+
+A listener is any callable taking one event. Listeners run on the event-loop thread and must
+not block; the progress display only updates counters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from calib_async.records import TelemetryRecord
+
+if TYPE_CHECKING:
+    from calib_async.scheduler import Task
+
+
+@dataclass(frozen=True, slots=True)
+class StageStarted:
+    """One of the six stages (1..6) began. ``total`` is the number of runs it plans, if known."""
+
+    stage: int
+    name: str
+    total: int | None = None
+    totals_by_tier: dict[str, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StageFinished:
+    stage: int
+    name: str
+    summary: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted:
+    task: Task
+    running: int  # checkers running after this one started
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished:
+    task: Task
+    record: TelemetryRecord
+    running: int  # checkers still running after this one finished
+    resumed: bool = False  # True when replayed from the checkpoint instead of run
+
+
+@dataclass(frozen=True, slots=True)
+class RunEscalated:
+    """A timed-out run is retried with a longer timeout (labelling's escalation ladder)."""
+
+    task: Task  # the next attempt
+    previous: TelemetryRecord
+
+
+Event = StageStarted | StageFinished | RunStarted | RunFinished | RunEscalated
+Listener = Callable[[Event], None]

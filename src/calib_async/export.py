@@ -1,0 +1,93 @@
+"""Stage 6: the calibration YAML that simulators and training code load.
+
+Keys follow the plan's section 9; additions live beside them and the file carries
+``calibration_metadata.schema_version`` so consumers can check what they read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from calib_async import __version__
+from calib_async.config import Tier
+from calib_async.errors import CalibError
+
+if TYPE_CHECKING:
+    from calib_async.pipeline import RunConfig
+
+SCHEMA_VERSION = "calib-async/1"
+
+
+def build_export(
+    fit: Any,
+    *,
+    config: RunConfig,
+    tiers: Sequence[Tier],
+    labels: Mapping[str, Any],
+    run_id: str,
+) -> dict[str, Any]:
+    """The export document: calibration_metadata, validation_report, noise_models."""
+    body = fit.to_export()
+    models_in = body.get("noise_models", {})
+    noise_models: dict[str, Any] = {}
+    for tier in tiers:
+        key = tier.name.lower()
+        if key in noise_models:
+            raise CalibError(
+                f"tiers {tier.name!r} and another differ only by case; rename one in --config"
+            )
+        model = dict(models_in.get(tier.name, {"status": "no_data"}))
+        model.setdefault("timeout_s", tier.timeout_s)
+        noise_models[key] = model
+    report = dict(body.get("validation_report", {}))
+    total = sum(int(m.get("training_samples") or 0) for m in noise_models.values())
+    metadata = {
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": __version__,
+        "run_id": run_id,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "corpus": config.corpus,
+        "n": config.n,
+        "total_samples": total,
+        "validation_split": config.validation_split,
+        "seed": config.seed,
+        "label_sample": config.label_sample,
+        "timeout_multiplier": config.timeout_multiplier,
+        "validation_passed": bool(report.get("passed", False)),
+        "tiers": {
+            t.name: {
+                "timeout_s": t.timeout_s,
+                "verifier": t.verifier,
+                "memory_limit_mb": t.memory_limit_mb,
+            }
+            for t in tiers
+        },
+        "labels": dict(labels),
+        "units": {"duration": "ms", "memory": "MiB", "timeout": "s"},
+    }
+    return {
+        "calibration_metadata": metadata,
+        "validation_report": report,
+        "noise_models": noise_models,
+    }
+
+
+def write_export(path: Path, export: Mapping[str, Any]) -> None:
+    """Write YAML atomically (temp file + rename), so a reader never sees half a file."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            yaml.safe_dump(dict(export), fh, default_flow_style=False, sort_keys=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    except OSError as exc:
+        raise CalibError(f"cannot write --export {path}: {exc.strerror or exc}") from None

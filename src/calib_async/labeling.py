@@ -1,0 +1,233 @@
+"""Stage 3's pure parts: stratified sampling, the labelling methods' evidence, and merging.
+
+Ground truth is a property of an item (a proof is valid or not whatever the tier), so the
+methods label items; the sampled *records* then inherit their item's label.
+
+Methods, in precedence order (the first that decides wins, as in the plan's DAG):
+
+1. **manual** — a label file or the interactive labeller; confidence 1.0.
+2. **axiom audit** — a consensus run whose ``#print axioms`` output shows ``sorryAx``, a
+   ``native_decide`` axiom or any axiom outside the allowlist proves the item INVALID
+   (confidence 1.0). A clean audit is not evidence of validity by itself.
+3. **consensus** — each consensus profile checks the item once; VERIFIED and PROOF_INVALID
+   are votes, other outcomes abstain. The label is the majority of the votes cast, with
+   confidence = the agreeing share of votes cast; a tie (or no vote) is undetermined.
+4. **extended timeout** — the escalation ladder's last attempt for a timed-out record:
+   VERIFIED gives VERIFIED (0.9), PROOF_INVALID gives INVALID (0.8), as in the plan.
+
+A method's label is used only when its confidence is at least the plan's threshold, 0.8.
+Items where two deciding methods disagree are counted as conflicts in the export.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from calib_async.records import (
+    ItemLabel,
+    LabeledRecord,
+    LabelMethod,
+    Outcome,
+    TelemetryRecord,
+    Truth,
+)
+
+CONFIDENCE_THRESHOLD = 0.8
+PRECEDENCE = (
+    LabelMethod.MANUAL,
+    LabelMethod.AXIOM_AUDIT,
+    LabelMethod.CONSENSUS,
+    LabelMethod.EXTENDED_TIMEOUT,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One method's opinion about one item (optionally for one tier only)."""
+
+    item_id: str
+    method: LabelMethod
+    truth: Truth
+    confidence: float
+    tier: str | None = None
+    votes: Mapping[str, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SampledRecord:
+    record: TelemetryRecord
+    stratum: str
+    weight: float  # N_h / n_h
+
+
+def stratum_of(record: TelemetryRecord) -> str:
+    return f"{record.tier}|{record.outcome}"
+
+
+def allocate(sizes: Mapping[str, int], total: int) -> dict[str, int]:
+    """How many records to label per stratum: equal shares, capped by the stratum's size,
+    with what a small stratum cannot use handed on to the others. Every non-empty stratum
+    gets at least one when ``total`` allows.
+    """
+    alloc = dict.fromkeys(sizes, 0)
+    open_strata = sorted(h for h, size in sizes.items() if size > 0)
+    remaining = min(total, sum(sizes.values()))
+    while remaining > 0 and open_strata:
+        share = max(1, remaining // len(open_strata))
+        still_open = []
+        for h in open_strata:
+            if remaining == 0:
+                break
+            take = min(share, sizes[h] - alloc[h], remaining)
+            alloc[h] += take
+            remaining -= take
+            if alloc[h] < sizes[h]:
+                still_open.append(h)
+        open_strata = still_open
+    return alloc
+
+
+def sample_for_labeling(
+    records: Sequence[TelemetryRecord], total: int, seed: int
+) -> list[SampledRecord]:
+    """A seeded sample stratified by (tier, observed outcome), with Horvitz–Thompson weights.
+
+    Linear in the number of records (the plan's version was quadratic).
+    """
+    by_stratum: dict[str, list[TelemetryRecord]] = defaultdict(list)
+    for record in records:
+        by_stratum[stratum_of(record)].append(record)
+    alloc = allocate({h: len(rs) for h, rs in by_stratum.items()}, total)
+    rng = random.Random(f"calib-async-label-sample-{seed}")
+    sampled: list[SampledRecord] = []
+    for h in sorted(by_stratum):
+        members = sorted(by_stratum[h], key=lambda r: r.task_key)
+        k = alloc[h]
+        if k == 0:
+            continue
+        weight = len(members) / k
+        for record in rng.sample(members, k):
+            sampled.append(SampledRecord(record=record, stratum=h, weight=weight))
+    return sampled
+
+
+def consensus_evidence(item_id: str, outcomes: Iterable[str]) -> Evidence:
+    """Majority vote over the consensus runs of one item."""
+    votes: Counter[str] = Counter()
+    for outcome in outcomes:
+        if outcome == Outcome.VERIFIED:
+            votes[Truth.VERIFIED.value] += 1
+        elif outcome == Outcome.PROOF_INVALID:
+            votes[Truth.INVALID.value] += 1
+        else:
+            votes["abstain"] += 1
+    valid, invalid = votes[Truth.VERIFIED.value], votes[Truth.INVALID.value]
+    cast = valid + invalid
+    if cast == 0 or valid == invalid:
+        truth, confidence = Truth.UNDETERMINED, 0.0 if cast == 0 else 0.5
+    elif valid > invalid:
+        truth, confidence = Truth.VERIFIED, valid / cast
+    else:
+        truth, confidence = Truth.INVALID, invalid / cast
+    return Evidence(item_id, LabelMethod.CONSENSUS, truth, confidence, votes=dict(votes))
+
+
+def axiom_evidence(
+    item_id: str, audited: Iterable[Sequence[str] | None], allowlist: Sequence[str]
+) -> Evidence | None:
+    """INVALID when any audit printed a forbidden axiom; otherwise no evidence."""
+    from calib_async.verifiers.lean import forbidden_axioms
+
+    for axioms in audited:
+        if axioms and forbidden_axioms(list(axioms), list(allowlist)):
+            return Evidence(item_id, LabelMethod.AXIOM_AUDIT, Truth.INVALID, 1.0)
+    return None
+
+
+def extended_timeout_evidence(final: TelemetryRecord) -> Evidence | None:
+    """What the last attempt of an escalation ladder says about its item (for its tier)."""
+    if final.outcome == Outcome.VERIFIED:
+        return Evidence(
+            final.item_id, LabelMethod.EXTENDED_TIMEOUT, Truth.VERIFIED, 0.9, final.tier
+        )
+    if final.outcome == Outcome.PROOF_INVALID:
+        return Evidence(final.item_id, LabelMethod.EXTENDED_TIMEOUT, Truth.INVALID, 0.8, final.tier)
+    return None
+
+
+def merge_labels(
+    evidence: Iterable[Evidence], *, threshold: float = CONFIDENCE_THRESHOLD
+) -> dict[tuple[str, str | None], ItemLabel]:
+    """The last node of the labelling DAG: one label per item (and per tier where a method
+    labelled per tier). Keys are ``(item_id, None)`` for item-wide labels and
+    ``(item_id, tier)`` for tier-specific ones; use :func:`label_for` to look one up.
+    """
+    grouped: dict[str, list[Evidence]] = defaultdict(list)
+    for ev in evidence:
+        grouped[ev.item_id].append(ev)
+    labels: dict[tuple[str, str | None], ItemLabel] = {}
+    for item_id, evs in grouped.items():
+        tiers = sorted({ev.tier for ev in evs if ev.tier is not None})
+        for tier in (None, *tiers):
+            relevant = [ev for ev in evs if ev.tier is None or ev.tier == tier]
+            labels[(item_id, tier)] = _merge_one(item_id, tier, relevant, threshold)
+    return labels
+
+
+def _merge_one(item_id: str, tier: str | None, evs: list[Evidence], threshold: float) -> ItemLabel:
+    deciding = [
+        ev for ev in evs if ev.truth is not Truth.UNDETERMINED and ev.confidence >= threshold
+    ]
+    deciding.sort(key=lambda ev: PRECEDENCE.index(ev.method))
+    votes = {}
+    for ev in evs:
+        if ev.method is LabelMethod.CONSENSUS and ev.votes:
+            votes = dict(ev.votes)
+    if not deciding:
+        return ItemLabel(item_id, Truth.UNDETERMINED, LabelMethod.UNKNOWN, 0.0, tier, votes)
+    winner = deciding[0]
+    conflicts = sorted({ev.method.value for ev in deciding if ev.truth != winner.truth})
+    return ItemLabel(
+        item_id, winner.truth, winner.method, winner.confidence, tier, votes, conflicts
+    )
+
+
+def label_for(
+    labels: Mapping[tuple[str, str | None], ItemLabel], item_id: str, tier: str
+) -> ItemLabel | None:
+    return labels.get((item_id, tier)) or labels.get((item_id, None))
+
+
+def labeled_records(
+    sample: Sequence[SampledRecord], labels: Mapping[tuple[str, str | None], ItemLabel]
+) -> list[LabeledRecord]:
+    """The sampled records with their item's merged label (UNDETERMINED where none)."""
+    out = []
+    for s in sample:
+        label = label_for(labels, s.record.item_id, s.record.tier)
+        if label is None:
+            truth, method, conf = Truth.UNDETERMINED, LabelMethod.UNKNOWN, 0.0
+        else:
+            truth, method, conf = label.truth, label.method, label.confidence
+        out.append(LabeledRecord(s.record, truth, method, conf, s.stratum, s.weight))
+    return out
+
+
+def label_summary(labels: Mapping[tuple[str, str | None], ItemLabel]) -> dict[str, object]:
+    """Counts for the export: by method, by truth, conflicts, undetermined."""
+    item_labels = [lab for (item, tier), lab in labels.items() if tier is None]
+    by_method = Counter(lab.method.value for lab in item_labels)
+    by_truth = Counter(lab.truth.value for lab in item_labels)
+    conflicts = Counter(m for lab in labels.values() for m in lab.conflicts)
+    return {
+        "items": len(item_labels),
+        "by_method": dict(sorted(by_method.items())),
+        "by_truth": dict(sorted(by_truth.items())),
+        "conflicts": sum(1 for lab in labels.values() if lab.conflicts),
+        "conflicts_by_method": dict(sorted(conflicts.items())),
+        "undetermined": by_truth.get(Truth.UNDETERMINED.value, 0),
+        "confidence_threshold": CONFIDENCE_THRESHOLD,
+    }

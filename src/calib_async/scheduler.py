@@ -1,0 +1,327 @@
+"""Bounded async scheduling of checker runs, the escalation ladder, and the embeddable API.
+
+Usage from any anyio program (asyncio or trio)::
+
+    async with Scheduler(verifiers=verifiers, workers=8) as scheduler:
+        async for record in scheduler.map(tasks):
+            ...
+
+or, to feed tasks yourself::
+
+    async with Scheduler(...) as scheduler:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(feed, scheduler)  # submit(task) ..., then close()
+            async for record in scheduler.results():
+                ...
+
+**Cancellation** (for every public coroutine here): cancelling the surrounding scope cancels
+every running checker; each is killed as a whole process tree (SIGTERM, grace period,
+SIGKILL, sweep) under a shielded scope and reaped before the cancellation propagates, so no
+process outlives the scheduler. Runs that finished before the cancellation have already been
+delivered to listeners and to the results stream; runs that were killed are not delivered.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from types import TracebackType
+from typing import Self
+
+import anyio
+import structlog
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from calib_async.backends import Backend
+from calib_async.config import Tier
+from calib_async.events import Listener, RunEscalated, RunFinished, RunStarted
+from calib_async.exec_types import ExecSpec
+from calib_async.records import CorpusItem, Outcome, Phase, TelemetryRecord, task_key
+from calib_async.telemetry import LoadAverage, build_record
+from calib_async.verifiers.base import Verifier, classify_run
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One checker run to do: an item at a tier, with one profile, phase and attempt."""
+
+    item: CorpusItem
+    tier: Tier
+    verifier: str
+    phase: Phase = Phase.TELEMETRY
+    attempt: int = 0
+    timeout_s: float | None = None  # None: the tier's timeout
+
+    @property
+    def effective_timeout_s(self) -> float:
+        return self.timeout_s if self.timeout_s is not None else self.tier.timeout_s
+
+    @property
+    def key(self) -> str:
+        return task_key(self.item, self.tier.name, self.phase, self.attempt, self.verifier)
+
+
+def escalation_ladder(multiplier: float) -> list[float]:
+    """Timeout factors for escalation: 2, 4, 8, ... below ``multiplier``, then ``multiplier``.
+
+    ``escalation_ladder(10) == [2, 4, 8, 10]``; a multiplier <= 1 gives no escalation.
+    """
+    if multiplier <= 1:
+        return []
+    factors: list[float] = []
+    f = 2.0
+    while f < multiplier:
+        factors.append(f)
+        f *= 2
+    factors.append(float(multiplier))
+    return factors
+
+
+class Scheduler:
+    """Runs checker tasks with at most ``workers`` processes at once.
+
+    Results stream out as runs finish, to ``listeners`` (events) and to the caller.
+    """
+
+    def __init__(
+        self,
+        *,
+        verifiers: Mapping[str, Verifier],
+        workers: int,
+        backend: Backend | None = None,
+        listeners: Sequence[Listener] = (),
+        master_seed: int = 0,
+        run_id: str = "",
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
+        self.verifiers = dict(verifiers)
+        self.workers = workers
+        if backend is None:
+            from calib_async.backends.local import LocalBackend
+
+            backend = LocalBackend()
+        self.backend = backend
+        self.listeners = list(listeners)
+        self.master_seed = master_seed
+        self.run_id = run_id
+        self.running = 0
+        self._limiter = anyio.CapacityLimiter(workers)
+        self._load = LoadAverage()
+        self._versions: dict[str, str | None] = {}
+        self._tg: TaskGroup | None = None
+        self._send: MemoryObjectSendStream[TelemetryRecord] | None = None
+        self._receive: MemoryObjectReceiveStream[TelemetryRecord] | None = None
+        self._outstanding = 0
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self.backend.start()
+        self._send, self._receive = anyio.create_memory_object_stream[TelemetryRecord](
+            max_buffer_size=math.inf
+        )
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        tg, self._tg = self._tg, None
+        try:
+            if tg is not None:
+                if exc is not None:
+                    tg.cancel_scope.cancel()
+                await tg.__aexit__(exc_type, exc, tb)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.backend.aclose()
+            if self._send is not None:
+                self._send.close()
+            if self._receive is not None:
+                self._receive.close()
+        return None
+
+    # -- single runs -------------------------------------------------------------------------
+
+    async def run_one(self, task: Task) -> TelemetryRecord:
+        """Run one task under the concurrency bound and return its record.
+
+        **Cancellation:** the checker's process tree is killed and reaped, then the
+        cancellation propagates; no record is produced.
+        """
+        async with self._limiter:
+            return await self._run_unbounded(task)
+
+    async def _run_unbounded(self, task: Task) -> TelemetryRecord:
+        verifier = self.verifiers[task.verifier]
+        version = await self._version(task.verifier, verifier)
+        spec = verifier.build_spec(
+            task.item, task.tier, timeout_s=task.effective_timeout_s, attempt=task.attempt
+        )
+        self.running += 1
+        concurrency = self.running
+        load = self._load.get()
+        self._emit(RunStarted(task=task, running=concurrency))
+        try:
+            result = await self.backend.run(spec)
+        finally:
+            self.running -= 1
+        verdict = classify_run(verifier, result, task.tier)
+        record = build_record(
+            task,
+            result,
+            verdict,
+            concurrency=concurrency,
+            load_avg_1m=load,
+            master_seed=self.master_seed,
+            run_id=self.run_id,
+            checker_version=version,
+        )
+        log.debug(
+            "run.finished",
+            run_id=self.run_id,
+            tier=task.tier.name,
+            item=task.item.item_id,
+            phase=task.phase.value,
+            attempt=task.attempt,
+            outcome=record.outcome,
+            duration_ms=round(record.duration_ms, 1),
+        )
+        self._emit(RunFinished(task=task, record=record, running=self.running))
+        return record
+
+    async def _version(self, name: str, verifier: Verifier) -> str | None:
+        if name in self._versions:
+            return self._versions[name]
+        self._versions[name] = None  # concurrent callers do not start a second probe
+        argv = verifier.version_argv()
+        if not argv:
+            return None
+        from calib_async.verifiers.base import allowlisted_env
+
+        result = await self.backend.run(
+            ExecSpec(argv=tuple(argv), timeout_s=10.0, env=allowlisted_env(), grace_s=0.5)
+        )
+        text = result.output_text.strip()
+        version = text.splitlines()[0][:200] if text and result.exit_code == 0 else None
+        self._versions[name] = version
+        return version
+
+    # -- many runs ---------------------------------------------------------------------------
+
+    async def submit(self, task: Task) -> None:
+        """Start ``task`` as soon as a worker is free (waits for one: backpressure).
+
+        Its record arrives on :meth:`results`.
+
+        **Cancellation:** if cancelled while waiting for a worker, the task is not started.
+        """
+        if self._tg is None or self._send is None:
+            raise RuntimeError("use the scheduler inside 'async with'")
+        if self._closed:
+            raise RuntimeError("submit() after close()")
+        await self._limiter.acquire()
+        self._outstanding += 1
+        self._tg.start_soon(self._worker, task)
+
+    async def _worker(self, task: Task) -> None:
+        try:
+            record = await self._run_unbounded(task)
+            assert self._send is not None
+            self._send.send_nowait(record)
+        finally:
+            self._limiter.release()
+            self._outstanding -= 1
+            if self._closed and self._outstanding == 0 and self._send is not None:
+                self._send.close()
+
+    def close(self) -> None:
+        """No more submissions; :meth:`results` ends after the outstanding runs finish."""
+        self._closed = True
+        if self._outstanding == 0 and self._send is not None:
+            self._send.close()
+
+    async def results(self) -> AsyncIterator[TelemetryRecord]:
+        """Records of submitted tasks, in completion order, until close() and all are done.
+
+        **Cancellation:** stops iterating; running checkers are killed when the scheduler's
+        scope exits.
+        """
+        assert self._receive is not None
+        async for record in self._receive:
+            yield record
+
+    async def map(self, tasks: Iterable[Task]) -> AsyncIterator[TelemetryRecord]:
+        """Run ``tasks`` (consumed lazily, so memory stays flat) and yield records as they finish.
+
+        **Cancellation:** stops feeding; running checkers are killed and reaped.
+        """
+        limiter = self._limiter
+        send, receive = anyio.create_memory_object_stream[TelemetryRecord](
+            max_buffer_size=self.workers * 4
+        )
+
+        async def one(task: Task) -> None:
+            try:
+                record = await self._run_unbounded(task)
+                await send.send(record)
+            finally:
+                limiter.release()
+
+        async def feed(tg: TaskGroup) -> None:
+            async with send, anyio.create_task_group() as inner:
+                for task in tasks:
+                    await limiter.acquire()
+                    inner.start_soon(one, task)
+            del tg
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(feed, tg)
+            async with receive:
+                async for record in receive:
+                    yield record
+
+    # -- escalation --------------------------------------------------------------------------
+
+    async def escalate(
+        self, task: Task, first: TelemetryRecord, *, max_multiplier: float
+    ) -> list[TelemetryRecord]:
+        """The escalation ladder for a timed-out run: retry at timeout x 2, x 4, ... up to
+        ``max_multiplier``, stopping at the first run that does not time out.
+
+        Each attempt is its own record (attempt 1, 2, ...) with the timeout it used. ``first``
+        is the record that timed out; it is not re-run.
+
+        **Cancellation:** the running attempt's tree is killed; earlier attempts are already
+        delivered to listeners.
+        """
+        records: list[TelemetryRecord] = []
+        previous = first
+        base = task.effective_timeout_s
+        if previous.outcome != Outcome.VERIFIER_TIMEOUT:
+            return records
+        for attempt, factor in enumerate(escalation_ladder(max_multiplier), start=task.attempt + 1):
+            nxt = replace(task, attempt=attempt, timeout_s=base * factor)
+            self._emit(RunEscalated(task=nxt, previous=previous))
+            record = await self.run_one(nxt)
+            records.append(record)
+            previous = record
+            if record.outcome != Outcome.VERIFIER_TIMEOUT:
+                break
+        return records
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _emit(self, event: RunStarted | RunFinished | RunEscalated) -> None:
+        for listener in self.listeners:
+            listener(event)

@@ -1,0 +1,97 @@
+"""Turning a finished run into a TelemetryRecord (stage 2's unit of output)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from calib_async.exec_types import ExecResult
+from calib_async.records import TelemetryRecord
+from calib_async.verifiers.base import Verdict
+
+if TYPE_CHECKING:
+    from calib_async.scheduler import Task
+
+_HOST = socket.gethostname()
+_TAIL_CHARS = 2000
+
+
+class LoadAverage:
+    """The 1-minute load average, read at most once per second (it changes slowly)."""
+
+    def __init__(self) -> None:
+        self._value = 0.0
+        self._at = -1.0
+
+    def get(self) -> float:
+        now = time.monotonic()
+        if now - self._at >= 1.0:
+            try:
+                self._value = os.getloadavg()[0]
+            except OSError:
+                self._value = 0.0
+            self._at = now
+        return self._value
+
+
+def build_record(
+    task: Task,
+    result: ExecResult,
+    verdict: Verdict,
+    *,
+    concurrency: int,
+    load_avg_1m: float,
+    master_seed: int,
+    run_id: str,
+    checker_version: str | None,
+) -> TelemetryRecord:
+    """Assemble the record; nothing here blocks or starts a process."""
+    metadata: dict[str, Any] = {"master_seed": master_seed, "run_id": run_id}
+    text_tail = ""
+    if result.stdout or result.stderr:
+        text_tail = result.output_text[-_TAIL_CHARS:]
+    return TelemetryRecord(
+        verification_id=uuid.uuid4().hex,
+        timestamp=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        context=f"calibration_{task.tier.name}_{task.item.module_name}",
+        metadata=metadata,
+        task_key=task.key,
+        item_id=task.item.item_id,
+        content_hash=task.item.content_hash,
+        module_name=task.item.module_name,
+        tier=task.tier.name,
+        verifier=task.verifier,
+        phase=task.phase.value,
+        attempt=task.attempt,
+        timeout_s=task.effective_timeout_s,
+        outcome=verdict.outcome.value,
+        exit_code=result.exit_code,
+        signal=result.signal,
+        duration_ms=result.duration_ms,
+        cpu_time_ms=result.cpu_time_ms,
+        memory_peak_mb=result.memory_peak_mb,
+        memory_final_mb=result.memory_final_mb,
+        memory_peak_source=result.memory_peak_source,
+        memory_peak_is_floor=result.memory_peak_is_floor,
+        timed_out=result.termination.value in ("timeout", "cancelled"),
+        timeout_kind=verdict.timeout_kind.value if verdict.timeout_kind else None,
+        termination_reason=result.termination.value,
+        stdout_bytes=result.stdout_bytes,
+        stderr_bytes=result.stderr_bytes,
+        error_count=verdict.error_count,
+        first_error=verdict.first_error,
+        uses_sorry=verdict.uses_sorry,
+        axioms=list(verdict.axioms) if verdict.axioms is not None else None,
+        message=result.message,
+        output_tail=text_tail,
+        concurrency=concurrency,
+        load_avg_1m=round(load_avg_1m, 2),
+        host=_HOST,
+        checker_version=checker_version,
+        cgroup=result.cgroup,
+        warnings=list(result.warnings),
+    )

@@ -1,0 +1,30 @@
+"""Building Verifier objects from their YAML configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from calib_async.config import VerifierConfig
+from calib_async.verifiers.base import Verifier
+
+
+def build_verifier(config: VerifierConfig, *, work_dir: Path) -> Verifier:
+    """The profile object for ``config.kind`` (command, lean or simulated)."""
+    if config.kind == "lean":
+        from calib_async.verifiers.lean import LeanVerifier
+
+        return LeanVerifier(config)
+    if config.kind == "simulated":
+        from calib_async.verifiers.simulated import SimulatedVerifier
+
+        return SimulatedVerifier(config, work_dir=work_dir)
+    from calib_async.verifiers.command import CommandVerifier
+
+    return CommandVerifier(config)
+
+
+def build_verifiers(
+    configs: Mapping[str, VerifierConfig], *, work_dir: Path
+) -> dict[str, Verifier]:
+    return {name: build_verifier(cfg, work_dir=work_dir) for name, cfg in configs.items()}

@@ -1,0 +1,93 @@
+"""The built-in profile for the bundled simulated checker (``simulated_checker.py``).
+
+It runs the checker with the current interpreter in isolated mode (``python -I -S FILE``, about
+20 ms to start) and classifies its output with the Lean rules, since the simulated checker
+prints Lean's formats. Tier precision follows Lean's default tiers: FAST trusts the exit code
+only, BALANCED also rejects ``sorry``, SLOW (and the ``reference`` profile used for ground
+truth) also audits axioms via appended ``#print axioms`` lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+from calib_async.config import TIER_PRECISION, Tier, VerifierConfig
+from calib_async.exec_types import ExecResult, ExecSpec
+from calib_async.records import CorpusItem
+from calib_async.verifiers import lean
+from calib_async.verifiers.base import Verdict, allowlisted_env
+from calib_async.verifiers.command import limits_for
+
+CHECKER = Path(__file__).with_name("simulated_checker.py")
+_GUARD_FACTORS = (1, 2, 4, 8, 10, 16, 20)
+
+
+def precision_of(config: VerifierConfig, tier: Tier) -> str:
+    return str(config.options.get("precision") or tier.options.get("precision") or "balanced")
+
+
+def strictness(precision: str) -> dict[str, bool]:
+    """reject_sorry / audit_axioms for a simulated precision (reference = slow)."""
+    key = "SLOW" if precision == "reference" else precision.upper()
+    return dict(TIER_PRECISION.get(key, TIER_PRECISION["BALANCED"]))
+
+
+class SimulatedVerifier:
+    """Profile for the simulated checker; ``options``: precision, seed, timeout_s."""
+
+    def __init__(self, config: VerifierConfig, *, work_dir: Path) -> None:
+        self.name = config.name
+        self.config = config
+        self.work_dir = work_dir
+
+    def build_spec(
+        self, item: CorpusItem, tier: Tier, *, timeout_s: float, attempt: int
+    ) -> ExecSpec:
+        precision = precision_of(self.config, tier)
+        path = item.path
+        if strictness(precision)["audit_axioms"]:
+            path = str(self._audit_file(item))
+        guards = ",".join(f"{tier.timeout_s * f:g}" for f in _GUARD_FACTORS)
+        argv = (
+            sys.executable,
+            "-I",
+            "-S",
+            str(CHECKER),
+            "--precision",
+            precision,
+            "--seed",
+            str(int(self.config.options.get("seed", 0))),
+            "--guard",
+            guards,
+            *tier.args,
+            path,
+        )
+        return ExecSpec(
+            argv=argv,
+            timeout_s=timeout_s,
+            env=allowlisted_env(self.config.env),
+            limits=limits_for(tier),
+            grace_s=tier.grace_s,
+        )
+
+    def _audit_file(self, item: CorpusItem) -> Path:
+        """The item with ``#print axioms`` appended, written once per content hash."""
+        audit_dir = self.work_dir / "audit"
+        target = audit_dir / f"{item.item_id}.{item.content_hash[:12]}.lean"
+        if not target.exists():
+            audit_dir.mkdir(parents=True, exist_ok=True)
+            source = Path(item.path).read_text(encoding="utf-8", errors="replace")
+            data = lean.audit_source(source).encode()
+            tmp = target.with_suffix(f".tmp{hashlib.sha1(data).hexdigest()[:6]}")
+            tmp.write_bytes(data)
+            tmp.replace(target)
+        return target
+
+    def classify(self, result: ExecResult, tier: Tier) -> Verdict:
+        precision = precision_of(self.config, tier)
+        return lean.classify_lean(result, **strictness(precision))
+
+    def version_argv(self) -> tuple[str, ...] | None:
+        return (sys.executable, "-I", "-S", str(CHECKER), "--version")
