@@ -105,13 +105,20 @@ class Interrupted(CalibError):
 def load_checker_setup(config: RunConfig) -> CheckerConfig:
     """Built-in tiers/profiles for the corpus, overlaid with ``--config``; checks --tiers."""
     base = default_synthetic_config() if config.corpus == "synthetic" else default_lean_config()
-    if config.lean_project is not None and "lean" in base.verifiers:
+    checker = load_checker_config(config.config_path, base) if config.config_path else base
+    if config.lean_project is not None:
         from dataclasses import replace
 
-        lean = base.verifiers["lean"]
-        opts = {**lean.options, "lean_project": str(config.lean_project)}
-        base = replace(base, verifiers={**base.verifiers, "lean": replace(lean, options=opts)})
-    checker = load_checker_config(config.config_path, base) if config.config_path else base
+        project = str(config.lean_project)
+        verifiers = {
+            name: (
+                replace(v, options={**v.options, "lean_project": project})
+                if v.kind == "lean" and not v.options.get("lean_project")
+                else v
+            )
+            for name, v in checker.verifiers.items()
+        }
+        checker = replace(checker, verifiers=verifiers)
     check_references(checker)
     unknown = [t for t in config.tiers if t not in checker.tiers]
     if unknown:

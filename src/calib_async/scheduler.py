@@ -110,7 +110,7 @@ class Scheduler:
         self.master_seed = master_seed
         self.run_id = run_id
         self.running = 0
-        self._limiter = anyio.CapacityLimiter(workers)
+        self._slots = anyio.Semaphore(workers)  # released by whichever task finishes
         self._load = LoadAverage()
         self._versions: dict[str, str | None] = {}
         self._tg: TaskGroup | None = None
@@ -143,8 +143,9 @@ class Scheduler:
                     tg.cancel_scope.cancel()
                 await tg.__aexit__(exc_type, exc, tb)
         finally:
-            with anyio.CancelScope(shield=True):
-                await self.backend.aclose()
+            # Not shielded here: a backend that holds a task group (the sampler) must exit it
+            # in the same cancel-scope nesting it entered it; its own cleanup shields itself.
+            await self.backend.aclose()
             if self._send is not None:
                 self._send.close()
             if self._receive is not None:
@@ -159,7 +160,7 @@ class Scheduler:
         **Cancellation:** the checker's process tree is killed and reaped, then the
         cancellation propagates; no record is produced.
         """
-        async with self._limiter:
+        async with self._slots:
             return await self._run_unbounded(task)
 
     async def _run_unbounded(self, task: Task) -> TelemetryRecord:
@@ -215,6 +216,9 @@ class Scheduler:
         text = result.output_text.strip()
         version = text.splitlines()[0][:200] if text and result.exit_code == 0 else None
         self._versions[name] = version
+        observe = getattr(verifier, "observe_version", None)
+        if version is not None and observe is not None:
+            observe(text)  # e.g. Lean switches to --json output when its version supports it
         return version
 
     # -- many runs ---------------------------------------------------------------------------
@@ -230,7 +234,7 @@ class Scheduler:
             raise RuntimeError("use the scheduler inside 'async with'")
         if self._closed:
             raise RuntimeError("submit() after close()")
-        await self._limiter.acquire()
+        await self._slots.acquire()
         self._outstanding += 1
         self._tg.start_soon(self._worker, task)
 
@@ -240,7 +244,7 @@ class Scheduler:
             assert self._send is not None
             self._send.send_nowait(record)
         finally:
-            self._limiter.release()
+            self._slots.release()
             self._outstanding -= 1
             if self._closed and self._outstanding == 0 and self._send is not None:
                 self._send.close()
@@ -264,32 +268,44 @@ class Scheduler:
     async def map(self, tasks: Iterable[Task]) -> AsyncIterator[TelemetryRecord]:
         """Run ``tasks`` (consumed lazily, so memory stays flat) and yield records as they finish.
 
+        The feeding runs in the scheduler's task group, so this generator never yields from
+        inside a cancel scope of its own; closing it early stops the feeding and cancels the
+        runs it started.
+
         **Cancellation:** stops feeding; running checkers are killed and reaped.
         """
-        limiter = self._limiter
+        if self._tg is None:
+            raise RuntimeError("use the scheduler inside 'async with'")
+        slots = self._slots
         send, receive = anyio.create_memory_object_stream[TelemetryRecord](
             max_buffer_size=self.workers * 4
         )
+        feeder_scope = anyio.CancelScope()
 
         async def one(task: Task) -> None:
             try:
                 record = await self._run_unbounded(task)
-                await send.send(record)
+                try:
+                    await send.send(record)
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    pass  # the consumer went away; the record is dropped with it
             finally:
-                limiter.release()
+                slots.release()
 
-        async def feed(tg: TaskGroup) -> None:
-            async with send, anyio.create_task_group() as inner:
-                for task in tasks:
-                    await limiter.acquire()
-                    inner.start_soon(one, task)
-            del tg
+        async def feed() -> None:
+            with feeder_scope:
+                async with send, anyio.create_task_group() as inner:
+                    for task in tasks:
+                        await slots.acquire()
+                        inner.start_soon(one, task)
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(feed, tg)
+        self._tg.start_soon(feed)
+        try:
             async with receive:
                 async for record in receive:
                     yield record
+        finally:
+            feeder_scope.cancel()
 
     # -- escalation --------------------------------------------------------------------------
 

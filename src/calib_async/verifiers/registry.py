@@ -14,7 +14,7 @@ def build_verifier(config: VerifierConfig, *, work_dir: Path) -> Verifier:
     if config.kind == "lean":
         from calib_async.verifiers.lean import LeanVerifier
 
-        return LeanVerifier(config)
+        return LeanVerifier(config, work_dir=work_dir / "lean-audit")
     if config.kind == "simulated":
         from calib_async.verifiers.simulated import SimulatedVerifier
 

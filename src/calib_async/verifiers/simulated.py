@@ -9,16 +9,16 @@ truth) also audits axioms via appended ``#print axioms`` lines.
 
 from __future__ import annotations
 
-import hashlib
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from calib_async.config import TIER_PRECISION, Tier, VerifierConfig
 from calib_async.exec_types import ExecResult, ExecSpec
 from calib_async.records import CorpusItem
-from calib_async.verifiers import lean
 from calib_async.verifiers.base import Verdict, allowlisted_env
 from calib_async.verifiers.command import limits_for
+from calib_async.verifiers.lean import LeanVerifier
 
 CHECKER = Path(__file__).with_name("simulated_checker.py")
 _GUARD_FACTORS = (1, 2, 4, 8, 10, 16, 20)
@@ -41,29 +41,29 @@ class SimulatedVerifier:
         self.name = config.name
         self.config = config
         self.work_dir = work_dir
+        # Borrow the Lean profile for audit files and classification: same message formats.
+        self._lean = LeanVerifier(replace(config, kind="lean"), work_dir=work_dir / "audit")
+
+    def _effective(self, tier: Tier) -> Tier:
+        """The tier with the strictness of this profile's precision."""
+        return replace(
+            tier, options={**tier.options, **strictness(precision_of(self.config, tier))}
+        )
 
     def build_spec(
         self, item: CorpusItem, tier: Tier, *, timeout_s: float, attempt: int
     ) -> ExecSpec:
         precision = precision_of(self.config, tier)
-        path = item.path
-        if strictness(precision)["audit_axioms"]:
-            path = str(self._audit_file(item))
+        path = self._lean.checked_file(item, self._effective(tier))
         guards = ",".join(f"{tier.timeout_s * f:g}" for f in _GUARD_FACTORS)
         argv = (
-            sys.executable,
-            "-I",
-            "-S",
-            str(CHECKER),
-            "--precision",
-            precision,
-            "--seed",
-            str(int(self.config.options.get("seed", 0))),
-            "--guard",
-            guards,
+            sys.executable, "-I", "-S", str(CHECKER),
+            "--precision", precision,
+            "--seed", str(int(self.config.options.get("seed", 0))),
+            "--guard", guards,
             *tier.args,
-            path,
-        )
+            str(path),
+        )  # fmt: skip
         return ExecSpec(
             argv=argv,
             timeout_s=timeout_s,
@@ -72,22 +72,8 @@ class SimulatedVerifier:
             grace_s=tier.grace_s,
         )
 
-    def _audit_file(self, item: CorpusItem) -> Path:
-        """The item with ``#print axioms`` appended, written once per content hash."""
-        audit_dir = self.work_dir / "audit"
-        target = audit_dir / f"{item.item_id}.{item.content_hash[:12]}.lean"
-        if not target.exists():
-            audit_dir.mkdir(parents=True, exist_ok=True)
-            source = Path(item.path).read_text(encoding="utf-8", errors="replace")
-            data = lean.audit_source(source).encode()
-            tmp = target.with_suffix(f".tmp{hashlib.sha1(data).hexdigest()[:6]}")
-            tmp.write_bytes(data)
-            tmp.replace(target)
-        return target
-
     def classify(self, result: ExecResult, tier: Tier) -> Verdict:
-        precision = precision_of(self.config, tier)
-        return lean.classify_lean(result, **strictness(precision))
+        return self._lean.classify(result, self._effective(tier))
 
     def version_argv(self) -> tuple[str, ...] | None:
         return (sys.executable, "-I", "-S", str(CHECKER), "--version")

@@ -1,0 +1,216 @@
+"""End-to-end: the six stages on the synthetic corpus, resume after SIGKILL, SIGINT."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from conftest import run_env
+
+TIERS = ["FAST", "BALANCED", "SLOW"]
+
+
+def cmd(out: Path, *extra: str, n: int = 16, tiers: list[str] = TIERS, seed: int = 3) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "calib_async",
+        "--tiers",
+        *tiers,
+        "--n",
+        str(n),
+        "--corpus",
+        "synthetic",
+        "--export",
+        str(out / "calibration.yaml"),
+        "--output-dir",
+        str(out),
+        "--workers",
+        "6",
+        "--seed",
+        str(seed),
+        "--bootstrap",
+        "0",
+        "--no-report",
+        "--log-level",
+        "WARNING",
+        *extra,
+    ]
+
+
+def run(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, env=run_env(), timeout=timeout)
+
+
+def records(out: Path) -> list[dict]:
+    lines = (out / "telemetry.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
+    return [r for r in rows if r.get("kind") != "header"]
+
+
+def descendants_of(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def leftover_checkers(out: Path) -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(p.info["cmdline"] or [])
+        if "simulated_checker.py" in cmdline and str(out) in cmdline:
+            found.append(p)
+    return found
+
+
+def test_synthetic_run_exports_every_key(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = run(cmd(out, n=24))
+    assert done.returncode == 0, done.stderr
+    data = yaml.safe_load((out / "calibration.yaml").read_text())
+    assert {"calibration_metadata", "validation_report", "noise_models"} <= set(data)
+    assert {"summary", "tier_monotonicity", "calibration_error", "coverage"} <= set(
+        data["validation_report"]
+    )
+    assert data["calibration_metadata"]["seed"] == 3
+    for tier in ("fast", "balanced", "slow"):
+        model = data["noise_models"][tier]
+        for key in (
+            "timeout_rate",
+            "timeout_rate_ci",
+            "spurious_fail_rate",
+            "spurious_fail_rate_ci",
+            "spurious_pass_rate",
+            "spurious_pass_rate_ci",
+            "timeout_distribution",
+            "training_samples",
+        ):
+            assert key in model, (tier, key)
+        assert {"type", "params", "goodness_of_fit"} <= set(model["timeout_distribution"])
+        assert model["training_samples"] > 0
+    rows = records(out)
+    assert {r["phase"] for r in rows} == {"telemetry", "label"}
+    assert len({r["task_key"] for r in rows}) == len(rows)
+    labels = json.loads((out / "labels.json").read_text())
+    assert labels["items"]
+
+
+def test_existing_log_needs_resume_or_fresh_and_resume_checks_fingerprint(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run(cmd(out, n=6, tiers=["FAST"])).returncode == 0
+    again = run(cmd(out, n=6, tiers=["FAST"]))
+    assert again.returncode == 2 and "--resume" in again.stderr and "--fresh" in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1
+    other_seed = run(cmd(out, "--resume", n=6, tiers=["FAST"], seed=4))
+    assert other_seed.returncode == 2 and "seed" in other_seed.stderr
+    other_tiers = run(cmd(out, "--resume", n=6, tiers=["FAST", "SLOW"]))
+    assert other_tiers.returncode == 2 and "tiers" in other_tiers.stderr
+    before = len(records(out))
+    resumed = run(cmd(out, "--resume", n=6, tiers=["FAST"]))
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(records(out)) == before  # nothing re-run
+    fresh = run(cmd(out, "--fresh", n=6, tiers=["FAST"]))
+    assert fresh.returncode == 0
+    assert list(out.glob("telemetry.jsonl.*.bak"))
+
+
+def test_sigkill_at_random_moments_then_resume_matches_uninterrupted(tmp_path: Path) -> None:
+    reference = tmp_path / "ref"
+    assert run(cmd(reference)).returncode == 0
+    want = sorted(r["task_key"] for r in records(reference))
+    rng = random.Random(0)
+    for attempt in range(3):
+        out = tmp_path / f"killed{attempt}"
+        proc = subprocess.Popen(
+            cmd(out),
+            env=run_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        target = rng.randint(5, 60)
+        deadline = time.monotonic() + 60
+        log = out / "telemetry.jsonl"
+        while time.monotonic() < deadline and proc.poll() is None:
+            if log.exists() and log.read_bytes().count(b"\n") > target:
+                break
+            time.sleep(0.02)
+        kids = descendants_of(proc.pid)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        for k in kids:  # the driver died without cleanup: reap its orphans like a supervisor
+            try:
+                k.kill()
+            except psutil.NoSuchProcess:
+                pass
+        resumed = run(cmd(out, "--resume"))
+        assert resumed.returncode == 0, resumed.stderr
+        keys = [r["task_key"] for r in records(out)]
+        assert len(keys) == len(set(keys)), "duplicate task keys after resume"
+        assert sorted(keys) == want
+        assert (out / "calibration.yaml").exists()
+
+
+def test_sigint_exits_130_promptly_leaves_no_checker_and_resumes(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        cmd(out, n=40), env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    log = out / "telemetry.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if log.exists() and log.read_bytes().count(b"\n") > 10:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - t0 < 5
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    assert not leftover_checkers(out)
+    resumed = run(cmd(out, "--resume", n=40))
+    assert resumed.returncode == 0, resumed.stderr
+    keys = [r["task_key"] for r in records(out)]
+    assert len(keys) == len(set(keys))
+
+
+def test_same_seed_gives_identical_snapshots(tmp_path: Path) -> None:
+    from calib_async.checkpoint import snapshot
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert run(cmd(a, n=12)).returncode == 0
+    assert run(cmd(b, n=12)).returncode == 0
+    assert snapshot(records(a)) == snapshot(records(b))
+
+
+@pytest.mark.skipif(os.cpu_count() is None, reason="needs cpu count")
+def test_run_as_library_under_trio(tmp_path: Path) -> None:
+    import anyio
+
+    from calib_async.pipeline import RunConfig, run_calibration
+
+    config = RunConfig(
+        tiers=("FAST",),
+        n=6,
+        export=tmp_path / "c.yaml",
+        corpus="synthetic",
+        output_dir=tmp_path / "o",
+        workers=4,
+        bootstrap=0,
+        report=False,
+    )
+    result = anyio.run(run_calibration, config, backend="trio")
+    assert result.export_path.exists()
+    assert "fast" in result.export["noise_models"]
