@@ -1,0 +1,466 @@
+"""The telemetry log is the checkpoint: canonical JSONL, read back for ``--resume``.
+
+Layout: line 1 is a header ``{"kind": "header", "format": 1, "fingerprint": {...}, ...}``; every
+further line is one finished run (a canonical :class:`~calib_async.records.TelemetryRecord`
+dict, see :mod:`calib_async.canonical`) carrying its ``task_key``.
+
+- :func:`prepare_log` decides, from ``--resume`` / ``--fresh``, whether to start, continue or
+  refuse, and never overwrites a log: ``--fresh`` renames the old one to
+  ``<name>.<UTC timestamp>.bak``.
+- :func:`read_log` reads a log back. A torn last line (the driver was killed mid-write, or the
+  machine lost power) is reported and cut off; any other bad line is a :class:`CheckpointError`
+  naming its line number.
+- :class:`CheckpointWriter` (:mod:`calib_async.checkpoint_writer`, re-exported) appends
+  records; its docstring states the durability policy.
+- :func:`completed_keys` and :func:`dedupe_records` turn records into resume bookkeeping.
+- Snapshots (:func:`snapshot`, :func:`write_snapshot`) live in :mod:`calib_async.canonical`
+  and are re-exported here.
+
+A log is locked with ``flock`` while a writer has it open, so two runs cannot append to the
+same file, and ``prepare_log`` / ``read_log`` refuse to truncate a log another run is writing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import structlog
+
+from calib_async.canonical import (
+    SNAPSHOT_FIELDS,
+    canonicalize,
+    dumps_canonical,
+    read_snapshot,
+    snapshot,
+    write_snapshot,
+)
+from calib_async.checkpoint_writer import CheckpointWriter, lock_log, sync_periodically, write_all
+from calib_async.errors import CheckpointError
+from calib_async.fingerprint import diff_fingerprints
+
+__all__ = [
+    "FORMAT",
+    "SNAPSHOT_FIELDS",
+    "CheckpointWriter",
+    "LogContents",
+    "completed_keys",
+    "dedupe_records",
+    "prepare_log",
+    "read_log",
+    "read_snapshot",
+    "snapshot",
+    "sync_periodically",
+    "write_snapshot",
+]
+
+log = structlog.get_logger(__name__)
+
+FORMAT = 1
+_CANCELLED = "cancelled"  # termination_reason of a run that was killed because we stopped
+
+
+@dataclass(frozen=True, slots=True)
+class LogContents:
+    """A telemetry log as read back.
+
+    ``header`` is ``{}`` when the file held no complete header line. ``torn_bytes`` counts the
+    bytes of a torn last line (cut off from the file unless read with ``truncate_torn=False``).
+    ``resumed`` and ``moved_aside`` are set by :func:`prepare_log`.
+    """
+
+    path: Path
+    header: dict[str, Any]
+    records: list[dict[str, Any]]
+    torn_bytes: int = 0
+    resumed: bool = False
+    moved_aside: Path | None = None
+
+    @property
+    def fingerprint(self) -> dict[str, Any] | None:
+        return self.header.get("fingerprint")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def read_log(
+    path: Path,
+    *,
+    truncate_torn: bool = True,
+    loads: Callable[[bytes], Any] = orjson.loads,
+) -> LogContents:
+    """Read a telemetry log: its header and every record, in file order.
+
+    A last line that lacks its newline or does not parse is torn: it is logged as a warning,
+    left out, and (with ``truncate_torn``) cut off the file so appends start on a clean line.
+    Any other line that is not a JSON object with a string ``task_key`` (line 1: a header)
+    raises :class:`CheckpointError` naming its 1-based line number. ``loads`` is replaceable
+    only so that the benchmark can compare parsers.
+    """
+    contents, good_end, torn_line = _read(path, loads)
+    _check_header(path, contents.header)
+    if torn_line is not None:
+        _report_torn(contents, torn_line, truncated=truncate_torn)
+        if truncate_torn:
+            _truncate(path, good_end)
+    return contents
+
+
+def _read(path: Path, loads: Callable[[bytes], Any]) -> tuple[LogContents, int, int | None]:
+    """Parse ``path`` without side effects: (contents, end of the last good line, torn line)."""
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below; the scan wants the raw file
+    except FileNotFoundError:
+        raise CheckpointError(f"telemetry log {path} does not exist; check the path") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"telemetry log {path} is a directory; pass a file path") from None
+    except OSError as exc:
+        raise CheckpointError(f"cannot read telemetry log {path}: {exc.strerror}") from None
+    gc_enabled = gc.isenabled()
+    gc.disable()  # 1M dicts: cyclic GC passes would otherwise take most of the time
+    try:
+        with f:
+            header, records, good_end, torn = _scan(f, path, loads)
+    finally:
+        if gc_enabled:
+            gc.enable()
+    contents = LogContents(
+        path=path, header=header, records=records, torn_bytes=torn[1] if torn else 0
+    )
+    return contents, good_end, torn[0] if torn else None
+
+
+def _report_torn(contents: LogContents, lineno: int, *, truncated: bool) -> None:
+    log.warning(
+        "telemetry log ends with a torn line (the run was interrupted mid-write)",
+        path=str(contents.path),
+        line=lineno,
+        bytes=contents.torn_bytes,
+        truncated=truncated,
+    )
+
+
+def _scan(
+    f: Any, path: Path, loads: Callable[[bytes], Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]], int, tuple[int, int] | None]:
+    """Parse the file; return (header, records, end of the last good line, torn (line, bytes)).
+
+    The loop is the hot path of a resume (1M lines): it does as little per line as it can and
+    works line numbers out only when something is wrong (line = records so far + 2).
+    """
+    line = f.readline()
+    if not line:
+        return {}, [], 0, None
+    header: dict[str, Any] = {}
+    try:
+        header = loads(line)
+    except ValueError as exc:
+        if f.peek(1):  # more lines follow: not torn, corrupt
+            raise _corrupt(path, 1, line, _reason(exc, 1)) from None
+        return {}, [], 0, (1, len(line))
+    if not line.endswith(b"\n"):
+        return {}, [], 0, (1, len(line))
+    if not isinstance(header, dict) or not isinstance(header.get("kind"), str):
+        raise _corrupt(path, 1, line, "no 'kind' field")
+    records: list[dict[str, Any]] = []
+    append = records.append
+    bad: tuple[int, bytes, str] | None = None  # an unparsable line is fine if it is the last
+    for line in f:  # after the loop, `line` is the last line
+        if bad is not None:
+            raise _corrupt(path, *bad)
+        try:
+            value = loads(line)
+        except ValueError as exc:
+            bad = (len(records) + 2, line, _reason(exc, 2))
+            continue
+        try:  # a whole line of valid JSON that is not a record: corrupt, even if last
+            if type(value["task_key"]) is not str:
+                raise TypeError
+        except (KeyError, TypeError) as exc:
+            raise _corrupt(path, len(records) + 2, line, _reason(exc, 2)) from None
+        append(value)
+    size = f.tell()  # what was read, even if a writer appended meanwhile
+    if bad is not None:
+        return header, records, size - len(bad[1]), (bad[0], len(bad[1]))
+    if not line.endswith(b"\n"):  # parsed, but its newline never made it: torn all the same
+        records.pop()
+        return header, records, size - len(line), (len(records) + 2, len(line))
+    return header, records, size, None
+
+
+def _reason(exc: BaseException, lineno: int) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at column {exc.colno}"
+    if isinstance(exc, ValueError) and str(exc):
+        return str(exc).splitlines()[0]
+    return "not a JSON object with a string " + ("'kind'" if lineno == 1 else "'task_key'")
+
+
+def _corrupt(path: Path, lineno: int, line: bytes, reason: str) -> CheckpointError:
+    if lineno == 1:
+        return CheckpointError(
+            f"telemetry log {path}: line 1 is not a calibrate_noise header ({reason}); point "
+            "--telemetry-log elsewhere or pass --fresh to move this file aside"
+        )
+    if b"\0" in line:
+        return CheckpointError(
+            f"telemetry log {path}: line {lineno} holds NUL bytes, as a power loss can leave; "
+            f"keep only the lines before it (head -n {lineno - 1}) and rerun with --resume, "
+            "or pass --fresh to start over"
+        )
+    return CheckpointError(
+        f"telemetry log {path}: line {lineno} is corrupt ({reason}); repair or delete that "
+        "line and rerun with --resume, or pass --fresh to start over"
+    )
+
+
+def _check_header(path: Path, header: dict[str, Any]) -> None:
+    if not header:
+        return
+    if header.get("kind") != "header":
+        raise CheckpointError(
+            f"telemetry log {path}: line 1 is not a calibrate_noise header; point "
+            "--telemetry-log elsewhere or pass --fresh to move this file aside"
+        )
+    if header.get("format") != FORMAT or not isinstance(header.get("fingerprint"), dict):
+        raise CheckpointError(
+            f"telemetry log {path} has format {header.get('format')!r}, this version writes "
+            f"format {FORMAT}; pass --fresh to move it aside and start over"
+        )
+
+
+def _truncate(path: Path, size: int) -> None:
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except OSError as exc:
+        raise CheckpointError(f"cannot repair telemetry log {path}: {exc.strerror}") from None
+    try:
+        lock_log(fd, path)
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    except OSError as exc:
+        raise CheckpointError(f"cannot cut the torn line off {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)  # also drops the lock
+
+
+# ---------------------------------------------------------------------------------------------
+# Starting, continuing or refusing
+
+
+def prepare_log(
+    path: Path, fingerprint: Mapping[str, Any], *, resume: bool, fresh: bool
+) -> LogContents:
+    """Get ``path`` ready for appending, per ``--resume`` / ``--fresh``; return what it holds.
+
+    - No log (missing or empty file): create one holding only the header. With ``resume``
+      this is not an error: there is nothing to resume, so a new run starts (logged).
+    - A log and neither flag: refuse, saying which flag to pass.
+    - ``resume``: the header's fingerprint must match ``fingerprint``, else refuse and list the
+      differences; a torn last line is cut off; the records are returned (``resumed=True``).
+    - ``fresh``: rename the old log to ``<name>.<UTC timestamp>.bak`` (never overwriting
+      anything; ``moved_aside`` says where) and start a new one.
+
+    Raises CheckpointError for every refusal, with a one-line message.
+    """
+    if resume and fresh:
+        raise CheckpointError(
+            "--resume and --fresh contradict each other; pass --resume to continue the "
+            "telemetry log or --fresh to start over"
+        )
+    fp = canonicalize(fingerprint)
+    header = {
+        "kind": "header",
+        "format": FORMAT,
+        "fingerprint": fp,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if not _holds_log(path):
+        if resume:
+            log.info("no telemetry log to resume; starting a new one", path=str(path))
+        _create(path, header)
+        return LogContents(path=path, header=canonicalize(header), records=[])
+    _check_unlocked(path)
+    if fresh:
+        moved = _move_aside(path)
+        log.info("moved the old telemetry log aside", path=str(path), moved_to=str(moved))
+        _create(path, header)
+        return LogContents(path=path, header=canonicalize(header), records=[], moved_aside=moved)
+    if not resume:
+        raise CheckpointError(
+            f"{path} already holds a telemetry log; pass --resume to continue it or --fresh "
+            "to start over (the old log is moved aside)"
+        )
+    contents, good_end, torn_line = _read(path, orjson.loads)
+    _check_header(path, contents.header)
+    if not contents.header:  # only a torn header: nothing was ever recorded
+        log.warning("telemetry log has no complete header; starting it anew", path=str(path))
+        _truncate(path, 0)
+        _create(path, header)
+        return LogContents(path=path, header=canonicalize(header), records=[])
+    diffs = diff_fingerprints(contents.header["fingerprint"], fp)
+    if diffs:
+        raise CheckpointError(
+            f"cannot resume {path}: this run differs from the one that wrote it "
+            f"({'; '.join(diffs)}); rerun with the original settings, or pass --fresh"
+        )
+    if torn_line is not None:
+        _report_torn(contents, torn_line, truncated=True)
+        _truncate(path, good_end)
+    log.info("resuming telemetry log", path=str(path), records=len(contents.records))
+    return LogContents(
+        path=path,
+        header=contents.header,
+        records=contents.records,
+        torn_bytes=contents.torn_bytes,
+        resumed=True,
+    )
+
+
+def _holds_log(path: Path) -> bool:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    if path.is_dir():
+        raise CheckpointError(f"telemetry log {path} is a directory; pass a file path")
+    return st.st_size > 0
+
+
+def _create(path: Path, header: Mapping[str, Any]) -> None:
+    """Write the header to a temporary file and move it into place: a log is never headless."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_size == 0:
+                path.unlink()  # an empty file holds nothing to lose
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            write_all(fd, dumps_canonical(header) + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _place(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise CheckpointError(f"cannot create telemetry log {path}: {exc.strerror}") from None
+    _fsync_dir(path.parent)
+
+
+def _place(src: Path, dst: Path) -> None:
+    """Move ``src`` to ``dst`` unless ``dst`` exists (a link fails rather than overwrite)."""
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        os.unlink(src)
+        raise CheckpointError(f"{dst} appeared while it was being created; rerun") from None
+    except OSError:  # no hard links on this filesystem
+        if dst.exists():
+            raise CheckpointError(f"{dst} appeared while it was being created; rerun") from None
+        os.rename(src, dst)
+        return
+    os.unlink(src)
+
+
+def _backup_stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _move_aside(path: Path) -> Path:
+    stamp = _backup_stamp()
+    for k in range(1000):
+        target = path.with_name(f"{path.name}.{stamp}{f'.{k}' if k else ''}.bak")
+        if target.exists():
+            continue
+        try:
+            os.link(path, target)
+        except FileExistsError:
+            continue
+        except OSError:  # no hard links: check, then rename (a race here is harmless enough)
+            os.rename(path, target)
+            break
+        os.unlink(path)
+        break
+    else:
+        raise CheckpointError(f"too many backups of {path}; remove old {path.name}.*.bak files")
+    _fsync_dir(path.parent)
+    return target
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # not all filesystems allow it; the data is synced
+        fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _check_unlocked(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        lock_log(fd, path)
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------------------------------------
+# Resume bookkeeping
+
+
+def _finished(record: Mapping[str, Any]) -> bool:
+    """A cancelled run (we stopped it) did not finish: resume runs it again."""
+    return record.get("termination_reason") != _CANCELLED
+
+
+def completed_keys(records: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Task keys of the finished runs in ``records``: what a resume skips.
+
+    Records of runs we cancelled (``termination_reason == "cancelled"``) do not count. A key
+    seen more than once is counted once, and the duplicates are logged as a warning (they
+    should not happen; :func:`dedupe_records` keeps the first record of each key).
+    """
+    keys: set[str] = set()
+    duplicates = 0
+    for record in records:
+        if not _finished(record):
+            continue
+        key = record["task_key"]
+        if key in keys:
+            duplicates += 1
+        else:
+            keys.add(key)
+    if duplicates:
+        log.warning("telemetry log holds duplicate task keys", duplicates=duplicates)
+    return keys
+
+
+def dedupe_records(
+    records: Iterable[Mapping[str, Any]],
+) -> tuple[list[Mapping[str, Any]], int]:
+    """The finished records, first of each task key, in order; and how many duplicates went."""
+    seen: set[str] = set()
+    out: list[Mapping[str, Any]] = []
+    duplicates = 0
+    for record in records:
+        if not _finished(record):
+            continue
+        key = record["task_key"]
+        if key in seen:
+            duplicates += 1
+            continue
+        seen.add(key)
+        out.append(record)
+    return out, duplicates
