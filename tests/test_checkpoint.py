@@ -14,7 +14,7 @@ import anyio
 import pytest
 from structlog.testing import capture_logs
 
-from calib_async import checkpoint
+from calib_async import checkpoint_writer
 from calib_async.canonical import dumps_canonical
 from calib_async.checkpoint import (
     CheckpointWriter,
@@ -245,7 +245,7 @@ def test_fresh_moves_the_old_log_aside(tmp_path: Path) -> None:
 
 
 def test_fresh_never_overwrites_a_backup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(checkpoint, "_backup_stamp", lambda: "20250101T000000Z")
+    monkeypatch.setattr(checkpoint_writer, "_backup_stamp", lambda: "20250101T000000Z")
     path = tmp_path / "t.jsonl"
     new_log(path, ["first"])
     for key in ("a", "b", "c"):

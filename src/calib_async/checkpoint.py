@@ -22,10 +22,8 @@ same file, and ``prepare_log`` / ``read_log`` refuse to truncate a log another r
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,12 +36,18 @@ import structlog
 from calib_async.canonical import (
     SNAPSHOT_FIELDS,
     canonicalize,
-    dumps_canonical,
     read_snapshot,
     snapshot,
     write_snapshot,
 )
-from calib_async.checkpoint_writer import CheckpointWriter, lock_log, sync_periodically, write_all
+from calib_async.checkpoint_writer import (
+    CheckpointWriter,
+    check_unlocked,
+    create_log,
+    move_aside,
+    sync_periodically,
+    truncate_log,
+)
 from calib_async.errors import CheckpointError
 from calib_async.fingerprint import diff_fingerprints
 
@@ -112,7 +116,7 @@ def read_log(
     if torn_line is not None:
         _report_torn(contents, torn_line, truncated=truncate_torn)
         if truncate_torn:
-            _truncate(path, good_end)
+            truncate_log(path, good_end)
     return contents
 
 
@@ -239,21 +243,6 @@ def _check_header(path: Path, header: dict[str, Any]) -> None:
         )
 
 
-def _truncate(path: Path, size: int) -> None:
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-    except OSError as exc:
-        raise CheckpointError(f"cannot repair telemetry log {path}: {exc.strerror}") from None
-    try:
-        lock_log(fd, path)
-        os.ftruncate(fd, size)
-        os.fsync(fd)
-    except OSError as exc:
-        raise CheckpointError(f"cannot cut the torn line off {path}: {exc.strerror}") from None
-    finally:
-        os.close(fd)  # also drops the lock
-
-
 # ---------------------------------------------------------------------------------------------
 # Starting, continuing or refusing
 
@@ -288,13 +277,13 @@ def prepare_log(
     if not _holds_log(path):
         if resume:
             log.info("no telemetry log to resume; starting a new one", path=str(path))
-        _create(path, header)
+        create_log(path, header)
         return LogContents(path=path, header=canonicalize(header), records=[])
-    _check_unlocked(path)
+    check_unlocked(path)
     if fresh:
-        moved = _move_aside(path)
+        moved = move_aside(path)
         log.info("moved the old telemetry log aside", path=str(path), moved_to=str(moved))
-        _create(path, header)
+        create_log(path, header)
         return LogContents(path=path, header=canonicalize(header), records=[], moved_aside=moved)
     if not resume:
         raise CheckpointError(
@@ -305,8 +294,8 @@ def prepare_log(
     _check_header(path, contents.header)
     if not contents.header:  # only a torn header: nothing was ever recorded
         log.warning("telemetry log has no complete header; starting it anew", path=str(path))
-        _truncate(path, 0)
-        _create(path, header)
+        truncate_log(path, 0)
+        create_log(path, header)
         return LogContents(path=path, header=canonicalize(header), records=[])
     diffs = diff_fingerprints(contents.header["fingerprint"], fp)
     if diffs:
@@ -316,7 +305,7 @@ def prepare_log(
         )
     if torn_line is not None:
         _report_torn(contents, torn_line, truncated=True)
-        _truncate(path, good_end)
+        truncate_log(path, good_end)
     log.info("resuming telemetry log", path=str(path), records=len(contents.records))
     return LogContents(
         path=path,
@@ -335,85 +324,6 @@ def _holds_log(path: Path) -> bool:
     if path.is_dir():
         raise CheckpointError(f"telemetry log {path} is a directory; pass a file path")
     return st.st_size > 0
-
-
-def _create(path: Path, header: Mapping[str, Any]) -> None:
-    """Write the header to a temporary file and move it into place: a log is never headless."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            if path.stat().st_size == 0:
-                path.unlink()  # an empty file holds nothing to lose
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-        try:
-            write_all(fd, dumps_canonical(header) + b"\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        _place(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise CheckpointError(f"cannot create telemetry log {path}: {exc.strerror}") from None
-    _fsync_dir(path.parent)
-
-
-def _place(src: Path, dst: Path) -> None:
-    """Move ``src`` to ``dst`` unless ``dst`` exists (a link fails rather than overwrite)."""
-    try:
-        os.link(src, dst)
-    except FileExistsError:
-        os.unlink(src)
-        raise CheckpointError(f"{dst} appeared while it was being created; rerun") from None
-    except OSError:  # no hard links on this filesystem
-        if dst.exists():
-            raise CheckpointError(f"{dst} appeared while it was being created; rerun") from None
-        os.rename(src, dst)
-        return
-    os.unlink(src)
-
-
-def _backup_stamp() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _move_aside(path: Path) -> Path:
-    stamp = _backup_stamp()
-    for k in range(1000):
-        target = path.with_name(f"{path.name}.{stamp}{f'.{k}' if k else ''}.bak")
-        if target.exists():
-            continue
-        try:
-            os.link(path, target)
-        except FileExistsError:
-            continue
-        except OSError:  # no hard links: check, then rename (a race here is harmless enough)
-            os.rename(path, target)
-            break
-        os.unlink(path)
-        break
-    else:
-        raise CheckpointError(f"too many backups of {path}; remove old {path.name}.*.bak files")
-    _fsync_dir(path.parent)
-    return target
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):  # not all filesystems allow it; the data is synced
-        fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _check_unlocked(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        lock_log(fd, path)
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,8 +1,13 @@
-"""Appending to the telemetry log: :class:`CheckpointWriter` and its durability policy.
+"""Every write to a telemetry log: create, move aside, cut a torn tail, append.
 
-Kept apart from :mod:`calib_async.checkpoint` (which decides whether to start, continue or refuse
-a log, and reads it back) because writing has its own concerns: one ``write()`` per line,
-batched ``fsync``, locking, and turning disk errors into messages that say what to do.
+:mod:`calib_async.checkpoint` decides *whether* to start, continue or refuse a log and reads it
+back; this module does the file operations, each crash-safe on its own:
+
+- :func:`create_log` writes the header to a temporary file and links it into place, so a log
+  never exists without its header and an existing file is never overwritten;
+- :func:`move_aside` renames a log to ``<name>.<UTC timestamp>.bak`` without overwriting;
+- :func:`truncate_log` cuts a torn last line off (under the lock);
+- :class:`CheckpointWriter` appends records; its docstring states the durability policy.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import errno
 import os
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +31,17 @@ try:
 except ImportError:  # pragma: no cover - not POSIX: no locking
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["CheckpointWriter", "lock_log", "sync_periodically", "write_all"]
+__all__ = [
+    "CheckpointWriter",
+    "check_unlocked",
+    "create_log",
+    "fsync_dir",
+    "lock_log",
+    "move_aside",
+    "sync_periodically",
+    "truncate_log",
+    "write_all",
+]
 
 
 def lock_log(fd: int, path: Path) -> None:
@@ -52,6 +68,104 @@ def write_all(fd: int, data: bytes) -> None:
         if n <= 0:  # a regular file never does this; do not spin if it does
             raise OSError(errno.EIO, "write() wrote nothing")
         view = view[n:]
+
+
+def truncate_log(path: Path, size: int) -> None:
+    """Cut ``path`` to ``size`` bytes and fsync; refuse if another run holds the lock."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except OSError as exc:
+        raise CheckpointError(f"cannot repair telemetry log {path}: {exc.strerror}") from None
+    try:
+        lock_log(fd, path)
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    except OSError as exc:
+        raise CheckpointError(f"cannot cut the torn line off {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)  # also drops the lock
+
+
+def create_log(path: Path, header: Mapping[str, Any]) -> None:
+    """Write the header to a temporary file and move it into place: a log is never headless."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_size == 0:
+                path.unlink()  # an empty file holds nothing to lose
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            write_all(fd, dumps_canonical(header) + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _place(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise CheckpointError(f"cannot create telemetry log {path}: {exc.strerror}") from None
+    fsync_dir(path.parent)
+
+
+def _place(src: Path, dst: Path) -> None:
+    """Move ``src`` to ``dst`` unless ``dst`` exists (a link fails rather than overwrite)."""
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        os.unlink(src)
+        raise CheckpointError(f"{dst} appeared while it was being created; rerun") from None
+    except OSError:  # no hard links on this filesystem
+        if dst.exists():
+            raise CheckpointError(f"{dst} appeared while it was being created; rerun") from None
+        os.rename(src, dst)
+        return
+    os.unlink(src)
+
+
+def _backup_stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def move_aside(path: Path) -> Path:
+    """Rename ``path`` to ``<name>.<UTC timestamp>[.k].bak``, never overwriting; return it."""
+    stamp = _backup_stamp()
+    for k in range(1000):
+        target = path.with_name(f"{path.name}.{stamp}{f'.{k}' if k else ''}.bak")
+        if target.exists():
+            continue
+        try:
+            os.link(path, target)
+        except FileExistsError:
+            continue
+        except OSError:  # no hard links: check, then rename (a race here is harmless enough)
+            os.rename(path, target)
+            break
+        os.unlink(path)
+        break
+    else:
+        raise CheckpointError(f"too many backups of {path}; remove old {path.name}.*.bak files")
+    fsync_dir(path.parent)
+    return target
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or link in ``directory`` durable (best effort)."""
+    with contextlib.suppress(OSError):  # not all filesystems allow it; the data is synced
+        fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def check_unlocked(path: Path) -> None:
+    """Raise CheckpointError if another run has ``path`` open for writing."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        lock_log(fd, path)
+    finally:
+        os.close(fd)
 
 
 class CheckpointWriter:
