@@ -1,0 +1,342 @@
+"""Load an exported calibration and use it as a noise model (the consumer API).
+
+::
+
+    from calib_async import NoiseModel
+
+    model = NoiseModel.load("calibration.yaml")
+    fast = model.tier("FAST")
+    fast.timeout_probability(45.0)                    # P(a run needs more than 45 s)
+    observed = fast.sample_outcome(Truth.VERIFIED, rng)  # inject calibrated noise
+
+The file is validated when loaded; a malformed file raises :class:`CalibError` with one line
+naming the bad key. Durations in ``timeout_distribution`` are milliseconds (``unit: ms``),
+timeouts are seconds. numpy is needed for sampling; scipy only for the fitted distribution.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from numbers import Integral
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from calib_async.duration_model import DurationModel, finite_number, positive_number
+from calib_async.errors import CalibError
+from calib_async.records import Outcome, Truth
+
+if TYPE_CHECKING:
+    import numpy as np
+
+SCHEMA_FAMILY = "calib-async"
+SUPPORTED_SCHEMA_MAJOR = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TierNoise:
+    """The calibrated noise of one tier. Rates are probabilities; ``None`` means no estimate."""
+
+    name: str
+    timeout_rate: float | None
+    timeout_rate_ci: tuple[float, float] | None = None
+    spurious_fail_rate: float | None = None
+    spurious_fail_rate_ci: tuple[float, float] | None = None
+    spurious_pass_rate: float | None = None
+    spurious_pass_rate_ci: tuple[float, float] | None = None
+    timeout_given_valid: float | None = None
+    timeout_given_valid_ci: tuple[float, float] | None = None
+    timeout_given_invalid: float | None = None
+    timeout_given_invalid_ci: tuple[float, float] | None = None
+    distribution: DurationModel | None = None
+    timeout_for_rate: Mapping[float, float] = field(default_factory=dict)
+    training_samples: int | None = None
+    timeout_s: float | None = None
+
+    def timeout_probability(self, timeout_s: float) -> float:
+        """P(a run of this tier exceeds ``timeout_s`` seconds).
+
+        From the fitted duration distribution's survival; without a fit, the exported
+        ``timeout_rate`` (which only holds at the tier's own timeout).
+        """
+        if not timeout_s >= 0:
+            raise ValueError(f"timeout_s must be >= 0, got {timeout_s!r}")
+        if self.distribution is not None:
+            return self.distribution.survival_at_seconds(timeout_s)
+        if self.timeout_rate is not None:
+            return self.timeout_rate
+        raise CalibError(
+            f"tier {self.name} has neither a duration fit nor a timeout rate; "
+            "recalibrate it with more samples"
+        )
+
+    def recommended_timeout_s(self, target_rate: float) -> float | None:
+        """The smallest timeout (s) whose predicted timeout rate is at most ``target_rate``.
+
+        Uses the exported ``timeout_for_rate`` entry when there is one, else the fitted
+        distribution; ``None`` without either.
+        """
+        if not 0 < target_rate < 1:
+            raise ValueError(f"target_rate must be in (0, 1), got {target_rate!r}")
+        for rate, seconds in self.timeout_for_rate.items():
+            if math.isclose(rate, target_rate, rel_tol=1e-9):
+                return seconds
+        if self.distribution is not None:
+            return self.distribution.seconds_for_survival(target_rate)
+        return None
+
+    def outcome_probabilities(self, truth: Truth) -> dict[Outcome, float]:
+        """The distribution :meth:`sample_outcome` draws from for a given truth."""
+        if truth is Truth.VERIFIED:
+            p_timeout = _first(self.timeout_given_valid, self.timeout_rate)
+            p_wrong = self.spurious_fail_rate or 0.0
+            right, wrong = Outcome.VERIFIED, Outcome.PROOF_INVALID
+        elif truth is Truth.INVALID:
+            p_timeout = _first(self.timeout_given_invalid, self.timeout_rate)
+            p_wrong = self.spurious_pass_rate or 0.0
+            right, wrong = Outcome.PROOF_INVALID, Outcome.VERIFIED
+        else:
+            raise ValueError(f"cannot sample an outcome for truth {truth.value}")
+        total = p_timeout + p_wrong
+        if total > 1.0:  # inconsistent estimates: keep their ratio
+            p_timeout, p_wrong = p_timeout / total, p_wrong / total
+        return {
+            Outcome.VERIFIER_TIMEOUT: p_timeout,
+            wrong: p_wrong,
+            right: max(0.0, 1.0 - p_timeout - p_wrong),
+        }
+
+    def sample_outcome(
+        self, true_outcome: Truth | Outcome | str, rng: np.random.Generator
+    ) -> Outcome:
+        """Draw what this tier's checker would report for a proof whose truth is given.
+
+        True VERIFIED: VERIFIER_TIMEOUT with ``timeout_given_valid`` (else ``timeout_rate``),
+        PROOF_INVALID with ``spurious_fail_rate``, otherwise VERIFIED. True INVALID (or
+        PROOF_INVALID): VERIFIED with ``spurious_pass_rate``, VERIFIER_TIMEOUT with
+        ``timeout_given_invalid`` (else ``timeout_rate``), otherwise PROOF_INVALID. A missing
+        rate counts as 0.
+        """
+        probs = self.outcome_probabilities(_truth(true_outcome))
+        u = float(rng.random())
+        acc = 0.0
+        last = Outcome.VERIFIED
+        for outcome, p in probs.items():
+            acc += p
+            last = outcome
+            if u < acc:
+                return outcome
+        return last
+
+    def to_noise_config(self) -> dict[str, Any]:
+        """This tier's part of :meth:`NoiseModel.to_noise_config`."""
+        return {
+            "timeout_s": self.timeout_s,
+            "timeout_rate": self.timeout_rate,
+            "timeout_given_valid": _first(self.timeout_given_valid, self.timeout_rate),
+            "timeout_given_invalid": _first(self.timeout_given_invalid, self.timeout_rate),
+            "spurious_fail_rate": self.spurious_fail_rate or 0.0,
+            "spurious_pass_rate": self.spurious_pass_rate or 0.0,
+            "duration_distribution": (
+                self.distribution.to_export() if self.distribution is not None else None
+            ),
+        }
+
+
+class NoiseModel:
+    """Every tier's calibrated noise, loaded from an exported calibration.yaml."""
+
+    def __init__(self, tiers: Mapping[str, TierNoise], *, document: Mapping[str, Any]) -> None:
+        self._tiers = dict(tiers)
+        self._document = copy.deepcopy(dict(document))
+
+    @classmethod
+    def load(cls, path: str | Path) -> NoiseModel:
+        """Read and validate a calibration file written by ``calibrate_noise --export``."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CalibError(
+                f"cannot read calibration file {path}: {exc.strerror or exc}; "
+                "pass the file written by calibrate_noise --export"
+            ) from None
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f" at line {mark.line + 1}" if mark is not None else ""
+            raise CalibError(f"{path}: not valid YAML{at}; fix or re-export the file") from None
+        try:
+            return cls.from_dict(document)
+        except CalibError as exc:
+            raise CalibError(f"{path}: {exc}") from None
+
+    @classmethod
+    def from_dict(cls, document: Any) -> NoiseModel:
+        """Validate an export dictionary (as written to calibration.yaml)."""
+        if not isinstance(document, Mapping):
+            raise CalibError("top level: expected a mapping with a 'noise_models' key")
+        meta = document.get("calibration_metadata") or {}
+        if not isinstance(meta, Mapping):
+            raise CalibError("calibration_metadata: expected a mapping")
+        _check_schema_version(meta.get("schema_version"))
+        models = document.get("noise_models")
+        if not isinstance(models, Mapping) or not models:
+            raise CalibError("noise_models: missing or empty; expected one mapping per tier")
+        meta_tiers = meta.get("tiers") if isinstance(meta.get("tiers"), Mapping) else {}
+        display = {str(name).lower(): str(name) for name in meta_tiers}
+        tiers: dict[str, TierNoise] = {}
+        for key, raw in models.items():
+            name = display.get(str(key).lower(), str(key))
+            tiers[name] = _parse_tier(name, f"noise_models.{key}", raw, meta_tiers.get(name))
+        return cls(tiers, document=document)
+
+    @property
+    def tiers(self) -> list[str]:
+        return list(self._tiers)
+
+    def tier(self, name: str) -> TierNoise:
+        """The tier called ``name`` (case-insensitive)."""
+        for key, value in self._tiers.items():
+            if key.lower() == name.lower():
+                return value
+        raise CalibError(f"unknown tier {name!r}; this calibration has {', '.join(self._tiers)}")
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return copy.deepcopy(dict(self._document.get("calibration_metadata") or {}))
+
+    @property
+    def validation_passed(self) -> bool | None:
+        report = self._document.get("validation_report") or {}
+        passed = report.get("passed") if isinstance(report, Mapping) else None
+        return passed if isinstance(passed, bool) else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The validated document as loaded (a copy)."""
+        return copy.deepcopy(self._document)
+
+    def to_noise_config(self) -> dict[str, Any]:
+        """The plan's ``noise_config``: per tier, what a simulated checker injects."""
+        return {
+            "schema_version": f"{SCHEMA_FAMILY}/{SUPPORTED_SCHEMA_MAJOR}",
+            "tiers": {name: t.to_noise_config() for name, t in self._tiers.items()},
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# validation helpers
+
+
+def _check_schema_version(version: Any) -> None:
+    if version is None:
+        return  # files from before versioning: the plan's keys only
+    family, _, major = str(version).partition("/")
+    if family != SCHEMA_FAMILY or not major.split(".")[0].isdigit():
+        raise CalibError(
+            f"calibration_metadata.schema_version: {version!r} is not a calib-async schema"
+        )
+    if int(major.split(".")[0]) > SUPPORTED_SCHEMA_MAJOR:
+        raise CalibError(
+            f"calibration_metadata.schema_version: {version} is newer than this calib-async "
+            f"understands ({SCHEMA_FAMILY}/{SUPPORTED_SCHEMA_MAJOR}); upgrade calib-async"
+        )
+
+
+_RATE_KEYS = (
+    "timeout_rate",
+    "spurious_fail_rate",
+    "spurious_pass_rate",
+    "timeout_given_valid",
+    "timeout_given_invalid",
+)
+
+
+def _parse_tier(name: str, where: str, raw: Any, meta_tier: Any) -> TierNoise:
+    if not isinstance(raw, Mapping):
+        raise CalibError(f"{where}: expected a mapping of rates")
+    values: dict[str, Any] = {}
+    for key in _RATE_KEYS:
+        values[key] = _rate(raw.get(key), f"{where}.{key}")
+        values[f"{key}_ci"] = _ci(raw.get(f"{key}_ci"), f"{where}.{key}_ci")
+    distribution = DurationModel.from_export(
+        raw.get("timeout_distribution"), where=f"{where}.timeout_distribution"
+    )
+    timeout_for_rate: dict[float, float] = {}
+    tfr = raw.get("timeout_for_rate")
+    if tfr is not None:
+        if not isinstance(tfr, Mapping):
+            raise CalibError(f"{where}.timeout_for_rate: expected a mapping rate -> seconds")
+        for rate_key, seconds in tfr.items():
+            rate = _rate(
+                _to_float(rate_key, f"{where}.timeout_for_rate"), f"{where}.timeout_for_rate"
+            )
+            if seconds is not None and rate is not None:
+                timeout_for_rate[rate] = finite_number(
+                    seconds, f"{where}.timeout_for_rate.{rate_key}"
+                )
+    samples = raw.get("training_samples")
+    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, Integral)):
+        raise CalibError(f"{where}.training_samples: expected an integer, got {samples!r}")
+    timeout_s = raw.get("timeout_s")
+    if timeout_s is None and isinstance(meta_tier, Mapping):
+        timeout_s = meta_tier.get("timeout_s")
+    return TierNoise(
+        name=name,
+        distribution=distribution,
+        timeout_for_rate=timeout_for_rate,
+        training_samples=samples,
+        timeout_s=None if timeout_s is None else positive_number(timeout_s, f"{where}.timeout_s"),
+        **values,
+    )
+
+
+def _to_float(value: Any, where: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise CalibError(f"{where}: key {value!r} is not a number") from None
+
+
+def _rate(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    number = finite_number(value, where)
+    if not 0.0 <= number <= 1.0:
+        raise CalibError(f"{where}: expected a probability in [0, 1], got {value!r}")
+    return number
+
+
+def _ci(value: Any, where: str) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise CalibError(f"{where}: expected [low, high], got {value!r}")
+    if value[0] is None or value[1] is None:
+        return None
+    low, high = _rate(value[0], where), _rate(value[1], where)
+    assert low is not None and high is not None
+    if low > high:
+        raise CalibError(f"{where}: low {low} is above high {high}")
+    return (low, high)
+
+
+def _first(*values: float | None) -> float:
+    for v in values:
+        if v is not None:
+            return v
+    return 0.0
+
+
+def _truth(value: Truth | Outcome | str) -> Truth:
+    text = value.value if isinstance(value, Truth | Outcome) else str(value).upper()
+    if text in ("VERIFIED",):
+        return Truth.VERIFIED
+    if text in ("INVALID", "PROOF_INVALID"):
+        return Truth.INVALID
+    raise ValueError(f"true outcome must be VERIFIED or INVALID (or PROOF_INVALID), got {text}")

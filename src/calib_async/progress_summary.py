@@ -1,0 +1,131 @@
+"""The final per-tier summary table printed after a calibration (rates, CIs, timeouts).
+
+Reads the export dictionary (calibration.yaml's content) and tolerates missing keys and
+``None`` rates. On a non-terminal console the table is rendered 160 columns wide instead of
+rich's default 80, so a log file keeps one row per tier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from numbers import Real
+from typing import Any
+
+import structlog
+from rich.console import Console
+from rich.segment import Segments
+from rich.table import Table
+from rich.text import Text
+
+log = structlog.get_logger("calib_async.progress")
+
+LOG_WIDTH = 160
+
+
+def summary_table(export: Mapping[str, Any], tiers: Sequence[str] = ()) -> Table:
+    """One row per tier: timeout, samples, rates with CIs, duration fit, recommended timeouts."""
+    table = Table(title="Calibration summary", title_justify="left")
+    for head in ("tier", "timeout", "n", "timeout rate", "spurious fail", "spurious pass"):
+        table.add_column(head, justify="left" if head == "tier" else "right")
+    table.add_column("duration fit")
+    table.add_column("recommended timeout")
+    for name, model in _tier_models(export, tiers):
+        table.add_row(
+            name,
+            _seconds(model.get("timeout_s")),
+            str(model.get("training_samples", "–")),
+            _rate_ci(model, "timeout_rate"),
+            _rate_ci(model, "spurious_fail_rate"),
+            _rate_ci(model, "spurious_pass_rate"),
+            _fit(model.get("timeout_distribution")),
+            _recommended(model.get("timeout_for_rate")),
+        )
+    return table
+
+
+def print_summary(
+    console: Console, export: Mapping[str, Any], *, tiers: Sequence[str] = (), log_lines: bool
+) -> None:
+    """Print the summary table and the validation verdict; also log one line per tier if asked."""
+    table = summary_table(export, tiers)
+    if console.is_terminal:
+        console.print(table)
+    else:  # a log file: do not squeeze the table into rich's default 80 columns
+        options = console.options.update_width(max(console.width, LOG_WIDTH))
+        console.print(Segments(console.render(table, options)), crop=False)
+    report = export.get("validation_report")
+    if isinstance(report, Mapping) and report.get("summary") is not None:
+        passed = report.get("passed")
+        style = "green" if passed is True else "red" if passed is False else ""
+        console.print(Text.assemble("Validation: ", (str(report["summary"]), style)))
+    if log_lines:
+        for name, model in _tier_models(export, tiers):
+            log.info(
+                "calibration.summary",
+                tier=name,
+                timeout_rate=_round(model.get("timeout_rate")),
+                spurious_fail_rate=_round(model.get("spurious_fail_rate")),
+                spurious_pass_rate=_round(model.get("spurious_pass_rate")),
+            )
+
+
+def _tier_models(
+    export: Mapping[str, Any], tiers: Sequence[str]
+) -> list[tuple[str, Mapping[str, Any]]]:
+    """(display name, noise model) in the display's tier order, then any others in the export."""
+    models = export.get("noise_models") or {}
+    if not isinstance(models, Mapping):
+        return []
+    by_lower = {str(k).lower(): v for k, v in models.items()}
+    known = {t.lower() for t in tiers}
+    names = list(tiers) + [str(k) for k in models if str(k).lower() not in known]
+    out = []
+    for name in names:
+        model = by_lower.get(name.lower())
+        if isinstance(model, Mapping):
+            out.append((name, model))
+    return out
+
+
+def _round(value: Any) -> Any:
+    return round(float(value), 4) if isinstance(value, Real) else value
+
+
+def _seconds(value: Any) -> str:
+    return f"{value:g} s" if isinstance(value, Real) else "–"
+
+
+def _rate_ci(model: Mapping[str, Any], key: str) -> str:
+    value = model.get(key)
+    if not isinstance(value, Real):
+        return "–"
+    ci = model.get(f"{key}_ci")
+    if isinstance(ci, list | tuple) and len(ci) == 2 and all(isinstance(c, Real) for c in ci):
+        return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+    return f"{value:.3f}"
+
+
+def _fit(dist: Any) -> str:
+    if not isinstance(dist, Mapping) or not dist.get("type"):
+        return "no fit"
+    params = dist.get("params")
+    if isinstance(params, Mapping):
+        shown = ", ".join(
+            f"{k}={v:.3g}" for k, v in params.items() if isinstance(v, Real) and k != "loc"
+        )
+        return f"{dist['type']}({shown})"
+    return str(dist["type"])
+
+
+def _recommended(tfr: Any) -> str:
+    if not isinstance(tfr, Mapping) or not tfr:
+        return "–"
+    parts = []
+    for rate, seconds in tfr.items():
+        try:
+            r = float(rate)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(seconds, Real):
+            parts.append((r, f"{r:.0%}: {seconds:.3g} s"))
+    return ", ".join(p for _, p in sorted(parts, reverse=True)) or "–"

@@ -1,0 +1,368 @@
+"""output_dir/report.html: one self-contained page (inline CSS, PNG as data: URIs, no scripts).
+
+Sections: metadata, validation results, rates with CIs across tiers, then per tier the
+Kaplan–Meier survival of durations against the fitted distribution (timeout marked), the
+predicted timeout rate against the time budget, the outcome x ground-truth confusion matrix
+and the exported numbers. Opens offline: nothing is fetched.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from numbers import Real
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from calib_async.duration_model import DurationModel
+from calib_async.errors import CalibError
+from calib_async.records import LabeledRecord, Outcome, Phase, TelemetryRecord, Truth
+from calib_async.report_html import esc as _e
+from calib_async.report_html import fmt as _fmt
+from calib_async.report_html import value_html as _value
+
+log = structlog.get_logger(__name__)
+
+REPORT_NAME = "report.html"
+_VALIDATION_KEYS = ("tier_monotonicity", "calibration_error", "coverage")
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
+max-width:1100px;padding:1.5rem;color:#1d2430;background:#fff;line-height:1.4}
+h1{font-size:1.6rem;margin-bottom:.2rem} h2{border-bottom:2px solid #dde3ea;padding-bottom:.2rem;
+margin-top:2rem} h3{margin-bottom:.3rem} .muted{color:#667}
+table{border-collapse:collapse;font-size:.85rem;margin:.4rem 0}
+td,th{border:1px solid #d5dbe3;padding:.2rem .45rem;text-align:left;vertical-align:top}
+th{background:#f2f5f8} td.num{text-align:right;font-variant-numeric:tabular-nums}
+table.kv>tbody>tr>th{white-space:nowrap}
+.badge{display:inline-block;padding:.15rem .6rem;border-radius:.4rem;font-weight:700;color:#fff}
+.pass{background:#2e7d32} .fail{background:#c62828} .unknown{background:#757575}
+.grid{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
+figure{margin:.3rem 0} .grid figure{flex:0 1 520px}
+figure img{max-width:100%;height:auto;border:1px solid #e3e7ec}
+figcaption{font-size:.8rem;color:#556}
+.tier{border:1px solid #dde3ea;border-radius:.5rem;padding:.3rem 1rem 1rem;margin:1rem 0}
+details summary{cursor:pointer;color:#345}
+"""
+
+
+def write_report(
+    path: Path,
+    *,
+    export: Mapping[str, Any],
+    telemetry: Sequence[TelemetryRecord],
+    labeled: Sequence[LabeledRecord],
+) -> Path:
+    """Write the HTML report to ``path`` (a file, or a directory to hold report.html).
+
+    Returns the file written. Without matplotlib the report is written with tables only and
+    says how to get the plots.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / REPORT_NAME
+    plots: Any
+    try:
+        import matplotlib  # noqa: F401  (an optional import check: plots need it)
+
+        from calib_async import report_plots as plots
+    except ImportError:  # matplotlib missing: tables only
+        plots = None
+    models = _models(export)
+    body = [
+        _header(export),
+        _validation(export.get("validation_report")),
+        _rates_section(models, plots),
+    ]
+    if plots is None:
+        body.append(
+            '<p class="muted">Plots need matplotlib: <code>pip install matplotlib</code>, '
+            "then re-run the export.</p>"
+        )
+    for tier, model in models.items():
+        body.append(_tier_section(tier, model, export, telemetry, labeled, plots))
+    page = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>calib-async report</title><style>{_CSS}</style></head><body>\n"
+        + "\n".join(body)
+        + f'\n<p class="muted">Generated {_e(datetime.now(UTC).isoformat(timespec="seconds"))}'
+        " by calib-async.</p>\n</body></html>\n"
+    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise CalibError(f"cannot write report {path}: {exc.strerror or exc}") from None
+    log.info("report.written", path=str(path), tiers=len(models))
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# sections
+
+
+def _models(export: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Tier display name -> its noise_models entry (names from calibration_metadata.tiers)."""
+    raw = export.get("noise_models")
+    if not isinstance(raw, Mapping):
+        return {}
+    meta = export.get("calibration_metadata")
+    meta_tiers = meta.get("tiers") if isinstance(meta, Mapping) else None
+    names = {str(n).lower(): str(n) for n in meta_tiers} if isinstance(meta_tiers, Mapping) else {}
+    return {
+        names.get(str(k).lower(), str(k)): (v if isinstance(v, Mapping) else {})
+        for k, v in raw.items()
+    }
+
+
+def _header(export: Mapping[str, Any]) -> str:
+    meta = export.get("calibration_metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    corpus = _e(str(meta.get("corpus", "")))
+    parts = [f"<h1>Checker noise calibration{': ' + corpus if corpus else ''}</h1>"]
+    parts.append(
+        '<p class="muted">Rates are probabilities with 95% intervals; durations in seconds. '
+        "The telemetry phase's first attempts feed the survival curves.</p>"
+    )
+    if meta:
+        parts.append("<h2>Run</h2>" + _value(meta))
+    return "\n".join(parts)
+
+
+def _validation(report: Any) -> str:
+    out = ["<h2>Validation</h2>"]
+    if not isinstance(report, Mapping):
+        return out[0] + '<p class="muted">No validation report in the export.</p>'
+    passed = report.get("passed")
+    summary = report.get("summary", "PASSED" if passed else "FAILED" if passed is False else "?")
+    cls = "pass" if passed is True else "fail" if passed is False else "unknown"
+    out.append(f'<p><span class="badge {cls}">{_e(str(summary))}</span></p>')
+    for key in _VALIDATION_KEYS:
+        if key in report:
+            out.append(f"<h3>{_e(key.replace('_', ' '))}</h3>{_value(report[key])}")
+    rest = {k: v for k, v in report.items() if k not in (*_VALIDATION_KEYS, "summary", "passed")}
+    if rest:
+        out.append("<details><summary>more</summary>" + _value(rest) + "</details>")
+    return "\n".join(out)
+
+
+def _rates_section(models: Mapping[str, Mapping[str, Any]], plots: Any) -> str:
+    out = ["<h2>Rates across tiers</h2>"]
+    if plots is not None and models:
+        png = plots.rates_plot(models)
+        if png is not None:
+            out.append(_img(png, "rates", "all", "Rates with 95% CI bars, per tier"))
+    rows = []
+    for tier, m in models.items():
+        rows.append(
+            f"<tr><th>{_e(tier)}</th>"
+            + "".join(
+                f'<td class="num">{_rate_ci(m, k)}</td>'
+                for k in (
+                    "timeout_rate",
+                    "spurious_fail_rate",
+                    "spurious_pass_rate",
+                    "timeout_given_valid",
+                    "timeout_given_invalid",
+                )
+            )
+            + f'<td class="num">{_e(_fmt(m.get("training_samples")))}</td></tr>'
+        )
+    out.append(
+        "<table><thead><tr><th>tier</th><th>timeout</th><th>spurious fail</th>"
+        "<th>spurious pass</th><th>timeout | valid</th><th>timeout | invalid</th>"
+        "<th>training samples</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
+    return "\n".join(out)
+
+
+def _tier_section(
+    tier: str,
+    model: Mapping[str, Any],
+    export: Mapping[str, Any],
+    telemetry: Sequence[TelemetryRecord],
+    labeled: Sequence[LabeledRecord],
+    plots: Any,
+) -> str:
+    out = [f'<section class="tier" id="tier-{_e(tier)}"><h2>Tier {_e(tier)}</h2>']
+    records = [
+        r
+        for r in telemetry
+        if r.tier.lower() == tier.lower() and r.phase == Phase.TELEMETRY.value and r.attempt == 0
+    ]
+    try:
+        dist = DurationModel.from_export(model.get("timeout_distribution"))
+    except CalibError as exc:
+        dist = None
+        out.append(f'<p class="muted">Fitted distribution not usable: {_e(str(exc))}</p>')
+    timeout_s = _timeout_s(tier, model, export, records)
+    rate = _num(model.get("timeout_rate"))
+    ci = model.get("timeout_rate_ci")
+    ci = (float(ci[0]), float(ci[1])) if _pair(ci) else None
+    if plots is not None:
+        figs = [
+            _img(
+                plots.survival_plot(tier, records, dist, timeout_s, (rate, ci)),
+                "survival",
+                tier,
+                "Kaplan–Meier survival of durations (runs that timed out are right-censored) "
+                "against the fitted distribution; the dashed line is the tier's timeout.",
+            ),
+            _img(
+                plots.budget_plot(tier, dist, timeout_s, rate, ci, _tfr(model)),
+                "budget",
+                tier,
+                "Timeout rate the fitted distribution predicts for other time budgets; "
+                "diamonds are the recommended timeouts for target rates.",
+            ),
+        ]
+        out.append('<div class="grid">' + "".join(figs) + "</div>")
+    out.append(_fit_summary(model, dist, timeout_s, len(records)))
+    out.append("<h3>Outcome × ground truth (labelled runs)</h3>")
+    out.append(_confusion([lr for lr in labeled if lr.record.tier.lower() == tier.lower()]))
+    out.append(
+        "<details><summary>Everything exported for this tier</summary>"
+        + _value(model)
+        + "</details>"
+    )
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def _fit_summary(
+    model: Mapping[str, Any], dist: DurationModel | None, timeout_s: float | None, n_runs: int
+) -> str:
+    """The tier's headline numbers: timeout, runs, duration fit and its goodness of fit."""
+    spec = model.get("timeout_distribution")
+    spec = spec if isinstance(spec, Mapping) else {}
+    gof = spec.get("goodness_of_fit")
+    gof = gof if isinstance(gof, Mapping) else {}
+    if dist is None:
+        reason = spec.get("reason") or spec.get("status") or "no fitted distribution"
+        fit = f'<span class="muted">{_e(str(reason))}</span>'
+    else:
+        shown = ", ".join(f"{k}={_fmt(v)}" for k, v in dist.params.items() if k != "loc")
+        fit = _e(f"{dist.family}({shown}), durations in {dist.units}")
+    rows = {
+        "timeout": "–" if timeout_s is None else f"{timeout_s:g} s",
+        "first-attempt telemetry runs": str(n_runs),
+        "training samples": _fmt(model.get("training_samples")),
+        "timeout rate": _rate_ci(model, "timeout_rate"),
+    }
+    body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows.items())
+    body += f"<tr><th>duration fit</th><td>{fit}</td></tr>"
+    if gof:
+        body += f"<tr><th>goodness of fit</th><td>{_value(gof, 2)}</td></tr>"
+    tfr = _tfr(model)
+    if tfr:
+        text = ", ".join(f"{r:.0%} → {s:.3g} s" for r, s in sorted(tfr.items(), reverse=True))
+        body += f"<tr><th>timeout for target rate</th><td>{_e(text)}</td></tr>"
+    return f'<table class="kv"><tbody>{body}</tbody></table>'
+
+
+def _confusion(labeled: Sequence[LabeledRecord]) -> str:
+    if not labeled:
+        return '<p class="muted">No labelled runs for this tier.</p>'
+    counts = Counter((lr.record.outcome, lr.truth.value) for lr in labeled)
+    truths = [t.value for t in Truth]
+    outcomes = [o.value for o in Outcome]
+    outcomes += sorted({o for o, _ in counts} - set(outcomes))
+    peak = max(counts.values())
+    rows = []
+    for o in outcomes:
+        cells = []
+        for t in truths:
+            n = counts.get((o, t), 0)
+            shade = 0.08 + 0.6 * n / peak if n else 0.0
+            style = f' style="background:rgba(33,102,172,{shade:.2f})"' if n else ""
+            cells.append(f'<td class="num"{style}>{n}</td>')
+        total = sum(counts.get((o, t), 0) for t in truths)
+        rows.append(f'<tr><th>{_e(o)}</th>{"".join(cells)}<td class="num">{total}</td></tr>')
+    col_totals = "".join(
+        f'<td class="num">{sum(counts.get((o, t), 0) for o in outcomes)}</td>' for t in truths
+    )
+    return (
+        "<table><thead><tr><th>observed \\ truth</th>"
+        + "".join(f"<th>{_e(t)}</th>" for t in truths)
+        + "<th>total</th></tr></thead><tbody>"
+        + "".join(rows)
+        + f'<tr><th>total</th>{col_totals}<td class="num">{len(labeled)}</td></tr>'
+        + '</tbody></table><p class="muted">Unweighted counts of the stratified label '
+        "sample; the exported rates reweight strata.</p>"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _timeout_s(
+    tier: str,
+    model: Mapping[str, Any],
+    export: Mapping[str, Any],
+    records: Sequence[TelemetryRecord],
+) -> float | None:
+    value = _num(model.get("timeout_s"))
+    if value is not None:
+        return value
+    meta = export.get("calibration_metadata")
+    tiers = meta.get("tiers") if isinstance(meta, Mapping) else None
+    if isinstance(tiers, Mapping):
+        for name, cfg in tiers.items():
+            if str(name).lower() == tier.lower() and isinstance(cfg, Mapping):
+                value = _num(cfg.get("timeout_s"))
+                if value is not None:
+                    return value
+    return max((r.timeout_s for r in records), default=None)
+
+
+def _tfr(model: Mapping[str, Any]) -> dict[float, float]:
+    raw = model.get("timeout_for_rate")
+    out: dict[float, float] = {}
+    if isinstance(raw, Mapping):
+        for k, v in raw.items():
+            try:
+                rate = float(k)
+            except (TypeError, ValueError):
+                continue
+            seconds = _num(v)
+            if seconds is not None and 0 < rate < 1:
+                out[rate] = seconds
+    return out
+
+
+def _img(png: bytes, kind: str, tier: str, caption: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return (
+        f'<figure class="plot {kind}" data-kind="{kind}" data-tier="{_e(tier)}">'
+        f'<img alt="{_e(kind)} plot for {_e(tier)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{_e(caption)}</figcaption></figure>"
+    )
+
+
+def _rate_ci(model: Mapping[str, Any], key: str) -> str:
+    value = _num(model.get(key))
+    if value is None:
+        return "–"
+    ci = model.get(f"{key}_ci")
+    if _pair(ci):
+        return f"{value:.3f} [{float(ci[0]):.3f}, {float(ci[1]):.3f}]"
+    return f"{value:.3f}"
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _pair(ci: Any) -> bool:
+    return isinstance(ci, list | tuple) and len(ci) == 2 and all(_num(c) is not None for c in ci)
