@@ -246,7 +246,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _label_main(argv: list[str]) -> int:
     from calib_async.labeler import run_labeler
 
+    from calib_async.logs import configure_logging
+
     args = build_label_parser().parse_args(argv)
+    configure_logging(level="WARNING")
     count = run_labeler(args.output_dir)
     print(f"labelled {count} item(s); re-run the calibration with --resume to use them")
     return 0

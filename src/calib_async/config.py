@@ -169,17 +169,17 @@ def default_synthetic_config() -> CheckerConfig:
         "sim-reference-a": VerifierConfig(
             name="sim-reference-a",
             kind="simulated",
-            options={"precision": "reference", "seed": 1, "timeout_s": 8.0},
+            options={"precision": "reference", "seed": 1, "timeout_s": 6.0},
         ),
         "sim-reference-b": VerifierConfig(
             name="sim-reference-b",
             kind="simulated",
-            options={"precision": "reference", "seed": 2, "timeout_s": 8.0},
+            options={"precision": "reference", "seed": 2, "timeout_s": 6.0},
         ),
         "sim-reference-c": VerifierConfig(
             name="sim-reference-c",
             kind="simulated",
-            options={"precision": "reference", "seed": 3, "timeout_s": 8.0},
+            options={"precision": "reference", "seed": 3, "timeout_s": 6.0},
         ),
     }
     memory = {"FAST": 160, "BALANCED": 320, "SLOW": 640}

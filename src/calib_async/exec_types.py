@@ -18,6 +18,7 @@ class Termination(StrEnum):
     TIMEOUT = "timeout"  # the runner's wall-clock timer fired and killed the tree
     MEMORY = "memory"  # the runner decided the memory limit was breached
     SPAWN_ERROR = "spawn_error"  # could not be started at all (missing, not executable)
+    PROCESS_LIMIT = "process_limit"  # the runner saw the tree exceed max_processes and killed it
     CANCELLED = "cancelled"  # the surrounding scope was cancelled; the tree was killed
 
 

@@ -213,20 +213,41 @@ async def run_calibration(
     """
     stopped: list[int] = []
     result: CalibrationResult | None = None
-    async with anyio.create_task_group() as tg:
-        if handle_signals:
-            await tg.start(_watch_signals, tg.cancel_scope, stopped)
+    try:
+        async with anyio.create_task_group() as tg:
+            if handle_signals:
+                await tg.start(_watch_signals, tg.cancel_scope, stopped)
 
-        async def main() -> None:
-            nonlocal result
-            result = await _run_stages(config, listeners)
-            tg.cancel_scope.cancel()
+            async def main() -> None:
+                nonlocal result
+                result = await _run_stages(config, listeners)
+                tg.cancel_scope.cancel()
 
-        tg.start_soon(main)
+            tg.start_soon(main)
+    except BaseExceptionGroup as group:  # a task group wraps a CalibError: raise it bare
+        user_error = _only_calib_error(group)
+        if user_error is None:
+            raise
+        raise user_error from None
     if stopped:
         raise Interrupted(stopped[0])
     assert result is not None
     return result
+
+
+def _only_calib_error(group: BaseExceptionGroup) -> CalibError | None:
+    """The group's CalibError if it is its only exception (nested groups flattened)."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        exc = pending.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            pending.extend(exc.exceptions)
+        else:
+            leaves.append(exc)
+    if len(leaves) == 1 and isinstance(leaves[0], CalibError):
+        return leaves[0]
+    return None
 
 
 async def _watch_signals(
@@ -254,7 +275,13 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
     from calib_async.verifiers.registry import build_verifiers
 
     run_id = uuid.uuid4().hex[:12]
-    config.output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        config.output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CalibError(
+            f"cannot create --output-dir {config.output_dir}: {exc.strerror or exc}; "
+            "choose a writable directory"
+        ) from None
     checker = load_checker_setup(config)
     tiers = [checker.tiers[name] for name in config.tiers]
 

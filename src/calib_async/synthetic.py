@@ -10,7 +10,7 @@ Latent model per item (seeded by ``seed``):
   ``subtle`` is an invalid proof whose error the checker misses with probability ``miss``
   (scaled by tier precision) — the source of spurious passes that no tier escapes.
 * durations: Weibull(shape 1.5, scale ``scale_ms``) per run; ``scale_ms`` is log-normal across
-  items (median 120 ms), and 6 % of items are hard (2.5-5 s), so every tier sees timeouts.
+  items (median 80 ms), and 7 % of items are hard (1.2-3 s), so every tier sees timeouts.
 * memory: ``mem_mb`` touched per run; 5 % of items need 200-450 MB, beyond the FAST limit.
 * ``flake``: chance of a resource-related spurious failure per run (valid items: 5 %).
 """
@@ -52,8 +52,8 @@ def _draw_item(rng: random.Random, i: int) -> dict[str, object]:
         if r < acc:
             kind = name
             break
-    hard = rng.random() < 0.06
-    scale = rng.uniform(2500, 5000) if hard else 120.0 * rng.lognormvariate(0.0, 0.7)
+    hard = rng.random() < 0.07
+    scale = rng.uniform(1200, 3000) if hard else 80.0 * rng.lognormvariate(0.0, 0.7)
     hungry = rng.random() < 0.05
     mem = rng.uniform(200, 450) if hungry else 15.0 + 20.0 * rng.lognormvariate(0.0, 0.5)
     return {

@@ -50,7 +50,7 @@ def build_record(
     checker_version: str | None,
 ) -> TelemetryRecord:
     """Assemble the record; nothing here blocks or starts a process."""
-    metadata: dict[str, Any] = {"master_seed": master_seed, "run_id": run_id}
+    metadata: dict[str, Any] = {"master_seed": master_seed}  # deterministic: snapshots keep it
     text_tail = ""
     if result.stdout or result.stderr:
         text_tail = result.output_text[-_TAIL_CHARS:]

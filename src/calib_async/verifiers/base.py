@@ -73,6 +73,6 @@ def classify_run(verifier: Verifier, result: ExecResult, tier: Tier) -> Verdict:
         return Verdict(Outcome.VERIFIER_TIMEOUT, timeout_kind=TimeoutKind.WALL)
     if result.termination is Termination.MEMORY:
         return Verdict(Outcome.MEMORY_LIMIT_EXCEEDED)
-    if result.termination is Termination.SPAWN_ERROR:
+    if result.termination in (Termination.SPAWN_ERROR, Termination.PROCESS_LIMIT):
         return Verdict(Outcome.VERIFIER_ERROR, first_error=result.message)
     return verifier.classify(result, tier)

@@ -79,6 +79,8 @@ class CommandVerifier:
             if rule.output is not None and not rule.output.search(text):
                 continue
             return self._verdict(rule.outcome, text)
+        if code is None:  # died of a signal and no rule claimed it: not the proof's verdict
+            return self._verdict(Outcome.VERIFIER_ERROR, text)
         return self._verdict(self.config.default, text)
 
     def _verdict(self, outcome: Outcome, text: str) -> Verdict:
