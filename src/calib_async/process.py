@@ -1,0 +1,435 @@
+"""Run one checker process, measured: spawn, capture, limit, time out, kill the whole tree, reap.
+
+Two tiers (as trio and anyio do): :func:`run_process_measured` always reaps and returns an
+:class:`~calib_async.exec_types.ExecResult`; :func:`open_process_measured` gives a
+:class:`MeasuredProcess` handle (pid, live tree stats, ``terminate()``, ``wait()``) for embedding.
+
+**Spawning and limits**: see :mod:`calib_async.spawn` (vfork path; a tiny dash wrapper applies
+RLIMIT_AS/NPROC/FSIZE and joins the run's cgroup; the choice was measured). As root RLIMIT_NPROC
+is not enforced by the kernel (and otherwise it counts all processes of the user), so
+``max_processes`` is also enforced per tree by the sampler: a tick that sees more live processes
+in the tree kills it (Termination.PROCESS_LIMIT). That bounds a fork bomb's lifetime to about one
+sampling interval, not its size within that interval (a pids cgroup would).
+
+**Waiting.** ``os.pidfd_open`` on the leader plus the two pipes go into one ``epoll`` object; the
+task awaits ``anyio.wait_readable`` on that single fd (works under asyncio and trio, no task per
+stream, no thread). The leader is reaped by our own ``os.wait4``, which gives the rusage; asyncio's
+child watcher never sees the process.
+
+**Output** keeps the first and last ``max(output_cap_bytes, 64 KiB)`` bytes of each stream and
+counts all bytes; the middle is read and discarded, so 1 GB of output costs no memory.
+
+**Timeout.** SIGTERM to the group, await the leader for ``grace_s``, SIGKILL the group; then the
+sweep of the ordered ``finally`` in :meth:`MeasuredProcess.wait` (group, sampled members including
+setsid escapees, cgroup, holders of our pipes), then the reap.
+
+**Memory.** Termination.MEMORY when (a) the sampler's watchdog saw the tree's RSS exceed
+``memory_mb`` (the tree is SIGKILLed at once), or (b) the run failed while a memory limit was set
+and its output matches an out-of-memory pattern, or it died of a SIGKILL the runner did not send.
+The first termination reason wins. Peak memory: see :func:`memory_peak`.
+
+**CPU.** ``cpu_time_ms`` is wait4's user+sys (leader plus waited-for descendants). It is
+cross-checked against the sampler's figure (and the cgroup's ``cpu.stat``); a warning flag is
+recorded when those see clearly more (descendants that were killed or never waited for).
+
+**Duration** is monotonic, from just before the spawn to the moment the leader's exit was seen.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import select
+import signal
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, nullcontext, suppress
+
+import anyio
+import structlog
+
+from calib_async import cgroups
+from calib_async.exec_types import ExecResult, ExecSpec, Termination
+from calib_async.sampler import TreeSampler, TreeStats, read_stat
+from calib_async.spawn import SpawnError, start_checker, wrapper_failure
+
+log = structlog.get_logger(__name__)
+
+MIN_OUTPUT_CAP = 64 * 1024
+_READ_SIZE = 256 * 1024
+_MIB = 2**20
+_OOM = re.compile(
+    rb"MemoryError|std::bad_alloc|Cannot allocate memory|out of memory|failed to create thread",
+    re.IGNORECASE,
+)
+
+
+class _Capture:
+    """Head and tail of one stream plus a byte count."""
+
+    __slots__ = ("cap", "head", "tail", "total")
+
+    def __init__(self, cap: int) -> None:
+        self.cap, self.head, self.tail, self.total = cap, bytearray(), bytearray(), 0
+
+    def feed(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self.cap - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data:
+            self.tail += data
+            if len(self.tail) > 2 * self.cap:
+                del self.tail[: -self.cap]
+
+    def value(self) -> bytes:
+        tail = bytes(self.tail[-self.cap :]) if self.tail else b""
+        dropped = self.total - len(self.head) - len(tail)
+        marker = b"\n...[%d bytes dropped]...\n" % dropped if dropped else b""
+        return bytes(self.head) + marker + tail
+
+
+def memory_peak(ru_maxrss_kb: int, max_hwm_bytes: int, floor_kb: int) -> tuple[float, str, bool]:
+    """(peak MiB, source, may_be_floor) from wait4's ru_maxrss and the sampled VmHWM.
+
+    A spawned child's ru_maxrss starts at the spawning driver's own high-water mark (``floor_kb``,
+    read just after the spawn), so it is informative only when it exceeds that floor; then it is
+    exact for the leader and its waited-for descendants, and sampled VmHWM (per exec'd image,
+    never floored) adds the others. At or below the floor the sampled VmHWM is used if any
+    sample saw the tree; otherwise the figure is the floor itself, flagged.
+    """
+    ru, hwm = ru_maxrss_kb * 1024, max_hwm_bytes
+    if ru_maxrss_kb > floor_kb:
+        if hwm > ru:
+            return hwm / _MIB, "vmhwm", False
+        return ru / _MIB, "rusage", False
+    if hwm > 0:
+        return hwm / _MIB, "vmhwm", False
+    return ru / _MIB, "rusage", True
+
+
+def _kill_verified(pid: int, start: int, sig: int) -> bool:
+    """Signal ``pid`` only if it is still the process that started at ``start`` (pidfd: no race
+    with pid reuse). A process that leads its own group gets the group killed too."""
+    try:
+        pfd = os.pidfd_open(pid)
+    except OSError:
+        return False
+    try:
+        st = read_stat(pid)
+        if st is None or st[4] != start:
+            return False
+        if st[1] == pid:  # its own group (setsid): pinned while its leader lives
+            with suppress(OSError):
+                os.killpg(pid, sig)
+        signal.pidfd_send_signal(pfd, sig)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(pfd)
+
+
+class MeasuredProcess:
+    """A running checker tree. Constructed only by :func:`open_process_measured` and
+    :func:`run_process_measured`; ``wait()`` must be awaited exactly once."""
+
+    def __init__(self, spec: ExecSpec, sampler: TreeSampler) -> None:
+        self.spec, self.sampler = spec, sampler
+        cap = max(spec.limits.output_cap_bytes, MIN_OUTPUT_CAP)
+        self._out, self._err = _Capture(cap), _Capture(cap)
+        self.reason: Termination | None = None
+        self.message: str | None = None
+        self.warnings: list[str] = []
+        self._killed = False  # whether the runner sent any kill signal
+        self._cg: cgroups.RunCgroup | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.stats: TreeStats | None = None
+        self._exit_at: float | None = None
+        self._result: ExecResult | None = None
+        self._scope: anyio.CancelScope | None = None
+        self._terminate = False
+        self.t0 = time.monotonic()
+        try:
+            self._spawn()
+        except SpawnError as e:
+            self._result = self._spawn_error(str(e))
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def _spawn(self) -> None:
+        spec = self.spec
+        pool = self.sampler.cgroup_pool
+        if pool is not None:
+            self._cg = pool.acquire()
+        try:
+            self._proc, self.exe, r_out, r_err = start_checker(
+                spec, self._cg.path if self._cg else None
+            )
+        except SpawnError:
+            self._release_cgroup()
+            raise
+        pid = self._proc.pid
+        self.floor_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        self.pidfd = os.pidfd_open(pid)
+        self.pipes = {r_out: self._out, r_err: self._err}
+        self.ep = select.epoll(3)
+        for fd in (r_out, r_err):  # blocking is fine: read once per readiness, sole reader
+            self.ep.register(fd, select.EPOLLIN)
+        self.ep.register(self.pidfd, select.EPOLLIN)
+        self._open = set(self.pipes)
+        limit = spec.limits.memory_mb * _MIB if spec.limits.memory_mb else None
+        self.stats = self.sampler.register(
+            pid,
+            memory_limit_bytes=limit,
+            on_breach=self._breach,
+            max_processes=spec.limits.max_processes,
+            on_process_breach=self._process_breach,
+        )
+
+    # -- events -------------------------------------------------------------------------------
+    def _decide(self, reason: Termination, message: str) -> None:
+        if self.reason is None:  # the first termination reason wins
+            self.reason, self.message = reason, message
+
+    def _signal_group(self, sig: int) -> None:
+        """Signal the leader's process group (valid until the leader is reaped)."""
+        assert self._proc is not None
+        self._killed = True
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._proc.pid, sig)
+
+    def _breach(self, stats: TreeStats) -> None:
+        limit = self.spec.limits.memory_mb
+        msg = f"tree RSS {stats.rss_bytes / _MIB:.0f} MiB exceeded the {limit} MiB limit"
+        self._decide(Termination.MEMORY, msg)
+        self._sweep()
+
+    def _process_breach(self, stats: TreeStats) -> None:
+        limit = self.spec.limits.max_processes
+        msg = f"process tree had {stats.processes} processes, above the limit of {limit}"
+        self._decide(Termination.PROCESS_LIMIT, msg)
+        self._sweep()
+
+    def terminate(self) -> None:
+        """Run the timeout ladder now (SIGTERM, grace, SIGKILL, sweep); ``wait()`` does it and
+        returns Termination.TIMEOUT with the message "terminated by the caller"."""
+        self._decide(Termination.TIMEOUT, "terminated by the caller")
+        self._terminate = True
+        if self._scope is not None:
+            self._scope.deadline = -float("inf")
+
+    def _poll(self) -> None:
+        for fd, _ in self.ep.poll(0):
+            if fd == self.pidfd:
+                self.ep.unregister(fd)  # stays readable once exited: stop watching
+                self._exit_at = time.monotonic()
+                continue
+            try:
+                data = os.read(fd, _READ_SIZE)
+            except BlockingIOError:
+                continue
+            if data:
+                self.pipes[fd].feed(data)
+            else:
+                self.ep.unregister(fd)
+                self._open.discard(fd)
+
+    async def _until(self, deadline: float, done: str) -> bool:
+        """Read output until the leader exited (done="exit") or all pipes hit EOF ("eof"),
+        or the anyio-clock deadline passed. True when done."""
+        self._poll()
+        if (self._exit_at is not None) if done == "exit" else not self._open:
+            return True  # fast path: no cancel scope, no wait
+        with anyio.CancelScope(deadline=deadline) as self._scope:
+            while True:
+                await anyio.wait_readable(self.ep.fileno())
+                self._poll()
+                if (self._exit_at is not None) if done == "exit" else not self._open:
+                    return True
+        return False
+
+    def _sweep(self) -> None:
+        """SIGKILL everything of the tree we know of. Safe until the leader is reaped."""
+        self._signal_group(signal.SIGKILL)
+        assert self.stats is not None
+        if len(self.stats.members) > 1:
+            members = self.stats.live_members()
+            n = sum(_kill_verified(p, st, signal.SIGKILL) for p, st in members)
+            if n and self.stats.escaped and "killed_escaped_descendants" not in self.warnings:
+                self.warnings.append("killed_escaped_descendants")
+        if self._cg is not None:
+            self._cg.kill()
+
+    def _kill_pipe_holders(self) -> None:
+        """Last resort for a descendant nobody saw that still holds our pipes open."""
+        targets = {f"pipe:[{os.fstat(fd).st_ino}]" for fd in self._open}
+        me = os.getpid()
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) == me:
+                continue
+            pid = int(name)
+            with suppress(OSError):
+                pfd = os.pidfd_open(pid)
+                try:
+                    fds = os.listdir(f"/proc/{pid}/fd")
+                    if {os.readlink(f"/proc/{pid}/fd/{n}") for n in fds} & targets:
+                        st = read_stat(pid)
+                        if st is not None and st[1] == pid:
+                            os.killpg(pid, signal.SIGKILL)
+                        signal.pidfd_send_signal(pfd, signal.SIGKILL)
+                        log.info("killed a holder of the output pipes", pid=pid)
+                finally:
+                    os.close(pfd)
+
+    # -- the run ------------------------------------------------------------------------------
+    async def wait(self) -> ExecResult:
+        """Wait for the leader (enforcing the timeout), kill what is left, reap, measure.
+
+        **Cancellation:** if the calling scope is cancelled (or anything raises) while the checker
+        runs, the cleanup below runs shielded: SIGTERM to the group, up to ``grace_s`` awaiting
+        the leader's exit, SIGKILL to the group, the sweep, the reap; then the cancellation is
+        re-raised. So a cancelled wait returns within about ``grace_s`` and leaves no process.
+        """
+        if self._result is not None:
+            return self._result
+        assert self._proc is not None and self.stats is not None
+        spec, finished = self.spec, False
+        try:
+            deadline = -float("inf") if self._terminate else anyio.current_time() + spec.timeout_s
+            if not await self._until(deadline, "exit"):
+                self._decide(
+                    Termination.TIMEOUT,
+                    f"killed after the {spec.timeout_s:g} s timeout (grace {spec.grace_s:g} s)",
+                )
+                self._signal_group(signal.SIGTERM)
+                await self._until(anyio.current_time() + spec.grace_s, "exit")
+            finished = True
+        finally:
+            # Shielding costs ~20 µs; a leader that exited with its pipes at EOF needs no await.
+            must_await = not finished or self._exit_at is None or bool(self._open)
+            with anyio.CancelScope(shield=True) if must_await else nullcontext():
+                # 1. Cancelled or failed while the leader runs: the same ladder as a timeout.
+                if not finished and self._exit_at is None:
+                    self._decide(Termination.CANCELLED, "the calling scope was cancelled")
+                    self._signal_group(signal.SIGTERM)
+                    await self._until(anyio.current_time() + spec.grace_s, "exit")
+                # 2. SIGKILL the group, every member the sampler saw (setsid escapees first get
+                #    their own group killed), the cgroup. Before the reap: the unreaped leader pins
+                #    its pgid, so the group cannot be a recycled one.
+                self._sweep()
+                # 3. The leader dies of that SIGKILL at the latest; await it through the pidfd.
+                await self._until(float("inf"), "exit")
+                # 4. Drain the pipes to EOF. If something unseen still holds them after a short
+                #    while, find it by its open fds and kill it; give up after another bound.
+                if finished and not await self._until(anyio.current_time() + 0.05, "eof"):
+                    self._kill_pipe_holders()
+                    if not await self._until(anyio.current_time() + max(1.0, spec.grace_s), "eof"):
+                        self.warnings.append("output_pipe_held_open")
+                # 5. Reap the leader ourselves: wait4 gives the rusage; tell Popen it is done.
+                _, status, ru = os.wait4(self._proc.pid, 0)
+                self._proc.returncode = os.waitstatus_to_exitcode(status)
+                # 6. Forget the tree (after the last use of its member list), release, close fds.
+                self.sampler.unregister(self.stats)
+                self._release_cgroup()
+                for fd in (*self.pipes, self.pidfd):
+                    os.close(fd)
+                self.ep.close()
+        self._result = self._finish(ru)
+        return self._result
+
+    def _release_cgroup(self) -> None:
+        if self._cg is not None and self.sampler.cgroup_pool is not None:
+            self.sampler.cgroup_pool.release(self._cg)
+
+    def _spawn_error(self, message: str) -> ExecResult:
+        log.info("checker spawn error", argv=self.spec.argv, message=message)
+        return ExecResult(
+            self.spec.argv, Termination.SPAWN_ERROR, None, None,
+            (time.monotonic() - self.t0) * 1000, 0.0, 0.0, "none", False, 0.0,
+            b"", b"", 0, 0, message=message,
+        )  # fmt: skip
+
+    def _finish(self, ru: resource.struct_rusage) -> ExecResult:
+        assert self._proc is not None and self.stats is not None and self._exit_at is not None
+        code, stats, warnings = self._proc.returncode, self.stats, self.warnings
+        exit_code, sig = (code, None) if code >= 0 else (None, -code)
+        out, err = self._out.value(), self._err.value()
+        if self.reason is None and (why := wrapper_failure(code, err)) is not None:
+            return self._spawn_error(f"cannot start checker {self.exe!r}: {why}")
+        if self.reason is None and code != 0:
+            if sig == signal.SIGKILL and not self._killed:
+                self._decide(Termination.MEMORY, "SIGKILL not sent by the runner (OOM killer?)")
+            elif self.spec.limits.memory_mb and (m := _OOM.search(out) or _OOM.search(err)):
+                self._decide(Termination.MEMORY, f"out-of-memory message: {m[0].decode()!r}")
+        cpu_ms = (ru.ru_utime + ru.ru_stime) * 1000
+        if stats.cpu_ms > cpu_ms * 1.1 + 30:  # clock ticks are 10 ms
+            warnings.append("cpu_rusage_below_sampled")
+        if self._cg is not None and self._cg.cpu_ms() > cpu_ms * 1.1 + 5:
+            warnings.append("cpu_rusage_below_cgroup")
+        peak, source, floor = memory_peak(ru.ru_maxrss, stats.max_hwm_bytes, self.floor_kb)
+        cg_peak = self._cg.memory_peak_bytes() if self._cg is not None else None
+        if cg_peak is not None and cg_peak / _MIB > peak:
+            peak, source, floor = cg_peak / _MIB, "cgroup", False
+        if source == "vmhwm" and ru.ru_maxrss <= self.floor_kb:
+            warnings.append("memory_peak_sampled_only")
+        return ExecResult(
+            argv=self.spec.argv,
+            termination=self.reason or Termination.EXITED,
+            exit_code=exit_code,
+            signal=sig,
+            duration_ms=(self._exit_at - self.t0) * 1000,
+            cpu_time_ms=cpu_ms,
+            memory_peak_mb=peak,
+            memory_peak_source=source,
+            memory_peak_is_floor=floor,
+            memory_final_mb=stats.rss_bytes / _MIB,
+            stdout=out,
+            stderr=err,
+            stdout_bytes=self._out.total,
+            stderr_bytes=self._err.total,
+            message=self.message,
+            cgroup=self._cg is not None,
+            warnings=tuple(warnings),
+        )
+
+
+@asynccontextmanager
+async def open_process_measured(
+    spec: ExecSpec, *, sampler: TreeSampler
+) -> AsyncIterator[MeasuredProcess]:
+    """Start ``spec`` and yield its handle; on leaving, the handle is waited for (and so killed
+    and reaped if still running: call ``terminate()`` first to stop it early).
+
+    **Cancellation:** as :meth:`MeasuredProcess.wait`: the tree is killed, shielded, then the
+    cancellation propagates.
+    """
+    proc = MeasuredProcess(spec, sampler)
+    try:
+        yield proc
+    finally:
+        if proc._result is None:
+            if proc._proc is not None and proc._exit_at is None:
+                proc.terminate()
+            await proc.wait()
+
+
+async def run_process_measured(spec: ExecSpec, *, sampler: TreeSampler | None = None) -> ExecResult:
+    """Run one checker to the end and return its measured result; always reaps.
+
+    Never raises for checker failures: a missing or non-executable ``argv[0]`` gives
+    Termination.SPAWN_ERROR with a message. Without ``sampler`` a private one (interval
+    ``spec.sample_interval_s``) lives for this call; a scheduler should share one.
+
+    **Cancellation:** the whole tree is killed (SIGTERM, ``grace_s``, SIGKILL, sweep), shielded,
+    the leader is reaped, then the cancellation is re-raised; no result is returned.
+    """
+    if sampler is None:
+        async with TreeSampler(interval_s=spec.sample_interval_s) as own:
+            return await MeasuredProcess(spec, own).wait()
+    return await MeasuredProcess(spec, sampler).wait()
