@@ -149,6 +149,13 @@ def test_other_format_is_refused(tmp_path: Path) -> None:
         read_log(path)
 
 
+def test_header_without_fingerprint_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b'{"format":1,"kind":"header"}\n')
+    with pytest.raises(CheckpointError, match=r"the header on line 1 has no fingerprint"):
+        read_log(path)
+
+
 def test_missing_log_is_a_checkpoint_error(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="does not exist"):
         read_log(tmp_path / "nope.jsonl")

@@ -236,10 +236,15 @@ def _check_header(path: Path, header: dict[str, Any]) -> None:
             f"telemetry log {path}: line 1 is not a calibrate_noise header; point "
             "--telemetry-log elsewhere or pass --fresh to move this file aside"
         )
-    if header.get("format") != FORMAT or not isinstance(header.get("fingerprint"), dict):
+    if header.get("format") != FORMAT:
         raise CheckpointError(
             f"telemetry log {path} has format {header.get('format')!r}, this version writes "
             f"format {FORMAT}; pass --fresh to move it aside and start over"
+        )
+    if not isinstance(header.get("fingerprint"), dict):
+        raise CheckpointError(
+            f"telemetry log {path}: the header on line 1 has no fingerprint; pass --fresh to "
+            "move the log aside and start over"
         )
 
 
