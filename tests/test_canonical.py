@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from calib_async.canonical import (
@@ -41,11 +41,13 @@ values = st.recursive(
 records = st.dictionaries(st.text(max_size=12) | st.sampled_from(MEASUREMENT_FIELDS), values)
 
 
+@settings(deadline=None)  # a loaded CI host must not fail on timing
 @given(records)
 def test_loads_of_dumps_is_canonicalize(record: dict[str, Any]) -> None:
     assert loads_line(dumps_canonical(record)) == canonicalize(record)
 
 
+@settings(deadline=None)  # a loaded CI host must not fail on timing
 @given(records)
 def test_dumps_is_idempotent(record: dict[str, Any]) -> None:
     line = dumps_canonical(record)
@@ -53,6 +55,7 @@ def test_dumps_is_idempotent(record: dict[str, Any]) -> None:
     assert canonicalize(canonicalize(record)) == canonicalize(record)
 
 
+@settings(deadline=None)  # a loaded CI host must not fail on timing
 @given(records)
 def test_dumps_is_one_line_of_utf8(record: dict[str, Any]) -> None:
     line = dumps_canonical(record)
@@ -60,6 +63,7 @@ def test_dumps_is_one_line_of_utf8(record: dict[str, Any]) -> None:
     line.decode("utf-8")
 
 
+@settings(deadline=None)  # a loaded CI host must not fail on timing
 @given(st.floats(allow_nan=False, allow_infinity=False))
 def test_float_within_precision_is_kept_exactly(x: float) -> None:
     x = round(x, FLOAT_DIGITS) + 0.0
