@@ -174,11 +174,29 @@ class MeasuredProcess:
         except SpawnError:
             self._release_cgroup()
             raise
-        pid = self._proc.pid
+        try:
+            self._watch(self._proc.pid, r_out, r_err)
+        except BaseException as e:  # e.g. EMFILE: do not leave an unwatched checker behind
+            with suppress(OSError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            os.waitpid(self._proc.pid, 0)
+            self._proc.returncode = -signal.SIGKILL
+            for fd in (r_out, r_err, getattr(self, "pidfd", -1)):
+                with suppress(OSError):
+                    os.close(fd)
+            if hasattr(self, "ep"):
+                self.ep.close()
+            self._release_cgroup()
+            if not isinstance(e, Exception):
+                raise
+            raise SpawnError(f"cannot watch checker {self.exe!r}: {e}") from None
+
+    def _watch(self, pid: int, r_out: int, r_err: int) -> None:
+        spec = self.spec
         self.floor_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         self.pidfd = os.pidfd_open(pid)
-        self.pipes = {r_out: self._out, r_err: self._err}
         self.ep = select.epoll(3)
+        self.pipes = {r_out: self._out, r_err: self._err}
         for fd in (r_out, r_err):  # blocking is fine: read once per readiness, sole reader
             self.ep.register(fd, select.EPOLLIN)
         self.ep.register(self.pidfd, select.EPOLLIN)
@@ -200,7 +218,7 @@ class MeasuredProcess:
     def _signal_group(self, sig: int) -> None:
         """Signal the leader's process group (valid until the leader is reaped)."""
         assert self._proc is not None
-        self._killed = True
+        self._killed = self._killed or self._exit_at is None  # a kill that could end the leader
         with suppress(ProcessLookupError, PermissionError):
             os.killpg(self._proc.pid, sig)
 
@@ -314,8 +332,9 @@ class MeasuredProcess:
             # Shielding costs ~20 µs; a leader that exited with its pipes at EOF needs no await.
             must_await = not finished or self._exit_at is None or bool(self._open)
             with anyio.CancelScope(shield=True) if must_await else nullcontext():
-                # 1. Cancelled or failed while the leader runs: the same ladder as a timeout.
-                if not finished and self._exit_at is None:
+                # 1. Cancelled or failed while the leader runs: the same ladder as a timeout
+                #    (straight to step 2 if the ladder or a watchdog already signalled it).
+                if not finished and self._exit_at is None and not self._killed:
                     self._decide(Termination.CANCELLED, "the calling scope was cancelled")
                     self._signal_group(signal.SIGTERM)
                     await self._until(anyio.current_time() + spec.grace_s, "exit")

@@ -137,8 +137,16 @@ def start_checker(
         args = [DASH, "-c", _WRAPPER, _WRAPPER_NAME, *wrap, *args]
     elif wrap is not None:
         preexec = lambda: _preexec(spec.limits, cgroup_dir)  # noqa: E731
-    r_out, w_out = os.pipe2(os.O_CLOEXEC)
-    r_err, w_err = os.pipe2(os.O_CLOEXEC)
+    try:
+        r_out, w_out = os.pipe2(os.O_CLOEXEC)
+    except OSError as e:
+        raise SpawnError(f"cannot start checker {exe!r}: {e}") from None
+    try:
+        r_err, w_err = os.pipe2(os.O_CLOEXEC)
+    except OSError as e:
+        os.close(r_out)
+        os.close(w_out)
+        raise SpawnError(f"cannot start checker {exe!r}: {e}") from None
     try:
         proc = subprocess.Popen(
             args,
