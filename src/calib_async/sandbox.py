@@ -1,0 +1,282 @@
+"""``--sandbox bwrap``: run every checker inside a bubblewrap sandbox.
+
+Proof attempts written by a model are untrusted code: Lean runs ``#eval``, ``run_cmd`` and IO
+while it elaborates. With ``--sandbox bwrap`` each checker run becomes
+``bwrap <flags> -- <the profile's argv>``; :func:`sandboxed_verifiers` wraps every profile so
+that its :class:`~calib_async.exec_types.ExecSpec` is rewritten, and classification is the wrapped
+profile's (a failure of bwrap itself is VERIFIER_ERROR). Everything else (limits, cgroup,
+timeouts, measurement) is unchanged: process.py runs ``bwrap`` as the leader of the tree.
+
+What a sandboxed checker sees:
+
+* the whole file system **read-only** (``--ro-bind / /``), with a fresh ``/dev`` and ``/proc``;
+* a **private, writable, empty ``/tmp``** (a tmpfs of at most ``max_file_mb`` of the tier, or
+  1024 MiB), with ``TMPDIR=/tmp``; it vanishes when the run ends;
+* an empty ``/run`` (hides the host's Unix sockets there: D-Bus, Docker, ...);
+* the **output directory hidden** (an empty read-only tmpfs over ``--output-dir``: the telemetry
+  log, other proof attempts, the synthetic manifest), except the files the run needs;
+* the files the run needs, read-only at their own paths even where they would be hidden: the
+  item's file, every absolute path on the command line that exists, the executable, the ``cwd``;
+* **no network**: a new network namespace with only loopback (``--unshare-net``), plus new PID,
+  IPC and UTS namespaces; ``--new-session`` (no controlling terminal), ``--die-with-parent``
+  (the sandbox dies with the driver);
+* as root, **no capabilities** (``--cap-drop ALL``; otherwise root could remount ``/`` writable);
+* the environment of the profile (the allowlist), unchanged except ``TMPDIR``.
+
+What it protects against: writes outside ``/tmp`` (corrupting the workspace, the toolchain, the
+telemetry log, other attempts), reading the output directory (the synthetic corpus's latent
+truth, other attempts), network access (exfiltration, downloads), signalling or ptrace-ing host
+processes (PID namespace), checkers that outlive the driver. Resource exhaustion is handled by
+the per-tier limits (memory, processes, file size, output cap), not by the sandbox.
+
+What it does **not** protect against: reading any other file the driver's user can read
+(secrets in ``$HOME`` included; only the network is gone to send them anywhere, but the tail of
+the checker's output is recorded in the log); kernel exploits (bwrap is namespaces, not a VM; no
+seccomp filter is installed); Unix sockets outside ``/run``; filling the private ``/tmp`` or
+``/dev/shm`` up to their size (they are memory); a proof that *fools the checker* (that is what
+the calibration measures).
+
+Differences in what is recorded: bwrap reports a checker killed by signal N as exit status 128+N,
+so the record has ``exit_code`` 128+N and no ``signal``; the profile still classifies it as a
+death by signal N (so a checker that really exits with 129..192 is taken for a signal death). The
+SIGTERM of the timeout ladder ends bwrap, which SIGKILLs the sandbox at once: there is no grace
+period inside. Each run costs a few milliseconds more (namespaces and mounts).
+
+Requirements: the ``bwrap`` executable (Debian/Ubuntu: ``apt-get install bubblewrap``) and
+permission to create namespaces (root, or unprivileged user namespaces enabled). Both are
+checked once, when the sandbox is set up, by running ``bwrap <flags> -- true``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from calib_async.config import Tier
+from calib_async.errors import CalibError
+from calib_async.exec_types import ExecResult, ExecSpec
+from calib_async.records import CorpusItem, Outcome
+from calib_async.verifiers.base import Verdict, Verifier
+
+log = structlog.get_logger(__name__)
+
+SANDBOXES = ("none", "bwrap")
+INSTALL_HINT = "apt-get install bubblewrap"
+DEFAULT_TMP_MB = 1024
+_HIDDEN = ("/tmp", "/run")  # replaced by empty tmpfs mounts
+_FAILURE_PREFIX = b"bwrap: "
+_MAX_SIGNAL = 64
+_OOM_KILL = "killed by a SIGKILL the runner did not send (the OOM killer?)"
+
+
+@dataclass(frozen=True, slots=True)
+class Bwrap:
+    """A bwrap executable that was probed and works here."""
+
+    path: str
+    size_option: bool  # whether ``--size`` (tmpfs size) is supported (bwrap >= 0.5)
+    drop_caps: bool  # running as root: drop every capability inside
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _base_flags(bwrap: Bwrap) -> list[str]:
+    flags = [
+        "--ro-bind", "/", "/",
+        "--dev", "/dev",
+        "--proc", "/proc",
+        "--tmpfs", "/run",
+        "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+        "--new-session", "--die-with-parent",
+    ]  # fmt: skip
+    if bwrap.drop_caps:
+        flags += ["--cap-drop", "ALL"]
+    return flags
+
+
+def find_bwrap() -> Bwrap:
+    """Locate bwrap and check that it can create a sandbox here; CalibError otherwise."""
+    path = shutil.which("bwrap")
+    if path is None:
+        raise CalibError(
+            f"--sandbox bwrap needs bubblewrap, which is not installed: {INSTALL_HINT} "
+            "(or run with --sandbox none)"
+        )
+    true = shutil.which("true") or "/bin/true"
+    drop = os.geteuid() == 0
+    for size in (True, False):
+        bwrap = Bwrap(os.path.abspath(path), size, drop)
+        tmp = ["--size", str(2**20), "--tmpfs", "/tmp"] if size else ["--tmpfs", "/tmp"]
+        argv = [bwrap.path, *_base_flags(bwrap), *tmp, "--", true]
+        try:
+            proc = subprocess.run(argv, capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise CalibError(f"--sandbox bwrap: cannot run {path}: {exc}") from None
+        if proc.returncode == 0:
+            log.info("sandbox.bwrap_usable", bwrap=bwrap.path, tmpfs_size=size, cap_drop=drop)
+            return bwrap
+        err = proc.stderr.decode(errors="replace").strip()
+        if size and "--size" in err:
+            continue  # old bwrap: retry without a size for /tmp
+        why = err.splitlines()[0] if err else f"exit status {proc.returncode}"
+        raise CalibError(
+            f"--sandbox bwrap: bubblewrap cannot create a sandbox here ({why}); enable "
+            "unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, "
+            "user.max_user_namespaces > 0) or run with --sandbox none"
+        )
+    raise AssertionError("unreachable")
+
+
+def _needed_paths(spec: ExecSpec, item: CorpusItem | None, exe: str, cwd: str) -> list[str]:
+    """Absolute paths the run must see: the item, existing absolute argv paths, exe, cwd."""
+    out: list[str] = []
+    candidates = [a for a in spec.argv if a.startswith("/")]
+    if item is not None:
+        candidates.append(item.path)
+    candidates += [exe, cwd]
+    for c in candidates:
+        for p in {os.path.normpath(c), os.path.realpath(c)}:
+            if p not in out and os.path.exists(p):
+                out.append(p)
+    return out
+
+
+def sandbox_spec(
+    spec: ExecSpec,
+    bwrap: Bwrap,
+    *,
+    item: CorpusItem | None = None,
+    hide: Iterable[str] = (),
+) -> ExecSpec:
+    """``spec`` run inside bwrap. ``hide``: directories to cover with an empty tmpfs.
+
+    A checker whose executable cannot be found is returned unchanged, so that the runner reports
+    its usual spawn error instead of a bwrap message.
+    """
+    if not spec.argv:
+        return spec
+    argv0 = spec.argv[0]
+    if "/" in argv0:
+        exe: str | None = os.path.join(spec.cwd or os.getcwd(), argv0)
+    else:
+        exe = shutil.which(argv0, path=spec.env.get("PATH", os.defpath))
+    if exe is None or not os.path.isfile(exe) or not os.access(exe, os.X_OK):
+        return spec
+    exe = os.path.abspath(exe)
+    cwd = os.path.abspath(spec.cwd) if spec.cwd else os.getcwd()
+    needed = _needed_paths(spec, item, exe, cwd)
+    keep_out = [exe, os.path.realpath(exe), os.path.realpath(sys.prefix), os.path.realpath(cwd)]
+    extra = []
+    for raw in hide:
+        d = os.path.realpath(raw)
+        if d == "/" or any(_inside(k, d) for k in keep_out):
+            log.debug("sandbox.not_hiding", dir=d, reason="it holds the checker or its cwd")
+        else:
+            extra.append(d)
+    roots = [*_HIDDEN, *extra]
+    needed = [p for p in needed if p not in roots and p != "/"]
+    flags = _base_flags(bwrap)
+    if bwrap.size_option:
+        flags += ["--size", str((spec.limits.max_file_mb or DEFAULT_TMP_MB) * 2**20)]
+    flags += ["--tmpfs", "/tmp"]
+    # Mount order matters: re-expose what /tmp and /run cover, then hide the extra directories
+    # (even inside a re-exposed cwd), then re-expose what the run needs from those.
+    for p in needed:
+        if any(_inside(p, d) for d in _HIDDEN) and not any(_inside(p, d) for d in extra):
+            flags += ["--ro-bind", p, p]
+    for d in extra:
+        flags += ["--tmpfs", d]
+    for p in needed:
+        if any(_inside(p, d) for d in extra):
+            flags += ["--ro-bind", p, p]
+    for d in extra:
+        flags += ["--remount-ro", d]
+    flags += ["--chdir", cwd]
+    env = {**spec.env, "TMPDIR": "/tmp"}
+    return replace(spec, argv=(bwrap.path, *flags, "--", exe, *spec.argv[1:]), env=env)
+
+
+def sandbox_failure(result: ExecResult) -> str | None:
+    """bwrap's own error line when the sandbox could not be set up or exec the checker."""
+    if result.exit_code == 1 and result.stderr.startswith(_FAILURE_PREFIX):
+        return result.stderr.split(b"\n", 1)[0].decode(errors="replace")
+    return None
+
+
+class SandboxedVerifier:
+    """A profile whose runs happen inside bwrap; everything else is the wrapped profile's."""
+
+    def __init__(self, inner: Verifier, bwrap: Bwrap, *, hide: tuple[str, ...] = ()) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.bwrap = bwrap
+        self.hide = hide
+
+    def build_spec(
+        self, item: CorpusItem, tier: Tier, *, timeout_s: float, attempt: int
+    ) -> ExecSpec:
+        spec = self.inner.build_spec(item, tier, timeout_s=timeout_s, attempt=attempt)
+        return sandbox_spec(spec, self.bwrap, item=item, hide=self.hide)
+
+    def classify(self, result: ExecResult, tier: Tier) -> Verdict:
+        """The wrapped profile's verdict, as if the checker had run outside the sandbox.
+
+        bwrap failing to set up is VERIFIER_ERROR. bwrap reports a checker's death by signal N
+        as exit status 128+N; the profile sees it as that signal again, and a SIGKILL nobody
+        sent (the kernel's OOM killer) is MEMORY_LIMIT_EXCEEDED, as the runner decides
+        outside the sandbox. (The record keeps bwrap's exit status.)
+        """
+        failure = sandbox_failure(result)
+        if failure is not None:
+            return Verdict(Outcome.VERIFIER_ERROR, first_error=failure)
+        code = result.exit_code
+        if code is not None and 128 < code <= 128 + _MAX_SIGNAL:
+            if code - 128 == signal.SIGKILL:
+                return Verdict(Outcome.MEMORY_LIMIT_EXCEEDED, first_error=_OOM_KILL)
+            result = replace(result, exit_code=None, signal=code - 128)
+        return self.inner.classify(result, tier)
+
+    def version_argv(self) -> tuple[str, ...] | None:
+        return self.inner.version_argv()
+
+    def __getattr__(self, name: str) -> Any:  # observe_version, checked_file, config, ...
+        return getattr(self.inner, name)
+
+
+def sandboxed_verifiers(
+    verifiers: Mapping[str, Verifier], sandbox: str, *, work_dir: Path
+) -> dict[str, Verifier]:
+    """Every profile wrapped for ``sandbox`` ("none" returns them unchanged).
+
+    ``work_dir`` (the output directory) is hidden from the checkers. Raises CalibError when
+    bwrap is missing or cannot create namespaces here (probed once, by running it).
+    """
+    if sandbox == "none":
+        return dict(verifiers)
+    if sandbox != "bwrap":
+        raise CalibError(f"unknown sandbox {sandbox!r}; use one of {', '.join(SANDBOXES)}")
+    bwrap = find_bwrap()
+    hide = (str(Path(work_dir).resolve()),)
+    return {name: SandboxedVerifier(v, bwrap, hide=hide) for name, v in verifiers.items()}
+
+
+__all__ = [
+    "SANDBOXES",
+    "Bwrap",
+    "SandboxedVerifier",
+    "find_bwrap",
+    "sandbox_failure",
+    "sandbox_spec",
+    "sandboxed_verifiers",
+]

@@ -1,0 +1,104 @@
+"""Running many ``python -m calib_async`` subprocesses for tests/test_bad_inputs.py: a few at a
+time, a job may wait for another, each with its own directory, stdout/stderr files, environment
+and optional RLIMIT_FSIZE; waits on pidfds (no polling) up to a deadline, after which whatever
+still runs counts as a hang and is killed."""
+
+from __future__ import annotations
+
+import os
+import resource
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+CLI = [sys.executable, "-m", "calib_async"]
+PARALLEL = 4
+DEADLINE_S = 240.0
+
+
+@dataclass
+class Done:
+    returncode: int | None  # None: still running at the deadline (a hang), killed
+    stdout: str
+    stderr: str
+    dir: Path
+    daemons_left: int = 0  # detached daemons found alive after the run (then killed)
+    elapsed_s: float = 0.0
+
+
+@dataclass
+class Job:
+    id: str
+    dir: Path
+    args: list[str]
+    env: dict[str, str]
+    fsize: int | None = None
+    after: str | None = None
+    prepare: Callable[[], None] | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    pidfd: int = -1
+    t0: float = 0.0
+
+
+def _start(job: Job) -> None:
+    if job.prepare is not None:
+        job.prepare()
+    fsize = job.fsize
+
+    def limit() -> None:
+        if fsize is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+
+    with open(job.dir / "stdout", "wb") as out, open(job.dir / "stderr", "wb") as err:
+        job.proc = subprocess.Popen(
+            [*CLI, *job.args],
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            env=job.env,
+            cwd=job.dir,
+            preexec_fn=limit if fsize is not None else None,
+        )
+    job.pidfd = os.pidfd_open(job.proc.pid)
+    job.t0 = time.monotonic()
+
+
+def run_jobs(jobs: list[Job]) -> dict[str, Done]:
+    """Run jobs PARALLEL at a time (a job with ``after`` waits for that job); no polling sleeps."""
+    pending, running, done = list(jobs), [], {}
+    deadline = time.monotonic() + DEADLINE_S
+    while pending or running:
+        for job in list(pending):
+            if len(running) >= PARALLEL:
+                break
+            if job.after is None or job.after in done:
+                pending.remove(job)
+                _start(job)
+                running.append(job)
+        left = deadline - time.monotonic()
+        ready, _, _ = select.select([j.pidfd for j in running], [], [], max(0.0, left))
+        if not ready:  # the deadline passed: whatever still runs is a hang
+            for job in running:
+                assert job.proc is not None
+                job.proc.kill()
+        for job in [j for j in running if not ready or j.pidfd in ready]:
+            assert job.proc is not None
+            code = job.proc.wait()
+            os.close(job.pidfd)
+            running.remove(job)
+            done[job.id] = Done(
+                returncode=code if ready else None,
+                stdout=(job.dir / "stdout").read_text(errors="replace"),
+                stderr=(job.dir / "stderr").read_text(errors="replace"),
+                dir=job.dir,
+                elapsed_s=time.monotonic() - job.t0,
+            )
+        if not running and pending and all(j.after not in done for j in pending):
+            for job in pending:  # their prerequisite never ran
+                done[job.id] = Done(None, "", f"prerequisite {job.after} missing", job.dir)
+            pending = []
+    return done
