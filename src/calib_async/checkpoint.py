@@ -169,7 +169,9 @@ def _scan(
     try:
         header = loads(line)
     except ValueError as exc:
-        if f.peek(1):  # more lines follow: not torn, corrupt
+        # A torn header lacks its newline; a whole first line that does not parse is some
+        # other file (cutting it off would destroy it), as is one with more lines after it.
+        if f.peek(1) or line.endswith(b"\n"):
             raise _corrupt(path, 1, line, _reason(exc, 1)) from None
         return {}, [], 0, (1, len(line))
     if not line.endswith(b"\n"):
