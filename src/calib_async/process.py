@@ -21,7 +21,13 @@ counts all bytes; the middle is read and discarded, so 1 GB of output costs no m
 
 **Timeout.** SIGTERM to the group, await the leader for ``grace_s``, SIGKILL the group; then the
 sweep of the ordered ``finally`` in :meth:`MeasuredProcess.wait` (group, sampled members including
-setsid escapees, cgroup, holders of our pipes), then the reap.
+setsid escapees, cgroup, holders of our pipes), then the reap. The sweep also runs after a normal
+exit: nothing a checker started outlives its run.
+
+**Cancellation:** cancelling the calling scope runs the same ladder, shielded (SIGTERM, up to
+``grace_s`` awaiting the leader, SIGKILL, sweep, reap), then re-raises; no result is returned and
+no process or fd is left. A tree the ladder or a watchdog already signalled goes straight to the
+sweep, so a cancelled run returns within about ``grace_s``.
 
 **Memory.** Termination.MEMORY when (a) the sampler's watchdog saw the tree's RSS exceed
 ``memory_mb`` (the tree is SIGKILLed at once), or (b) the run failed while a memory limit was set
@@ -33,6 +39,13 @@ cross-checked against the sampler's figure (and the cgroup's ``cpu.stat``); a wa
 recorded when those see clearly more (descendants that were killed or never waited for).
 
 **Duration** is monotonic, from just before the spawn to the moment the leader's exit was seen.
+
+``ExecResult.memory_peak_source`` is "rusage", "vmhwm", "cgroup" (memory.peak, when present) or
+"none" (never started). ``ExecResult.warnings`` may hold: ``cpu_rusage_below_sampled`` and
+``cpu_rusage_below_cgroup`` (CPU of descendants wait4 never saw), ``memory_peak_sampled_only``
+(below the driver's floor: the figure is the largest sampled VmHWM and may miss a spike between
+ticks), ``killed_escaped_descendants`` (the sweep killed setsid escapees), ``output_pipe_held_open``
+(something unseen kept stdout/stderr open; output may be incomplete).
 """
 
 from __future__ import annotations

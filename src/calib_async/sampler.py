@@ -9,7 +9,9 @@ descendant that is born and orphaned between two ticks is invisible to this meth
 catches it; see cgroups.py).
 
 Cost (``scripts/bench_sampler.py`` prints the figures): ``psutil`` ``children(recursive=True)``
-per root re-reads every process's parent on every call (about 25x one scan here). A scan
+per root re-reads every process's parent on every call: about 9 ms per tick for 8 roots here,
+against about 1 ms for one scan with cold caches (0.13 ms warm), i.e. 0.5% of a core at 200 ms
+with 8 live checkers. A scan
   * skips listing ``/proc`` when no process was created since the last tick (the last allocated
     pid in ``/proc/loadavg`` is unchanged), which is the common case for long checks;
   * keeps ``stat`` and ``status`` of members open and re-reads them with ``pread`` (no path

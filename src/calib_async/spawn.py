@@ -7,9 +7,11 @@ stdout/stderr to two new pipes, ``env`` exactly as given, ``cwd`` as given. With
 
 **Limits** (RLIMIT_AS, RLIMIT_NPROC, RLIMIT_FSIZE, and joining a cgroup) are applied by a tiny
 fixed ``dash`` script that sets them and ``exec``s the checker (same pid; argv passed as ``"$@"``,
-never interpolated). ``scripts/bench_spawn.py`` measured, sequential /bin/true, small parent:
-plain vfork 1.00, dash wrapper 0.90, ``prlimit`` binary 0.50 (it loads libsmartcols), and
-``preexec_fn`` 0.45, falling to 0.21 with a 300 MiB parent (fork copies page tables).
+never interpolated). ``scripts/bench_spawn.py``, sequential /bin/true on our loaded 2-core
+machine, runs/s relative to plain vfork (3 runs of the script): dash wrapper 0.90-0.93 (+4-7% parent
+CPU), ``prlimit`` binary 0.50-0.59 (it loads libsmartcols), ``preexec_fn`` 0.23-0.45 with a small
+parent and 0.04-0.21 with 300 MiB of parent RSS (it forces fork, which copies page tables: parent
+CPU per spawn x5-x6, and x23-x36 with the ballast).
 ``resource.prlimit(pid)`` right after spawn costs nothing but is racy: Popen returns only after
 the exec, so the checker already runs and may have allocated or forked (children keep the old
 limits) before the call. Without dash we fall back to ``preexec_fn`` (correct, slower).
