@@ -1,0 +1,166 @@
+"""Stages 4-5 entry point: split by item, fit each tier on the training items, validate.
+
+Pure functions over records (no processes, no I/O); the pipeline runs them in a worker
+thread. Everything random is seeded from ``seed``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import structlog
+
+from calib_async.config import Tier
+from calib_async.records import LabeledRecord, TelemetryRecord
+from calib_async.stats.columns import split_items, to_columns
+from calib_async.stats.tier import TierFit, fit_tier
+from calib_async.stats.validation import ValidationReport, validate
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationFit:
+    """Per-tier fits (training split) and the held-out validation report."""
+
+    tiers: Mapping[str, TierFit]
+    validation: ValidationReport
+    seed: int
+    validation_split: float
+    bootstrap: int
+    confidence: float
+    n_items: int
+    held_out_items: frozenset[str] = frozenset()  # item ids of the validation split
+
+    def to_export(self) -> dict[str, Any]:
+        """Plain Python types only (no numpy scalars, no tuples, non-finite floats as None)."""
+        return plain(
+            {
+                "noise_models": {name: fit.to_export() for name, fit in self.tiers.items()},
+                "validation_report": self.validation.to_export(),
+                "statistics": {
+                    "confidence": self.confidence,
+                    "bootstrap": self.bootstrap,
+                    "validation_split": self.validation_split,
+                    "seed": self.seed,
+                    "items": self.n_items,
+                    "duration_unit": "ms",
+                    "rate_intervals": {
+                        "timeout_rate": "wilson (scipy binomtest)",
+                        "conditional rates": "stratified ratio, HT weights, Jeffreys Monte Carlo",
+                    },
+                    "split": "by item; models fitted on the training items only",
+                },
+            }
+        )
+
+
+def plain(value: Any) -> Any:
+    """Recursively convert numpy scalars/arrays and tuples to plain Python for YAML."""
+    if isinstance(value, Mapping):
+        return {_key(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [plain(v) for v in value]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    return value
+
+
+def _key(k: Any) -> Any:
+    if isinstance(k, np.floating):
+        return float(k)
+    if isinstance(k, np.integer):
+        return int(k)
+    return k
+
+
+def _rng(seed: int, *path: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed % 2**32, *path]))
+
+
+def fit_and_validate(
+    telemetry: Sequence[TelemetryRecord],
+    labeled: Sequence[LabeledRecord],
+    *,
+    tiers: Sequence[Tier],
+    validation_split: float,
+    seed: int,
+    bootstrap: int = 99,
+    confidence: float = 0.95,
+) -> CalibrationFit:
+    """Fit every tier on the training items and validate on the held-out items.
+
+    * Items (``item_id``) are split once, seeded by ``seed``: a fraction ``validation_split``
+      is held out, the rest trains every tier. One item's runs in all tiers stay together.
+    * Per tier (``calib_async.stats.tier.fit_tier``): the timeout rate with a Wilson interval,
+      the four conditional rates with the stratified ratio estimator, the censored duration
+      model chosen by AIC with its goodness of fit (``bootstrap`` parametric-bootstrap
+      replicates; 0 disables the p-value), predicted budgets for target timeout rates, and
+      the load-sensitivity diagnostic (over all the tier's runs).
+    * Validation (``calib_async.stats.validation.validate``) on the held-out items.
+
+    A tier without data gets a result with a ``status`` saying so; this never raises for
+    lack of data. ``validation_split`` must be in [0, 1); ``bootstrap`` >= 0.
+    """
+    if not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"validation_split must be in [0, 1), not {validation_split}")
+    if bootstrap < 0:
+        raise ValueError(f"bootstrap must be >= 0, not {bootstrap}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), not {confidence}")
+    names = [t.name for t in tiers]
+    cols = to_columns(telemetry, labeled, names)
+    if cols.foreign_strata:
+        log.warning(
+            "labelled records with a stratum other than tier|outcome; "
+            "weights are recomputed per (tier, outcome)",
+            count=cols.foreign_strata,
+        )
+    held_items = split_items(cols.items, validation_split, seed)
+    fits: dict[str, TierFit] = {}
+    held_runs = {}
+    held_labels = {}
+    for i, tier in enumerate(tiers):
+        runs, labels = cols.runs[tier.name], cols.labels[tier.name]
+        run_held = held_items[runs.item] if len(runs) else np.zeros(0, dtype=bool)
+        lab_held = held_items[labels.item] if len(labels) else np.zeros(0, dtype=bool)
+        fits[tier.name] = fit_tier(
+            tier.name,
+            tier.timeout_s,
+            runs.subset(~run_held),
+            labels.subset(~lab_held),
+            load_runs=runs,
+            bootstrap=bootstrap,
+            confidence=confidence,
+            rng=_rng(seed, i, 1),
+        )
+        held_runs[tier.name] = runs.subset(run_held)
+        held_labels[tier.name] = labels.subset(lab_held)
+        log.debug("tier fitted", tier=tier.name, status=fits[tier.name].status)
+    report = validate(
+        list(fits.values()),
+        held_runs,
+        held_labels,
+        n_held_items=int(held_items.sum()),
+        confidence=confidence,
+        rng=_rng(seed, len(tiers), 2),
+    )
+    return CalibrationFit(
+        tiers=fits,
+        validation=report,
+        seed=seed,
+        validation_split=validation_split,
+        bootstrap=bootstrap,
+        confidence=confidence,
+        n_items=len(cols.items),
+        held_out_items=frozenset(np.asarray(cols.items, dtype=object)[held_items].tolist()),
+    )

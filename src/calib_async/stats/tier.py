@@ -1,0 +1,229 @@
+"""One tier's noise model: rates, duration model, goodness of fit, timeout prediction, load.
+
+``fit_tier`` is fed the *training* split only; see ``calib_async.stats.fit`` for the split.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from calib_async.stats.columns import OUTCOMES, TIMEOUT_CODE, LabelColumns, RunColumns
+from calib_async.stats.durations import (
+    DEFAULT_RESOLUTION_MS,
+    DurationModel,
+    censor_durations,
+    fit_duration_model,
+)
+from calib_async.stats.gof import DEFAULT_MAX_N, GoodnessOfFit, goodness_of_fit
+from calib_async.stats.load import load_sensitivity
+from calib_async.stats.prediction import DEFAULT_TARGETS, timeout_table
+from calib_async.stats.rates import (
+    INSUFFICIENT,
+    OK,
+    RateEstimate,
+    binomial_rate,
+    conditional_rates,
+)
+
+#: Tier status values.
+TIER_OK = "ok"
+TIER_PARTIAL = "partial"  # some rate or the duration model could not be estimated
+TIER_NO_RECORDS = "no_records"
+TIER_NO_COMPLETED_RUNS = "no_completed_runs"  # every run timed out: no duration model
+
+
+@dataclass(frozen=True, slots=True)
+class TierFit:
+    """Everything fitted for one tier, from its training split."""
+
+    tier: str
+    timeout_s: float
+    status: str
+    training_samples: int  # telemetry-phase runs of the tier in the training split
+    outcome_counts: Mapping[str, int]
+    wall_timeouts: int  # runs the runner killed at the timeout (``timed_out``)
+    timeout_rate: RateEstimate
+    conditional: Mapping[str, RateEstimate]
+    duration: DurationModel | None
+    gof: GoodnessOfFit | None
+    timeout_for_rate: Mapping[float, float | None]
+    load_sensitivity: Mapping[str, Any]
+    #: Jeffreys draws of each conditional rate (for the validation stage; not exported).
+    posterior: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+
+    def distribution_export(self) -> dict[str, Any]:
+        """The ``timeout_distribution`` mapping (``type`` None when there is no model)."""
+        chosen = self.duration.chosen if self.duration else None
+        gof = self.gof.to_export() if self.gof else {}
+        if chosen is None:
+            return {
+                "type": None,
+                "unit": "ms",
+                "params": {},
+                "goodness_of_fit": gof,
+                "status": INSUFFICIENT,
+            }
+        return {
+            "type": chosen.family,
+            "unit": "ms",
+            "params": dict(chosen.params or {}),
+            "loc": 0.0,
+            "loglik": chosen.loglik,
+            "aic": chosen.aic,
+            "goodness_of_fit": gof,
+            "censoring": {
+                "events": self.duration.n_events if self.duration else 0,
+                "right_censored": self.duration.n_right if self.duration else 0,
+                "interval_censored": self.duration.n_interval if self.duration else 0,
+            },
+            "status": OK,
+        }
+
+    def to_export(self) -> dict[str, Any]:
+        """This tier's ``noise_models`` entry (plan keys first, then the additive ones).
+
+        * ``timeout_rate``, ``spurious_fail_rate``, ``spurious_pass_rate``,
+          ``timeout_given_valid``, ``timeout_given_invalid``: rates (definitions in
+          ``calib_async.stats.rates``), each with ``<name>_ci`` = [lo, hi]; None when the data
+          cannot support the rate (see ``counts.<name>.status``).
+        * ``timeout_distribution``: ``type`` (scipy family or None), ``unit`` ("ms"),
+          ``params`` (named, loc fixed at 0), ``loglik``, ``aic``, ``goodness_of_fit``
+          (``calib_async.stats.gof``), ``censoring`` counts, ``status``.
+        * ``training_samples``: telemetry runs of the tier in the training split.
+        * ``status``: "ok" | "partial" | "no_records" | "no_completed_runs".
+        * ``counts``: runs, runs per outcome, wall-clock kills, and per rate its status, method
+          and counts (n, k; or labelled, events, weighted totals, undetermined, unlabelled
+          strata).
+        * ``candidates``: every family's params, free-parameter count, loglik, aic, status.
+        * ``timeout_for_rate``: {target timeout rate: smallest budget in seconds} from the
+          fitted model (``timeout_for_rate_unit`` = "s"); values above ``timeout_s``
+          extrapolate the fitted tail.
+        * ``load_sensitivity``: ``calib_async.stats.load``.
+        """
+        out: dict[str, Any] = {}
+        for name in ("timeout_rate", "spurious_fail_rate", "spurious_pass_rate"):
+            est = self.rate(name)
+            out[name] = est.rate
+            out[f"{name}_ci"] = list(est.ci) if est.ci else None
+        out["timeout_distribution"] = self.distribution_export()
+        out["training_samples"] = self.training_samples
+        for name in ("timeout_given_valid", "timeout_given_invalid"):
+            est = self.rate(name)
+            out[name] = est.rate
+            out[f"{name}_ci"] = list(est.ci) if est.ci else None
+        out["status"] = self.status
+        out["timeout_s"] = self.timeout_s
+        out["counts"] = {
+            "records": self.training_samples,
+            "outcomes": dict(self.outcome_counts),
+            "wall_timeouts": self.wall_timeouts,
+            **{
+                name: {"status": est.status, "method": est.method, **est.counts}
+                for name, est in self.rates().items()
+            },
+        }
+        out["candidates"] = {
+            c.family: {
+                "params": dict(c.params) if c.params else None,
+                "n_params": c.n_params,
+                "loglik": c.loglik,
+                "aic": c.aic,
+                "status": c.status,
+                **({"message": c.message} if c.message else {}),
+            }
+            for c in (self.duration.candidates if self.duration else ())
+        }
+        out["timeout_for_rate"] = dict(self.timeout_for_rate)
+        out["timeout_for_rate_unit"] = "s"
+        out["load_sensitivity"] = dict(self.load_sensitivity)
+        return out
+
+    def rates(self) -> dict[str, RateEstimate]:
+        return {"timeout_rate": self.timeout_rate, **self.conditional}
+
+    def rate(self, name: str) -> RateEstimate:
+        return self.rates()[name]
+
+
+def fit_tier(
+    tier: str,
+    timeout_s: float,
+    runs: RunColumns,
+    labels: LabelColumns,
+    *,
+    load_runs: RunColumns | None = None,
+    bootstrap: int = 99,
+    confidence: float = 0.95,
+    rng: np.random.Generator,
+    targets: Sequence[float] = DEFAULT_TARGETS,
+    resolution_ms: float = DEFAULT_RESOLUTION_MS,
+    bootstrap_max_n: int = DEFAULT_MAX_N,
+) -> TierFit:
+    """Fit one tier's noise model from its (training) runs and labels.
+
+    ``load_runs`` (default ``runs``) are the runs the load-sensitivity diagnostic looks at.
+    """
+    n = len(runs)
+    outcome_counts = np.bincount(runs.outcome, minlength=len(OUTCOMES))
+    n_timeout = int(outcome_counts[TIMEOUT_CODE])
+    wall = int(runs.timed_out.sum())
+    timeout_rate = binomial_rate("timeout_rate", n_timeout, n, confidence)
+    conditional, posterior = conditional_rates(
+        outcome_counts, labels, confidence=confidence, rng=rng
+    )
+    duration: DurationModel | None = None
+    gof: GoodnessOfFit | None = None
+    table: dict[float, float | None] = dict.fromkeys(float(t) for t in targets)
+    if n:
+        data = censor_durations(runs.duration_ms, runs.timed_out, runs.timeout_ms, resolution_ms)
+        duration = fit_duration_model(data)
+        if duration.chosen is not None:
+            gof = goodness_of_fit(
+                data,
+                duration.chosen,
+                budgets_ms=runs.timeout_ms,
+                timeout_ms=timeout_s * 1000.0,
+                n_wall_timeouts=wall,
+                bootstrap=bootstrap,
+                rng=rng,
+                confidence=confidence,
+                max_n=bootstrap_max_n,
+            )
+            export = {"type": duration.chosen.family, "params": duration.chosen.params}
+            table = {
+                r: (v if math.isfinite(v) else None)
+                for r, v in timeout_table(export, targets).items()
+            }
+    load = load_sensitivity(
+        load_runs if load_runs is not None else runs, alpha=round(1 - confidence, 12)
+    )
+    if n == 0:
+        status = TIER_NO_RECORDS
+    elif duration is not None and duration.n_events + duration.n_interval == 0:
+        status = TIER_NO_COMPLETED_RUNS
+    elif (duration is None or duration.chosen is None) or any(
+        e.status != OK for e in conditional.values()
+    ):
+        status = TIER_PARTIAL
+    else:
+        status = TIER_OK
+    return TierFit(
+        tier=tier,
+        timeout_s=float(timeout_s),
+        status=status,
+        training_samples=n,
+        outcome_counts={o.value: int(c) for o, c in zip(OUTCOMES, outcome_counts, strict=True)},
+        wall_timeouts=wall,
+        timeout_rate=timeout_rate,
+        conditional=conditional,
+        duration=duration,
+        gof=gof,
+        timeout_for_rate=table,
+        load_sensitivity=load,
+        posterior=posterior,
+    )
