@@ -18,7 +18,7 @@ import anyio
 import structlog
 
 from calib_async import __version__
-from calib_async.checkpoint import CheckpointWriter, prepare_log
+from calib_async.checkpoint import CheckpointWriter, prepare_log, sync_periodically
 from calib_async.config import (
     CheckerConfig,
     Tier,
@@ -334,37 +334,42 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
     label_runs: list[TelemetryRecord] = []
     with CheckpointWriter(config.log_path) as writer:
         try:
-            async with Scheduler(
-                verifiers=verifiers,
-                workers=config.workers,
-                backend=backend,
-                listeners=listeners,
-                master_seed=config.seed,
-                run_id=run_id,
-            ) as scheduler:
-                runner = _Runner(scheduler, writer, done, listeners)
+            async with anyio.create_task_group() as syncing:
+                # fsync at least once a second even while appends pause (long checker runs)
+                syncing.start_soon(sync_periodically, writer)
+                async with Scheduler(
+                    verifiers=verifiers,
+                    workers=config.workers,
+                    backend=backend,
+                    listeners=listeners,
+                    master_seed=config.seed,
+                    run_id=run_id,
+                ) as scheduler:
+                    runner = _Runner(scheduler, writer, done, listeners)
 
-                # Stage 2 -------------------------------------------------------------------
-                tasks = [Task(item, tier, tier.verifier) for item in items for tier in tiers]
-                _emit(
-                    listeners,
-                    StageStarted(
-                        2,
-                        "telemetry collection",
-                        len(tasks),
-                        {t.name: len(items) for t in tiers},
-                    ),
-                )
-                async for record in runner.run_all(tasks):
-                    telemetry.append(record)
-                _emit(
-                    listeners, StageFinished(2, "telemetry collection", _outcome_counts(telemetry))
-                )
+                    # Stage 2 -------------------------------------------------------------------
+                    tasks = [Task(item, tier, tier.verifier) for item in items for tier in tiers]
+                    _emit(
+                        listeners,
+                        StageStarted(
+                            2,
+                            "telemetry collection",
+                            len(tasks),
+                            {t.name: len(items) for t in tiers},
+                        ),
+                    )
+                    async for record in runner.run_all(tasks):
+                        telemetry.append(record)
+                    _emit(
+                        listeners,
+                        StageFinished(2, "telemetry collection", _outcome_counts(telemetry)),
+                    )
 
-                # Stage 3 -------------------------------------------------------------------
-                evidence, sample, label_runs = await _label(
-                    config, checker, tiers, items, telemetry, runner, listeners
-                )
+                    # Stage 3 -------------------------------------------------------------------
+                    evidence, sample, label_runs = await _label(
+                        config, checker, tiers, items, telemetry, runner, listeners
+                    )
+                syncing.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 writer.sync()
