@@ -274,24 +274,26 @@ def prepare_log(
             "--resume and --fresh contradict each other; pass --resume to continue the "
             "telemetry log or --fresh to start over"
         )
-    fp = canonicalize(fingerprint)
-    header = {
-        "kind": "header",
-        "format": FORMAT,
-        "fingerprint": fp,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    header = canonicalize(
+        {
+            "kind": "header",
+            "format": FORMAT,
+            "fingerprint": fingerprint,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
+    fp = header["fingerprint"]
     if not _holds_log(path):
         if resume:
             log.info("no telemetry log to resume; starting a new one", path=str(path))
         create_log(path, header)
-        return LogContents(path=path, header=canonicalize(header), records=[])
+        return LogContents(path=path, header=header, records=[])
     check_unlocked(path)
     if fresh:
         moved = move_aside(path)
         log.info("moved the old telemetry log aside", path=str(path), moved_to=str(moved))
         create_log(path, header)
-        return LogContents(path=path, header=canonicalize(header), records=[], moved_aside=moved)
+        return LogContents(path=path, header=header, records=[], moved_aside=moved)
     if not resume:
         raise CheckpointError(
             f"{path} already holds a telemetry log; pass --resume to continue it or --fresh "
@@ -303,8 +305,9 @@ def prepare_log(
         log.warning("telemetry log has no complete header; starting it anew", path=str(path))
         truncate_log(path, 0)
         create_log(path, header)
-        return LogContents(path=path, header=canonicalize(header), records=[])
-    diffs = diff_fingerprints(contents.header["fingerprint"], fp)
+        return LogContents(path=path, header=header, records=[])
+    old_fp = contents.header["fingerprint"]  # canonical as written; fp is canonical too
+    diffs = [] if old_fp == fp else diff_fingerprints(old_fp, fp)
     if diffs:
         raise CheckpointError(
             f"cannot resume {path}: this run differs from the one that wrote it "
