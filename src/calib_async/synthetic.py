@@ -55,7 +55,7 @@ def _draw_item(rng: random.Random, i: int) -> dict[str, object]:
     hard = rng.random() < 0.07
     scale = rng.uniform(1200, 3000) if hard else 80.0 * rng.lognormvariate(0.0, 0.7)
     hungry = rng.random() < 0.05
-    mem = rng.uniform(200, 450) if hungry else 15.0 + 20.0 * rng.lognormvariate(0.0, 0.5)
+    mem = rng.uniform(200, 450) if hungry else 10.0 + 12.0 * rng.lognormvariate(0.0, 0.5)
     return {
         "kind": kind,
         "valid": kind == "valid",

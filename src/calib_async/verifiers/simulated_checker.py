@@ -26,7 +26,7 @@ Randomness is seeded from the file's bytes and the flags, so a run is reproducib
 ``--seed N``  a different seed gives an independent repeat (consensus by repetition).
 ``--guard S1,S2,..``  seconds around which a drawn duration is never placed (±20 %), so that
     an outcome does not depend on machine load; documented as part of the latent model.
-``--burn F``  fraction of the duration spent burning CPU (default 0.15); the rest sleeps.
+``--burn F``  fraction of the duration spent burning CPU (default 0.08); the rest sleeps.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ PRECISION = {
     "fast": (1.0, 1.5, 0.8),
     "balanced": (0.7, 1.0, 1.0),
     "slow": (0.5, 0.6, 1.25),
-    "reference": (0.1, 0.15, 1.25),
+    "reference": (0.1, 0.15, 1.0),
 }
 GUARD_BAND = 0.2
 
@@ -89,7 +89,7 @@ def burn(seconds: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    precision, seed, guards, burn_fraction, path = "balanced", 0, [], 0.15, None
+    precision, seed, guards, burn_fraction, path = "balanced", 0, [], 0.08, None
     i = 0
     while i < len(args):
         a = args[i]
