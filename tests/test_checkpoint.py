@@ -22,6 +22,7 @@ from calib_async.checkpoint import (
     dedupe_records,
     prepare_log,
     read_log,
+    scan_log,
     sync_periodically,
 )
 from calib_async.config import default_synthetic_config
@@ -547,6 +548,31 @@ def test_completed_keys_counts_duplicates_once_and_skips_cancelled() -> None:
             "log_level": "warning",
         }
     ]
+
+
+def test_scan_log_keeps_only_completed_keys(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    new_log(path, ["a", "b", "a"])
+    with CheckpointWriter(path) as writer:
+        writer.append(rec("c", termination_reason="cancelled"))
+    good = path.read_bytes()
+    with path.open("ab") as f:
+        f.write(b'{"task_key":"d"')
+    with capture_logs() as logs:
+        header, keys, torn = scan_log(path)
+    assert header == read_log(path).header and keys == {"a", "b"} and torn == 15
+    assert path.read_bytes() == good
+    assert [e.get("duplicates") for e in logs if e["log_level"] == "warning"][-1] == 1
+
+
+def test_scan_log_finds_a_corrupt_line_like_read_log(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    new_log(path, ["a", "b"])
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[1] = b"{oops\n"
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(CheckpointError, match=r"^telemetry log .*: line 2 is corrupt"):
+        scan_log(path)
 
 
 def test_dedupe_records_keeps_the_first_of_each_key() -> None:
