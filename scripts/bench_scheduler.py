@@ -21,8 +21,9 @@ from pathlib import Path
 
 import anyio
 
-from calib_async.checkpoint import CheckpointWriter
+from calib_async.checkpoint import CheckpointWriter, prepare_log
 from calib_async.config import Tier, parse_verifier
+from calib_async.logs import configure_logging
 from calib_async.records import CorpusItem
 from calib_async.scheduler import Scheduler, Task
 from calib_async.verifiers.command import CommandVerifier
@@ -61,6 +62,8 @@ def bench_scheduler(runs: int, workers: int, tmp: Path) -> tuple[float, float]:
     items = [CorpusItem(f"item{i}", f"M.item{i}", "/dev/null", f"{i:064x}") for i in range(runs)]
     log = tmp / f"bench-{time.monotonic_ns()}.jsonl"
 
+    prepare_log(log, {"bench": "scheduler"}, resume=False, fresh=False)
+
     async def main() -> int:
         count = 0
         with CheckpointWriter(log) as writer:
@@ -85,6 +88,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
+    configure_logging(level="WARNING")  # as the CLI does at its default level
     results: dict[str, list[tuple[float, float]]] = {"xargs": [], "pool": [], "calib": []}
     with tempfile.TemporaryDirectory() as d:
         for _ in range(args.repeats):  # interleaved, so machine noise hits all alike

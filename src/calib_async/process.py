@@ -150,7 +150,16 @@ class MeasuredProcess:
     """A running checker tree. Constructed only by :func:`open_process_measured` and
     :func:`run_process_measured`; ``wait()`` must be awaited exactly once."""
 
-    def __init__(self, spec: ExecSpec, sampler: TreeSampler) -> None:
+    def __init__(
+        self,
+        spec: ExecSpec,
+        sampler: TreeSampler,
+        *,
+        started: tuple[cgroups.RunCgroup | None, tuple[subprocess.Popen[bytes], str, int, int]]
+        | None = None,
+        spawn_error: str | None = None,
+        t0: float | None = None,
+    ) -> None:
         self.spec, self.sampler = spec, sampler
         cap = max(spec.limits.output_cap_bytes, MIN_OUTPUT_CAP)
         self._out, self._err = _Capture(cap), _Capture(cap)
@@ -165,9 +174,12 @@ class MeasuredProcess:
         self._result: ExecResult | None = None
         self._scope: anyio.CancelScope | None = None
         self._terminate = False
-        self.t0 = time.monotonic()
+        self.t0 = time.monotonic() if t0 is None else t0
+        if spawn_error is not None:
+            self._result = self._spawn_error(spawn_error)
+            return
         try:
-            self._spawn()
+            self._spawn(started)
         except SpawnError as e:
             self._result = self._spawn_error(str(e))
 
@@ -175,18 +187,25 @@ class MeasuredProcess:
     def pid(self) -> int | None:
         return None if self._proc is None else self._proc.pid
 
-    def _spawn(self) -> None:
+    def _spawn(
+        self,
+        started: tuple[cgroups.RunCgroup | None, tuple[subprocess.Popen[bytes], str, int, int]]
+        | None,
+    ) -> None:
         spec = self.spec
-        pool = self.sampler.cgroup_pool
-        if pool is not None:
-            self._cg = pool.acquire()
-        try:
-            self._proc, self.exe, r_out, r_err = start_checker(
-                spec, self._cg.path if self._cg else None
-            )
-        except SpawnError:
-            self._release_cgroup()
-            raise
+        if started is not None:  # spawned by _start_measured in a worker thread
+            self._cg, (self._proc, self.exe, r_out, r_err) = started
+        else:
+            pool = self.sampler.cgroup_pool
+            if pool is not None:
+                self._cg = pool.acquire()
+            try:
+                self._proc, self.exe, r_out, r_err = start_checker(
+                    spec, self._cg.path if self._cg else None
+                )
+            except SpawnError:
+                self._release_cgroup()
+                raise
         try:
             self._watch(self._proc.pid, r_out, r_err)
         except BaseException as e:  # e.g. EMFILE: do not leave an unwatched checker behind
@@ -463,5 +482,29 @@ async def run_process_measured(spec: ExecSpec, *, sampler: TreeSampler | None = 
     """
     if sampler is None:
         async with TreeSampler(interval_s=spec.sample_interval_s) as own:
-            return await MeasuredProcess(spec, own).wait()
-    return await MeasuredProcess(spec, sampler).wait()
+            return await (await _start_measured(spec, own)).wait()
+    return await (await _start_measured(spec, sampler)).wait()
+
+
+async def _start_measured(spec: ExecSpec, sampler: TreeSampler) -> MeasuredProcess:
+    """Spawn in a worker thread, then watch from the event loop.
+
+    A vfork suspends the spawning thread until the child has exec'd; with busy cores that is
+    milliseconds, during which an event loop that spawned inline could serve no other checker
+    (``fork_exec`` releases the GIL, so a thread lets the loop go on). Only the spawn runs in
+    the thread; registering with the sampler and all waiting stay on the loop.
+
+    **Cancellation:** the spawn is shielded: a started checker is always handed to a
+    :class:`MeasuredProcess`, whose ``wait()`` kills and reaps it if cancelled.
+    """
+    pool = sampler.cgroup_pool
+    cg = pool.acquire() if pool is not None else None
+    t0 = time.monotonic()
+    try:
+        with anyio.CancelScope(shield=True):
+            started = await anyio.to_thread.run_sync(start_checker, spec, cg.path if cg else None)
+    except SpawnError as e:
+        if cg is not None and pool is not None:
+            pool.release(cg)
+        return MeasuredProcess(spec, sampler, spawn_error=str(e), t0=t0)
+    return MeasuredProcess(spec, sampler, started=(cg, started), t0=t0)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from pathlib import Path
 
 from calib_async.config import Tier, VerifierConfig
 from calib_async.exec_types import ExecResult, ExecSpec, Limits
@@ -22,7 +22,7 @@ def expand_argv(
     args are appended.
     """
     values: Mapping[str, str] = {
-        "{file}": str(Path(item.path).resolve()),
+        "{file}": os.path.abspath(item.path),  # no syscalls: items carry absolute paths
         "{module}": item.module_name,
         "{timeout_s}": f"{timeout_s:g}",
         "{memory_mb}": str(tier.memory_limit_mb or 0),
@@ -57,6 +57,7 @@ class CommandVerifier:
     def __init__(self, config: VerifierConfig) -> None:
         self.name = config.name
         self.config = config
+        self._env = allowlisted_env(config.env)  # the allowlist is read once, not per run
 
     def build_spec(
         self, item: CorpusItem, tier: Tier, *, timeout_s: float, attempt: int
@@ -64,7 +65,7 @@ class CommandVerifier:
         return ExecSpec(
             argv=expand_argv(self.config.command, item, tier, timeout_s=timeout_s),
             timeout_s=timeout_s,
-            env=allowlisted_env(self.config.env),
+            env=self._env,
             cwd=self.config.cwd,
             limits=limits_for(tier),
             grace_s=tier.grace_s,

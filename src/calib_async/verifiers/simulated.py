@@ -41,6 +41,7 @@ class SimulatedVerifier:
         self.name = config.name
         self.config = config
         self.work_dir = work_dir
+        self._env = allowlisted_env(config.env)
         # Borrow the Lean profile for audit files and classification: same message formats.
         self._lean = LeanVerifier(replace(config, kind="lean"), work_dir=work_dir / "audit")
 
@@ -67,7 +68,7 @@ class SimulatedVerifier:
         return ExecSpec(
             argv=argv,
             timeout_s=timeout_s,
-            env=allowlisted_env(self.config.env),
+            env=self._env,
             limits=limits_for(tier),
             grace_s=tier.grace_s,
         )
