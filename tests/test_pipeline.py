@@ -254,3 +254,22 @@ def test_run_as_library_under_trio(tmp_path: Path) -> None:
     result = anyio.run(run_calibration, config, backend="trio")
     assert result.export_path.exists()
     assert "fast" in result.export["noise_models"]
+
+
+def test_manual_labels_file_overrides_automatic_ground_truth(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run(cmd(out, n=6, tiers=["FAST"])).returncode == 0
+    before = json.loads((out / "labels.json").read_text())["items"]
+    item, label = next(
+        (i, lab) for i, lab in sorted(before.items()) if lab["truth"] != "UNDETERMINED"
+    )
+    flipped = "INVALID" if label["truth"] == "VERIFIED" else "VERIFIED"
+    manual = tmp_path / "manual.csv"
+    manual.write_text(f"item_id,label\n{item},{flipped}\n")
+    again = run(cmd(out, "--resume", "--manual-labels", str(manual), n=6, tiers=["FAST"]))
+    assert again.returncode == 0, again.stderr
+    after = json.loads((out / "labels.json").read_text())["items"]
+    assert after[item]["truth"] == flipped and after[item]["method"] == "manual"
+    assert after[item]["conflicts"]  # the automatic method disagreed and is counted
+    others = {i: lab["truth"] for i, lab in after.items() if i != item}
+    assert others == {i: lab["truth"] for i, lab in before.items() if i != item}
