@@ -317,6 +317,8 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
     done: dict[str, TelemetryRecord] = {}
     if contents is not None:
         for raw in contents.records:
+            if raw.get("termination_reason") == "cancelled":
+                continue  # killed because we stopped, not a finished run: run it again
             record = TelemetryRecord.from_dict(raw)
             done.setdefault(record.task_key, record)
         log.info("resume.loaded", records=len(done), torn_bytes=contents.torn_bytes)
