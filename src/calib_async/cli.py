@@ -245,7 +245,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _label_main(argv: list[str]) -> int:
     from calib_async.labeler import run_labeler
-
     from calib_async.logs import configure_logging
 
     args = build_label_parser().parse_args(argv)

@@ -503,7 +503,9 @@ async def _label(
                     Phase.LABEL,
                     0,
                 )
-                ladder = await _escalate(runner, base, s.record, config.timeout_multiplier)
+                ladder = await runner.scheduler.escalate(
+                    base, s.record, max_multiplier=config.timeout_multiplier, run_one=runner.run_one
+                )
                 label_runs.extend(ladder)
                 if ladder:
                     ev = extended_timeout_evidence(ladder[-1])
@@ -535,30 +537,6 @@ async def _label(
         if ev is not None:
             evidence.append(ev)
     return evidence, sample, label_runs
-
-
-async def _escalate(
-    runner: _Runner, task: Task, first: TelemetryRecord, multiplier: float
-) -> list[TelemetryRecord]:
-    """The escalation ladder, resume-aware (attempts already in the log are replayed)."""
-    from dataclasses import replace
-
-    from calib_async.events import RunEscalated
-    from calib_async.scheduler import escalation_ladder
-
-    records: list[TelemetryRecord] = []
-    previous = first
-    base = first.timeout_s
-    for attempt, factor in enumerate(escalation_ladder(multiplier), start=1):
-        nxt = replace(task, attempt=attempt, timeout_s=base * factor)
-        for listener in runner.listeners:
-            listener(RunEscalated(task=nxt, previous=previous))
-        record = await runner.run_one(nxt)
-        records.append(record)
-        previous = record
-        if record.outcome != Outcome.VERIFIER_TIMEOUT:
-            break
-    return records
 
 
 def _manual_evidence(config: RunConfig) -> list[Evidence]:

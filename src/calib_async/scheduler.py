@@ -23,8 +23,9 @@ delivered to listeners and to the results stream; runs that were killed are not 
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Self
@@ -285,10 +286,9 @@ class Scheduler:
         async def one(task: Task) -> None:
             try:
                 record = await self._run_unbounded(task)
-                try:
+                # the consumer went away: the record is dropped with it
+                with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
                     await send.send(record)
-                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    pass  # the consumer went away; the record is dropped with it
             finally:
                 slots.release()
 
@@ -310,26 +310,33 @@ class Scheduler:
     # -- escalation --------------------------------------------------------------------------
 
     async def escalate(
-        self, task: Task, first: TelemetryRecord, *, max_multiplier: float
+        self,
+        task: Task,
+        first: TelemetryRecord,
+        *,
+        max_multiplier: float,
+        run_one: Callable[[Task], Awaitable[TelemetryRecord]] | None = None,
     ) -> list[TelemetryRecord]:
         """The escalation ladder for a timed-out run: retry at timeout x 2, x 4, ... up to
         ``max_multiplier``, stopping at the first run that does not time out.
 
         Each attempt is its own record (attempt 1, 2, ...) with the timeout it used. ``first``
-        is the record that timed out; it is not re-run.
+        is the record that timed out; it is not re-run. ``run_one`` replaces
+        :meth:`run_one` (the pipeline passes one that replays attempts already checkpointed).
 
         **Cancellation:** the running attempt's tree is killed; earlier attempts are already
         delivered to listeners.
         """
         records: list[TelemetryRecord] = []
         previous = first
-        base = task.effective_timeout_s
+        base = first.timeout_s
+        run = run_one or self.run_one
         if previous.outcome != Outcome.VERIFIER_TIMEOUT:
             return records
         for attempt, factor in enumerate(escalation_ladder(max_multiplier), start=task.attempt + 1):
             nxt = replace(task, attempt=attempt, timeout_s=base * factor)
             self._emit(RunEscalated(task=nxt, previous=previous))
-            record = await self.run_one(nxt)
+            record = await run(nxt)
             records.append(record)
             previous = record
             if record.outcome != Outcome.VERIFIER_TIMEOUT:

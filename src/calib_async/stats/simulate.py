@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from calib_async.config import Tier
+from calib_async.labeling import allocate
 from calib_async.records import (
     LabeledRecord,
     LabelMethod,
@@ -152,22 +153,9 @@ def simulate(
 
 
 def _allocate(sizes: Sequence[int], total: int) -> list[int]:
-    alloc = [0] * len(sizes)
-    open_ = [h for h, s in enumerate(sizes) if s > 0]
-    remaining = min(total, sum(sizes))
-    while remaining > 0 and open_:
-        share = max(1, remaining // len(open_))
-        still = []
-        for h in open_:
-            if remaining == 0:
-                break
-            take = min(share, sizes[h] - alloc[h], remaining)
-            alloc[h] += take
-            remaining -= take
-            if alloc[h] < sizes[h]:
-                still.append(h)
-        open_ = still
-    return alloc
+    """The labelling stage's own allocation (equal shares, capped), by stratum index."""
+    alloc = allocate({str(h): size for h, size in enumerate(sizes)}, total)
+    return [alloc[str(h)] for h in range(len(sizes))]
 
 
 def _label(
