@@ -126,8 +126,9 @@ class TelemetryRecord:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TelemetryRecord:
-        names = _RECORD_FIELDS
-        return cls(**{k: v for k, v in d.items() if k in names})
+        if _RECORD_FIELDS.issuperset(d):  # the usual case: a record this version wrote
+            return cls(**d)
+        return cls(**{k: v for k, v in d.items() if k in _RECORD_FIELDS})
 
 
 _RECORD_FIELDS = frozenset(f.name for f in dataclasses.fields(TelemetryRecord))
