@@ -265,6 +265,25 @@ async def _watch_signals(
             scope.cancel()
 
 
+def _check_export_writable(path: Path) -> None:
+    """Fail before hours of checking, not after, when --export cannot be written."""
+    import os
+
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CalibError(
+            f"cannot create the directory of --export {path}: {exc.strerror or exc}"
+        ) from None
+    if path.is_dir():
+        raise CalibError(
+            f"--export {path} is a directory; give a file path such as {path}/calibration.yaml"
+        )
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise CalibError(f"--export {path} is not writable; choose another path")
+
+
 def _emit(listeners: Sequence[Listener], event: StageStarted | StageFinished) -> None:
     for listener in listeners:
         listener(event)
@@ -282,6 +301,7 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
             f"cannot create --output-dir {config.output_dir}: {exc.strerror or exc}; "
             "choose a writable directory"
         ) from None
+    _check_export_writable(config.export)
     checker = load_checker_setup(config)
     tiers = [checker.tiers[name] for name in config.tiers]
 
