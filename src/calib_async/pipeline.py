@@ -492,7 +492,10 @@ async def _label(
     _emit(
         listeners,
         StageStarted(
-            3, "ground-truth labelling", len(sampled_items) * len(consensus) + len(timeouts)
+            # planned: the consensus runs; each escalation attempt announces itself (RunEscalated)
+            3,
+            "ground-truth labelling",
+            len(sampled_items) * len(consensus),
         ),
     )
     evidence: list[Evidence] = []

@@ -157,6 +157,8 @@ class ProgressDisplay:
             self._finished(event, now)
         elif isinstance(event, RunEscalated):
             self.escalations.add(event.task.key)
+            if self._label_total is not None:  # each escalation attempt is one more planned run
+                self._label_total += 1
         elif isinstance(event, StageStarted):
             self._stage_started(event, now)
         elif isinstance(event, StageFinished):
