@@ -21,7 +21,6 @@ from calib_async import __version__
 from calib_async.checkpoint import CheckpointWriter, prepare_log, sync_periodically
 from calib_async.config import (
     CheckerConfig,
-    Tier,
     check_references,
     default_lean_config,
     default_synthetic_config,
@@ -30,22 +29,16 @@ from calib_async.config import (
 from calib_async.errors import CalibError
 from calib_async.events import Listener, RunFinished, StageFinished, StageStarted
 from calib_async.fingerprint import make_fingerprint
+from calib_async.label_stage import run_label_stage, write_labels_json
 from calib_async.labeling import (
-    Evidence,
-    axiom_evidence,
-    consensus_evidence,
-    extended_timeout_evidence,
     label_summary,
     labeled_records,
     merge_labels,
-    sample_for_labeling,
 )
-from calib_async.records import CorpusItem, Outcome, Phase, TelemetryRecord
+from calib_async.records import CorpusItem, TelemetryRecord
 from calib_async.scheduler import Scheduler, Task
 
 log = structlog.get_logger(__name__)
-
-DEFAULT_AXIOM_ALLOWLIST = ("propext", "Classical.choice", "Quot.sound")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +145,7 @@ def select_items(config: RunConfig) -> list[CorpusItem]:
     )
 
 
-class _Runner:
+class Runner:
     """Runs tasks through the scheduler, replaying those already in the checkpoint."""
 
     def __init__(
@@ -367,7 +360,7 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
                     master_seed=config.seed,
                     run_id=run_id,
                 ) as scheduler:
-                    runner = _Runner(scheduler, writer, done, listeners)
+                    runner = Runner(scheduler, writer, done, listeners)
 
                     # Stage 2 -------------------------------------------------------------------
                     tasks = [Task(item, tier, tier.verifier) for item in items for tier in tiers]
@@ -388,7 +381,7 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
                     )
 
                     # Stage 3 -------------------------------------------------------------------
-                    evidence, sample, label_runs = await _label(
+                    evidence, sample, label_runs = await run_label_stage(
                         config, checker, tiers, items, telemetry, runner, listeners
                     )
                 syncing.cancel_scope.cancel()
@@ -398,7 +391,7 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
 
     labels = merge_labels(evidence)
     labeled = labeled_records(sample, labels)
-    _write_labels_json(config.output_dir / "labels.json", labels)
+    write_labels_json(config.output_dir / "labels.json", labels)
     _emit(listeners, StageFinished(3, "ground-truth labelling", label_summary(labels)))
 
     # Stages 4-6 in a worker thread --------------------------------------------------------
@@ -452,151 +445,6 @@ def _outcome_counts(records: Iterable[TelemetryRecord]) -> dict[str, int]:
     for r in records:
         counts[r.outcome] = counts.get(r.outcome, 0) + 1
     return counts
-
-
-def consensus_tier(
-    name: str, tiers: Sequence[Tier], checker: CheckerConfig, multiplier: float
-) -> Tier:
-    """The tier a consensus profile runs at: strict, long timeout, no memory limit."""
-    longest = max(tiers, key=lambda t: t.timeout_s)
-    profile = checker.verifiers[name]
-    timeout = float(profile.options.get("timeout_s") or longest.timeout_s * multiplier)
-    options = {**longest.options, "reject_sorry": True, "audit_axioms": True}
-    options.pop("precision", None)
-    return Tier(
-        name=f"label:{name}",
-        timeout_s=timeout,
-        verifier=name,
-        memory_limit_mb=None,
-        args=(),
-        options=options,
-        grace_s=longest.grace_s,
-    )
-
-
-async def _label(
-    config: RunConfig,
-    checker: CheckerConfig,
-    tiers: Sequence[Tier],
-    items: Sequence[CorpusItem],
-    telemetry: Sequence[TelemetryRecord],
-    runner: _Runner,
-    listeners: Sequence[Listener],
-) -> tuple[list[Evidence], list, list[TelemetryRecord]]:
-    sample = sample_for_labeling(telemetry, config.label_sample, config.seed)
-    sampled_items = sorted({s.record.item_id for s in sample})
-    by_id = {item.item_id: item for item in items}
-    tier_by_name = {t.name: t for t in tiers}
-    consensus = list(config.consensus_verifiers or checker.consensus_verifiers)
-    timeouts = [s for s in sample if s.record.outcome == Outcome.VERIFIER_TIMEOUT]
-    _emit(
-        listeners,
-        StageStarted(
-            # planned: the consensus runs; each escalation attempt announces itself (RunEscalated)
-            3,
-            "ground-truth labelling",
-            len(sampled_items) * len(consensus),
-        ),
-    )
-    evidence: list[Evidence] = []
-    label_runs: list[TelemetryRecord] = []
-    consensus_tiers = {
-        name: consensus_tier(name, tiers, checker, config.timeout_multiplier) for name in consensus
-    }
-
-    # Manual labels first (they take precedence in the merge anyway).
-    evidence.extend(_manual_evidence(config))
-
-    consensus_tasks = [
-        Task(by_id[item_id], consensus_tiers[name], name, Phase.LABEL, 0)
-        for item_id in sampled_items
-        for name in consensus
-    ]
-    per_item: dict[str, list[TelemetryRecord]] = {}
-
-    async def escalate_all() -> None:
-        limiter = anyio.CapacityLimiter(max(1, config.workers))
-
-        async def one(s: Any) -> None:
-            async with limiter:
-                base = Task(
-                    by_id[s.record.item_id],
-                    tier_by_name[s.record.tier],
-                    s.record.verifier,
-                    Phase.LABEL,
-                    0,
-                )
-                ladder = await runner.scheduler.escalate(
-                    base, s.record, max_multiplier=config.timeout_multiplier, run_one=runner.run_one
-                )
-                label_runs.extend(ladder)
-                if ladder:
-                    ev = extended_timeout_evidence(ladder[-1])
-                    if ev is not None:
-                        evidence.append(ev)
-
-        async with anyio.create_task_group() as tg:
-            for s in timeouts:
-                tg.start_soon(one, s)
-
-    async def consensus_all() -> None:
-        async for record in runner.run_all(consensus_tasks):
-            label_runs.append(record)
-            per_item.setdefault(record.item_id, []).append(record)
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(escalate_all)
-        tg.start_soon(consensus_all)
-
-    allowlist = DEFAULT_AXIOM_ALLOWLIST
-    for item_id in sampled_items:
-        records = per_item.get(item_id, [])
-        evidence.append(consensus_evidence(item_id, (r.outcome for r in records)))
-        profiles_allow = [
-            checker.verifiers[r.verifier].options.get("axiom_allowlist") for r in records
-        ]
-        allow = next((a for a in profiles_allow if a), allowlist)
-        ev = axiom_evidence(item_id, (r.axioms for r in records), allow)
-        if ev is not None:
-            evidence.append(ev)
-    return evidence, sample, label_runs
-
-
-def _manual_evidence(config: RunConfig) -> list[Evidence]:
-    from calib_async.labeling import Evidence as Ev
-    from calib_async.manual_labels import load_manual_labels
-    from calib_async.records import LabelMethod
-
-    paths = []
-    if config.manual_labels is not None:
-        paths.append(config.manual_labels)
-    interactive = config.output_dir / "manual_labels.jsonl"
-    if interactive.exists() and interactive not in paths:
-        paths.append(interactive)
-    out = []
-    for path in paths:
-        for lab in load_manual_labels(path):
-            out.append(Ev(lab.item_id, LabelMethod.MANUAL, lab.truth, 1.0, lab.tier))
-    return out
-
-
-def _write_labels_json(path: Path, labels: dict) -> None:
-    import json
-
-    items = {
-        item: {
-            "truth": lab.truth.value,
-            "method": lab.method.value,
-            "confidence": lab.confidence,
-            "votes": lab.votes,
-            "conflicts": lab.conflicts,
-        }
-        for (item, tier), lab in sorted(labels.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
-        if tier is None
-    }
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"items": items}, indent=1, sort_keys=True))
-    tmp.replace(path)
 
 
 __all__ = ["CalibrationResult", "Interrupted", "RunConfig", "run_calibration"]
