@@ -389,19 +389,10 @@ def completed_keys(records: Iterable[Mapping[str, Any]]) -> set[str]:
     seen more than once is counted once, and the duplicates are logged as a warning (they
     should not happen; :func:`dedupe_records` keeps the first record of each key).
     """
-    keys: set[str] = set()
-    duplicates = 0
-    for record in records:
-        if not _finished(record):
-            continue
-        key = record["task_key"]
-        if key in keys:
-            duplicates += 1
-        else:
-            keys.add(key)
+    finished, duplicates = dedupe_records(records)
     if duplicates:
         log.warning("telemetry log holds duplicate task keys", duplicates=duplicates)
-    return keys
+    return {record["task_key"] for record in finished}
 
 
 def dedupe_records(

@@ -18,7 +18,12 @@ import anyio
 import structlog
 
 from calib_async import __version__
-from calib_async.checkpoint import CheckpointWriter, prepare_log, sync_periodically
+from calib_async.checkpoint import (
+    CheckpointWriter,
+    dedupe_records,
+    prepare_log,
+    sync_periodically,
+)
 from calib_async.config import (
     CheckerConfig,
     check_references,
@@ -329,11 +334,11 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
     contents = prepare_log(config.log_path, fingerprint, resume=config.resume, fresh=config.fresh)
     done: dict[str, TelemetryRecord] = {}
     if contents is not None:
-        for raw in contents.records:
-            if raw.get("termination_reason") == "cancelled":
-                continue  # killed because we stopped, not a finished run: run it again
-            record = TelemetryRecord.from_dict(raw)
-            done.setdefault(record.task_key, record)
+        # finished runs only (cancelled ones run again), first record of each task key
+        finished, _ = dedupe_records(contents.records)
+        for raw in finished:
+            record = TelemetryRecord.from_dict(dict(raw))
+            done[record.task_key] = record
         log.info("resume.loaded", records=len(done), torn_bytes=contents.torn_bytes)
 
     verifiers = build_verifiers(verifier_configs, work_dir=config.output_dir)

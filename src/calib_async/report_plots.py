@@ -120,19 +120,7 @@ def survival_plot(
         ax.axvline(timeout_s, color="0.3", ls="--", lw=1.2, label=f"timeout {timeout_s:g} s")
         rate, ci = observed
         if rate is not None:
-            yerr = None
-            if ci is not None:
-                yerr = [[max(0.0, rate - ci[0])], [max(0.0, ci[1] - rate)]]
-            ax.errorbar(
-                [timeout_s],
-                [rate],
-                yerr=yerr,
-                fmt="o",
-                color="k",
-                ms=4,
-                capsize=3,
-                label="observed timeout rate",
-            )
+            _observed_point(ax, timeout_s, rate, ci, "observed timeout rate")
     ax.set_xlim(0, t_max * 1.25)
     ax.set_ylim(0, 1.03)
     ax.set_xlabel("duration (s)")
@@ -144,6 +132,12 @@ def survival_plot(
     ax.grid(alpha=0.3)
     _legend(ax, "lower left")
     return _png(fig)
+
+
+def _observed_point(ax: Any, x: float, rate: float, ci: Sequence[float] | None, label: str) -> None:
+    """The observed timeout rate at the timeout, with its interval as an error bar."""
+    yerr = None if ci is None else [[max(0.0, rate - ci[0])], [max(0.0, ci[1] - rate)]]
+    ax.errorbar([x], [rate], yerr=yerr, fmt="o", color="k", ms=4, capsize=3, label=label)
 
 
 def budget_plot(
@@ -171,22 +165,7 @@ def budget_plot(
             timeout_s, color="k", ls=":", lw=1.2, label=f"no timeouts observed at {timeout_s:g} s"
         )
     elif timeout_s and observed_rate is not None:
-        yerr = None
-        if observed_ci is not None:
-            yerr = [
-                [max(0.0, observed_rate - observed_ci[0])],
-                [max(0.0, observed_ci[1] - observed_rate)],
-            ]
-        ax.errorbar(
-            [timeout_s],
-            [observed_rate],
-            yerr=yerr,
-            fmt="o",
-            color="k",
-            ms=4,
-            capsize=3,
-            label=f"observed at {timeout_s:g} s",
-        )
+        _observed_point(ax, timeout_s, observed_rate, observed_ci, f"observed at {timeout_s:g} s")
     for rate, seconds in sorted(timeout_for_rate.items(), reverse=True):
         ax.plot([seconds], [rate], marker="D", color="C2", ms=5, ls="none")
         ax.annotate(
