@@ -23,10 +23,10 @@ import anyio
 from calib_async.backends import Backend
 from calib_async.backends.local import LocalBackend
 from calib_async.backends.ray import RayBackend
-from calib_async.config import Tier, parse_verifier
-from calib_async.logs import configure_logging
-from calib_async.records import CorpusItem, Outcome
-from calib_async.scheduler import Scheduler, Task
+from calib_async.cli.logs import configure_logging
+from calib_async.config.schema import parse_verifier
+from calib_async.records import CorpusItem, Outcome, Task, Tier
+from calib_async.telemetry.scheduler import Scheduler
 from calib_async.verifiers.command import CommandVerifier
 
 

@@ -42,16 +42,16 @@ from typing import Any
 import orjson
 import structlog
 
-from calib_async.canonical import dumps_canonical
-from calib_async.checkpoint import (
+from calib_async.checkpoint.canonical import dumps_canonical
+from calib_async.checkpoint.fingerprint import make_fingerprint
+from calib_async.checkpoint.reading import (
     CheckpointWriter,
     completed_keys,
     prepare_log,
     read_log,
     scan_log,
 )
-from calib_async.config import default_lean_config
-from calib_async.fingerprint import make_fingerprint
+from calib_async.config.schema import default_lean_config
 from calib_async.records import CorpusItem, Outcome, TelemetryRecord, task_key
 
 GOAL_S = 5.0

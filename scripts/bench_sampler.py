@@ -26,9 +26,9 @@ import time
 import anyio
 import psutil
 
-from calib_async.exec_types import ExecSpec
-from calib_async.process import run_process_measured
-from calib_async.sampler import TreeSampler
+from calib_async.runner.process import run_process_measured
+from calib_async.runner.sampler import TreeSampler
+from calib_async.runner.spec import ExecSpec
 
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 N_CHECKERS = 8

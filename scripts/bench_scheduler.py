@@ -22,12 +22,12 @@ from pathlib import Path
 import anyio
 
 from calib_async.backends.local import LocalBackend
-from calib_async.checkpoint import CheckpointWriter, prepare_log
-from calib_async.config import Tier, parse_verifier
-from calib_async.logs import configure_logging
-from calib_async.records import CorpusItem
-from calib_async.sampler import TreeSampler
-from calib_async.scheduler import Scheduler, Task
+from calib_async.checkpoint.reading import CheckpointWriter, prepare_log
+from calib_async.cli.logs import configure_logging
+from calib_async.config.schema import parse_verifier
+from calib_async.records import CorpusItem, Task, Tier
+from calib_async.runner.sampler import TreeSampler
+from calib_async.telemetry.scheduler import Scheduler
 from calib_async.verifiers.command import CommandVerifier
 
 

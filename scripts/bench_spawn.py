@@ -36,9 +36,9 @@ from collections.abc import Callable
 import anyio
 import structlog
 
-from calib_async.exec_types import ExecSpec, Limits
-from calib_async.process import run_process_measured
-from calib_async.sampler import TreeSampler
+from calib_async.runner.process import run_process_measured
+from calib_async.runner.sampler import TreeSampler
+from calib_async.runner.spec import ExecSpec, Limits
 
 AS_BYTES = 4 * 1024**3
 TRUE = shutil.which("true") or "/bin/true"

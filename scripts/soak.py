@@ -34,13 +34,13 @@ from pathlib import Path
 import anyio
 import psutil
 
-from calib_async.checkpoint import CheckpointWriter, prepare_log, read_log
-from calib_async.config import Tier, parse_verifier
-from calib_async.logs import configure_logging
-from calib_async.records import CorpusItem
-from calib_async.sandbox import sandboxed_verifiers
-from calib_async.scheduler import Scheduler, Task
+from calib_async.checkpoint.reading import CheckpointWriter, prepare_log, read_log
+from calib_async.cli.logs import configure_logging
+from calib_async.config.schema import parse_verifier
+from calib_async.records import CorpusItem, Task, Tier
+from calib_async.telemetry.scheduler import Scheduler
 from calib_async.verifiers.command import CommandVerifier
+from calib_async.verifiers.sandboxed import sandboxed_verifiers
 
 # behaviour: (share of tasks, expected outcome)
 MIX = {

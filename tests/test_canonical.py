@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calib_async.canonical import (
+from calib_async.checkpoint.canonical import (
     FLOAT_DIGITS,
     MEASUREMENT_FIELDS,
     SNAPSHOT_FIELDS,

@@ -14,9 +14,9 @@ import anyio
 import pytest
 from structlog.testing import capture_logs
 
-from calib_async import checkpoint_writer
-from calib_async.canonical import dumps_canonical
-from calib_async.checkpoint import (
+from calib_async.checkpoint.canonical import dumps_canonical
+from calib_async.checkpoint.fingerprint import diff_fingerprints, make_fingerprint
+from calib_async.checkpoint.reading import (
     CheckpointWriter,
     completed_keys,
     dedupe_records,
@@ -25,9 +25,9 @@ from calib_async.checkpoint import (
     scan_log,
     sync_periodically,
 )
-from calib_async.config import default_synthetic_config
+from calib_async.checkpoint import writing as checkpoint_writer
+from calib_async.config.schema import default_synthetic_config
 from calib_async.errors import CheckpointError
-from calib_async.fingerprint import diff_fingerprints, make_fingerprint
 from calib_async.records import CorpusItem
 
 
@@ -419,7 +419,7 @@ def test_file_size_limit_is_a_clear_error(tmp_path: Path) -> None:
     code = textwrap.dedent(f"""
         import resource, sys
         from pathlib import Path
-        from calib_async.checkpoint import CheckpointWriter
+        from calib_async.checkpoint.reading import CheckpointWriter
         from calib_async.errors import CheckpointError
         resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
         with CheckpointWriter(Path(sys.argv[1])) as w:
@@ -484,7 +484,7 @@ def test_sigkill_mid_append_leaves_a_resumable_log(tmp_path: Path) -> None:
     code = textwrap.dedent("""
         import sys
         from pathlib import Path
-        from calib_async.checkpoint import CheckpointWriter
+        from calib_async.checkpoint.reading import CheckpointWriter
         with CheckpointWriter(Path(sys.argv[1]), fsync_interval_s=0.01) as w:
             i = 0
             while True:

@@ -14,9 +14,9 @@ import signal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from calib_async.config import Rule, Tier, VerifierConfig
-from calib_async.exec_types import ExecResult, Termination
-from calib_async.records import Outcome, TimeoutKind
+from calib_async.config.schema import Rule, VerifierConfig
+from calib_async.records import Outcome, Tier, TimeoutKind
+from calib_async.runner.spec import ExecResult, Termination
 from calib_async.verifiers.base import Verdict, classify_run
 from calib_async.verifiers.command import CommandVerifier
 from calib_async.verifiers.lean import LeanVerifier, classify_lean_result

@@ -4,10 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from calib_async.config import default_lean_config, default_synthetic_config, load_checker_config
+from calib_async.config.schema import (
+    default_lean_config,
+    default_synthetic_config,
+    load_checker_config,
+)
 from calib_async.errors import ConfigError
-from calib_async.exec_types import ExecResult, Termination
 from calib_async.records import CorpusItem, Outcome
+from calib_async.runner.spec import ExecResult, Termination
 from calib_async.verifiers.command import CommandVerifier, expand_argv
 
 SCHEMA_EXAMPLE = """

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from calib_async.config import default_lean_config, load_checker_config
-from calib_async.corpus import (
+from calib_async.config.schema import default_lean_config, load_checker_config
+from calib_async.corpus.selection import (
     load_curriculum,
     load_custom,
     load_mathlib,

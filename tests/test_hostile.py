@@ -13,9 +13,9 @@ import anyio
 import psutil
 import pytest
 
-from calib_async.config import Rule, Tier, VerifierConfig
-from calib_async.records import CorpusItem, Outcome, TelemetryRecord
-from calib_async.scheduler import Scheduler, Task
+from calib_async.config.schema import Rule, VerifierConfig
+from calib_async.records import CorpusItem, Outcome, Task, TelemetryRecord, Tier
+from calib_async.telemetry.scheduler import Scheduler
 from calib_async.verifiers.command import CommandVerifier
 
 MIB = 2**20

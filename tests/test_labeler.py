@@ -10,9 +10,9 @@ import pexpect
 import pytest
 from rich.console import Console
 
+from calib_async.cli.labeller import run_labeler
 from calib_async.errors import CalibError
-from calib_async.labeler import run_labeler
-from calib_async.manual_labels import load_manual_labels
+from calib_async.labels.manual import load_manual_labels
 from calib_async.records import Truth
 
 UNDETERMINED = ["u1", "u2", "u3"]
@@ -123,7 +123,7 @@ def test_labeller_without_a_calibration_says_to_run_it(run_dir: Path, missing: s
 
 
 SCRIPT = (
-    "import sys; from pathlib import Path; from calib_async.labeler import run_labeler; "
+    "import sys; from pathlib import Path; from calib_async.cli.labeller import run_labeler; "
     "print('labelled', run_labeler(Path(sys.argv[1])))"
 )
 

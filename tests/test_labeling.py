@@ -5,7 +5,7 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from calib_async.labeling import (
+from calib_async.labels.sampling import (
     Evidence,
     allocate,
     consensus_evidence,

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calib_async.config import Tier, VerifierConfig
-from calib_async.exec_types import ExecResult, ExecSpec, Termination
-from calib_async.records import CorpusItem, Outcome, TimeoutKind
+from calib_async.config.schema import VerifierConfig
+from calib_async.records import CorpusItem, Outcome, Tier, TimeoutKind
+from calib_async.runner.spec import ExecResult, ExecSpec, Termination
 from calib_async.verifiers.base import classify_run
 from calib_async.verifiers.lean import (
     LeanVerifier,
@@ -559,14 +559,14 @@ E2E_CASES = [
 
 async def run_spec(spec: ExecSpec) -> ExecResult:
     try:
-        from calib_async.process import run_process_measured
+        from calib_async.runner.process import run_process_measured
     except ImportError:
         return await anyio.to_thread.run_sync(_run_with_subprocess, spec)
     return await run_process_measured(spec)
 
 
 def _run_with_subprocess(spec: ExecSpec) -> ExecResult:
-    """Fallback for when calib_async.process is not there yet: a plain subprocess.run."""
+    """Fallback for when calib_async.runner.process is not there yet: a plain subprocess.run."""
     start = time.monotonic()
     try:
         done = subprocess.run(

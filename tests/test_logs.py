@@ -11,16 +11,16 @@ import pytest
 import structlog
 from rich.console import Console
 
+from calib_async.cli.logs import configure_logging, live_console
 from calib_async.errors import CalibError
-from calib_async.logs import configure_logging, live_console
 
 ANSI = "\x1b["
 
 SCRIPT = """
 import logging, sys, structlog
-from calib_async.logs import configure_logging
+from calib_async.cli.logs import configure_logging
 configure_logging(fmt=sys.argv[1], level=sys.argv[2], verbose=sys.argv[3] == "1")
-log = structlog.get_logger("calib_async.scheduler")
+log = structlog.get_logger("calib_async.telemetry.scheduler")
 log.info("run.finished", run_id="r1", tier="FAST", item="item-7", outcome="VERIFIED")
 log.debug("debug.detail", n=3)
 logging.getLogger("thirdparty").warning("disk %s nearly full", "/tmp")
@@ -55,7 +55,7 @@ def test_json_format_is_one_object_per_line_on_stderr() -> None:
     assert set(by_event) == {"run.finished", "disk /tmp nearly full", "bound.context", "failed"}
     finished = by_event["run.finished"]
     assert (finished["run_id"], finished["tier"], finished["item"]) == ("r1", "FAST", "item-7")
-    assert finished["level"] == "info" and finished["logger"] == "calib_async.scheduler"
+    assert finished["level"] == "info" and finished["logger"] == "calib_async.telemetry.scheduler"
     assert "timestamp" in finished
     assert by_event["disk /tmp nearly full"]["level"] == "warning"
     assert by_event["bound.context"]["run_id"] == "r2"

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from calib_async.errors import CalibError, CorpusError
-from calib_async.manual_labels import ManualLabel, append_manual_label, load_manual_labels
+from calib_async.labels.manual import ManualLabel, append_manual_label, load_manual_labels
 from calib_async.records import Truth
 
 

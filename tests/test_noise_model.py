@@ -15,7 +15,7 @@ from scipy import stats
 
 import calib_async
 from calib_async.errors import CalibError
-from calib_async.noise_model import NoiseModel, TierNoise
+from calib_async.export.noise_model import NoiseModel, TierNoise
 from calib_async.records import Outcome, Truth
 
 

@@ -134,10 +134,10 @@ def expected_keys(rows: list[dict], *, seed: int = 3, label_sample: int = 1000) 
     sampled timeout an escalation ladder up to its first non-timeout. Outcomes near a timeout
     depend on machine load, so a run is compared with what its own outcomes imply.
     """
-    from calib_async.config import default_synthetic_config
-    from calib_async.labeling import sample_for_labeling
+    from calib_async.config.schema import default_synthetic_config
+    from calib_async.labels.sampling import sample_for_labeling
     from calib_async.records import CorpusItem, Phase, TelemetryRecord, task_key
-    from calib_async.scheduler import escalation_ladder
+    from calib_async.telemetry.scheduler import escalation_ladder
 
     by_key = {r["task_key"]: r for r in rows}
     telemetry = [TelemetryRecord.from_dict(r) for r in rows if r["phase"] == "telemetry"]
@@ -226,7 +226,7 @@ def test_sigint_exits_130_promptly_leaves_no_checker_and_resumes(tmp_path: Path)
 
 
 def test_same_seed_gives_identical_snapshots(tmp_path: Path) -> None:
-    from calib_async.checkpoint import snapshot
+    from calib_async.checkpoint.reading import snapshot
 
     out = tmp_path / "out"
     assert run(cmd(out, n=12)).returncode == 0

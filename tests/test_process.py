@@ -18,15 +18,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from calib_async.exec_types import ExecResult, ExecSpec, Limits, Termination
-from calib_async.process import (
+from calib_async.runner.process import (
     MIN_OUTPUT_CAP,
     _Capture,
     memory_peak,
     open_process_measured,
     run_process_measured,
 )
-from calib_async.sampler import TreeSampler
+from calib_async.runner.sampler import TreeSampler
+from calib_async.runner.spec import ExecResult, ExecSpec, Limits, Termination
 
 HELPERS = Path(__file__).parent / "helpers"
 PY = sys.executable
@@ -102,8 +102,8 @@ async def test_300mb_peak_matches_gnu_time(anyio_backend: str) -> None:
     # would be left to tell).
     code = (
         "import anyio, json, sys\n"
-        "from calib_async.exec_types import ExecSpec\n"
-        "from calib_async.process import run_process_measured\n"
+        "from calib_async.runner.spec import ExecSpec\n"
+        "from calib_async.runner.process import run_process_measured\n"
         "r = anyio.run(run_process_measured, ExecSpec(argv=tuple(sys.argv[1:]), timeout_s=20))\n"
         "print(json.dumps([r.memory_peak_mb, r.memory_peak_is_floor, r.memory_peak_source]))\n"
     )

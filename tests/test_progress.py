@@ -13,11 +13,9 @@ import pytest
 from rich.console import Console
 from structlog.testing import capture_logs
 
-from calib_async.config import Tier
+from calib_async.cli.progress import ProgressDisplay
 from calib_async.events import RunEscalated, RunFinished, RunStarted, StageFinished, StageStarted
-from calib_async.progress import ProgressDisplay
-from calib_async.records import CorpusItem, Phase, TelemetryRecord
-from calib_async.scheduler import Task
+from calib_async.records import CorpusItem, Phase, Task, TelemetryRecord, Tier
 
 TIERS = ["FAST", "BALANCED", "SLOW"]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -190,8 +188,8 @@ from rich.console import Console
 sys.path.insert(0, sys.argv[1])
 from test_progress import task, record, TIERS
 from calib_async.events import RunFinished, RunStarted, StageFinished, StageStarted
-from calib_async.logs import configure_logging
-from calib_async.progress import ProgressDisplay
+from calib_async.cli.logs import configure_logging
+from calib_async.cli.progress import ProgressDisplay
 
 console = Console()
 configure_logging()
@@ -202,7 +200,7 @@ with ProgressDisplay(console=console, tiers=TIERS, enabled=console.is_terminal) 
             t = task(f"i{i}", name)
             display(RunStarted(t, running=2))
             display(RunFinished(t, record(t, "VERIFIED" if i else "VERIFIER_TIMEOUT"), running=1))
-    log = structlog.get_logger("calib_async.scheduler")
+    log = structlog.get_logger("calib_async.telemetry.scheduler")
     log.info("run.finished", run_id="r9", tier="SLOW", item="i2")
     time.sleep(0.3)  # let the live display refresh at least once with the log line above it
     display(StageFinished(2, "telemetry"))

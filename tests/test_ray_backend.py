@@ -18,12 +18,17 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from calib_async.backends.ray import TRIO_MESSAGE, RayBackend  # noqa: E402
-from calib_async.config import Tier, parse_verifier  # noqa: E402
+from calib_async.config.schema import parse_verifier  # noqa: E402
 from calib_async.errors import CalibError  # noqa: E402
-from calib_async.exec_types import ExecSpec, Termination  # noqa: E402
 from calib_async.pipeline import RunConfig, run_calibration  # noqa: E402
-from calib_async.records import CorpusItem, Outcome  # noqa: E402
-from calib_async.scheduler import Scheduler, Task  # noqa: E402
+from calib_async.records import (  # noqa: E402
+    CorpusItem,
+    Outcome,
+    Task,
+    Tier,
+)
+from calib_async.runner.spec import ExecSpec, Termination  # noqa: E402
+from calib_async.telemetry.scheduler import Scheduler  # noqa: E402
 from calib_async.verifiers.base import allowlisted_env  # noqa: E402
 from calib_async.verifiers.command import CommandVerifier  # noqa: E402
 

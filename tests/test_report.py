@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from calib_async.duration_model import DurationModel
 from calib_async.errors import CalibError
+from calib_async.export.duration_model import DurationModel
+from calib_async.export.report import write_report
 from calib_async.records import LabeledRecord, LabelMethod, TelemetryRecord, Truth
-from calib_async.report import write_report
 
 TIERS = {"FAST": 0.5, "BALANCED": 1.0, "SLOW": 2.0}
 
@@ -277,7 +277,7 @@ def test_distribution_adapter_rejects_malformed(spec: dict[str, Any], message: s
 
 
 def test_sibling_results_sharing_keys_render_as_one_table() -> None:
-    from calib_async.report_html import value_html
+    from calib_async.export.report_html import value_html
 
     coverage = {"FAST": {"timeout_rate": True, "p": 0.5}, "SLOW": {"timeout_rate": False}, "n": 3}
     html = value_html(coverage)

@@ -13,8 +13,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-import calib_async.sampler as sampler_mod
-from calib_async.sampler import TreeSampler, parse_stat, parse_vmhwm, read_stat
+import calib_async.runner.sampler as sampler_mod
+from calib_async.runner.sampler import TreeSampler, parse_stat, parse_vmhwm, read_stat
 
 HELPERS = Path(__file__).parent / "helpers"
 

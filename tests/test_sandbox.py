@@ -20,20 +20,15 @@ import psutil
 import pytest
 import yaml
 
-from calib_async.config import Rule, Tier, VerifierConfig
+from calib_async.config.schema import Rule, VerifierConfig
 from calib_async.errors import CalibError
-from calib_async.exec_types import ExecResult, ExecSpec, Termination
-from calib_async.records import CorpusItem, Outcome, TelemetryRecord
-from calib_async.sandbox import (
-    Bwrap,
-    SandboxedVerifier,
-    find_bwrap,
-    sandbox_spec,
-    sandboxed_verifiers,
-)
-from calib_async.scheduler import Scheduler, Task
+from calib_async.records import CorpusItem, Outcome, Task, TelemetryRecord, Tier
+from calib_async.runner.sandbox import Bwrap, find_bwrap, sandbox_spec
+from calib_async.runner.spec import ExecResult, ExecSpec, Termination
+from calib_async.telemetry.scheduler import Scheduler
 from calib_async.verifiers.base import allowlisted_env
 from calib_async.verifiers.command import CommandVerifier
+from calib_async.verifiers.sandboxed import SandboxedVerifier, sandboxed_verifiers
 from conftest import run_env
 
 

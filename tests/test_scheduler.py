@@ -7,10 +7,10 @@ import anyio
 import psutil
 import pytest
 
-from calib_async.config import Tier, parse_verifier
+from calib_async.config.schema import parse_verifier
 from calib_async.events import RunEscalated, RunFinished, RunStarted
-from calib_async.records import CorpusItem, Outcome, Phase
-from calib_async.scheduler import Scheduler, Task, escalation_ladder
+from calib_async.records import CorpusItem, Outcome, Phase, Task, Tier
+from calib_async.telemetry.scheduler import Scheduler, escalation_ladder
 from calib_async.verifiers.command import CommandVerifier
 
 pytestmark = pytest.mark.anyio

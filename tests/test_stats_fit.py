@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from calib_async.config import Tier
-from calib_async.records import LabeledRecord, LabelMethod, Outcome, Truth
+from calib_async.records import LabeledRecord, LabelMethod, Outcome, Tier, Truth
 from calib_async.stats import CalibrationFit, fit_and_validate, predict_timeout_rate
 from calib_async.stats.simulate import SimModel, SimTier, simulate
 

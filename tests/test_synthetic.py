@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from calib_async.synthetic import generate_synthetic_corpus, load_manifest
+from calib_async.corpus.synthetic import generate_synthetic_corpus, load_manifest
 from calib_async.verifiers.simulated import CHECKER
 
 

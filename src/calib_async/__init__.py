@@ -3,8 +3,8 @@
 Public API (see README "Library use"):
 
 - :func:`calib_async.pipeline.run_calibration` runs the six stages.
-- :class:`calib_async.scheduler.Scheduler` runs checker tasks under any anyio backend.
-- :class:`calib_async.noise_model.NoiseModel` loads an exported calibration.
+- :class:`calib_async.telemetry.scheduler.Scheduler` runs checker tasks under any anyio backend.
+- :class:`calib_async.export.noise_model.NoiseModel` loads an exported calibration.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ __all__ = ["CalibError", "Outcome", "Phase", "TelemetryRecord", "Truth", "__vers
 
 def __getattr__(name: str) -> object:  # lazy: keep `import calib_async` light
     if name == "NoiseModel":
-        from calib_async.noise_model import NoiseModel
+        from calib_async.export.noise_model import NoiseModel
 
         return NoiseModel
     if name == "Scheduler":
-        from calib_async.scheduler import Scheduler
+        from calib_async.telemetry.scheduler import Scheduler
 
         return Scheduler
     raise AttributeError(name)

@@ -2,6 +2,6 @@
 
 import sys
 
-from calib_async.cli import main
+from calib_async.cli.main import main
 
 sys.exit(main())

@@ -32,3 +32,22 @@ class ConfigError(CalibError):
 
 class CorpusError(CalibError):
     """The corpus cannot be read or selected."""
+
+
+def only_calib_error(group: BaseExceptionGroup) -> CalibError | None:
+    """The group's CalibError if it is its only exception (nested groups flattened).
+
+    Task groups wrap what their tasks raise; a user error must still reach the user as the
+    one line it is, not as a group traceback.
+    """
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        exc = pending.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            pending.extend(exc.exceptions)
+        else:
+            leaves.append(exc)
+    if len(leaves) == 1 and isinstance(leaves[0], CalibError):
+        return leaves[0]
+    return None

@@ -1,19 +1,17 @@
 """Events the pipeline and scheduler emit to listeners (progress display, logs, embedders).
 
-A listener is any callable taking one event. Listeners run on the event-loop thread and must
-not block; the progress display only updates counters.
+A listener is any callable taking one event. Listeners are always called on the event-loop
+thread (stages 4-6 run in a worker thread and hand their events to the loop with
+``anyio.from_thread``) and must not block; the progress display only updates counters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from calib_async.records import TelemetryRecord
-
-if TYPE_CHECKING:
-    from calib_async.scheduler import Task
+from calib_async.records import Task, TelemetryRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +55,9 @@ class RunEscalated:
 
 Event = StageStarted | StageFinished | RunStarted | RunFinished | RunEscalated
 Listener = Callable[[Event], None]
+
+
+def emit(listeners: Sequence[Listener], event: Event) -> None:
+    """Call every listener with ``event`` (on the calling thread: the event loop's)."""
+    for listener in listeners:
+        listener(event)

@@ -6,6 +6,7 @@ Units: durations in milliseconds (``*_ms``), memory in MiB (``*_mb``: bytes / 2*
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -157,3 +158,61 @@ class LabeledRecord:
     confidence: float
     stratum: str  # the sampling stratum (tier|outcome)
     weight: float  # Horvitz-Thompson weight N_h / n_h
+
+
+def plain_value(value: Any) -> Any:
+    """JSON-ready copy with mapping keys sorted (stable identities)."""
+    if isinstance(value, Mapping):
+        return {str(k): plain_value(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, list | tuple):
+        return [plain_value(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """A checker configuration: timeout, limits, flags, strictness."""
+
+    name: str
+    timeout_s: float
+    verifier: str
+    memory_limit_mb: int | None = None
+    args: tuple[str, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+    max_processes: int | None = None
+    max_file_mb: int | None = None
+    output_cap_kb: int = 64
+    grace_s: float = 1.0
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "timeout_s": self.timeout_s,
+            "verifier": self.verifier,
+            "memory_limit_mb": self.memory_limit_mb,
+            "args": list(self.args),
+            "options": plain_value(self.options),
+            "max_processes": self.max_processes,
+            "max_file_mb": self.max_file_mb,
+            "output_cap_kb": self.output_cap_kb,
+            "grace_s": self.grace_s,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One checker run to do: an item at a tier, with one profile, phase and attempt."""
+
+    item: CorpusItem
+    tier: Tier
+    verifier: str
+    phase: Phase = Phase.TELEMETRY
+    attempt: int = 0
+    timeout_s: float | None = None  # None: the tier's timeout
+
+    @property
+    def effective_timeout_s(self) -> float:
+        return self.timeout_s if self.timeout_s is not None else self.tier.timeout_s
+
+    @property
+    def key(self) -> str:
+        return task_key(self.item, self.tier.name, self.phase, self.attempt, self.verifier)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from calib_async.exec_types import ExecResult, ExecSpec
+from calib_async.runner.spec import ExecResult, ExecSpec
 
 
 class Backend(Protocol):

@@ -2,10 +2,10 @@
 
 **What runs where.** The driver (scheduler, classification, records, the checkpoint) stays
 here; only the process runner moves. A task calls the same
-:func:`~calib_async.process.run_process_measured` the local backend uses, inside
+:func:`~calib_async.runner.process.run_process_measured` the local backend uses, inside
 ``anyio.run(..., backend="asyncio")`` on the worker (a sampler per task, a cgroup pool per
 worker process), so timeouts, whole-tree kills and telemetry are enforced where the checker
-runs. The task returns the :class:`~calib_async.exec_types.ExecResult` (plain frozen data)
+runs. The task returns the :class:`~calib_async.runner.spec.ExecResult` (plain frozen data)
 to the driver; only the driver writes the checkpoint, so resuming a Ray run needs nothing
 special.
 
@@ -69,7 +69,7 @@ import anyio
 import structlog
 
 from calib_async.errors import CalibError
-from calib_async.exec_types import ExecResult, ExecSpec, Termination
+from calib_async.runner.spec import ExecResult, ExecSpec, Termination
 
 log = structlog.get_logger(__name__)
 
@@ -382,15 +382,15 @@ def _worker_cgroup_pool() -> Any:
     a fresh sampler's own, creates and removes cgroups every run: about 1 ms more here)."""
     pid = os.getpid()
     if pid not in _cgroups:
-        from calib_async import cgroups
+        from calib_async.runner import cgroups
 
         _cgroups[pid] = cgroups.open_pool(cgroups.WRAPPER_SHELL)
     return _cgroups[pid]
 
 
 async def _measure(spec: ExecSpec, sample_interval_s: float) -> ExecResult:
-    from calib_async.process import run_process_measured
-    from calib_async.sampler import TreeSampler
+    from calib_async.runner.process import run_process_measured
+    from calib_async.runner.sampler import TreeSampler
 
     async with TreeSampler(interval_s=sample_interval_s, cgroups=False) as sampler:
         sampler.cgroup_pool = _worker_cgroup_pool()

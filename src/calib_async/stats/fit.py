@@ -7,15 +7,14 @@ thread. Everything random is seeded from ``seed``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import structlog
 
-from calib_async.config import Tier
-from calib_async.records import LabeledRecord, TelemetryRecord
+from calib_async.records import LabeledRecord, TelemetryRecord, Tier
 from calib_async.stats.columns import split_items, to_columns
 from calib_async.stats.tier import TierFit, fit_tier
 from calib_async.stats.validation import ValidationReport, validate
@@ -96,6 +95,7 @@ def fit_and_validate(
     seed: int,
     bootstrap: int = 99,
     confidence: float = 0.95,
+    on_fitted: Callable[[], None] | None = None,
 ) -> CalibrationFit:
     """Fit every tier on the training items and validate on the held-out items.
 
@@ -146,6 +146,8 @@ def fit_and_validate(
         held_runs[tier.name] = runs.subset(run_held)
         held_labels[tier.name] = labels.subset(lab_held)
         log.debug("tier fitted", tier=tier.name, status=fits[tier.name].status)
+    if on_fitted is not None:  # stage 4 is done; stage 5 (validation) starts
+        on_fitted()
     report = validate(
         list(fits.values()),
         held_runs,

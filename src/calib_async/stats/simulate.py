@@ -1,6 +1,6 @@
 """In-process simulation of telemetry and labels with known truth (tests, recovery study, bench).
 
-The latent generative model mirrors the bundled simulated checker (``calib_async.synthetic``)
+The latent generative model mirrors the bundled simulated checker (``calib_async.corpus.synthetic``)
 in structure, simplified so that the true value of every exported quantity is known:
 
 * each item is valid with probability ``p_valid`` (truth is a property of the item);
@@ -13,7 +13,7 @@ in structure, simplified so that the true value of every exported quantity is kn
   (PROOF_INVALID / MEMORY_LIMIT_EXCEEDED / VERIFIER_ERROR), else VERIFIED; an invalid item's
   finished run passes spuriously with ``p_spurious_pass``, else fails;
 * labelling samples ``label_per_tier`` runs per tier stratified by (tier, outcome) with equal
-  shares (as ``calib_async.labeling.allocate`` does) and HT weights N_h / n_h; a sampled
+  shares (as ``calib_async.labels.sampling.allocate`` does) and HT weights N_h / n_h; a sampled
   timeout is UNDETERMINED with probability ``p_undetermined_timeout`` (missing at random).
 
 So, with S the family's survival function and T a tier's timeout in ms:
@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from calib_async.config import Tier
-from calib_async.labeling import allocate
+from calib_async.labels.sampling import allocate
 from calib_async.records import (
     LabeledRecord,
     LabelMethod,
     Outcome,
     Phase,
     TelemetryRecord,
+    Tier,
     Truth,
 )
 from calib_async.stats.durations import frozen

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from calib_async.exec_types import ExecResult, ExecSpec, Termination
 from calib_async.records import CorpusItem, Outcome, TimeoutKind
+from calib_async.runner.spec import ExecResult, ExecSpec, Termination
 
 if TYPE_CHECKING:
-    from calib_async.config import Tier
+    from calib_async.records import Tier
 
 #: Environment variables passed through from the parent. Everything else is dropped.
 ENV_ALLOWLIST = ("PATH", "HOME", "LANG", "TMPDIR", "TZ", "USER", "LOGNAME")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from calib_async.config import Tier, VerifierConfig
-from calib_async.exec_types import ExecResult, ExecSpec, Limits
-from calib_async.records import CorpusItem, Outcome
+from calib_async.config.schema import VerifierConfig
+from calib_async.records import CorpusItem, Outcome, Tier
+from calib_async.runner.spec import ExecResult, ExecSpec, Limits
 from calib_async.verifiers.base import Verdict, allowlisted_env
 from calib_async.verifiers.diagnostics import first_error_line
 

@@ -57,10 +57,10 @@ from typing import Any
 
 import structlog
 
-from calib_async.config import Tier, VerifierConfig
+from calib_async.config.schema import VerifierConfig
 from calib_async.errors import ConfigError
-from calib_async.exec_types import ExecResult, ExecSpec, Limits
-from calib_async.records import CorpusItem, Outcome, TimeoutKind
+from calib_async.records import CorpusItem, Outcome, Tier, TimeoutKind
+from calib_async.runner.spec import ExecResult, ExecSpec, Limits
 from calib_async.verifiers.base import Verdict, allowlisted_env
 from calib_async.verifiers.command import limits_for
 from calib_async.verifiers.lean_axioms import (

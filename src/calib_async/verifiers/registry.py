@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from calib_async.config import VerifierConfig
+from calib_async.config.schema import VerifierConfig
 from calib_async.verifiers.base import Verifier
 
 

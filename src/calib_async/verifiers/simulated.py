@@ -13,9 +13,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from calib_async.config import TIER_PRECISION, Tier, VerifierConfig
-from calib_async.exec_types import ExecResult, ExecSpec
-from calib_async.records import CorpusItem
+from calib_async.config.schema import TIER_PRECISION, VerifierConfig
+from calib_async.records import CorpusItem, Tier
+from calib_async.runner.spec import ExecResult, ExecSpec
 from calib_async.verifiers.base import Verdict, allowlisted_env
 from calib_async.verifiers.command import limits_for
 from calib_async.verifiers.lean import LeanVerifier

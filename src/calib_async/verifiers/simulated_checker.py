@@ -10,7 +10,7 @@ What it does is decided by the proof file, as Lean's behaviour is:
 * a pragma line ``-- @sim scale_ms=230 shape=1.5 mem_mb=40 miss=0.3 flake=0.04`` gives the
   item's difficulty (Weibull duration scale and shape), its memory need, the chance that the
   checker misses a subtle error (``miss``) and the chance of a resource-related spurious
-  failure (``flake``). The generator (``calib_async.synthetic``) writes these; the pipeline
+  failure (``flake``). The generator (``calib_async.corpus.synthetic``) writes these; the pipeline
   never reads them.
 * the proof body decides validity: ``sorry`` (warning only, exit 0), ``native_decide``
   (passes, but ``#print axioms`` shows ``Lean.ofReduceBool``), ``exact absurd_...`` (an error),

@@ -34,8 +34,8 @@ import subprocess
 
 import structlog
 
-from calib_async.cgroups import WRAPPER_SHELL
-from calib_async.exec_types import ExecSpec, Limits
+from calib_async.runner.cgroups import WRAPPER_SHELL
+from calib_async.runner.spec import ExecSpec, Limits
 
 log = structlog.get_logger(__name__)
 

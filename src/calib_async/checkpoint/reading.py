@@ -2,7 +2,7 @@
 
 Layout: line 1 is a header ``{"kind": "header", "format": 1, "fingerprint": {...}, ...}``; every
 further line is one finished run (a canonical :class:`~calib_async.records.TelemetryRecord`
-dict, see :mod:`calib_async.canonical`) carrying its ``task_key``.
+dict, see :mod:`calib_async.checkpoint.canonical`) carrying its ``task_key``.
 
 - :func:`prepare_log` decides, from ``--resume`` / ``--fresh``, whether to start, continue or
   refuse, and never overwrites a log: ``--fresh`` renames the old one to
@@ -10,11 +10,12 @@ dict, see :mod:`calib_async.canonical`) carrying its ``task_key``.
 - :func:`read_log` reads a log back. A torn last line (the driver was killed mid-write, or the
   machine lost power) is reported and cut off; any other bad line is a :class:`CheckpointError`
   naming its line number.
-- :class:`CheckpointWriter` (:mod:`calib_async.checkpoint_writer`, re-exported) appends
+- :class:`CheckpointWriter` (:mod:`calib_async.checkpoint.writing`, re-exported) appends
   records; its docstring states the durability policy.
 - :func:`completed_keys` and :func:`dedupe_records` turn records into resume bookkeeping;
   :func:`scan_log` validates a log and returns only its completed keys, in little memory.
-- Snapshots (:func:`snapshot`, :func:`write_snapshot`) live in :mod:`calib_async.canonical`
+- Snapshots (:func:`snapshot`, :func:`write_snapshot`) live in
+  :mod:`calib_async.checkpoint.canonical`
   and are re-exported here.
 
 A log is locked with ``flock`` while a writer has it open, so two runs cannot append to the
@@ -34,14 +35,15 @@ from typing import Any
 import orjson
 import structlog
 
-from calib_async.canonical import (
+from calib_async.checkpoint.canonical import (
     SNAPSHOT_FIELDS,
     canonicalize,
     read_snapshot,
     snapshot,
     write_snapshot,
 )
-from calib_async.checkpoint_writer import (
+from calib_async.checkpoint.fingerprint import diff_fingerprints
+from calib_async.checkpoint.writing import (
     CheckpointWriter,
     check_unlocked,
     create_log,
@@ -50,7 +52,6 @@ from calib_async.checkpoint_writer import (
     truncate_log,
 )
 from calib_async.errors import CheckpointError
-from calib_async.fingerprint import diff_fingerprints
 
 __all__ = [
     "FORMAT",

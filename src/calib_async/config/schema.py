@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from calib_async.errors import ConfigError
-from calib_async.records import Outcome
+from calib_async.records import Outcome, Tier, plain_value
 
 VERIFIER_KINDS = ("command", "lean", "simulated")
 _VERIFIER_KEYS = {
@@ -76,36 +76,7 @@ class VerifierConfig:
                 for r in self.rules
             ],
             "default": self.default.value,
-            "options": _plain(self.options),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Tier:
-    """A checker configuration: timeout, limits, flags, strictness."""
-
-    name: str
-    timeout_s: float
-    verifier: str
-    memory_limit_mb: int | None = None
-    args: tuple[str, ...] = ()
-    options: Mapping[str, Any] = field(default_factory=dict)
-    max_processes: int | None = None
-    max_file_mb: int | None = None
-    output_cap_kb: int = 64
-    grace_s: float = 1.0
-
-    def identity(self) -> dict[str, Any]:
-        return {
-            "timeout_s": self.timeout_s,
-            "verifier": self.verifier,
-            "memory_limit_mb": self.memory_limit_mb,
-            "args": list(self.args),
-            "options": _plain(self.options),
-            "max_processes": self.max_processes,
-            "max_file_mb": self.max_file_mb,
-            "output_cap_kb": self.output_cap_kb,
-            "grace_s": self.grace_s,
+            "options": plain_value(self.options),
         }
 
 
@@ -116,14 +87,6 @@ class CheckerConfig:
     verifiers: Mapping[str, VerifierConfig]
     tiers: Mapping[str, Tier]
     consensus_verifiers: tuple[str, ...] = ()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 # ---------------------------------------------------------------------------------------------

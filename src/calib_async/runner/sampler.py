@@ -35,7 +35,7 @@ from types import TracebackType
 import anyio
 import structlog
 
-from calib_async import cgroups as cg
+from calib_async.runner import cgroups as cg
 
 log = structlog.get_logger(__name__)
 

@@ -1,6 +1,7 @@
 """Every write to a telemetry log: create, move aside, cut a torn tail, append.
 
-:mod:`calib_async.checkpoint` decides *whether* to start, continue or refuse a log and reads it
+:mod:`calib_async.checkpoint.reading` decides *whether* to start, continue or refuse a log and
+reads it
 back; this module does the file operations, each crash-safe on its own:
 
 - :func:`create_log` writes the header to a temporary file and links it into place, so a log
@@ -23,7 +24,7 @@ from typing import Any
 
 import anyio
 
-from calib_async.canonical import dumps_canonical
+from calib_async.checkpoint.canonical import dumps_canonical
 from calib_async.errors import CheckpointError
 
 try:

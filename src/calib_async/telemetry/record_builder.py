@@ -9,12 +9,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from calib_async.exec_types import ExecResult
 from calib_async.records import TelemetryRecord
+from calib_async.runner.spec import ExecResult
 from calib_async.verifiers.base import Verdict
 
 if TYPE_CHECKING:
-    from calib_async.scheduler import Task
+    from calib_async.records import Task
 
 _HOST = socket.gethostname()
 _TAIL_CHARS = 2000

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from calib_async.duration_model import DurationModel, finite_number, positive_number
 from calib_async.errors import CalibError
+from calib_async.export.duration_model import DurationModel, finite_number, positive_number
 from calib_async.records import Outcome, Truth
 
 if TYPE_CHECKING:

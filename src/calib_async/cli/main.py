@@ -244,8 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _label_main(argv: list[str]) -> int:
-    from calib_async.labeler import run_labeler
-    from calib_async.logs import configure_logging
+    from calib_async.cli.labeller import run_labeler
+    from calib_async.cli.logs import configure_logging
 
     args = build_label_parser().parse_args(argv)
     configure_logging(level="WARNING")
@@ -262,9 +262,10 @@ def _calibrate_main(argv: list[str]) -> int:
     import anyio
     from rich.console import Console
 
-    from calib_async.logs import configure_logging
-    from calib_async.pipeline import Interrupted, RunConfig
-    from calib_async.progress import ProgressDisplay
+    from calib_async.cli.logs import configure_logging
+    from calib_async.cli.progress import ProgressDisplay
+    from calib_async.cli.signals import Interrupted
+    from calib_async.config.run import RunConfig
 
     console = Console(stderr=False)
     interactive = sys.stdout.isatty() and not args.no_progress
@@ -318,9 +319,12 @@ def _calibrate_main(argv: list[str]) -> int:
 
 
 async def _run(config: object, display: object) -> object:
+    from calib_async.cli.signals import run_until_signal
     from calib_async.pipeline import run_calibration
 
-    return await run_calibration(config, listeners=[display], handle_signals=True)  # type: ignore[arg-type,list-item]
+    return await run_until_signal(
+        lambda: run_calibration(config, listeners=[display])  # type: ignore[arg-type,list-item]
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

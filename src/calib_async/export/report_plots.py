@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from calib_async.duration_model import DurationModel
+from calib_async.export.duration_model import DurationModel
 from calib_async.records import TelemetryRecord
 
 DPI = 110

@@ -1,10 +1,11 @@
 """Run one checker process, measured: spawn, capture, limit, time out, kill the whole tree, reap.
 
 Two tiers (as trio and anyio do): :func:`run_process_measured` always reaps and returns an
-:class:`~calib_async.exec_types.ExecResult`; :func:`open_process_measured` gives a
+:class:`~calib_async.runner.spec.ExecResult`; :func:`open_process_measured` gives a
 :class:`MeasuredProcess` handle (pid, live tree stats, ``terminate()``, ``wait()``) for embedding.
 
-**Spawning and limits**: see :mod:`calib_async.spawn` (vfork path; a tiny dash wrapper applies
+**Spawning and limits**: see :mod:`calib_async.runner.spawn`
+(vfork path; a tiny dash wrapper applies
 RLIMIT_AS/NPROC/FSIZE and joins the run's cgroup; the choice was measured). As root RLIMIT_NPROC
 is not enforced by the kernel (and otherwise it counts all processes of the user), so
 ``max_processes`` is also enforced per tree by the sampler: a tick that sees more live processes
@@ -63,10 +64,10 @@ from contextlib import asynccontextmanager, nullcontext, suppress
 import anyio
 import structlog
 
-from calib_async import cgroups
-from calib_async.exec_types import ExecResult, ExecSpec, Termination
-from calib_async.sampler import TreeSampler, TreeStats, read_stat
-from calib_async.spawn import SpawnError, start_checker, wrapper_failure
+from calib_async.runner import cgroups
+from calib_async.runner.sampler import TreeSampler, TreeStats, read_stat
+from calib_async.runner.spawn import SpawnError, start_checker, wrapper_failure
+from calib_async.runner.spec import ExecResult, ExecSpec, Termination
 
 log = structlog.get_logger(__name__)
 

@@ -1,6 +1,6 @@
 """The fingerprint of a run: what a resumed run must match, and what differs when it does not.
 
-A fingerprint is a canonical (see :mod:`calib_async.canonical`) dict::
+A fingerprint is a canonical (see :mod:`calib_async.checkpoint.canonical`) dict::
 
     {"corpus": {"count": 3, "digest": "<sha256>", "items": {"<item_id>": "<content_hash>", ...}},
      "tiers": {"FAST": Tier.identity(), ...},
@@ -19,9 +19,9 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from calib_async.canonical import canonicalize
-from calib_async.config import Tier, VerifierConfig
-from calib_async.records import CorpusItem
+from calib_async.checkpoint.canonical import canonicalize
+from calib_async.config.schema import VerifierConfig
+from calib_async.records import CorpusItem, Tier
 
 #: Top-level scalar keys and how diff messages name them (after the CLI flags that set them).
 _FLAGS = {

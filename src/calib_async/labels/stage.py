@@ -1,39 +1,86 @@
 """Stage 3 as it runs: the stratified sample, escalation ladders for sampled timeouts,
 consensus runs per sampled item, manual labels, and the evidence they give.
 
-The pure parts (sampling, votes, merging) live in :mod:`calib_async.labeling`; this module
-drives the checker runs through the pipeline's resume-aware runner.
+The pure parts (sampling, votes, merging) live in :mod:`calib_async.labels.sampling`; this module
+drives the checker runs through stage 2's resume-aware runner.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
-from calib_async.config import CheckerConfig, Tier
-from calib_async.events import Listener, StageStarted
-from calib_async.labeling import (
+from calib_async.config.run import RunConfig
+from calib_async.config.schema import CheckerConfig
+from calib_async.config.setup import consensus_profiles
+from calib_async.events import Listener, StageFinished, StageStarted, emit
+from calib_async.labels.sampling import (
     Evidence,
+    SampledRecord,
     axiom_evidence,
     consensus_evidence,
     extended_timeout_evidence,
+    label_summary,
+    labeled_records,
+    merge_labels,
     sample_for_labeling,
 )
-from calib_async.records import CorpusItem, ItemLabel, LabelMethod, Outcome, Phase, TelemetryRecord
-from calib_async.scheduler import Task
+from calib_async.records import (
+    CorpusItem,
+    ItemLabel,
+    LabeledRecord,
+    LabelMethod,
+    Outcome,
+    Phase,
+    Task,
+    TelemetryRecord,
+    Tier,
+)
+from calib_async.telemetry.resuming import ResumingRunner
 from calib_async.verifiers.lean_axioms import DEFAULT_AXIOM_ALLOWLIST
 
-if TYPE_CHECKING:
-    from calib_async.pipeline import RunConfig, Runner
+STAGE = 3
+NAME = "ground-truth labelling"
 
 
-def emit(listeners: Sequence[Listener], event: StageStarted) -> None:
-    for listener in listeners:
-        listener(event)
+@dataclass(frozen=True, slots=True)
+class GroundTruth:
+    """Stage 3's output: merged labels, the labelled sample, and the runs it took."""
+
+    labels: dict[tuple[str, str | None], ItemLabel]
+    labeled: list[LabeledRecord]
+    label_runs: list[TelemetryRecord]
+    summary: dict[str, Any]
+
+
+async def establish_ground_truth(
+    config: RunConfig,
+    checker: CheckerConfig,
+    tiers: Sequence[Tier],
+    items: Sequence[CorpusItem],
+    telemetry: Sequence[TelemetryRecord],
+    runner: ResumingRunner,
+    listeners: Sequence[Listener],
+) -> GroundTruth:
+    """Sample, run escalations and consensus, merge all evidence, write ``labels.json``.
+
+    **Cancellation:** running checkers are killed and reaped; finished label runs are already
+    in the checkpoint, and ``labels.json`` is not written.
+    """
+    evidence, sample, label_runs = await run_label_stage(
+        config, checker, tiers, items, telemetry, runner, listeners
+    )
+    labels = merge_labels(evidence)
+    labeled = labeled_records(sample, labels)
+    write_labels_json(config.output_dir / "labels.json", labels)
+    summary = label_summary(labels)
+    emit(listeners, StageFinished(STAGE, NAME, summary))
+    return GroundTruth(labels=labels, labeled=labeled, label_runs=label_runs, summary=summary)
 
 
 def consensus_tier(
@@ -62,21 +109,25 @@ async def run_label_stage(
     tiers: Sequence[Tier],
     items: Sequence[CorpusItem],
     telemetry: Sequence[TelemetryRecord],
-    runner: Runner,
+    runner: ResumingRunner,
     listeners: Sequence[Listener],
-) -> tuple[list[Evidence], list, list[TelemetryRecord]]:
+) -> tuple[list[Evidence], list[SampledRecord], list[TelemetryRecord]]:
+    """The evidence of stage 3's runs (and manual labels), the sample, and the label runs.
+
+    **Cancellation:** as :func:`establish_ground_truth`.
+    """
     sample = sample_for_labeling(telemetry, config.label_sample, config.seed)
     sampled_items = sorted({s.record.item_id for s in sample})
     by_id = {item.item_id: item for item in items}
     tier_by_name = {t.name: t for t in tiers}
-    consensus = list(config.consensus_verifiers or checker.consensus_verifiers)
+    consensus = list(consensus_profiles(config, checker))
     timeouts = [s for s in sample if s.record.outcome == Outcome.VERIFIER_TIMEOUT]
     emit(
         listeners,
         StageStarted(
             # planned: the consensus runs; each escalation attempt announces itself (RunEscalated)
-            3,
-            "ground-truth labelling",
+            STAGE,
+            NAME,
             len(sampled_items) * len(consensus),
         ),
     )
@@ -145,7 +196,7 @@ async def run_label_stage(
 
 
 def manual_evidence(config: RunConfig) -> list[Evidence]:
-    from calib_async.manual_labels import load_manual_labels
+    from calib_async.labels.manual import load_manual_labels
 
     paths = []
     if config.manual_labels is not None:

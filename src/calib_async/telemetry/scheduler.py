@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import TracebackType
 from typing import Self
 
@@ -36,34 +36,13 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from calib_async.backends import Backend
-from calib_async.config import Tier
 from calib_async.events import Listener, RunEscalated, RunFinished, RunStarted
-from calib_async.exec_types import ExecSpec
-from calib_async.records import CorpusItem, Outcome, Phase, TelemetryRecord, task_key
-from calib_async.telemetry import LoadAverage, build_record
+from calib_async.records import Outcome, Task, TelemetryRecord
+from calib_async.runner.spec import ExecSpec
+from calib_async.telemetry.record_builder import LoadAverage, build_record
 from calib_async.verifiers.base import Verifier, classify_run
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Task:
-    """One checker run to do: an item at a tier, with one profile, phase and attempt."""
-
-    item: CorpusItem
-    tier: Tier
-    verifier: str
-    phase: Phase = Phase.TELEMETRY
-    attempt: int = 0
-    timeout_s: float | None = None  # None: the tier's timeout
-
-    @property
-    def effective_timeout_s(self) -> float:
-        return self.timeout_s if self.timeout_s is not None else self.tier.timeout_s
-
-    @property
-    def key(self) -> str:
-        return task_key(self.item, self.tier.name, self.phase, self.attempt, self.verifier)
 
 
 def escalation_ladder(multiplier: float) -> list[float]:

@@ -25,6 +25,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from calib_async.cli.logs import live_console
+from calib_async.cli.summary import print_summary
 from calib_async.events import (
     Event,
     RunEscalated,
@@ -33,8 +35,6 @@ from calib_async.events import (
     StageFinished,
     StageStarted,
 )
-from calib_async.logs import live_console
-from calib_async.progress_summary import print_summary
 
 log = structlog.get_logger(__name__)
 

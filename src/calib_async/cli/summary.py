@@ -17,7 +17,7 @@ from rich.segment import Segments
 from rich.table import Table
 from rich.text import Text
 
-log = structlog.get_logger("calib_async.progress")
+log = structlog.get_logger("calib_async.cli.progress")
 
 LOG_WIDTH = 160
 

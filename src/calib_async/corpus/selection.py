@@ -45,7 +45,7 @@ from typing import TypeVar
 
 import structlog
 
-from calib_async.attempts import parse_attempts
+from calib_async.corpus.attempts import parse_attempts
 from calib_async.errors import CorpusError
 from calib_async.records import CorpusItem
 

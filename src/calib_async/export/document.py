@@ -10,16 +10,14 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
-from calib_async import __version__
-from calib_async.config import Tier
+from calib_async.config.run import RunConfig
 from calib_async.errors import CalibError
-
-if TYPE_CHECKING:
-    from calib_async.pipeline import RunConfig
+from calib_async.records import Tier
+from calib_async.version import __version__
 
 SCHEMA_VERSION = "calib-async/1"
 

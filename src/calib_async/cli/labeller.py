@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from calib_async.errors import CalibError
-from calib_async.manual_labels import ManualLabel, append_manual_label, load_manual_labels
+from calib_async.labels.manual import ManualLabel, append_manual_label, load_manual_labels
 from calib_async.records import Truth
 
 log = structlog.get_logger(__name__)

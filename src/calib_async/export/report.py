@@ -19,12 +19,12 @@ from typing import Any
 
 import structlog
 
-from calib_async.duration_model import DurationModel
 from calib_async.errors import CalibError
+from calib_async.export.duration_model import DurationModel
+from calib_async.export.report_html import esc as _e
+from calib_async.export.report_html import fmt as _fmt
+from calib_async.export.report_html import value_html as _value
 from calib_async.records import LabeledRecord, Outcome, Phase, TelemetryRecord, Truth
-from calib_async.report_html import esc as _e
-from calib_async.report_html import fmt as _fmt
-from calib_async.report_html import value_html as _value
 
 log = structlog.get_logger(__name__)
 
@@ -70,7 +70,7 @@ def write_report(
     try:
         import matplotlib  # noqa: F401  (an optional import check: plots need it)
 
-        from calib_async import report_plots as plots
+        from calib_async.export import report_plots as plots
     except ImportError:  # matplotlib missing: tables only
         plots = None
     models = _models(export)

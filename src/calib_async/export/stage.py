@@ -1,0 +1,35 @@
+"""Stage 6: the calibration YAML and the HTML report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from calib_async.config.run import RunConfig
+from calib_async.export.document import build_export, write_export
+from calib_async.records import LabeledRecord, TelemetryRecord, Tier
+from calib_async.stats.fit import CalibrationFit
+
+
+def export_calibration(
+    fit: CalibrationFit,
+    *,
+    config: RunConfig,
+    tiers: Sequence[Tier],
+    labels: Mapping[str, Any],
+    run_id: str,
+    telemetry: Sequence[TelemetryRecord],
+    labeled: Sequence[LabeledRecord],
+) -> tuple[dict[str, Any], Path | None]:
+    """Write ``config.export`` (and the report unless disabled); the document and report path."""
+    export = build_export(fit, config=config, tiers=tiers, labels=labels, run_id=run_id)
+    write_export(config.export, export)
+    report_path = None
+    if config.report:
+        from calib_async.export.report import write_report
+
+        report_path = write_report(
+            config.output_dir / "report.html", export=export, telemetry=telemetry, labeled=labeled
+        )
+    return export, report_path

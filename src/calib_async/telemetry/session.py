@@ -1,0 +1,108 @@
+"""The checker session shared by stages 2 and 3: the checkpoint (checked against the run's
+fingerprint, resumed or started), the verifiers, the backend and the scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import anyio
+import structlog
+
+from calib_async.backends import make_backend
+from calib_async.checkpoint.fingerprint import make_fingerprint
+from calib_async.checkpoint.reading import dedupe_records, prepare_log, sync_periodically
+from calib_async.checkpoint.writing import CheckpointWriter
+from calib_async.config.run import RunConfig
+from calib_async.config.schema import CheckerConfig
+from calib_async.config.setup import consensus_profiles
+from calib_async.events import Listener
+from calib_async.records import CorpusItem, TelemetryRecord, Tier
+from calib_async.telemetry.resuming import ResumingRunner
+from calib_async.telemetry.scheduler import Scheduler
+from calib_async.verifiers.registry import build_verifiers
+from calib_async.version import __version__
+
+log = structlog.get_logger(__name__)
+
+
+def load_finished(config: RunConfig, fingerprint: dict) -> dict[str, TelemetryRecord]:
+    """Finished records of a resumed log by task key (none for a fresh log)."""
+    contents = prepare_log(config.log_path, fingerprint, resume=config.resume, fresh=config.fresh)
+    done: dict[str, TelemetryRecord] = {}
+    if contents is not None:
+        # finished runs only (cancelled ones run again), first record of each task key
+        finished, _ = dedupe_records(contents.records)
+        for raw in finished:
+            record = TelemetryRecord.from_dict(dict(raw))
+            done[record.task_key] = record
+        log.info("resume.loaded", records=len(done), torn_bytes=contents.torn_bytes)
+    return done
+
+
+def run_fingerprint(
+    config: RunConfig, checker: CheckerConfig, tiers: Sequence[Tier], items: Sequence[CorpusItem]
+) -> dict:
+    """What makes the log this run's: items, tiers, profiles and the settings that shape runs."""
+    used = {t.verifier for t in tiers} | set(consensus_profiles(config, checker))
+    return make_fingerprint(
+        items=items,
+        tiers={t.name: t for t in tiers},
+        verifiers={name: checker.verifiers[name] for name in sorted(used)},
+        seed=config.seed,
+        n=config.n,
+        label_sample=config.label_sample,
+        tool_version=__version__,
+        extra={
+            "timeout_multiplier": config.timeout_multiplier,
+            "consensus_verifiers": list(consensus_profiles(config, checker)),
+            "corpus": config.corpus,
+            "sandbox": config.sandbox,
+        },
+    )
+
+
+@asynccontextmanager
+async def open_session(
+    config: RunConfig,
+    checker: CheckerConfig,
+    tiers: Sequence[Tier],
+    items: Sequence[CorpusItem],
+    *,
+    run_id: str,
+    listeners: Sequence[Listener],
+) -> AsyncIterator[ResumingRunner]:
+    """A resume-aware runner over the run's checkpoint and scheduler.
+
+    **Cancellation:** running checker trees are killed and reaped, then the checkpoint is
+    fsynced (shielded) before the cancellation propagates; finished runs are never lost.
+    """
+    done = load_finished(config, run_fingerprint(config, checker, tiers, items))
+    used = {t.verifier for t in tiers} | set(consensus_profiles(config, checker))
+    verifier_configs = {name: checker.verifiers[name] for name in sorted(used)}
+    verifiers = build_verifiers(verifier_configs, work_dir=config.output_dir)
+    if config.sandbox != "none":
+        from calib_async.verifiers.sandboxed import sandboxed_verifiers
+
+        verifiers = sandboxed_verifiers(verifiers, config.sandbox, work_dir=config.output_dir)
+    backend = make_backend(
+        config.backend, ray_address=config.ray_address, sample_interval_s=config.sample_interval_s
+    )
+    with CheckpointWriter(config.log_path) as writer:
+        try:
+            async with anyio.create_task_group() as syncing:
+                # fsync at least once a second even while appends pause (long checker runs)
+                syncing.start_soon(sync_periodically, writer)
+                async with Scheduler(
+                    verifiers=verifiers,
+                    workers=config.workers,
+                    backend=backend,
+                    listeners=listeners,
+                    master_seed=config.seed,
+                    run_id=run_id,
+                ) as scheduler:
+                    yield ResumingRunner(scheduler, writer, done, listeners)
+                syncing.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                writer.sync()

@@ -1,0 +1,38 @@
+"""Stage 2: every item at every tier, once, with full telemetry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from calib_async.events import Listener, StageFinished, StageStarted, emit
+from calib_async.records import CorpusItem, Task, TelemetryRecord, Tier
+from calib_async.telemetry.resuming import ResumingRunner
+
+STAGE = 2
+NAME = "telemetry collection"
+
+
+async def collect_telemetry(
+    runner: ResumingRunner,
+    items: Sequence[CorpusItem],
+    tiers: Sequence[Tier],
+    listeners: Sequence[Listener],
+) -> list[TelemetryRecord]:
+    """One telemetry-phase record per (item, tier), replayed from the checkpoint when there.
+
+    **Cancellation:** as :meth:`ResumingRunner.run_all`: running checkers are killed and
+    reaped; finished records are already in the checkpoint.
+    """
+    tasks = [Task(item, tier, tier.verifier) for item in items for tier in tiers]
+    emit(listeners, StageStarted(STAGE, NAME, len(tasks), {t.name: len(items) for t in tiers}))
+    telemetry = [record async for record in runner.run_all(tasks)]
+    emit(listeners, StageFinished(STAGE, NAME, outcome_counts(telemetry)))
+    return telemetry
+
+
+def outcome_counts(records: Iterable[TelemetryRecord]) -> dict[str, int]:
+    """Records per outcome."""
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+    return counts

@@ -1,0 +1,82 @@
+"""Profiles whose runs happen inside the bubblewrap sandbox (``--sandbox bwrap``).
+
+The spec transform itself is :mod:`calib_async.runner.sandbox`; this module wraps a profile so
+that its verdicts mean the same inside the sandbox as outside it.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from calib_async.errors import CalibError
+from calib_async.records import CorpusItem, Outcome, Tier
+from calib_async.runner.sandbox import SANDBOXES, Bwrap, find_bwrap, sandbox_failure, sandbox_spec
+from calib_async.runner.spec import ExecResult, ExecSpec
+from calib_async.verifiers.base import Verdict, Verifier
+
+_MAX_SIGNAL = 64
+_OOM_KILL = "killed by a SIGKILL the runner did not send (the OOM killer?)"
+
+
+class SandboxedVerifier:
+    """A profile whose runs happen inside bwrap; everything else is the wrapped profile's."""
+
+    def __init__(self, inner: Verifier, bwrap: Bwrap, *, hide: tuple[str, ...] = ()) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.bwrap = bwrap
+        self.hide = hide
+
+    def build_spec(
+        self, item: CorpusItem, tier: Tier, *, timeout_s: float, attempt: int
+    ) -> ExecSpec:
+        spec = self.inner.build_spec(item, tier, timeout_s=timeout_s, attempt=attempt)
+        return sandbox_spec(spec, self.bwrap, item=item, hide=self.hide)
+
+    def classify(self, result: ExecResult, tier: Tier) -> Verdict:
+        """The wrapped profile's verdict, as if the checker had run outside the sandbox.
+
+        bwrap failing to set up is VERIFIER_ERROR. bwrap reports a checker's death by signal N
+        as exit status 128+N; the profile sees it as that signal again, and a SIGKILL nobody
+        sent (the kernel's OOM killer) is MEMORY_LIMIT_EXCEEDED, as the runner decides
+        outside the sandbox. (The record keeps bwrap's exit status.)
+        """
+        failure = sandbox_failure(result)
+        if failure is not None:
+            return Verdict(Outcome.VERIFIER_ERROR, first_error=failure)
+        code = result.exit_code
+        if code is not None and 128 < code <= 128 + _MAX_SIGNAL:
+            if code - 128 == signal.SIGKILL:
+                return Verdict(Outcome.MEMORY_LIMIT_EXCEEDED, first_error=_OOM_KILL)
+            result = replace(result, exit_code=None, signal=code - 128)
+        return self.inner.classify(result, tier)
+
+    def version_argv(self) -> tuple[str, ...] | None:
+        return self.inner.version_argv()
+
+    def __getattr__(self, name: str) -> Any:  # observe_version, checked_file, config, ...
+        return getattr(self.inner, name)
+
+
+def sandboxed_verifiers(
+    verifiers: Mapping[str, Verifier], sandbox: str, *, work_dir: Path
+) -> dict[str, Verifier]:
+    """Every profile wrapped for ``sandbox`` ("none" returns them unchanged).
+
+    ``work_dir`` (the output directory) is hidden from the checkers. Raises CalibError when
+    bwrap is missing or cannot create namespaces here (probed once, by running it).
+    """
+    if sandbox == "none":
+        return dict(verifiers)
+    if sandbox != "bwrap":
+        raise CalibError(f"unknown sandbox {sandbox!r}; use one of {', '.join(SANDBOXES)}")
+    bwrap = find_bwrap()
+    hide = (str(Path(work_dir).resolve()),)
+    return {name: SandboxedVerifier(v, bwrap, hide=hide) for name, v in verifiers.items()}
+
+
+__all__ = ["SandboxedVerifier", "sandboxed_verifiers"]
