@@ -44,10 +44,10 @@ import structlog
 
 from calib_async.checkpoint.canonical import dumps_canonical
 from calib_async.checkpoint.fingerprint import make_fingerprint
+from calib_async.checkpoint.opening import prepare_log
 from calib_async.checkpoint.reading import (
     CheckpointWriter,
     completed_keys,
-    prepare_log,
     read_log,
     scan_log,
 )

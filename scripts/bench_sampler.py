@@ -26,7 +26,7 @@ import time
 import anyio
 import psutil
 
-from calib_async.runner.process import run_process_measured
+from calib_async.runner.measured import run_process_measured
 from calib_async.runner.sampler import TreeSampler
 from calib_async.runner.spec import ExecSpec
 

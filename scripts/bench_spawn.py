@@ -36,7 +36,7 @@ from collections.abc import Callable
 import anyio
 import structlog
 
-from calib_async.runner.process import run_process_measured
+from calib_async.runner.measured import run_process_measured
 from calib_async.runner.sampler import TreeSampler
 from calib_async.runner.spec import ExecSpec, Limits
 

@@ -34,7 +34,8 @@ from pathlib import Path
 import anyio
 import psutil
 
-from calib_async.checkpoint.reading import CheckpointWriter, prepare_log, read_log
+from calib_async.checkpoint.opening import prepare_log
+from calib_async.checkpoint.reading import CheckpointWriter, read_log
 from calib_async.cli.logs import configure_logging
 from calib_async.config.schema import parse_verifier
 from calib_async.records import CorpusItem, Task, Tier

@@ -14,18 +14,18 @@ import anyio
 import pytest
 from structlog.testing import capture_logs
 
+from calib_async.checkpoint import writing as checkpoint_writer
 from calib_async.checkpoint.canonical import dumps_canonical
 from calib_async.checkpoint.fingerprint import diff_fingerprints, make_fingerprint
+from calib_async.checkpoint.opening import prepare_log
 from calib_async.checkpoint.reading import (
     CheckpointWriter,
     completed_keys,
     dedupe_records,
-    prepare_log,
     read_log,
     scan_log,
     sync_periodically,
 )
-from calib_async.checkpoint import writing as checkpoint_writer
 from calib_async.config.schema import default_synthetic_config
 from calib_async.errors import CheckpointError
 from calib_async.records import CorpusItem

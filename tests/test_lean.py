@@ -559,7 +559,7 @@ E2E_CASES = [
 
 async def run_spec(spec: ExecSpec) -> ExecResult:
     try:
-        from calib_async.runner.process import run_process_measured
+        from calib_async.runner.measured import run_process_measured
     except ImportError:
         return await anyio.to_thread.run_sync(_run_with_subprocess, spec)
     return await run_process_measured(spec)

@@ -18,13 +18,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from calib_async.runner.process import (
-    MIN_OUTPUT_CAP,
-    _Capture,
-    memory_peak,
-    open_process_measured,
-    run_process_measured,
-)
+from calib_async.runner.capture import OutputCapture
+from calib_async.runner.measured import open_process_measured, run_process_measured
+from calib_async.runner.memory import memory_peak
+from calib_async.runner.process import MIN_OUTPUT_CAP
 from calib_async.runner.sampler import TreeSampler
 from calib_async.runner.spec import ExecResult, ExecSpec, Limits, Termination
 
@@ -103,7 +100,7 @@ async def test_300mb_peak_matches_gnu_time(anyio_backend: str) -> None:
     code = (
         "import anyio, json, sys\n"
         "from calib_async.runner.spec import ExecSpec\n"
-        "from calib_async.runner.process import run_process_measured\n"
+        "from calib_async.runner.measured import run_process_measured\n"
         "r = anyio.run(run_process_measured, ExecSpec(argv=tuple(sys.argv[1:]), timeout_s=20))\n"
         "print(json.dumps([r.memory_peak_mb, r.memory_peak_is_floor, r.memory_peak_source]))\n"
     )
@@ -277,7 +274,7 @@ async def test_200mb_of_output_is_capped_and_counted(anyio_backend: str) -> None
 
 @given(st.lists(st.binary(max_size=300), max_size=40), st.integers(1, 200))
 def test_capture_keeps_head_and_tail(chunks: list[bytes], cap: int) -> None:
-    c = _Capture(cap)
+    c = OutputCapture(cap)
     for chunk in chunks:
         c.feed(chunk)
     data = b"".join(chunks)

@@ -1,29 +1,83 @@
 """calib-async: measure how noisy a proof checker is.
 
-Public API (see README "Library use"):
+The public API (README "Library use"). Everything listed in ``__all__`` is importable from
+here; the heavy parts load on first use, and type checkers see them through the
+``TYPE_CHECKING`` imports below.
 
-- :func:`calib_async.pipeline.run_calibration` runs the six stages.
-- :class:`calib_async.telemetry.scheduler.Scheduler` runs checker tasks under any anyio backend.
-- :class:`calib_async.export.noise_model.NoiseModel` loads an exported calibration.
+- :func:`run_calibration` runs the six stages for a :class:`RunConfig` and returns a
+  :class:`CalibrationResult`.
+- :class:`Scheduler` runs :class:`Task` s (an item at a :class:`Tier`) on checker profiles
+  built by :func:`build_verifiers` from a :class:`CheckerConfig`, under asyncio or trio.
+- :class:`NoiseModel` loads an exported calibration for simulators and training code.
+- :class:`CalibError` is the one exception users see.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING
+
 from calib_async.errors import CalibError
-from calib_async.records import Outcome, Phase, TelemetryRecord, Truth
+from calib_async.records import CorpusItem, Outcome, Phase, Task, TelemetryRecord, Tier, Truth
+from calib_async.version import __version__
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from calib_async.config.run import RunConfig
+    from calib_async.config.schema import (
+        CheckerConfig,
+        default_lean_config,
+        default_synthetic_config,
+        load_checker_config,
+    )
+    from calib_async.export.noise_model import NoiseModel
+    from calib_async.pipeline import CalibrationResult, run_calibration
+    from calib_async.telemetry.scheduler import Scheduler
+    from calib_async.verifiers.registry import build_verifiers
 
-__all__ = ["CalibError", "Outcome", "Phase", "TelemetryRecord", "Truth", "__version__"]
+_LAZY = {
+    "RunConfig": "calib_async.config.run",
+    "CheckerConfig": "calib_async.config.schema",
+    "default_lean_config": "calib_async.config.schema",
+    "default_synthetic_config": "calib_async.config.schema",
+    "load_checker_config": "calib_async.config.schema",
+    "NoiseModel": "calib_async.export.noise_model",
+    "CalibrationResult": "calib_async.pipeline",
+    "run_calibration": "calib_async.pipeline",
+    "Scheduler": "calib_async.telemetry.scheduler",
+    "build_verifiers": "calib_async.verifiers.registry",
+}
+
+__all__ = [
+    "CalibError",
+    "CalibrationResult",
+    "CheckerConfig",
+    "CorpusItem",
+    "NoiseModel",
+    "Outcome",
+    "Phase",
+    "RunConfig",
+    "Scheduler",
+    "Task",
+    "TelemetryRecord",
+    "Tier",
+    "Truth",
+    "__version__",
+    "build_verifiers",
+    "default_lean_config",
+    "default_synthetic_config",
+    "load_checker_config",
+    "run_calibration",
+]
 
 
 def __getattr__(name: str) -> object:  # lazy: keep `import calib_async` light
-    if name == "NoiseModel":
-        from calib_async.export.noise_model import NoiseModel
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'calib_async' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
 
-        return NoiseModel
-    if name == "Scheduler":
-        from calib_async.telemetry.scheduler import Scheduler
 
-        return Scheduler
-    raise AttributeError(name)
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from calib_async.runner.process import run_process_measured
+from calib_async.runner.measured import run_process_measured
 from calib_async.runner.sampler import TreeSampler
 from calib_async.runner.spec import ExecResult, ExecSpec
 
 
 class LocalBackend:
-    """Runs each process here with :func:`calib_async.runner.process.run_process_measured`."""
+    """Runs each process here with :func:`calib_async.runner.measured.run_process_measured`."""
 
     name = "local"
 

@@ -1,13 +1,11 @@
 """Run one checker process, measured: spawn, capture, limit, time out, kill the whole tree, reap.
 
-Two tiers (as trio and anyio do): :func:`run_process_measured` always reaps and returns an
-:class:`~calib_async.runner.spec.ExecResult`; :func:`open_process_measured` gives a
-:class:`MeasuredProcess` handle (pid, live tree stats, ``terminate()``, ``wait()``) for embedding.
+:class:`MeasuredProcess` is the handle (pid, live tree stats, ``terminate()``, ``wait()``);
+:mod:`calib_async.runner.measured` holds the two API tiers that construct it.
 
-**Spawning and limits**: see :mod:`calib_async.runner.spawn`
-(vfork path; a tiny dash wrapper applies
-RLIMIT_AS/NPROC/FSIZE and joins the run's cgroup; the choice was measured). As root RLIMIT_NPROC
-is not enforced by the kernel (and otherwise it counts all processes of the user), so
+**Spawning and limits**: see :mod:`calib_async.runner.spawn` (vfork path; a tiny dash wrapper
+applies RLIMIT_AS/NPROC/FSIZE and joins the run's cgroup; the choice was measured). As root
+RLIMIT_NPROC is not enforced by the kernel (and otherwise it counts all processes of the user), so
 ``max_processes`` is also enforced per tree by the sampler: a tick that sees more live processes
 in the tree kills it (Termination.PROCESS_LIMIT). That bounds a fork bomb's lifetime to about one
 sampling interval, not its size within that interval (a pids cgroup would).
@@ -33,7 +31,8 @@ sweep, so a cancelled run returns within about ``grace_s``.
 **Memory.** Termination.MEMORY when (a) the sampler's watchdog saw the tree's RSS exceed
 ``memory_mb`` (the tree is SIGKILLed at once), or (b) the run failed while a memory limit was set
 and its output matches an out-of-memory pattern, or it died of a SIGKILL the runner did not send.
-The first termination reason wins. Peak memory: see :func:`memory_peak`.
+The first termination reason wins. Peak memory: see
+:func:`calib_async.runner.memory.memory_peak`.
 
 **CPU.** ``cpu_time_ms`` is wait4's user+sys (leader plus waited-for descendants). It is
 cross-checked against the sampler's figure (and the cgroup's ``cpu.stat``); a warning flag is
@@ -58,13 +57,15 @@ import select
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, nullcontext, suppress
+from contextlib import nullcontext, suppress
 
 import anyio
 import structlog
 
 from calib_async.runner import cgroups
+from calib_async.runner.capture import OutputCapture
+from calib_async.runner.killing import kill_verified
+from calib_async.runner.memory import memory_peak
 from calib_async.runner.sampler import TreeSampler, TreeStats, read_stat
 from calib_async.runner.spawn import SpawnError, start_checker, wrapper_failure
 from calib_async.runner.spec import ExecResult, ExecSpec, Termination
@@ -78,73 +79,6 @@ _OOM = re.compile(
     rb"MemoryError|std::bad_alloc|Cannot allocate memory|out of memory|failed to create thread",
     re.IGNORECASE,
 )
-
-
-class _Capture:
-    """Head and tail of one stream plus a byte count."""
-
-    __slots__ = ("cap", "head", "tail", "total")
-
-    def __init__(self, cap: int) -> None:
-        self.cap, self.head, self.tail, self.total = cap, bytearray(), bytearray(), 0
-
-    def feed(self, data: bytes) -> None:
-        self.total += len(data)
-        room = self.cap - len(self.head)
-        if room > 0:
-            self.head += data[:room]
-            data = data[room:]
-        if data:
-            self.tail += data
-            if len(self.tail) > 2 * self.cap:
-                del self.tail[: -self.cap]
-
-    def value(self) -> bytes:
-        tail = bytes(self.tail[-self.cap :]) if self.tail else b""
-        dropped = self.total - len(self.head) - len(tail)
-        marker = b"\n...[%d bytes dropped]...\n" % dropped if dropped else b""
-        return bytes(self.head) + marker + tail
-
-
-def memory_peak(ru_maxrss_kb: int, max_hwm_bytes: int, floor_kb: int) -> tuple[float, str, bool]:
-    """(peak MiB, source, may_be_floor) from wait4's ru_maxrss and the sampled VmHWM.
-
-    A spawned child's ru_maxrss starts at the spawning driver's own high-water mark (``floor_kb``,
-    read just after the spawn), so it is informative only when it exceeds that floor; then it is
-    exact for the leader and its waited-for descendants, and sampled VmHWM (per exec'd image,
-    never floored) adds the others. At or below the floor the sampled VmHWM is used if any
-    sample saw the tree; otherwise the figure is the floor itself, flagged.
-    """
-    ru, hwm = ru_maxrss_kb * 1024, max_hwm_bytes
-    if ru_maxrss_kb > floor_kb:
-        if hwm > ru:
-            return hwm / _MIB, "vmhwm", False
-        return ru / _MIB, "rusage", False
-    if hwm > 0:
-        return hwm / _MIB, "vmhwm", False
-    return ru / _MIB, "rusage", True
-
-
-def _kill_verified(pid: int, start: int, sig: int) -> bool:
-    """Signal ``pid`` only if it is still the process that started at ``start`` (pidfd: no race
-    with pid reuse). A process that leads its own group gets the group killed too."""
-    try:
-        pfd = os.pidfd_open(pid)
-    except OSError:
-        return False
-    try:
-        st = read_stat(pid)
-        if st is None or st[4] != start:
-            return False
-        if st[1] == pid:  # its own group (setsid): pinned while its leader lives
-            with suppress(OSError):
-                os.killpg(pid, sig)
-        signal.pidfd_send_signal(pfd, sig)
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(pfd)
 
 
 class MeasuredProcess:
@@ -163,7 +97,7 @@ class MeasuredProcess:
     ) -> None:
         self.spec, self.sampler = spec, sampler
         cap = max(spec.limits.output_cap_bytes, MIN_OUTPUT_CAP)
-        self._out, self._err = _Capture(cap), _Capture(cap)
+        self._out, self._err = OutputCapture(cap), OutputCapture(cap)
         self.reason: Termination | None = None
         self.message: str | None = None
         self.warnings: list[str] = []
@@ -311,7 +245,7 @@ class MeasuredProcess:
         assert self.stats is not None
         if len(self.stats.members) > 1:
             members = self.stats.live_members()
-            n = sum(_kill_verified(p, st, signal.SIGKILL) for p, st in members)
+            n = sum(kill_verified(p, st, signal.SIGKILL) for p, st in members)
             if n and self.stats.escaped and "killed_escaped_descendants" not in self.warnings:
                 self.warnings.append("killed_escaped_descendants")
         if self._cg is not None:
@@ -449,63 +383,3 @@ class MeasuredProcess:
             cgroup=self._cg is not None,
             warnings=tuple(warnings),
         )
-
-
-@asynccontextmanager
-async def open_process_measured(
-    spec: ExecSpec, *, sampler: TreeSampler
-) -> AsyncIterator[MeasuredProcess]:
-    """Start ``spec`` and yield its handle; on leaving, the handle is waited for (and so killed
-    and reaped if still running: call ``terminate()`` first to stop it early).
-
-    **Cancellation:** as :meth:`MeasuredProcess.wait`: the tree is killed, shielded, then the
-    cancellation propagates.
-    """
-    proc = MeasuredProcess(spec, sampler)
-    try:
-        yield proc
-    finally:
-        if proc._result is None:
-            if proc._proc is not None and proc._exit_at is None:
-                proc.terminate()
-            await proc.wait()
-
-
-async def run_process_measured(spec: ExecSpec, *, sampler: TreeSampler | None = None) -> ExecResult:
-    """Run one checker to the end and return its measured result; always reaps.
-
-    Never raises for checker failures: a missing or non-executable ``argv[0]`` gives
-    Termination.SPAWN_ERROR with a message. Without ``sampler`` a private one (interval
-    ``spec.sample_interval_s``) lives for this call; a scheduler should share one.
-
-    **Cancellation:** the whole tree is killed (SIGTERM, ``grace_s``, SIGKILL, sweep), shielded,
-    the leader is reaped, then the cancellation is re-raised; no result is returned.
-    """
-    if sampler is None:
-        async with TreeSampler(interval_s=spec.sample_interval_s) as own:
-            return await (await _start_measured(spec, own)).wait()
-    return await (await _start_measured(spec, sampler)).wait()
-
-
-async def _start_measured(spec: ExecSpec, sampler: TreeSampler) -> MeasuredProcess:
-    """Spawn in a worker thread, then watch from the event loop.
-
-    A vfork suspends the spawning thread until the child has exec'd; with busy cores that is
-    milliseconds, during which an event loop that spawned inline could serve no other checker
-    (``fork_exec`` releases the GIL, so a thread lets the loop go on). Only the spawn runs in
-    the thread; registering with the sampler and all waiting stay on the loop.
-
-    **Cancellation:** the spawn is shielded: a started checker is always handed to a
-    :class:`MeasuredProcess`, whose ``wait()`` kills and reaps it if cancelled.
-    """
-    pool = sampler.cgroup_pool
-    cg = pool.acquire() if pool is not None else None
-    t0 = time.monotonic()
-    try:
-        with anyio.CancelScope(shield=True):
-            started = await anyio.to_thread.run_sync(start_checker, spec, cg.path if cg else None)
-    except SpawnError as e:
-        if cg is not None and pool is not None:
-            pool.release(cg)
-        return MeasuredProcess(spec, sampler, spawn_error=str(e), t0=t0)
-    return MeasuredProcess(spec, sampler, started=(cg, started), t0=t0)

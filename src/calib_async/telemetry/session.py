@@ -11,7 +11,8 @@ import structlog
 
 from calib_async.backends import make_backend
 from calib_async.checkpoint.fingerprint import make_fingerprint
-from calib_async.checkpoint.reading import dedupe_records, prepare_log, sync_periodically
+from calib_async.checkpoint.opening import prepare_log
+from calib_async.checkpoint.reading import dedupe_records, sync_periodically
 from calib_async.checkpoint.writing import CheckpointWriter
 from calib_async.config.run import RunConfig
 from calib_async.config.schema import CheckerConfig

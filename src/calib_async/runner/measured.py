@@ -1,0 +1,76 @@
+"""The two tiers of the process API: :func:`run_process_measured` runs one checker to the end
+and returns its finished record; :func:`open_process_measured` yields the low-level handle for
+streaming and embedding. Only these two construct a :class:`MeasuredProcess`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+
+from calib_async.runner.process import MeasuredProcess
+from calib_async.runner.sampler import TreeSampler
+from calib_async.runner.spawn import SpawnError, start_checker
+from calib_async.runner.spec import ExecResult, ExecSpec
+
+
+@asynccontextmanager
+async def open_process_measured(
+    spec: ExecSpec, *, sampler: TreeSampler
+) -> AsyncIterator[MeasuredProcess]:
+    """Start ``spec`` and yield its handle; on leaving, the handle is waited for (and so killed
+    and reaped if still running: call ``terminate()`` first to stop it early).
+
+    **Cancellation:** as :meth:`MeasuredProcess.wait`: the tree is killed, shielded, then the
+    cancellation propagates.
+    """
+    proc = MeasuredProcess(spec, sampler)
+    try:
+        yield proc
+    finally:
+        if proc._result is None:
+            if proc._proc is not None and proc._exit_at is None:
+                proc.terminate()
+            await proc.wait()
+
+
+async def run_process_measured(spec: ExecSpec, *, sampler: TreeSampler | None = None) -> ExecResult:
+    """Run one checker to the end and return its measured result; always reaps.
+
+    Never raises for checker failures: a missing or non-executable ``argv[0]`` gives
+    Termination.SPAWN_ERROR with a message. Without ``sampler`` a private one (interval
+    ``spec.sample_interval_s``) lives for this call; a scheduler should share one.
+
+    **Cancellation:** the whole tree is killed (SIGTERM, ``grace_s``, SIGKILL, sweep), shielded,
+    the leader is reaped, then the cancellation is re-raised; no result is returned.
+    """
+    if sampler is None:
+        async with TreeSampler(interval_s=spec.sample_interval_s) as own:
+            return await (await _start_measured(spec, own)).wait()
+    return await (await _start_measured(spec, sampler)).wait()
+
+
+async def _start_measured(spec: ExecSpec, sampler: TreeSampler) -> MeasuredProcess:
+    """Spawn in a worker thread, then watch from the event loop.
+
+    A vfork suspends the spawning thread until the child has exec'd; with busy cores that is
+    milliseconds, during which an event loop that spawned inline could serve no other checker
+    (``fork_exec`` releases the GIL, so a thread lets the loop go on). Only the spawn runs in
+    the thread; registering with the sampler and all waiting stay on the loop.
+
+    **Cancellation:** the spawn is shielded: a started checker is always handed to a
+    :class:`MeasuredProcess`, whose ``wait()`` kills and reaps it if cancelled.
+    """
+    pool = sampler.cgroup_pool
+    cg = pool.acquire() if pool is not None else None
+    t0 = time.monotonic()
+    try:
+        with anyio.CancelScope(shield=True):
+            started = await anyio.to_thread.run_sync(start_checker, spec, cg.path if cg else None)
+    except SpawnError as e:
+        if cg is not None and pool is not None:
+            pool.release(cg)
+        return MeasuredProcess(spec, sampler, spawn_error=str(e), t0=t0)
+    return MeasuredProcess(spec, sampler, started=(cg, started), t0=t0)
