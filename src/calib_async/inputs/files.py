@@ -92,13 +92,16 @@ def open_regular_file(path: Path, where: str, *, error: Err = CalibError) -> Bin
     return os.fdopen(fd, "rb")
 
 
-def _identity(path: Path) -> tuple[Any, ...]:
-    """Same value for two paths iff they name the same file (or would, once created)."""
+def _identities(path: Path) -> list[tuple[Any, ...]]:
+    """Keys of ``path``: its real path, and its inode when it exists (for hard links)."""
+    keys: list[tuple[Any, ...]] = []
     try:
+        keys.append(("path", os.path.realpath(path)))  # realpath does not raise on loops
         st = os.stat(path)
+        keys.append(("inode", st.st_dev, st.st_ino))
     except (OSError, ValueError):
-        return ("path", os.path.realpath(path))  # realpath does not raise on loops
-    return ("inode", st.st_dev, st.st_ino)
+        pass
+    return keys
 
 
 def check_distinct_paths(
@@ -107,18 +110,21 @@ def check_distinct_paths(
     """Refuse when an output is the same file as an input or as an earlier output.
 
     Keys are the flags (``--export``), values the paths. Two paths are the same file when they
-    resolve to the same inode (links and hard links included) or, for a file that does not
-    exist yet, to the same real path.
+    have the same real path (symlinks and ``..`` resolved, whether or not the file exists yet)
+    or the same device and inode (hard links).
     """
     seen: dict[tuple[Any, ...], tuple[str, Path]] = {}
     for flag, path in inputs.items():
-        seen.setdefault(_identity(path), (flag, path))
+        for key in _identities(path):
+            seen.setdefault(key, (flag, path))
     for flag, path in outputs.items():
-        key = _identity(path)
-        if key in seen:
-            other_flag, other_path = seen[key]
-            raise error(
-                f"{flag} {describe(path, limit=200)} is the same file as {other_flag} "
-                f"{describe(other_path, limit=200)}; choose a different {flag}"
-            )
-        seen[key] = (flag, path)
+        keys = _identities(path)
+        for key in keys:
+            if key in seen:
+                other_flag, other_path = seen[key]
+                raise error(
+                    f"{flag} {describe(path, limit=200)} is the same file as {other_flag} "
+                    f"{describe(other_path, limit=200)}; choose a different {flag}"
+                )
+        for key in keys:
+            seen[key] = (flag, path)
