@@ -132,6 +132,16 @@ def test_merge_keys_and_aliases_expand_to_independent_copies() -> None:
     assert data["tiers"]["fast"]["args"] is not data["tiers"]["slow"]["args"]
 
 
+@pytest.mark.parametrize("depth", [63, 64, 65])
+def test_depth_bound_counts_containers(depth: int) -> None:
+    text = "[" * depth + "1" + "]" * depth
+    if depth <= 64:
+        assert load_yaml_text(text, source="cfg.yaml") is not None
+    else:
+        with pytest.raises(ConfigError, match=r"^cfg.yaml:1: nested deeper than 64 levels"):
+            load_yaml_text(text, source="cfg.yaml")
+
+
 def test_empty_document_is_none() -> None:
     assert load_yaml_text("", source="cfg.yaml") is None
     assert load_yaml_text("# only a comment\n", source="cfg.yaml") is None

@@ -56,7 +56,9 @@ class _Loader(yaml.SafeLoader):
                     f"(*{event.anchor}); write the values out or use fewer aliases"
                 )
             return super().compose_node(parent, index)
-        self._depth += 1
+        if isinstance(event, yaml.ScalarEvent):
+            return super().compose_node(parent, index)
+        self._depth += 1  # containers open around this one, as the builder counts them
         try:
             if self._depth > self._max_depth:
                 raise self._error(
