@@ -1,7 +1,7 @@
-"""Boundary validators (calib_async.inputs): numbers, text, file names, files, regexes, JSON lines.
+"""Boundary validators (calib_async.inputs): numbers, text, file names, files, regexes.
 
-YAML loading has its own file, tests/test_inputs_yaml.py. Cases that would hang if the code
-regressed (a FIFO opened, a catastrophic regex on a backtracking engine) run in a child
+YAML documents and JSON lines are in tests/test_inputs_parse.py. Cases that would hang if the
+code regressed (a FIFO opened, a catastrophic regex on a backtracking engine) run in a child
 interpreter with a 10 s timeout, so a regression fails instead of hanging the suite.
 """
 
@@ -34,7 +34,6 @@ from calib_async.inputs import (
     no_nul,
     open_regular_file,
     output_file_target,
-    parse_json_line,
     regular_file,
     safe_path_name,
     writable_text,
@@ -371,41 +370,3 @@ def test_user_regex_searches_like_re_search() -> None:
     assert rule.search("all good") is None
     assert rule.search("error: \ud800 x") is None  # lone surrogates do not raise
     assert rule == compile_user_regex(r"error: (\w+)", "other") and rule.pattern == r"error: (\w+)"
-
-
-# ---------------------------------------------------------------------------------------------
-# JSON lines
-
-
-def test_json_line_nested_100000_deep_is_refused() -> None:
-    with pytest.raises(
-        CalibError, match=r"^a.jsonl:3: JSON nested deeper than 64 levels; flatten it$"
-    ):
-        parse_json_line("[" * 100_000 + "]" * 100_000, "a.jsonl:3")
-
-
-@pytest.mark.parametrize("depth", [1, 63, 64, 65, 1024, 1025])
-def test_json_depth_bound_is_exact(depth: int) -> None:
-    line = '{"a":' * depth + "1" + "}" * depth
-    if depth <= 64:
-        assert parse_json_line(line, "x") is not None
-    else:
-        with pytest.raises(CalibError, match=r"^x: JSON nested deeper than 64 levels"):
-            parse_json_line(line, "x")
-
-
-@pytest.mark.parametrize(
-    "line",
-    ['{"code": "\\ud800"}', b'{"code": "\xff"}', '{"x": NaN}', "[1e999]", '{"a": 1'],
-    ids=["lone-surrogate", "bad-utf8", "nan", "overflow", "torn"],
-)
-def test_json_line_refuses_what_json_cannot_hold(line: str | bytes) -> None:
-    with pytest.raises(
-        CalibError, match=r"^a.jsonl:1: not valid JSON \(.+\); write one JSON value per line$"
-    ):
-        parse_json_line(line, "a.jsonl:1")
-
-
-def test_json_line_parses_str_and_bytes() -> None:
-    assert parse_json_line(b'{"id": "p1", "code": "x"}', "x") == {"id": "p1", "code": "x"}
-    assert parse_json_line('[{"a": [1, 2.5, null, true]}]', "x") == [{"a": [1, 2.5, None, True]}]

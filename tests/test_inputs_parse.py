@@ -1,4 +1,4 @@
-"""load_yaml_text: YAML as JSON values, with duplicate keys, aliases, depth and size bounded."""
+"""load_yaml_text and parse_json_line: documents read as JSON values, blow-ups bounded."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import calib_async.inputs as inputs
-from calib_async.errors import ConfigError, CorpusError
-from calib_async.inputs import load_yaml_text
+from calib_async.errors import CalibError, ConfigError, CorpusError
+from calib_async.inputs import load_yaml_text, parse_json_line
 
 SRC = str(Path(inputs.__file__).resolve().parents[2])
 
@@ -43,7 +43,7 @@ def billion_laughs(per_level: int) -> str:
 def test_alias_bomb_is_refused_and_finishes(per_level: int, message: str) -> None:
     code = f"""
         from calib_async.errors import ConfigError
-        from calib_async.inputs import load_yaml_text
+        from calib_async.inputs import load_yaml_text, parse_json_line
         try:
             load_yaml_text({billion_laughs(per_level)!r}, source="cfg.yaml")
         except ConfigError as exc:
@@ -164,3 +164,41 @@ json_values = st.recursive(
 def test_json_values_round_trip_like_safe_load(value: object) -> None:
     text = yaml.safe_dump({"v": value}, allow_unicode=True)
     assert load_yaml_text(text, source="cfg.yaml") == yaml.safe_load(text) == {"v": value}
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON lines
+
+
+def test_json_line_nested_100000_deep_is_refused() -> None:
+    with pytest.raises(
+        CalibError, match=r"^a.jsonl:3: JSON nested deeper than 64 levels; flatten it$"
+    ):
+        parse_json_line("[" * 100_000 + "]" * 100_000, "a.jsonl:3")
+
+
+@pytest.mark.parametrize("depth", [1, 63, 64, 65, 1024, 1025])
+def test_json_depth_bound_is_exact(depth: int) -> None:
+    line = '{"a":' * depth + "1" + "}" * depth
+    if depth <= 64:
+        assert parse_json_line(line, "x") is not None
+    else:
+        with pytest.raises(CalibError, match=r"^x: JSON nested deeper than 64 levels"):
+            parse_json_line(line, "x")
+
+
+@pytest.mark.parametrize(
+    "line",
+    ['{"code": "\\ud800"}', b'{"code": "\xff"}', '{"x": NaN}', "[1e999]", '{"a": 1'],
+    ids=["lone-surrogate", "bad-utf8", "nan", "overflow", "torn"],
+)
+def test_json_line_refuses_what_json_cannot_hold(line: str | bytes) -> None:
+    with pytest.raises(
+        CalibError, match=r"^a.jsonl:1: not valid JSON \(.+\); write one JSON value per line$"
+    ):
+        parse_json_line(line, "a.jsonl:1")
+
+
+def test_json_line_parses_str_and_bytes() -> None:
+    assert parse_json_line(b'{"id": "p1", "code": "x"}', "x") == {"id": "p1", "code": "x"}
+    assert parse_json_line('[{"a": [1, 2.5, null, true]}]', "x") == [{"a": [1, 2.5, None, True]}]
