@@ -1,25 +1,19 @@
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
-
 import pytest
+from hypothesis import HealthCheck, settings
 
-FIXTURES = Path(__file__).parent / "fixtures"
+# These machines are shared and noisy: property tests assert behaviour, never speed.
+settings.register_profile(
+    "shared-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("shared-machine")
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-def run_env(**extra: str) -> dict[str, str]:
-    """Environment for CLI subprocesses: this interpreter's venv first on PATH."""
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env.update(extra)
-    return env
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Every anyio test runs under both backends (parametrize ``anyio_backend`` to narrow)."""
+    return request.param
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

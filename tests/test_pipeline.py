@@ -16,7 +16,7 @@ import psutil
 import pytest
 import yaml
 
-from conftest import run_env
+from helpers import run_env
 
 TIERS = ["FAST", "BALANCED", "SLOW"]
 

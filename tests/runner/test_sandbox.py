@@ -29,7 +29,7 @@ from calib_async.telemetry.scheduler import Scheduler
 from calib_async.verifiers.base import allowlisted_env
 from calib_async.verifiers.command import CommandVerifier
 from calib_async.verifiers.sandboxed import SandboxedVerifier, sandboxed_verifiers
-from conftest import run_env
+from helpers import run_env
 
 
 def _usable() -> Bwrap | None:

@@ -16,10 +16,6 @@ from calib_async.verifiers.command import CommandVerifier
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return request.param
-
 
 def verifier(name: str, command: list[str]) -> CommandVerifier:
     return CommandVerifier(

@@ -24,17 +24,13 @@ from calib_async.runner.memory import memory_peak
 from calib_async.runner.process import MIN_OUTPUT_CAP
 from calib_async.runner.sampler import TreeSampler
 from calib_async.runner.spec import ExecResult, ExecSpec, Limits, Termination
+from helpers import HELPERS
 
-HELPERS = Path(__file__).parent / "helpers"
 PY = sys.executable
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
 pytestmark = pytest.mark.anyio
 
-
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 @pytest.fixture

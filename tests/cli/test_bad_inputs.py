@@ -23,7 +23,7 @@ import psutil
 import pytest
 import yaml
 
-from conftest import run_env
+from helpers import run_env
 from helpers.hostile_cli import Done, Job, run_jobs
 
 DAEMON_MARK = "7771.5"  # `sleep 7771.5`: the detached daemon a checker leaves behind

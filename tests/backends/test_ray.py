@@ -35,6 +35,12 @@ from calib_async.verifiers.command import CommandVerifier  # noqa: E402
 pytestmark = [pytest.mark.ray, pytest.mark.anyio]
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    """Ray's client runs on asyncio only (trio gets a clear error: see the trio test)."""
+    return "asyncio"
+
+
 @pytest.fixture(scope="module")
 def ray_session() -> object:
     """A local Ray with 2 CPUs for the module. Started in the main thread: Ray ties its

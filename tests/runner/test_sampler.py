@@ -15,13 +15,7 @@ import pytest
 
 import calib_async.runner.sampler as sampler_mod
 from calib_async.runner.sampler import TreeSampler, parse_stat, parse_vmhwm, read_stat
-
-HELPERS = Path(__file__).parent / "helpers"
-
-
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return request.param
+from helpers import HELPERS
 
 
 class Tree:

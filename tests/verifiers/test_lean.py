@@ -33,8 +33,8 @@ from calib_async.verifiers.lean import (
 )
 from calib_async.verifiers.lean_axioms import declared_names, plan_audit, strip_comments
 from calib_async.verifiers.lean_messages import Severity, parse_messages
+from helpers import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 REAL_LEAN = shutil.which("lean")
 
 HEARTBEAT_NEW = (
@@ -588,10 +588,6 @@ def _run_with_subprocess(spec: ExecSpec) -> ExecResult:
 def _with_path(env: dict[str, str], first: Path) -> dict[str, str]:
     return {**env, "PATH": f"{first}{os.pathsep}{env.get('PATH', '')}"}
 
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def _e2e_params() -> list[object]:

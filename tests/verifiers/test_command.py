@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import run_env
+from helpers import run_env
 
 CONFIG = """
 verifiers:

@@ -21,10 +21,6 @@ from calib_async.verifiers.command import CommandVerifier
 MIB = 2**20
 
 
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return request.param
-
 
 def item(tmp_path: Path) -> CorpusItem:
     path = tmp_path / "proof.lean"

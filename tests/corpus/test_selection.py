@@ -23,9 +23,8 @@ from calib_async.corpus.selection import (
 from calib_async.errors import CorpusError
 from calib_async.records import CorpusItem
 from calib_async.verifiers.lean import LeanVerifier
+from helpers import EXAMPLES, FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
-EXAMPLES = Path(__file__).parent.parent / "examples"
 SAFE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 
 

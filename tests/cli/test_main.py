@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_env
+from helpers import run_env
 
 PLAN_FLAGS = [
     "--tiers",
