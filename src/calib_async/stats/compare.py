@@ -54,11 +54,29 @@ from typing import Any
 from scipy import stats
 
 from calib_async.errors import CalibError
+from calib_async.stats.compare_read import (
+    SUPPORTED_SCHEMA,
+    Side,
+    as_int,
+    as_mapping,
+    flip_holder,
+    read_document,
+    read_side,
+    standard_side,
+)
 from calib_async.stats.prediction import predict_timeout_rate
 from calib_async.stats.rates import holm, score_test_2indep, wilson_interval
 
-#: The export schema this comparison understands (``calibration_metadata.schema_version``).
-SUPPORTED_SCHEMA = "calib-async/1"
+__all__ = [
+    "RATES",
+    "SUPPORTED_SCHEMA",
+    "CompareResult",
+    "FailOn",
+    "RateComparison",
+    "Verdict",
+    "compare_calibrations",
+]
+
 RATES: tuple[str, ...] = (
     "timeout_rate",
     "spurious_fail_rate",
@@ -66,7 +84,6 @@ RATES: tuple[str, ...] = (
     "timeout_given_valid",
     "timeout_given_invalid",
 )
-DEFAULT_CONFIDENCE = 0.95
 EXACT = "score_2indep+newcombe"
 FROM_CI = "wald_from_ci(mover)"
 MODEL = "model_sf"
@@ -138,31 +155,22 @@ class CompareResult:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class _Side:
-    value: float | None
-    ci: tuple[float, float] | None
-    counts: tuple[int, int] | None  # (k, n), exact binomial
-    confidence: float
-    note: str = ""
-
-
 def compare_calibrations(
     a: Any, b: Any, *, alpha: float = 0.05, names: tuple[str, str] = ("A", "B")
 ) -> CompareResult:
     """Compare calibration B against A; raises CalibError when either is not a calibration."""
     if not 0.0 < alpha < 1.0:
         raise CalibError(f"--alpha must be between 0 and 1, not {alpha}")
-    models_a, conf_a, schema = _document(a, names[0])
-    models_b, conf_b, _ = _document(b, names[1])
+    models_a, conf_a, schema = read_document(a, names[0])
+    models_b, conf_b, _ = read_document(b, names[1])
     common = [t for t in models_a if t in models_b]
     rows: list[RateComparison] = []
     for tier in common:
-        ta = _mapping(models_a[tier], f"noise_models.{tier}", names[0])
-        tb = _mapping(models_b[tier], f"noise_models.{tier}", names[1])
+        ta = as_mapping(models_a[tier], f"noise_models.{tier}", names[0])
+        tb = as_mapping(models_b[tier], f"noise_models.{tier}", names[1])
         for name in RATES:
-            sa = _standard_side(ta, name, conf_a, f"{names[0]}: noise_models.{tier}")
-            sb = _standard_side(tb, name, conf_b, f"{names[1]}: noise_models.{tier}")
+            sa = standard_side(ta, name, conf_a, f"{names[0]}: noise_models.{tier}")
+            sb = standard_side(tb, name, conf_b, f"{names[1]}: noise_models.{tier}")
             rows.append(_compare(tier, name, sa, sb, alpha))
         rows.extend(_optional_rows(tier, ta, tb, conf_a, conf_b, alpha, names))
         rows.extend(_duration_rows(tier, ta, tb))
@@ -187,111 +195,6 @@ def _fields(r: RateComparison) -> dict[str, Any]:
     return {f: getattr(r, f) for f in RateComparison.__slots__}
 
 
-# --- reading one document ---------------------------------------------------------------------
-
-
-def _document(doc: Any, name: str) -> tuple[dict[str, Any], float, str]:
-    hint = "pass two YAML files written by calibrate_noise --export"
-    if not isinstance(doc, Mapping) or not isinstance(doc.get("calibration_metadata"), Mapping):
-        raise CalibError(f"{name} is not a calibration file (no calibration_metadata); {hint}")
-    models = doc.get("noise_models")
-    if not isinstance(models, Mapping):
-        raise CalibError(f"{name} is not a calibration file (no noise_models mapping); {hint}")
-    schema = doc["calibration_metadata"].get("schema_version")
-    if schema != SUPPORTED_SCHEMA:
-        raise CalibError(
-            f"{name} has schema_version {schema!r}, this tool reads {SUPPORTED_SCHEMA!r}; "
-            "re-export it with this version of calibrate_noise"
-        )
-    confidence = DEFAULT_CONFIDENCE
-    coverage = doc.get("validation_report")
-    coverage = coverage.get("coverage") if isinstance(coverage, Mapping) else None
-    nominal = coverage.get("nominal") if isinstance(coverage, Mapping) else None
-    if nominal is not None:
-        confidence = _number(nominal, "validation_report.coverage.nominal", name)
-        if not 0.0 < confidence < 1.0:
-            raise CalibError(f"{name}: validation_report.coverage.nominal must be in (0, 1)")
-    return {str(k): v for k, v in models.items()}, confidence, str(schema)
-
-
-def _mapping(value: Any, where: str, name: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise CalibError(f"{name}: {where} is not a mapping; is the file a calibration export?")
-    return value
-
-
-def _number(value: Any, where: str, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        raise CalibError(f"{name}: {where} is {value!r}, not a number; re-export the file")
-    return float(value)
-
-
-def _side(
-    tier: Mapping[str, Any],
-    key: str,
-    counts: tuple[int, int] | None,
-    confidence: float,
-    where: str,
-) -> _Side:
-    """Value, interval and counts of ``tier[key]``; checks types, range and consistency."""
-    raw = tier.get(key)
-    if raw is None:
-        return _Side(None, None, None, confidence, "no estimate")
-    value = _number(raw, f"{key}", where)
-    raw_ci = tier.get(f"{key}_ci")
-    ci = None
-    if raw_ci is not None:
-        if not isinstance(raw_ci, list | tuple) or len(raw_ci) != 2:
-            raise CalibError(f"{where}.{key}_ci is {raw_ci!r}, not [low, high]; re-export it")
-        lo, hi = (_number(x, f"{key}_ci", where) for x in raw_ci)
-        ci = (lo, hi)
-    tol = 1e-9
-    if not (0.0 <= value <= 1.0) or (ci and not -tol <= ci[0] <= value + tol <= ci[1] + 2 * tol):
-        raise CalibError(f"{where}.{key}: estimate or interval outside [0, 1] or out of order")
-    if ci and ci[1] > 1.0 + tol:
-        raise CalibError(f"{where}.{key}_ci: interval outside [0, 1]")
-    if counts is not None:
-        k, n = counts
-        if not (0 <= k <= n and n > 0 and abs(k / n - value) <= 1e-9):
-            raise CalibError(f"{where}.counts.{key}: k={k}, n={n} disagree with {key}={value}")
-    return _Side(value, ci, counts, confidence)
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _standard_side(tier: Mapping[str, Any], name: str, confidence: float, where: str) -> _Side:
-    counts_all = tier.get("counts")
-    counts_all = counts_all if isinstance(counts_all, Mapping) else {}
-    c = counts_all.get(name)
-    c = c if isinstance(c, Mapping) else {}
-    exact: tuple[int, int] | None = None
-    if name == "timeout_rate":
-        k, n = _int(c.get("k")), _int(c.get("n"))
-        exact = (k, n) if k is not None and n is not None and n > 0 else None
-    else:
-        k, n = _int(c.get("n_events")), _int(c.get("n_labelled"))
-        census = (
-            k is not None
-            and n is not None
-            and n > 0
-            and c.get("n_undetermined") == 0
-            and not c.get("unlabelled_strata")
-            and c.get("n_determined") == counts_all.get("records")
-            and isinstance(c.get("weighted_total"), int | float)
-            and abs(c["weighted_total"] - n) <= 1e-9
-        )
-        exact = (k, n) if census else None  # type: ignore[assignment]
-    side = _side(tier, name, exact, confidence, where)
-    status = c.get("status")
-    if side.value is not None and status not in (None, "ok"):
-        side = _Side(side.value, side.ci, side.counts, confidence, f"status {status}")
-    elif side.value is None and status:
-        side = _Side(None, None, None, confidence, f"status {status}")
-    return side
-
-
 def _optional_rows(
     tier: str,
     ta: Mapping[str, Any],
@@ -310,33 +213,26 @@ def _optional_rows(
         for doc, conf, name in ((ca, conf_a, names[0]), (cb, conf_b, names[1])):
             entry = doc.get(cls)
             if not isinstance(entry, Mapping):
-                pair.append(_Side(None, None, None, conf, "class absent"))
+                pair.append(Side(None, None, None, conf, "class absent"))
                 continue
-            k = _int(entry.get("passed", entry.get("k")))
-            n = _int(entry.get("run", entry.get("n")))
+            k = as_int(entry.get("passed", entry.get("k")))
+            n = as_int(entry.get("run", entry.get("n")))
             exact = (k, n) if k is not None and n is not None and n > 0 else None
             where = f"{name}: noise_models.{tier}.canaries.{cls}"
-            pair.append(_side(entry, "spurious_pass_rate", exact, conf, where))
+            pair.append(read_side(entry, "spurious_pass_rate", exact, conf, where))
         rows.append(_compare(tier, f"canary.{cls}", pair[0], pair[1], alpha))
-    fa, fb = (_flip_holder(t) for t in (ta, tb))
+    fa, fb = (flip_holder(t) for t in (ta, tb))
     if fa is not None or fb is not None:
-        sa = _side(fa or {}, "flip_rate", None, conf_a, f"{names[0]}: noise_models.{tier}")
-        sb = _side(fb or {}, "flip_rate", None, conf_b, f"{names[1]}: noise_models.{tier}")
+        sa = read_side(fa or {}, "flip_rate", None, conf_a, f"{names[0]}: noise_models.{tier}")
+        sb = read_side(fb or {}, "flip_rate", None, conf_b, f"{names[1]}: noise_models.{tier}")
         rows.append(_compare(tier, "flip_rate", sa, sb, alpha))
     return rows
-
-
-def _flip_holder(tier: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    if "flip_rate" in tier:
-        return tier
-    flips = tier.get("flips")
-    return flips if isinstance(flips, Mapping) and "flip_rate" in flips else None
 
 
 # --- one comparison ---------------------------------------------------------------------------
 
 
-def _compare(tier: str, rate: str, a: _Side, b: _Side, alpha: float) -> RateComparison:
+def _compare(tier: str, rate: str, a: Side, b: Side, alpha: float) -> RateComparison:
     note = "; ".join(f"{s}: {x.note}" for s, x in (("A", a), ("B", b)) if x.note)
     base = {"tier": tier, "rate": rate, "a": a.value, "b": b.value, "note": note}
     if a.value is None or b.value is None:
@@ -391,9 +287,9 @@ def _duration_rows(tier: str, ta: Mapping[str, Any], tb: Mapping[str, Any]) -> l
     da, db = ta.get("timeout_distribution"), tb.get("timeout_distribution")
     budgets: list[float] = []
     for raw in [ta.get("timeout_s"), *_values(ta.get("timeout_for_rate"))]:
-        if isinstance(raw, int | float) and not isinstance(raw, bool) and 0 < raw < math.inf:
-            if float(raw) not in budgets:
-                budgets.append(float(raw))
+        number = isinstance(raw, int | float) and not isinstance(raw, bool)
+        if number and 0 < raw < math.inf and float(raw) not in budgets:
+            budgets.append(float(raw))
     misfit = [
         s
         for s, d in (("A", da), ("B", db))
