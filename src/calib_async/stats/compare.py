@@ -297,14 +297,14 @@ def _duration_rows(tier: str, ta: Mapping[str, Any], tb: Mapping[str, Any]) -> l
         and isinstance(d.get("goodness_of_fit"), Mapping)
         and d["goodness_of_fit"].get("implied_inside_ci") is False
     ]
-    note = ", ".join(misfit) + " model's implied timeout rate is outside the observed CI"
+    note = f"misfit ({', '.join(misfit)}): model-implied timeout rate outside the observed CI"
     rows = []
     for t in budgets:
         pa, pb = _model_sf(da, t), _model_sf(db, t)
         ok = pa is not None and pb is not None
         rows.append(
             RateComparison(
-                tier=tier, rate=f"timeout_model@{t:g}s", a=pa, b=pb,
+                tier=tier, rate=f"timeout_model@{t:.3g}s", a=pa, b=pb,
                 diff=(pb - pa) if ok else None, ci=None, p_value=None, p_holm=None,  # type: ignore[operator]
                 verdict=Verdict.DESCRIPTIVE if ok else Verdict.NOT_COMPARABLE, method=MODEL,
                 note=(note if misfit else "") if ok else "no fitted duration model on one side",
