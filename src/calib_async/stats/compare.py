@@ -45,6 +45,7 @@ rate falls outside the observed interval (``goodness_of_fit.implied_inside_ci`` 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -181,7 +182,7 @@ def compare_calibrations(
         verdict = Verdict.SAME
         if p_adj < alpha and r.diff:
             verdict = Verdict.WORSE if r.diff > 0 else Verdict.BETTER
-        rows[i] = RateComparison(**{**_fields(r), "p_holm": p_adj, "verdict": verdict})
+        rows[i] = dataclasses.replace(r, p_holm=p_adj, verdict=verdict)
     return CompareResult(
         rows=tuple(rows),
         only_in_a=tuple(t for t in models_a if t not in models_b),
@@ -189,10 +190,6 @@ def compare_calibrations(
         alpha=alpha,
         schema_version=schema,
     )
-
-
-def _fields(r: RateComparison) -> dict[str, Any]:
-    return {f: getattr(r, f) for f in RateComparison.__slots__}
 
 
 def _optional_rows(
