@@ -11,6 +11,9 @@ round-trips the export through YAML and compares them:
 * power: B's spurious-pass probability doubled in one tier -> share of repetitions that flag
   that tier's ``spurious_pass_rate`` as worse.
 
+Measured (seed 2026): 500 items, 150 labels/tier, 200 reps: false alarm 0.025, power 0.08;
+2000 items, 600 labels/tier, 100 reps: false alarm 0.030, power 0.50 (FAST 0.2 -> 0.4).
+
 Usage: python scripts/compare_study.py [--reps 100] [--items 500] [--labels 150]
        [--tier FAST] [--alpha 0.05]
 """
