@@ -234,6 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv[:1] == ["label"]:
             return _label_main(argv[1:])
+        if argv[:1] == ["compare"]:
+            from calib_async.compare_cli import run_compare
+
+            return run_compare(argv[1:])
         return _calibrate_main(argv)
     except CalibError as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")

@@ -1,0 +1,324 @@
+"""Compare two calibrations (A = before, B = after): a regression gate for checker upgrades.
+
+Pure: :func:`compare_calibrations` takes two parsed export documents (dicts from
+``yaml.safe_load``) and returns a :class:`CompareResult`; no file, terminal or exit code here.
+
+**What is compared.** Tiers are matched by their ``noise_models`` key; a tier in only one file
+is listed in ``only_in_a`` / ``only_in_b``. For each common tier:
+
+* the rates ``timeout_rate``, ``spurious_fail_rate``, ``spurious_pass_rate``,
+  ``timeout_given_valid``, ``timeout_given_invalid`` (keys ``<rate>``, ``<rate>_ci``,
+  ``counts.<rate>``);
+* optional, when either file has them (keys not yet written by the exporter; issues 16/17):
+  ``canaries.<class>`` = ``{spurious_pass_rate, spurious_pass_rate_ci, run, passed}`` (row
+  ``canary.<class>``; ``n``/``k`` accepted for ``run``/``passed``), and ``flip_rate`` +
+  ``flip_rate_ci`` (at the tier level or under ``flips``; clustered, so compared by its CI);
+* the duration model, descriptively (below).
+
+**Tests.** The difference is B − A. With exact binomial counts in both files: the score test
+(``rates.score_test_2indep``) and the Newcombe hybrid-score interval (from the two Wilson
+intervals). Exact counts are ``counts.timeout_rate.{k, n}`` and canary ``passed/run``; a
+conditional rate has them only when the tier's training runs were labelled completely
+(``n_determined == counts.records``, nothing undetermined or unlabelled, weighted total =
+``n_labelled``): then the stratified estimator is ``n_events / n_labelled``, binomial given
+the class size. Otherwise (stratified sample, flip rates) only the estimate and its interval
+are exported, and a standard error is derived from the interval: the half-width on the side
+facing the other estimate divided by ``z_{(1+c)/2}`` (c = the file's confidence,
+``validation_report.coverage.nominal``, 0.95 when absent). The Wald statistic is
+``z = d / sqrt(se_B^2 + se_A^2)`` with those one-sided errors, and the interval of d uses the
+same errors (the MOVER construction of Zou & Donner 2008; with Wilson inputs it is Newcombe's
+interval). *Approximation:* it treats each asymmetric Jeffreys interval as two half-normal
+sides. It is exact at the file's own level only as far as the interval was.
+
+**Family.** Holm over every tested row of every tier, at ``alpha``. Verdict ``worse`` / ``better``
+when the Holm-adjusted p < alpha (by the sign of B − A: every compared rate is a noise rate,
+higher is worse); ``same`` otherwise; ``not_comparable`` when either side lacks the rate or an
+interval (the note says why).
+
+**Duration models: descriptive.** ``timeout_model@<T>s`` gives the timeout probability S(T) of
+A's and of B's fitted model at A's budgets T (the tier's ``timeout_s`` and A's
+``timeout_for_rate`` budgets). The export has no parameter covariance, so there is no honest
+test: these rows have verdict ``descriptive``, no p, and are outside the Holm family; the
+observed timeout rate is tested by ``timeout_rate``. A note flags a model whose implied timeout
+rate falls outside the observed interval (``goodness_of_fit.implied_inside_ci`` false).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+from scipy import stats
+
+from calib_async.errors import CalibError
+from calib_async.stats.compare_read import (
+    SUPPORTED_SCHEMA,
+    Side,
+    as_int,
+    as_mapping,
+    flip_holder,
+    read_document,
+    read_side,
+    standard_side,
+)
+from calib_async.stats.prediction import predict_timeout_rate
+from calib_async.stats.rates import holm, score_test_2indep, wilson_interval
+
+__all__ = [
+    "RATES",
+    "SUPPORTED_SCHEMA",
+    "CompareResult",
+    "FailOn",
+    "RateComparison",
+    "Verdict",
+    "compare_calibrations",
+]
+
+RATES: tuple[str, ...] = (
+    "timeout_rate",
+    "spurious_fail_rate",
+    "spurious_pass_rate",
+    "timeout_given_valid",
+    "timeout_given_invalid",
+)
+EXACT = "score_2indep+newcombe"
+FROM_CI = "wald_from_ci(mover)"
+MODEL = "model_sf"
+
+
+class Verdict(StrEnum):
+    WORSE = "worse"
+    BETTER = "better"
+    SAME = "same"
+    NOT_COMPARABLE = "not_comparable"
+    DESCRIPTIVE = "descriptive"
+
+
+class FailOn(StrEnum):
+    WORSE = "worse"
+    ANY = "any"
+    NEVER = "never"
+
+
+@dataclass(frozen=True, slots=True)
+class RateComparison:
+    """One row: a rate of one tier in A and B, the difference B − A, its test and verdict."""
+
+    tier: str
+    rate: str
+    a: float | None
+    b: float | None
+    diff: float | None
+    ci: tuple[float, float] | None  # of diff, at 1 - alpha (unadjusted)
+    p_value: float | None
+    p_holm: float | None
+    verdict: Verdict
+    method: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CompareResult:
+    rows: tuple[RateComparison, ...]
+    only_in_a: tuple[str, ...]
+    only_in_b: tuple[str, ...]
+    alpha: float
+    schema_version: str
+
+    def failures(self, fail_on: FailOn) -> tuple[RateComparison, ...]:
+        """Rows that fail the gate: worse ones (``worse``), worse or better (``any``), none."""
+        bad = {
+            FailOn.WORSE: {Verdict.WORSE},
+            FailOn.ANY: {Verdict.WORSE, Verdict.BETTER},
+            FailOn.NEVER: set(),
+        }[FailOn(fail_on)]
+        return tuple(r for r in self.rows if r.verdict in bad)
+
+    def to_dict(self) -> dict[str, Any]:
+        rows = []
+        for r in self.rows:
+            row = asdict(r)
+            row["verdict"] = r.verdict.value
+            row["ci"] = list(r.ci) if r.ci else None
+            rows.append(row)
+        return {
+            "schema_version": self.schema_version,
+            "alpha": self.alpha,
+            "correction": "holm",
+            "difference": "B - A",
+            "only_in_a": list(self.only_in_a),
+            "only_in_b": list(self.only_in_b),
+            "rows": rows,
+        }
+
+
+def compare_calibrations(
+    a: Any, b: Any, *, alpha: float = 0.05, names: tuple[str, str] = ("A", "B")
+) -> CompareResult:
+    """Compare calibration B against A; raises CalibError when either is not a calibration."""
+    if not 0.0 < alpha < 1.0:
+        raise CalibError(f"--alpha must be between 0 and 1, not {alpha}")
+    models_a, conf_a, schema = read_document(a, names[0])
+    models_b, conf_b, _ = read_document(b, names[1])
+    common = [t for t in models_a if t in models_b]
+    rows: list[RateComparison] = []
+    for tier in common:
+        ta = as_mapping(models_a[tier], f"noise_models.{tier}", names[0])
+        tb = as_mapping(models_b[tier], f"noise_models.{tier}", names[1])
+        for name in RATES:
+            sa = standard_side(ta, name, conf_a, f"{names[0]}: noise_models.{tier}")
+            sb = standard_side(tb, name, conf_b, f"{names[1]}: noise_models.{tier}")
+            rows.append(_compare(tier, name, sa, sb, alpha))
+        rows.extend(_optional_rows(tier, ta, tb, conf_a, conf_b, alpha, names))
+        rows.extend(_duration_rows(tier, ta, tb))
+    tested = [i for i, r in enumerate(rows) if r.p_value is not None]
+    adjusted = holm([rows[i].p_value for i in tested])  # type: ignore[misc]
+    for i, p_adj in zip(tested, adjusted, strict=True):
+        r = rows[i]
+        verdict = Verdict.SAME
+        if p_adj < alpha and r.diff:
+            verdict = Verdict.WORSE if r.diff > 0 else Verdict.BETTER
+        rows[i] = dataclasses.replace(r, p_holm=p_adj, verdict=verdict)
+    return CompareResult(
+        rows=tuple(rows),
+        only_in_a=tuple(t for t in models_a if t not in models_b),
+        only_in_b=tuple(t for t in models_b if t not in models_a),
+        alpha=alpha,
+        schema_version=schema,
+    )
+
+
+def _optional_rows(
+    tier: str,
+    ta: Mapping[str, Any],
+    tb: Mapping[str, Any],
+    conf_a: float,
+    conf_b: float,
+    alpha: float,
+    names: tuple[str, str],
+) -> list[RateComparison]:
+    rows: list[RateComparison] = []
+    ca, cb = ta.get("canaries"), tb.get("canaries")
+    ca = ca if isinstance(ca, Mapping) else {}
+    cb = cb if isinstance(cb, Mapping) else {}
+    for cls in list(ca) + [c for c in cb if c not in ca]:
+        pair = []
+        for doc, conf, name in ((ca, conf_a, names[0]), (cb, conf_b, names[1])):
+            entry = doc.get(cls)
+            if not isinstance(entry, Mapping):
+                pair.append(Side(None, None, None, conf, "class absent"))
+                continue
+            k = as_int(entry.get("passed", entry.get("k")))
+            n = as_int(entry.get("run", entry.get("n")))
+            exact = (k, n) if k is not None and n is not None and n > 0 else None
+            where = f"{name}: noise_models.{tier}.canaries.{cls}"
+            pair.append(read_side(entry, "spurious_pass_rate", exact, conf, where))
+        rows.append(_compare(tier, f"canary.{cls}", pair[0], pair[1], alpha))
+    fa, fb = (flip_holder(t) for t in (ta, tb))
+    if fa is not None or fb is not None:
+        sa = read_side(fa or {}, "flip_rate", None, conf_a, f"{names[0]}: noise_models.{tier}")
+        sb = read_side(fb or {}, "flip_rate", None, conf_b, f"{names[1]}: noise_models.{tier}")
+        rows.append(_compare(tier, "flip_rate", sa, sb, alpha))
+    return rows
+
+
+# --- one comparison ---------------------------------------------------------------------------
+
+
+def _compare(tier: str, rate: str, a: Side, b: Side, alpha: float) -> RateComparison:
+    note = "; ".join(f"{s}: {x.note}" for s, x in (("A", a), ("B", b)) if x.note)
+    base = {"tier": tier, "rate": rate, "a": a.value, "b": b.value, "note": note}
+    if a.value is None or b.value is None:
+        return RateComparison(
+            **base, diff=None, ci=None, p_value=None, p_holm=None,
+            verdict=Verdict.NOT_COMPARABLE, method="",
+        )  # fmt: skip
+    diff = b.value - a.value
+    if a.counts and b.counts:
+        (ka, na), (kb, nb) = a.counts, b.counts
+        test = score_test_2indep(kb, nb, ka, na)
+        la, ua = wilson_interval(ka, na, 1.0 - alpha)
+        lb, ub = wilson_interval(kb, nb, 1.0 - alpha)
+        ci = (
+            diff - math.hypot(b.value - lb, ua - a.value),
+            diff + math.hypot(ub - b.value, a.value - la),
+        )
+        return RateComparison(
+            **base, diff=diff, ci=ci, p_value=test.p_value, p_holm=None,
+            verdict=Verdict.SAME, method=EXACT,
+        )  # fmt: skip
+    if a.ci is None or b.ci is None:
+        return RateComparison(
+            **{**base, "note": (note + "; " if note else "") + "no interval to test with"},
+            diff=diff, ci=None, p_value=None, p_holm=None,
+            verdict=Verdict.NOT_COMPARABLE, method="",
+        )  # fmt: skip
+    za, zb = (float(stats.norm.isf((1.0 - s.confidence) / 2)) for s in (a, b))
+    # one-sided standard errors: (lower, upper) half-widths over z
+    a_lo, a_hi = (a.value - a.ci[0]) / za, (a.ci[1] - a.value) / za
+    b_lo, b_hi = (b.value - b.ci[0]) / zb, (b.ci[1] - b.value) / zb
+    se_up, se_down = math.hypot(b_lo, a_hi), math.hypot(b_hi, a_lo)
+    se = se_up if diff > 0 else se_down
+    if diff == 0:
+        p = 1.0
+    elif se > 0:
+        p = float(2 * stats.norm.sf(abs(diff) / se))
+    else:
+        return RateComparison(
+            **{**base, "note": (note + "; " if note else "") + "zero-width intervals"},
+            diff=diff, ci=None, p_value=None, p_holm=None,
+            verdict=Verdict.NOT_COMPARABLE, method=FROM_CI,
+        )  # fmt: skip
+    zq = float(stats.norm.isf(alpha / 2))
+    ci = (diff - zq * se_up, diff + zq * se_down)
+    return RateComparison(
+        **base, diff=diff, ci=ci, p_value=p, p_holm=None, verdict=Verdict.SAME, method=FROM_CI
+    )
+
+
+def _duration_rows(tier: str, ta: Mapping[str, Any], tb: Mapping[str, Any]) -> list[RateComparison]:
+    da, db = ta.get("timeout_distribution"), tb.get("timeout_distribution")
+    budgets: list[float] = []
+    for raw in [ta.get("timeout_s"), *_values(ta.get("timeout_for_rate"))]:
+        number = isinstance(raw, int | float) and not isinstance(raw, bool)
+        if number and 0 < raw < math.inf and float(raw) not in budgets:
+            budgets.append(float(raw))
+    misfit = [
+        s
+        for s, d in (("A", da), ("B", db))
+        if isinstance(d, Mapping)
+        and isinstance(d.get("goodness_of_fit"), Mapping)
+        and d["goodness_of_fit"].get("implied_inside_ci") is False
+    ]
+    note = f"misfit ({', '.join(misfit)}): model-implied timeout rate outside the observed CI"
+    rows = []
+    for t in budgets:
+        pa, pb = _model_sf(da, t), _model_sf(db, t)
+        ok = pa is not None and pb is not None
+        rows.append(
+            RateComparison(
+                tier=tier, rate=f"timeout_model@{t:.3g}s", a=pa, b=pb,
+                diff=(pb - pa) if ok else None, ci=None, p_value=None, p_holm=None,  # type: ignore[operator]
+                verdict=Verdict.DESCRIPTIVE if ok else Verdict.NOT_COMPARABLE, method=MODEL,
+                note=(note if misfit else "") if ok else "no fitted duration model on one side",
+            )
+        )  # fmt: skip
+    return rows
+
+
+def _values(value: Any) -> list[Any]:
+    return list(value.values()) if isinstance(value, Mapping) else []
+
+
+def _model_sf(dist: Any, timeout_s: float) -> float | None:
+    if not isinstance(dist, Mapping) or dist.get("status") != "ok" or dist.get("unit") != "ms":
+        return None
+    try:
+        p = predict_timeout_rate(dist, timeout_s)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return p if math.isfinite(p) else None
