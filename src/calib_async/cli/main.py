@@ -235,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv[:1] == ["label"]:
             return _label_main(argv[1:])
         if argv[:1] == ["compare"]:
-            from calib_async.compare_cli import run_compare
+            from calib_async.cli.compare import run_compare
 
             return run_compare(argv[1:])
         return _calibrate_main(argv)

@@ -17,9 +17,10 @@ import yaml
 from calib_async.config.run import RunConfig
 from calib_async.errors import CalibError
 from calib_async.records import Tier
-from calib_async.version import __version__
-
-SCHEMA_VERSION = "calib-async/1"
+from calib_async.version import (
+    SCHEMA_VERSION,
+    __version__,
+)
 
 
 def build_export(

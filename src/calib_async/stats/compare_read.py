@@ -14,7 +14,8 @@ from typing import Any
 from calib_async.errors import CalibError
 
 #: The export schema this comparison understands (``calibration_metadata.schema_version``).
-SUPPORTED_SCHEMA = "calib-async/1"
+from calib_async.version import SCHEMA_VERSION as SUPPORTED_SCHEMA
+
 DEFAULT_CONFIDENCE = 0.95
 
 

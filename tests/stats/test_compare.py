@@ -22,10 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from calib_async.cli import main as cli_main
-from calib_async.compare_cli import run_compare
+from calib_async.cli.compare import run_compare
+from calib_async.cli.main import main as cli_main
 from calib_async.errors import CalibError
-from calib_async.export import SCHEMA_VERSION
 from calib_async.stats.compare import (
     RATES,
     SUPPORTED_SCHEMA,
@@ -33,8 +32,10 @@ from calib_async.stats.compare import (
     Verdict,
     compare_calibrations,
 )
+from calib_async.version import SCHEMA_VERSION
+from helpers import FIXTURES as HELPER_FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "compare"
+FIXTURES = HELPER_FIXTURES / "compare"
 DEMO_A = FIXTURES / "demo_seed12345.yaml"
 DEMO_B = FIXTURES / "demo_seed777.yaml"
 TIERS = ("fast", "balanced", "slow")
