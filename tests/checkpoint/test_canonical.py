@@ -21,6 +21,7 @@ from calib_async.checkpoint.canonical import (
     write_snapshot,
 )
 from calib_async.records import Outcome, Phase, TelemetryRecord
+from helpers import make_record
 
 scalars = (
     st.none()
@@ -124,7 +125,7 @@ def test_integers_beyond_64_bits_are_rejected() -> None:
 
 
 def test_unsupported_values_and_keys_are_type_errors() -> None:
-    with pytest.raises(TypeError, match=r"^p: PosixPath values"):
+    with pytest.raises(TypeError, match=r"p: PosixPath values"):
         canonicalize({"p": Path("/x")})
     with pytest.raises(TypeError, match=r"keys must be strings; found 1 at m"):
         canonicalize({"m": {1: "a"}})
@@ -139,30 +140,17 @@ def test_lone_surrogate_is_a_value_error() -> None:
 
 def test_loads_line_requires_an_object() -> None:
     assert loads_line(b'{"a":1}\n') == {"a": 1}
-    with pytest.raises(ValueError, match="expected a JSON object"):
+    with pytest.raises(ValueError, match=r"^expected a JSON object"):
         loads_line(b"[1]")
     with pytest.raises(ValueError):
         loads_line(b'{"a":')
 
 
 def _record(key: str, **over: Any) -> dict[str, Any]:
-    base = TelemetryRecord(
-        verification_id="v-" + key,
-        timestamp="2025-01-01T00:00:00+00:00",
-        context="calibration_FAST_M",
-        metadata={"master_seed": 1},
+    base = make_record(
         task_key=key,
-        item_id="M.a",
-        content_hash="ab" * 32,
-        module_name="M",
-        tier="FAST",
-        verifier="simulated",
-        phase="telemetry",
-        attempt=0,
+        verification_id="v-" + key,
         timeout_s=0.5,
-        outcome="VERIFIED",
-        exit_code=0,
-        signal=None,
         duration_ms=12.5,
         cpu_time_ms=10.0,
         memory_peak_mb=50.0,

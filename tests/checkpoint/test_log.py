@@ -29,13 +29,11 @@ from calib_async.checkpoint.reading import (
 from calib_async.config.schema import default_synthetic_config
 from calib_async.errors import CheckpointError
 from calib_async.records import CorpusItem
+from helpers import fake_items
 
 
 def items(n: int = 3, changed: int = -1) -> list[CorpusItem]:
-    return [
-        CorpusItem(f"M.t{i}", "M", f"/c/{i}.lean", ("ff" if i == changed else f"{i:02x}") * 32)
-        for i in range(n)
-    ]
+    return fake_items(n, changed=changed)
 
 
 def fingerprint(

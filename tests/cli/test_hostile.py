@@ -3,7 +3,6 @@ keeps its memory, finishes, and leaves no process behind."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import uuid
@@ -17,16 +16,14 @@ from calib_async.config.schema import Rule, VerifierConfig
 from calib_async.records import CorpusItem, Outcome, Task, TelemetryRecord, Tier
 from calib_async.telemetry.scheduler import Scheduler
 from calib_async.verifiers.command import CommandVerifier
+from helpers import file_item
 
 MIB = 2**20
 
 
 
 def item(tmp_path: Path) -> CorpusItem:
-    path = tmp_path / "proof.lean"
-    path.write_text("theorem t : True := trivial\n")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return CorpusItem("proof", "Proof", str(path), digest)
+    return file_item(tmp_path / "proof.lean", "theorem t : True := trivial\n")
 
 
 def verifier(

@@ -16,6 +16,7 @@ from structlog.testing import capture_logs
 from calib_async.cli.progress import ProgressDisplay
 from calib_async.events import RunEscalated, RunFinished, RunStarted, StageFinished, StageStarted
 from calib_async.records import CorpusItem, Phase, Task, TelemetryRecord, Tier
+from helpers import make_record
 
 TIERS = ["FAST", "BALANCED", "SLOW"]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -32,27 +33,8 @@ def task(item: str, tier: str, phase: Phase = Phase.TELEMETRY, attempt: int = 0)
 
 
 def record(t: Task, outcome: str) -> TelemetryRecord:
-    return TelemetryRecord(
-        verification_id="v",
-        timestamp="t",
-        context="c",
-        metadata={},
-        task_key=t.key,
-        item_id=t.item.item_id,
-        content_hash="0" * 64,
-        module_name=t.item.module_name,
-        tier=t.tier.name,
-        verifier="sim",
-        phase=t.phase.value,
-        attempt=t.attempt,
-        timeout_s=1.0,
-        outcome=outcome,
-        exit_code=0,
-        signal=None,
-        duration_ms=1.0,
-        cpu_time_ms=1.0,
-        memory_peak_mb=1.0,
-        memory_final_mb=1.0,
+    return make_record(
+        t.item.item_id, t.tier.name, outcome, phase=t.phase.value, attempt=t.attempt, task_key=t.key
     )
 
 
@@ -185,7 +167,7 @@ def test_summary_tolerates_missing_keys_and_shows_cis() -> None:
 SCRIPT = r"""
 import sys, time, structlog
 from rich.console import Console
-sys.path.insert(0, sys.argv[1])
+sys.path[:0] = [sys.argv[1], str(__import__("pathlib").Path(sys.argv[1]).parent)]
 from test_progress import task, record, TIERS
 from calib_async.events import RunFinished, RunStarted, StageFinished, StageStarted
 from calib_async.cli.logs import configure_logging

@@ -244,9 +244,9 @@ def test_single_lean_file_and_missing_path(tmp_path: Path) -> None:
     [item] = select("custom", tmp_path, corpus_path=f)
     assert item.item_id == "One"
     check_item(item)
-    with pytest.raises(CorpusError, match=r"--corpus-path .*nowhere does not exist"):
+    with pytest.raises(CorpusError, match=r"^--corpus-path .*nowhere does not exist"):
         select("custom", tmp_path, corpus_path=tmp_path / "nowhere")
-    with pytest.raises(CorpusError, match=r"--corpus custom needs --corpus-path"):
+    with pytest.raises(CorpusError, match=r"^--corpus custom needs --corpus-path"):
         select("custom", tmp_path)
 
 
@@ -262,7 +262,7 @@ def test_curriculum_default_and_override(tmp_path: Path, monkeypatch: pytest.Mon
     items = select("curriculum", tmp_path, corpus_path=Path("other"))
     assert [i.module_name for i in items] == ["Curriculum.X"]
     monkeypatch.chdir(tmp_path / "other")
-    with pytest.raises(CorpusError, match=r"curriculum directory .* not found; .*--corpus-path"):
+    with pytest.raises(CorpusError, match=r"^curriculum directory .* not found; .*--corpus-path"):
         load_curriculum()
 
 
@@ -338,7 +338,7 @@ def test_bad_and_unmatched_filter(tmp_path: Path) -> None:
     f = write(tmp_path / "One.lean", "")
     with pytest.raises(CorpusError, match=r"^--corpus-filter '\(' is not a valid regex: "):
         select("custom", tmp_path, corpus_path=f, corpus_filter="(")
-    with pytest.raises(CorpusError, match=r"no module of the custom corpus \(1 items\) matches"):
+    with pytest.raises(CorpusError, match=r"^no module of the custom corpus \(1 items\) matches"):
         select("custom", tmp_path, corpus_path=f, corpus_filter="^Zzz")
 
 
@@ -355,7 +355,7 @@ def test_synthetic_goes_through_the_given_generator(tmp_path: Path) -> None:
     items = select("synthetic", tmp_path, n=5, seed=9, synthetic=generate)
     assert calls == [(5, tmp_path / "out", 9)]
     assert [i.item_id for i in items] == [f"syn{i:03d}" for i in range(5)]
-    with pytest.raises(CorpusError, match=r"unknown corpus 'nope'"):
+    with pytest.raises(CorpusError, match=r"^unknown corpus 'nope'"):
         select("nope", tmp_path)
 
 

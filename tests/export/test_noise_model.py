@@ -136,7 +136,7 @@ def test_timeout_probability_is_the_fitted_survival_else_the_rate(tmp_path: Path
     assert model.tier("FAST").recommended_timeout_s(0.05) == 0.81
     assert model.tier("FAST").recommended_timeout_s(0.2) == pytest.approx(weibull.isf(0.2) / 1000)
     assert model.tier("BALANCED").recommended_timeout_s(0.2) is None
-    with pytest.raises(ValueError, match="timeout_s must be >= 0"):
+    with pytest.raises(ValueError, match=r"^timeout_s must be >= 0"):
         model.tier("FAST").timeout_probability(-1)
 
 
@@ -306,7 +306,7 @@ def test_malformed_file_names_the_bad_key(
 
 
 def test_unreadable_or_non_yaml_file(tmp_path: Path) -> None:
-    with pytest.raises(CalibError, match=r"^cannot read calibration file .*missing\.yaml"):
+    with pytest.raises(CalibError, match=r"cannot read calibration file .*missing\.yaml"):
         NoiseModel.load(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("noise_models:\n  fast: {timeout_rate: [\n")

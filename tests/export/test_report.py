@@ -13,6 +13,7 @@ from calib_async.errors import CalibError
 from calib_async.export.duration_model import DurationModel
 from calib_async.export.report import write_report
 from calib_async.records import LabeledRecord, LabelMethod, TelemetryRecord, Truth
+from helpers import make_record as base_record
 
 TIERS = {"FAST": 0.5, "BALANCED": 1.0, "SLOW": 2.0}
 
@@ -27,23 +28,14 @@ def make_record(
     phase: str = "telemetry",
     attempt: int = 0,
 ) -> TelemetryRecord:
-    return TelemetryRecord(
-        verification_id=f"{item}-{tier}-{phase}-{attempt}",
-        timestamp="2024-01-01T00:00:00Z",
-        context="c",
-        metadata={"master_seed": 0},
-        task_key=f"{item}|{tier}|{phase}|{attempt}",
-        item_id=item,
-        content_hash="0" * 64,
-        module_name=f"M.{item}",
-        tier=tier,
-        verifier="sim",
+    return base_record(
+        item,
+        tier,
+        outcome,
         phase=phase,
         attempt=attempt,
+        module_name=f"M.{item}",
         timeout_s=timeout_s,
-        outcome=outcome,
-        exit_code=0,
-        signal=None,
         duration_ms=duration_ms,
         cpu_time_ms=duration_ms,
         memory_peak_mb=10.0,

@@ -17,31 +17,11 @@ from calib_async.labels.sampling import (
     sample_for_labeling,
 )
 from calib_async.records import LabelMethod, Outcome, TelemetryRecord, Truth
+from helpers import make_record
 
 
 def rec(item: str, tier: str, outcome: str, attempt: int = 0) -> TelemetryRecord:
-    return TelemetryRecord(
-        verification_id="x",
-        timestamp="t",
-        context="c",
-        metadata={},
-        task_key=f"{item}|{tier}|{attempt}",
-        item_id=item,
-        content_hash="h",
-        module_name=item,
-        tier=tier,
-        verifier="v",
-        phase="telemetry",
-        attempt=attempt,
-        timeout_s=1.0,
-        outcome=outcome,
-        exit_code=0,
-        signal=None,
-        duration_ms=1.0,
-        cpu_time_ms=1.0,
-        memory_peak_mb=1.0,
-        memory_final_mb=1.0,
-    )
+    return make_record(item, tier, outcome, attempt=attempt, task_key=f"{item}|{tier}|{attempt}")
 
 
 @given(st.dictionaries(st.text(min_size=1, max_size=3), st.integers(0, 50)), st.integers(0, 300))

@@ -3,7 +3,6 @@ fails in the sandbox and succeeds without it; the sandbox keeps limits, timeouts
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -29,7 +28,7 @@ from calib_async.telemetry.scheduler import Scheduler
 from calib_async.verifiers.base import allowlisted_env
 from calib_async.verifiers.command import CommandVerifier
 from calib_async.verifiers.sandboxed import SandboxedVerifier, sandboxed_verifiers
-from helpers import run_env
+from helpers import file_item, run_env
 
 
 def _usable() -> Bwrap | None:
@@ -45,11 +44,7 @@ TIER = Tier("T", timeout_s=20, verifier="v", grace_s=0.2)
 
 
 def make_item(path: Path, text: str = "theorem t : True := trivial\n") -> CorpusItem:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return CorpusItem(
-        path.stem, path.stem, str(path), hashlib.sha256(path.read_bytes()).hexdigest()
-    )
+    return file_item(path, text)
 
 
 def command(*argv: str, env: dict[str, str] | None = None, cwd: str | None = None):
@@ -95,7 +90,7 @@ def test_sandbox_none_leaves_profiles_alone(tmp_path: Path) -> None:
 
 
 def test_unknown_sandbox_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(CalibError, match="unknown sandbox 'docker'"):
+    with pytest.raises(CalibError, match=r"^unknown sandbox 'docker'"):
         sandboxed_verifiers({}, "docker", work_dir=tmp_path)
 
 

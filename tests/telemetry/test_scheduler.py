@@ -12,6 +12,7 @@ from calib_async.events import RunEscalated, RunFinished, RunStarted
 from calib_async.records import CorpusItem, Outcome, Phase, Task, Tier
 from calib_async.telemetry.scheduler import Scheduler, escalation_ladder
 from calib_async.verifiers.command import CommandVerifier
+from helpers import file_item
 
 pytestmark = pytest.mark.anyio
 
@@ -26,12 +27,7 @@ def verifier(name: str, command: list[str]) -> CommandVerifier:
 
 
 def items(n: int, tmp_path: Path) -> list[CorpusItem]:
-    out = []
-    for i in range(n):
-        p = tmp_path / f"f{i}.txt"
-        p.write_text(str(i))
-        out.append(CorpusItem(f"i{i}", f"M.i{i}", str(p), f"{i:064x}"))
-    return out
+    return [file_item(tmp_path / f"f{i}.txt", str(i), item_id=f"i{i}") for i in range(n)]
 
 
 def py(code: str) -> list[str]:
