@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from calib_async.config.run import RunConfig
     from calib_async.config.schema import (
         CheckerConfig,
+        Rule,
+        VerifierConfig,
         default_lean_config,
         default_synthetic_config,
         load_checker_config,
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
 _LAZY = {
     "RunConfig": "calib_async.config.run",
     "CheckerConfig": "calib_async.config.schema",
+    "Rule": "calib_async.config.schema",
+    "VerifierConfig": "calib_async.config.schema",
     "default_lean_config": "calib_async.config.schema",
     "default_synthetic_config": "calib_async.config.schema",
     "load_checker_config": "calib_async.config.schema",
@@ -55,12 +59,14 @@ __all__ = [
     "NoiseModel",
     "Outcome",
     "Phase",
+    "Rule",
     "RunConfig",
     "Scheduler",
     "Task",
     "TelemetryRecord",
     "Tier",
     "Truth",
+    "VerifierConfig",
     "__version__",
     "build_verifiers",
     "default_lean_config",

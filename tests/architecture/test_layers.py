@@ -103,3 +103,26 @@ def test_no_module_over_400_lines(path: Path) -> None:
 
 def test_at_most_eight_modules_directly_under_the_package() -> None:
     assert len(list(PACKAGE.glob("*.py"))) <= 8
+
+
+def _public_async_functions() -> list[tuple[str, str, str]]:
+    """(module path, name, docstring) of every public async def at module or class level."""
+    import ast
+
+    out = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        scopes = [tree] + [n for n in tree.body if isinstance(n, ast.ClassDef)]
+        for scope in scopes:
+            for node in scope.body:
+                if isinstance(node, ast.AsyncFunctionDef) and not node.name.startswith("_"):
+                    rel = str(path.relative_to(PACKAGE))
+                    out.append((rel, node.name, ast.get_docstring(node) or ""))
+    return out
+
+
+def test_every_public_async_function_states_its_cancellation() -> None:
+    functions = _public_async_functions()
+    assert len(functions) > 10  # the walk found the API
+    missing = [f"{path}:{name}" for path, name, doc in functions if "**Cancellation:**" not in doc]
+    assert missing == []

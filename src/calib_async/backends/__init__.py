@@ -17,7 +17,11 @@ class Backend(Protocol):
     name: str
 
     async def start(self) -> None:
-        """Acquire resources (called once, inside the event loop)."""
+        """Acquire resources (called once, inside the event loop).
+
+        **Cancellation:** whatever was acquired before the cancellation is released by
+        :meth:`aclose`, which the scheduler always calls.
+        """
         ...
 
     async def run(self, spec: ExecSpec) -> ExecResult:
@@ -28,7 +32,10 @@ class Backend(Protocol):
         ...
 
     async def aclose(self) -> None:
-        """Release resources. Safe to call twice."""
+        """Release resources. Safe to call twice.
+
+        **Cancellation:** shielded: resources are released even when the caller is cancelled.
+        """
         ...
 
 

@@ -17,6 +17,10 @@ class LocalBackend:
         self._sampler: TreeSampler | None = None
 
     async def start(self) -> None:
+        """Start the shared tree sampler.
+
+        **Cancellation:** a sampler that started is stopped by :meth:`aclose`.
+        """
         if self._sampler is None:
             self._sampler = TreeSampler(interval_s=self._interval)
             await self._sampler.__aenter__()
@@ -29,6 +33,10 @@ class LocalBackend:
         return await run_process_measured(spec, sampler=self._sampler)
 
     async def aclose(self) -> None:
+        """Stop the sampler. Safe to call twice.
+
+        **Cancellation:** the sampler's task group is cancelled and exits; it holds no process.
+        """
         sampler, self._sampler = self._sampler, None
         if sampler is not None:
             await sampler.__aexit__(None, None, None)

@@ -280,7 +280,10 @@ class RayBackend:
         return _result(spec, Termination.SPAWN_ERROR, msg, ("ray_worker_died",))
 
     async def aclose(self) -> None:
-        """Shut Ray down if :meth:`start` started it (in a thread). Safe to call twice."""
+        """Shut Ray down if :meth:`start` started it (in a thread). Safe to call twice.
+
+        **Cancellation:** shielded: a Ray this backend started is always shut down.
+        """
         ray, owned = self._ray, self._owns_ray
         self._remote, self._by_memory, self._owns_ray = None, {}, False
         if ray is not None and owned:
