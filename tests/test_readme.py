@@ -33,7 +33,7 @@ def test_readme_library_example_runs_as_written(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     printed = [line for line in proc.stdout.splitlines() if line.startswith("[")]  # not logs
     assert printed[-1] == "['VERIFIED']"
-    assert printed[0].startswith("['fast', 'slow'] ")
+    assert printed[0].startswith("['FAST', 'SLOW'] ")
     assert (tmp_path / "demo" / "calibration.yaml").exists()
 
 
