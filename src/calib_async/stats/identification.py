@@ -1,0 +1,175 @@
+"""Partial identification of the conditional rates when labels stay UNDETERMINED.
+
+Labels are missing *because of* what the items are (invalid proofs that crash every checker,
+proofs that never finish, split consensus votes), so UNDETERMINED cannot be treated as
+missing at random. Instead every undetermined record of a stratum may be either truth
+(Manski's worst-case bounds):
+
+* In stratum h, the sampled runs split into ``a_h`` determined members of the conditioning
+  class c, ``b_h`` determined others and ``u_h`` undetermined (``s_h = a_h + b_h + u_h``).
+  The class share of the stratum lies in ``[a_h / s_h, (a_h + u_h) / s_h]``; a stratum with
+  runs but no sampled run at all has ``[0, 1]``.
+* The rate ``R = sum_{h in E} N_h theta_h / sum_h N_h theta_h`` increases with the class
+  share of an event stratum and decreases with that of any other stratum, so its bounds are
+  reached at corners: the *lower* bound takes the smallest share in event strata and the
+  largest elsewhere, the *upper* bound the opposite. These corners are exported as
+  ``<rate>_bounds`` (the estimated identification interval).
+
+**Interval (Imbens–Manski).** Each corner is an ordinary stratified ratio with pseudo-counts,
+so it gets the same Jeffreys Monte Carlo posterior as a fully labelled rate (see
+``calib_async.stats.rates``); strata with no sampled run are held at their worst case. The
+interval is ``[q_a(R_lower), q_{1-a}(R_upper)]`` where the tail level a lies between alpha/2
+and alpha: ``a = Phi(-c)`` with c solving ``Phi(c + width / sd) - Phi(-c) = confidence``
+(Imbens & Manski 2004), ``width`` the estimated bounds' width and ``sd`` the larger posterior
+s.d. of the two corners. With no undetermined label the width is 0, a = alpha/2, and the
+interval is exactly the fully labelled one. It covers the true rate, not the whole
+identified set, at the nominal level whatever the labels' missingness mechanism.
+
+Boundary rule (as for the fully labelled rate): a corner without any event has its end at 0
+(lower) or takes Clopper–Pearson-style ``Beta(x_h + 1, s_h - x_h)`` draws for the event
+strata (upper); mirror image when the corner has only events.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import optimize, stats
+
+if TYPE_CHECKING:
+    from calib_async.stats.rates import LabelTable
+
+
+@dataclass(frozen=True, slots=True)
+class Identified:
+    """The identification interval of one rate and its sampling-inclusive interval."""
+
+    bounds: tuple[float, float]
+    ci: tuple[float, float]
+    tail: float  # one-sided tail level used at each end, in [alpha/2, alpha]
+
+
+@dataclass(frozen=True, slots=True)
+class _Corner:
+    x: np.ndarray  # pseudo class count per stratum
+    n: np.ndarray  # sampled runs per stratum (determined + undetermined)
+    fixed: np.ndarray  # worst-case class share of strata with runs but no sample; NaN elsewhere
+
+
+def _corner(table: LabelTable, in_class: np.ndarray, event: np.ndarray, *, high: bool) -> _Corner:
+    take_max = event if high else ~event
+    x = in_class + np.where(take_max, table.undetermined, 0.0)
+    n = table.determined + table.undetermined
+    fixed = np.full(n.shape, np.nan)
+    unsampled = (table.population > 0) & (n == 0)
+    fixed[unsampled] = np.where(take_max, 1.0, 0.0)[unsampled]
+    return _Corner(x=x, n=n, fixed=fixed)
+
+
+def _corner_ratio(corner: _Corner, population: np.ndarray, event: np.ndarray) -> float:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        theta = np.where(corner.n > 0, corner.x / corner.n, corner.fixed)
+    theta = np.where(population > 0, theta, 0.0)
+    total = float(np.sum(population * theta))
+    return float(np.sum((population * theta)[event])) / total if total > 0 else math.nan
+
+
+def _corner_draws(
+    corner: _Corner,
+    pi: np.ndarray,
+    event: np.ndarray,
+    rng: np.random.Generator,
+    push: np.ndarray | None = None,
+) -> np.ndarray:
+    """Draws of the corner's ratio: Jeffreys Beta per sampled stratum, fixed worst cases.
+
+    ``push`` marks sampled strata that take ``Beta(x + 1, n - x)`` instead (boundary rule).
+    """
+    a, b = corner.x + 0.5, corner.n - corner.x + 0.5
+    if push is not None:
+        rows = push & (corner.n > 0)
+        a = np.where(rows, corner.x + 1.0, a)
+        b = np.where(rows, np.maximum(corner.n - corner.x, 1e-12), b)
+    theta = rng.beta(a, b, size=pi.shape)
+    fixed = np.isfinite(corner.fixed)
+    theta[:, fixed] = corner.fixed[fixed]
+    weighted = pi * theta
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sample = weighted[:, event].sum(axis=1) / weighted.sum(axis=1)
+    return sample[np.isfinite(sample)]
+
+
+def imbens_manski_tail(width: float, sd: float, alpha: float) -> float:
+    """One-sided tail level a in [alpha/2, alpha] of the Imbens–Manski interval."""
+    if not (width > 0 and sd > 0):
+        return alpha / 2
+    r = width / sd
+    lo, hi = float(stats.norm.isf(alpha)), float(stats.norm.isf(alpha / 2))
+
+    def gap(c: float) -> float:
+        return float(stats.norm.cdf(c + r) - stats.norm.cdf(-c)) - (1.0 - alpha)
+
+    if gap(lo) >= 0:
+        return alpha
+    c = optimize.brentq(gap, lo, hi, xtol=1e-10)
+    return float(stats.norm.sf(c))
+
+
+def _events(corner: _Corner, event: np.ndarray, side: np.ndarray) -> tuple[float, bool]:
+    """(pseudo count of class members in ``side`` strata, whether a fixed stratum is there)."""
+    sampled = corner.n > 0
+    count = float(np.sum(corner.x[side & sampled]))
+    fixed_there = bool(np.any(np.isfinite(corner.fixed[side]) & (corner.fixed[side] > 0)))
+    return count, fixed_there
+
+
+def identify(
+    table: LabelTable,
+    in_class: np.ndarray,
+    event: np.ndarray,
+    pi: np.ndarray,
+    *,
+    confidence: float,
+    rng: np.random.Generator,
+) -> Identified | None:
+    """Bounds and interval of one conditional rate; None when no corner defines the rate."""
+    pop = table.population
+    low = _corner(table, in_class, event, high=False)
+    high = _corner(table, in_class, event, high=True)
+    r_low, r_high = _corner_ratio(low, pop, event), _corner_ratio(high, pop, event)
+    if math.isnan(r_low) and math.isnan(r_high):
+        return None
+    s_low = _corner_draws(low, pi, event, rng)
+    s_high = _corner_draws(high, pi, event, rng)
+    if s_low.size == 0 or s_high.size == 0:
+        return None
+    # A corner whose denominator can vanish: fall back to the rate's trivial end.
+    r_low = 0.0 if math.isnan(r_low) else r_low
+    r_high = 1.0 if math.isnan(r_high) else r_high
+    alpha = 1.0 - confidence
+    sd = max(float(np.std(s_low)), float(np.std(s_high)))
+    tail = imbens_manski_tail(r_high - r_low, sd, alpha)
+    lo = min(float(np.quantile(s_low, tail)), r_low)
+    hi = max(float(np.quantile(s_high, 1 - tail)), r_high)
+    # boundary rules, lower end (corner "low")
+    ev, ev_fixed = _events(low, event, event)
+    nonev, nonev_fixed = _events(low, event, ~event)
+    if ev == 0 and not ev_fixed:
+        lo = 0.0
+    elif nonev == 0 and not nonev_fixed:
+        pushed = _corner_draws(low, pi, event, rng, push=~event)
+        if pushed.size:
+            lo = min(lo, float(np.quantile(pushed, tail)))
+    # upper end (corner "high")
+    ev, ev_fixed = _events(high, event, event)
+    nonev, nonev_fixed = _events(high, event, ~event)
+    if ev == 0 and not ev_fixed:
+        pushed = _corner_draws(high, pi, event, rng, push=event)
+        if pushed.size:
+            hi = max(hi, float(np.quantile(pushed, 1 - tail)))
+    elif nonev == 0 and not nonev_fixed:
+        hi = 1.0
+    return Identified(bounds=(r_low, r_high), ci=(max(lo, 0.0), min(hi, 1.0)), tail=tail)
