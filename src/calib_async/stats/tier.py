@@ -104,6 +104,13 @@ class TierFit:
           per target the budget, method, ``extrapolated``, ``bounded_by_observed`` and the
           reason when unreachable (``calib_async.stats.timeouts``).
         * ``load_sensitivity``: ``calib_async.stats.load``.
+        * ``<rate>_bounds`` for the four conditional rates: the identification interval
+          [lower, upper] when every UNDETERMINED label may be either truth; ``<rate>_ci``
+          covers the true rate anywhere in it. ``undetermined_share``: estimated share of
+          the tier's runs whose truth the labels left undetermined. A rate's status is
+          "partial" (undetermined labels; ``rate`` None when a stratum has no determined
+          label), "low_labels" (a stratum with 1-2 determined labels) or "ok"
+          (``calib_async.stats.rates``).
         """
         out: dict[str, Any] = {}
         for name in ("timeout_rate", "spurious_fail_rate", "spurious_pass_rate"):
@@ -146,6 +153,10 @@ class TierFit:
                 r.target: r.to_export() for r in self.timeouts.recommendations
             }
         out["load_sensitivity"] = dict(self.load_sensitivity)
+        for name, est in self.conditional.items():  # partial identification (stats.rates)
+            out[f"{name}_bounds"] = list(est.bounds) if est.bounds else None
+        shares = [e.counts.get("undetermined_share") for e in self.conditional.values()]
+        out["undetermined_share"] = next((s for s in shares if s is not None), None)
         return out
 
     def rates(self) -> dict[str, RateEstimate]:
