@@ -52,6 +52,11 @@ class TierNoise:
     timeout_given_valid_ci: tuple[float, float] | None = None
     timeout_given_invalid: float | None = None
     timeout_given_invalid_ci: tuple[float, float] | None = None
+    #: identification intervals of the conditional rates (``<rate>_bounds``; newer files)
+    spurious_fail_rate_bounds: tuple[float, float] | None = None
+    spurious_pass_rate_bounds: tuple[float, float] | None = None
+    timeout_given_valid_bounds: tuple[float, float] | None = None
+    timeout_given_invalid_bounds: tuple[float, float] | None = None
     distribution: DurationModel | None = None
     timeout_for_rate: Mapping[float, float] = field(default_factory=dict)
     training_samples: int | None = None
@@ -90,17 +95,18 @@ class TierNoise:
         return None
 
     def outcome_probabilities(self, truth: Truth) -> dict[Outcome, float]:
-        """The distribution :meth:`sample_outcome` draws from for a given truth."""
+        """The distribution :meth:`sample_outcome` draws from for a given truth.
+
+        Fallbacks for rates the calibration could not point-estimate (documented in
+        :meth:`sample_outcome`): see :meth:`timeout_given` and :meth:`spurious`.
+        """
         if truth is Truth.VERIFIED:
-            p_timeout = _first(self.timeout_given_valid, self.timeout_rate)
-            p_wrong = self.spurious_fail_rate or 0.0
             right, wrong = Outcome.VERIFIED, Outcome.PROOF_INVALID
         elif truth is Truth.INVALID:
-            p_timeout = _first(self.timeout_given_invalid, self.timeout_rate)
-            p_wrong = self.spurious_pass_rate or 0.0
             right, wrong = Outcome.PROOF_INVALID, Outcome.VERIFIED
         else:
             raise ValueError(f"cannot sample an outcome for truth {truth.value}")
+        p_timeout, p_wrong = self.timeout_given(truth), self.spurious(truth)
         total = p_timeout + p_wrong
         if total > 1.0:  # inconsistent estimates: keep their ratio
             p_timeout, p_wrong = p_timeout / total, p_wrong / total
@@ -110,6 +116,35 @@ class TierNoise:
             right: max(0.0, 1.0 - p_timeout - p_wrong),
         }
 
+    def timeout_given(self, truth: Truth) -> float:
+        """P(VERIFIER_TIMEOUT | truth) as sampled: the conditional rate, else ``timeout_rate``.
+
+        ``timeout_rate`` stands in when the conditional rate is missing (None: the labels
+        could not estimate it, e.g. every sampled timeout stayed UNDETERMINED), and for both
+        classes when the tier has timeouts (``timeout_rate`` > 0) but every conditional
+        timeout rate present is 0 (older files exported 0.0 for lack of labels; timeouts
+        must come from some class). A tier with timeouts therefore never samples a zero
+        timeout probability because a conditional rate is missing.
+        """
+        own = self.timeout_given_valid if truth is Truth.VERIFIED else self.timeout_given_invalid
+        both = (self.timeout_given_valid, self.timeout_given_invalid)
+        rate = self.timeout_rate
+        if rate is not None and rate > 0 and all(v is None or v == 0.0 for v in both):
+            return rate
+        return _first(own, rate)
+
+    def spurious(self, truth: Truth) -> float:
+        """The spurious fail (truth VERIFIED) or pass (INVALID) probability as sampled.
+
+        The exported rate; when it is None (not point-identified), the midpoint of its
+        ``_bounds``; without either, 0.
+        """
+        if truth is Truth.VERIFIED:
+            rate, bounds = self.spurious_fail_rate, self.spurious_fail_rate_bounds
+        else:
+            rate, bounds = self.spurious_pass_rate, self.spurious_pass_rate_bounds
+        return _first(rate, (bounds[0] + bounds[1]) / 2 if bounds else None)
+
     def sample_outcome(
         self, true_outcome: Truth | Outcome | str, rng: np.random.Generator
     ) -> Outcome:
@@ -118,8 +153,10 @@ class TierNoise:
         True VERIFIED: VERIFIER_TIMEOUT with ``timeout_given_valid`` (else ``timeout_rate``),
         PROOF_INVALID with ``spurious_fail_rate``, otherwise VERIFIED. True INVALID (or
         PROOF_INVALID): VERIFIED with ``spurious_pass_rate``, VERIFIER_TIMEOUT with
-        ``timeout_given_invalid`` (else ``timeout_rate``), otherwise PROOF_INVALID. A missing
-        rate counts as 0.
+        ``timeout_given_invalid`` (else ``timeout_rate``), otherwise PROOF_INVALID. Rates
+        the calibration could not point-estimate fall back as :meth:`timeout_given` and
+        :meth:`spurious` say: a tier with timeouts never samples zero timeouts for lack of
+        labels; a spurious rate without estimate takes the midpoint of its bounds, else 0.
         """
         probs = self.outcome_probabilities(_truth(true_outcome))
         u = float(rng.random())
@@ -137,10 +174,10 @@ class TierNoise:
         return {
             "timeout_s": self.timeout_s,
             "timeout_rate": self.timeout_rate,
-            "timeout_given_valid": _first(self.timeout_given_valid, self.timeout_rate),
-            "timeout_given_invalid": _first(self.timeout_given_invalid, self.timeout_rate),
-            "spurious_fail_rate": self.spurious_fail_rate or 0.0,
-            "spurious_pass_rate": self.spurious_pass_rate or 0.0,
+            "timeout_given_valid": self.timeout_given(Truth.VERIFIED),
+            "timeout_given_invalid": self.timeout_given(Truth.INVALID),
+            "spurious_fail_rate": self.spurious(Truth.VERIFIED),
+            "spurious_pass_rate": self.spurious(Truth.INVALID),
             "duration_distribution": (
                 self.distribution.to_export() if self.distribution is not None else None
             ),
@@ -264,6 +301,8 @@ def _parse_tier(name: str, where: str, raw: Any, meta_tier: Any) -> TierNoise:
     for key in _RATE_KEYS:
         values[key] = _rate(raw.get(key), f"{where}.{key}")
         values[f"{key}_ci"] = _ci(raw.get(f"{key}_ci"), f"{where}.{key}_ci")
+        if key != "timeout_rate":
+            values[f"{key}_bounds"] = _ci(raw.get(f"{key}_bounds"), f"{where}.{key}_bounds")
     distribution = DurationModel.from_export(
         raw.get("timeout_distribution"), where=f"{where}.timeout_distribution"
     )
