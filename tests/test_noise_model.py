@@ -116,7 +116,7 @@ def test_load_round_trips_the_exported_yaml(tmp_path: Path) -> None:
     ):
         assert getattr(fast, key) == src[key]
         assert getattr(fast, f"{key}_ci") == tuple(src[f"{key}_ci"])
-    assert fast.timeout_for_rate == {0.05: 0.81, 0.01: 1.4}
+    assert fast.timeout_for_rate == {0.05: 0.81, 0.01: 1.4, 1e-9: None}  # None: unreachable
     assert fast.distribution is not None and fast.distribution.to_export() == {
         "type": "weibull_min",
         "params": {"shape": 1.4, "scale": 210.0, "loc": 0.0},

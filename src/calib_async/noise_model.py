@@ -26,14 +26,25 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from calib_async.duration_model import DurationModel, finite_number, positive_number
+from calib_async.duration_model import (
+    DurationModel,
+    ExtrapolationWarning,
+    beyond,
+    finite_number,
+    positive_number,
+    warn_if_extrapolated,
+)
 from calib_async.errors import CalibError
 from calib_async.records import Outcome, Truth
 
 if TYPE_CHECKING:
     import numpy as np
 
+__all__ = ["ExtrapolationWarning", "NoiseModel", "TierNoise"]
+
 SCHEMA_FAMILY = "calib-async"
+
+
 SUPPORTED_SCHEMA_MAJOR = 1
 
 
@@ -58,20 +69,42 @@ class TierNoise:
     timeout_given_valid_bounds: tuple[float, float] | None = None
     timeout_given_invalid_bounds: tuple[float, float] | None = None
     distribution: DurationModel | None = None
-    timeout_for_rate: Mapping[float, float] = field(default_factory=dict)
+    #: {target rate: budget in s, or None when the export says the target is unreachable}
+    timeout_for_rate: Mapping[float, float | None] = field(default_factory=dict)
     training_samples: int | None = None
     timeout_s: float | None = None
+    #: {target rate: ``{timeout_s, method, extrapolated, reason, ...}``} (newer files)
+    timeout_recommendations: Mapping[float, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def max_observed_budget_s(self) -> float | None:
+        """The largest budget any calibration run had (the tier's timeout for older files)."""
+        d = self.distribution
+        return d.max_observed_budget_s if d and d.max_observed_budget_s else self.timeout_s
 
     def timeout_probability(self, timeout_s: float) -> float:
-        """P(a run of this tier exceeds ``timeout_s`` seconds).
+        """P(a run of this tier times out at a budget of ``timeout_s`` seconds).
 
-        From the fitted duration distribution's survival; without a fit, the exported
-        ``timeout_rate`` (which only holds at the tier's own timeout).
+        ``h + (1 - h) S(t)`` (h: timeouts the checker reports itself; S with its runaway
+        share). A ``misfit`` model: Kaplan–Meier up to the largest observed budget, CalibError
+        beyond. Without a fit, ``timeout_rate`` (true at the tier's own timeout only). Beyond
+        the largest observed budget an :class:`ExtrapolationWarning` is issued.
         """
         if not timeout_s >= 0:
             raise ValueError(f"timeout_s must be >= 0, got {timeout_s!r}")
         if self.distribution is not None:
-            return self.distribution.survival_at_seconds(timeout_s)
+            value = self.distribution.timeout_probability(timeout_s)
+            if value is None:
+                raise CalibError(
+                    f"tier {self.name}: the duration model is {self.distribution.status}, so "
+                    f"P(timeout) beyond the largest observed budget "
+                    f"{self.max_observed_budget_s} s is not identified; ask for a budget "
+                    "within it or recalibrate with a longer timeout"
+                )
+            warn_if_extrapolated(
+                self.name, "timeout_probability", timeout_s, self.max_observed_budget_s
+            )
+            return value
         if self.timeout_rate is not None:
             return self.timeout_rate
         raise CalibError(
@@ -82,17 +115,33 @@ class TierNoise:
     def recommended_timeout_s(self, target_rate: float) -> float | None:
         """The smallest timeout (s) whose predicted timeout rate is at most ``target_rate``.
 
-        Uses the exported ``timeout_for_rate`` entry when there is one, else the fitted
-        distribution; ``None`` without either.
+        Uses the exported ``timeout_for_rate`` entry when there is one (None there means
+        unreachable: see :meth:`timeout_recommendation` for the reason), else the fitted
+        distribution (None below its floor); ``None`` without either. A budget beyond the
+        largest observed one issues an :class:`ExtrapolationWarning`.
         """
         if not 0 < target_rate < 1:
             raise ValueError(f"target_rate must be in (0, 1), got {target_rate!r}")
-        for rate, seconds in self.timeout_for_rate.items():
+        seconds = self.timeout_recommendation(target_rate).get("timeout_s")
+        if seconds is not None:
+            warn_if_extrapolated(
+                self.name, "recommended_timeout_s", seconds, self.max_observed_budget_s
+            )
+        return seconds
+
+    def timeout_recommendation(self, target_rate: float) -> dict[str, Any]:
+        """``{timeout_s, extrapolated, reason, ...}`` for ``target_rate`` (never warns)."""
+        for rate, rec in self.timeout_recommendations.items():
             if math.isclose(rate, target_rate, rel_tol=1e-9):
-                return seconds
-        if self.distribution is not None:
-            return self.distribution.seconds_for_survival(target_rate)
-        return None
+                return dict(rec)
+        exported = [s for r, s in self.timeout_for_rate.items() if math.isclose(r, target_rate)]
+        d = self.distribution
+        seconds = exported[0] if exported else d.seconds_for_rate(target_rate) if d else None
+        reason = None if seconds is not None else "unreachable or not identified"
+        return {"timeout_s": seconds, "extrapolated": self._beyond(seconds), "reason": reason}
+
+    def _beyond(self, seconds: float | None) -> bool:
+        return beyond(seconds, self.max_observed_budget_s)
 
     def outcome_probabilities(self, truth: Truth) -> dict[Outcome, float]:
         """The distribution :meth:`sample_outcome` draws from for a given truth.
@@ -306,7 +355,7 @@ def _parse_tier(name: str, where: str, raw: Any, meta_tier: Any) -> TierNoise:
     distribution = DurationModel.from_export(
         raw.get("timeout_distribution"), where=f"{where}.timeout_distribution"
     )
-    timeout_for_rate: dict[float, float] = {}
+    timeout_for_rate: dict[float, float | None] = {}
     tfr = raw.get("timeout_for_rate")
     if tfr is not None:
         if not isinstance(tfr, Mapping):
@@ -315,10 +364,19 @@ def _parse_tier(name: str, where: str, raw: Any, meta_tier: Any) -> TierNoise:
             rate = _rate(
                 _to_float(rate_key, f"{where}.timeout_for_rate"), f"{where}.timeout_for_rate"
             )
-            if seconds is not None and rate is not None:
-                timeout_for_rate[rate] = finite_number(
-                    seconds, f"{where}.timeout_for_rate.{rate_key}"
+            if rate is not None:  # None seconds: the export says unreachable
+                timeout_for_rate[rate] = (
+                    None
+                    if seconds is None
+                    else finite_number(seconds, f"{where}.timeout_for_rate.{rate_key}")
                 )
+    recommendations: dict[float, Mapping[str, Any]] = {}
+    recs = raw.get("timeout_recommendations")
+    if isinstance(recs, Mapping):
+        for rate_key, rec in recs.items():
+            rate = _rate(_to_float(rate_key, f"{where}.timeout_recommendations"), where)
+            if rate is not None and isinstance(rec, Mapping):
+                recommendations[rate] = dict(rec)
     samples = raw.get("training_samples")
     if samples is not None and (isinstance(samples, bool) or not isinstance(samples, Integral)):
         raise CalibError(f"{where}.training_samples: expected an integer, got {samples!r}")
@@ -329,6 +387,7 @@ def _parse_tier(name: str, where: str, raw: Any, meta_tier: Any) -> TierNoise:
         name=name,
         distribution=distribution,
         timeout_for_rate=timeout_for_rate,
+        timeout_recommendations=recommendations,
         training_samples=samples,
         timeout_s=None if timeout_s is None else positive_number(timeout_s, f"{where}.timeout_s"),
         **values,

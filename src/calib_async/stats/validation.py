@@ -11,10 +11,9 @@ the exported ``validation_report``:
   - the four conditional rates (stratified samples): comparison of the two independent
     Jeffreys posteriors (:func:`calib_async.stats.rates.posterior_comparison`), since a
     binomial score test does not apply to Horvitz–Thompson-weighted ratios;
-  - ``duration_model``: the fitted model's implied wall-timeout rate S(T) against the
-    held-out share of runs the runner killed, as a score test with the model's rate carried
-    at the training sample size (conservative: the MLE's S(T) is at least as precise as the
-    training share it stands in for).
+  - ``duration_model``: the predicted timeout rate at the tier's budget (h + (1 - h) S(T),
+    reported timeouts and runaways included) against the held-out timeout share; see
+    :mod:`calib_async.stats.duration_check`.
 * ``coverage`` — ``per_tier``: per tier and rate, whether the held-out estimate lies inside
   the (unadjusted) ``confidence`` acceptance region of that test (None when not evaluated);
   ``fraction_inside`` over all evaluated rates; ``nominal`` = ``confidence``. Under a correct
@@ -45,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from calib_async.stats.columns import OUTCOMES, TIMEOUT_CODE, LabelColumns, RunColumns
+from calib_async.stats.duration_check import duration_model_entry
 from calib_async.stats.rates import (
     CONDITIONAL_RATES,
     INSUFFICIENT,
@@ -125,18 +125,7 @@ def _calibration(
         else:
             test = posterior_comparison(train_draws, draws)
         out[name] = _entry(fit.rate(name).rate, held[name].rate, test)
-    gof = fit.gof
-    implied = gof.implied_timeout_rate if gof else None
-    if implied is None:
-        test = Comparison(None, None, "score_2indep_model", INSUFFICIENT)
-        held_wall = int(runs.timed_out.sum()) / n2 if n2 else None
-    else:
-        n1 = fit.training_samples
-        wall2 = int(runs.timed_out.sum())
-        t = score_test_2indep(implied * n1, n1, wall2, n2)
-        test = Comparison(t.z, t.p_value, "score_2indep_model", t.status)
-        held_wall = wall2 / n2 if n2 else None
-    out["duration_model"] = _entry(implied, held_wall, test)
+    out["duration_model"] = duration_model_entry(fit, runs)  # calib_async.stats.duration_check
     return out
 
 
