@@ -26,7 +26,7 @@ with ``p_h`` the share of truth c among the stratum's labelled runs.
 them), i.e. it treats UNDETERMINED as missing at random within the stratum. It is not: items
 stay undetermined because of what they are. So every conditional rate also carries
 ``bounds``, the identification interval when each undetermined record may be either truth,
-and its interval covers the true rate whatever the missingness mechanism (Imbens–Manski;
+and its interval covers the true rate whatever the missingness mechanism (Manski bounds;
 ``calib_async.stats.identification``). ``N_h`` is the number of telemetry runs of the
 stratum in the data being fitted (the training split), so the weights are recomputed after
 the item split.
@@ -255,7 +255,7 @@ def _one_rate(
         "unlabelled_strata": [OUTCOMES[i].value for i in np.flatnonzero(unlabelled)],
         "low_label_strata": [OUTCOMES[i].value for i in np.flatnonzero(low)],
     }
-    method = "stratified_ratio_jeffreys_mc_imbens_manski"
+    method = "stratified_ratio_jeffreys_mc_manski_bounds"
     if not w_total > 0:
         return RateEstimate(name, None, None, INSUFFICIENT, method, counts), None
     with np.errstate(invalid="ignore", divide="ignore"):
