@@ -152,6 +152,68 @@ def gof_study(args: argparse.Namespace, rng: np.random.Generator) -> dict[str, f
     return {"reject_rate": rejections / args.gof_reps, "inside_rate": inside / args.gof_reps}
 
 
+def duration_scenarios_study(args: argparse.Namespace, rng: np.random.Generator) -> list[dict]:
+    """Issue 13's duration scenarios: runaways, checker-reported timeouts, both, neither.
+
+    Per scenario (``calib_async.stats.duration_sim.SCENARIOS``, n runs at an 800 ms budget):
+    does AIC pick a cure model exactly when there are runaways, does the implied timeout rate
+    at the budget lie inside the observed rate's CI, and do the exported intervals of the
+    rate at the budget and of the floor h + (1 - h) pi cover the truth (over the fits that
+    export them: status ``ok``), with their relative bias.
+    """
+    from calib_async.stats.duration_sim import SCENARIOS, simulate_runs
+    from calib_async.stats.timeouts import OK, fit_tier_timeouts
+
+    rows = []
+    for sc in SCENARIOS:
+        truth_rate, truth_floor = sc.timeout_rate(sc.timeout_ms), sc.floor
+        acc: dict[str, list[float]] = defaultdict(list)
+        for _ in range(args.duration_reps):
+            runs = simulate_runs(sc, args.duration_n, rng)
+            fit = fit_tier_timeouts(
+                runs, sc.timeout_ms / 1000, bootstrap=args.duration_bootstrap, rng=rng
+            )
+            chosen = fit.model.chosen if fit.model else None
+            acc["aic_right"].append(chosen is not None and chosen.cure == (sc.cure > 0))
+            acc["implied_inside"].append(bool(fit.gof and fit.gof.implied_inside_ci))
+            acc["ok"].append(fit.status == OK)
+            rate = fit.predicted_rate(sc.timeout_ms)
+            acc["rate_bias"].append(rate / truth_rate - 1 if rate is not None else math.nan)
+            if fit.rate_ci is not None:
+                acc["rate_cov"].append(fit.rate_ci[0] <= truth_rate <= fit.rate_ci[1])
+            if fit.floor_ci is not None:
+                acc["floor_cov"].append(fit.floor_ci[0] <= truth_floor <= fit.floor_ci[1])
+            if truth_floor > 0 and fit.floor is not None and fit.status == OK:
+                acc["floor_bias"].append(fit.floor / truth_floor - 1)
+        rows.append(
+            {"scenario": sc.name, "truth_rate": truth_rate, "truth_floor": truth_floor}
+            | {k: float(np.nanmean(v)) if v else math.nan for k, v in acc.items()}
+            | {"n_floor_ci": len(acc["floor_cov"])}
+        )
+    return rows
+
+
+def report_durations(args: argparse.Namespace, rows: list[dict], seconds: float) -> None:
+    print(
+        f"## Duration scenarios ({args.duration_reps} reps x {args.duration_n} runs, "
+        f"GOF bootstrap B = {args.duration_bootstrap}; goals: AIC right, implied inside "
+        "observed CI, coverage >= 0.93, |bias| < 10 %)"
+    )
+    print(
+        "| scenario | true rate@T | true floor | AIC cure right | implied in obs CI | "
+        "status ok | rate CI cov | floor CI cov | rate bias | floor bias |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['scenario']} | {r['truth_rate']:.4f} | {r['truth_floor']:.3f} | "
+            f"{r['aic_right']:.3f} | {r['implied_inside']:.3f} | {r['ok']:.3f} | "
+            f"{r.get('rate_cov', math.nan):.3f} | {r.get('floor_cov', math.nan):.3f} | "
+            f"{r['rate_bias']:+.3f} | {r.get('floor_bias', math.nan):+.3f} |"
+        )
+    print(f"\nelapsed: duration scenarios {seconds:.0f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=400, help="repetitions of the full fit")
@@ -160,9 +222,18 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1000, help="items per repetition")
     parser.add_argument("--labels", type=int, default=300, help="labels per tier")
     parser.add_argument("--seed", type=int, default=20240611)
+    parser.add_argument("--duration-reps", type=int, default=100, help="reps per scenario")
+    parser.add_argument("--duration-n", type=int, default=1000, help="runs per duration rep")
+    parser.add_argument("--duration-bootstrap", type=int, default=49, help="GOF bootstrap B")
+    parser.add_argument("--only-durations", action="store_true", help="duration scenarios only")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     rng = np.random.default_rng(args.seed)
+    if args.only_durations:
+        t0 = time.perf_counter()
+        rows = duration_scenarios_study(args, rng)
+        report_durations(args, rows, time.perf_counter() - t0)
+        return
 
     t0 = time.perf_counter()
     cov = coverage_study(args, rng)

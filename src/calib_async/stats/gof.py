@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -106,6 +106,10 @@ class GoodnessOfFit:
     implied_inside_ci: bool | None
     reported_timeout_share: float = 0.0  # h
     implied_wall_timeout_rate: float | None = None  # (1 - h) S(T): runs the runner kills
+    #: Per successful bootstrap refit: its S*(T) and runaway share pi* (parametric-bootstrap
+    #: draws of the estimates, for their intervals in ``calib_async.stats.timeouts``).
+    boot_survival: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    boot_cure: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
     def to_export(self) -> dict[str, Any]:
         return {
@@ -158,6 +162,8 @@ def goodness_of_fit(
     ci = wilson_interval(k_total, total, confidence) if total else None
     inside = bool(ci[0] <= implied <= ci[1]) if ci else None
     p_value, used, failed, m = None, 0, 0, None
+    boot_s: list[float] = []
+    boot_pi: list[float] = []
     if bootstrap > 0 and math.isfinite(d_obs):
         m = min(n, max_n)
         scale = math.sqrt(n / m)  # sqrt(m) D* >= sqrt(n) D  <=>  D* >= D sqrt(n / m)
@@ -175,6 +181,9 @@ def goodness_of_fit(
                 failed += 1
                 continue
             used += 1
+            base_t = float(frozen(family, refitted).sf(timeout_ms))
+            boot_s.append(pi_star + (1.0 - pi_star) * base_t)
+            boot_pi.append(pi_star)
             if d_star >= d_obs * scale:
                 exceed += 1
         p_value = (1 + exceed) / (used + 1) if used else None
@@ -190,4 +199,6 @@ def goodness_of_fit(
         implied_inside_ci=inside,
         reported_timeout_share=h,
         implied_wall_timeout_rate=(1.0 - h) * wall_implied,
+        boot_survival=np.asarray(boot_s if used else [], dtype=np.float64),
+        boot_cure=np.asarray(boot_pi if used else [], dtype=np.float64),
     )

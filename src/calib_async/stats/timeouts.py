@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from calib_async.stats.censoring import DEFAULT_RESOLUTION_MS, CensoredDurations, censor_durations
 from calib_async.stats.columns import TIMEOUT_CODE, RunColumns
 from calib_async.stats.durations import DurationModel, fit_duration_model, frozen
 from calib_async.stats.gof import DEFAULT_MAX_N, GoodnessOfFit, goodness_of_fit
+from calib_async.stats.rates import wilson_interval
 
 OK = "ok"
 MISFIT = "misfit"
@@ -110,18 +111,24 @@ class TierTimeouts:
     max_budget_ms: float
     km: KaplanMeier
     recommendations: tuple[Recommendation, ...]
+    #: Intervals (``confidence``) of the timeout rate at the budget and of the floor
+    rate_ci: tuple[float, float] | None = None
+    floor_ci: tuple[float, float] | None = None
 
     @property
     def reported_share(self) -> float:
         return self.n_reported / self.n_runs if self.n_runs else 0.0
 
     @property
-    def floor(self) -> float | None:
-        """h + (1 - h) pi: the timeout rate no budget goes below (None without a model)."""
+    def floor(self) -> float:
+        """h + (1 - h) pi: the timeout rate no budget goes below.
+
+        Without a trusted model (status not ``ok``) only the reported share h is known.
+        """
         chosen = self.model.chosen if self.model else None
-        if chosen is None:
-            return None
         h = self.reported_share
+        if chosen is None or self.status != OK:
+            return h
         return h + (1.0 - h) * chosen.cure_fraction
 
     def predicted_rate(self, t_ms: float) -> float | None:
@@ -147,6 +154,7 @@ class TierTimeouts:
             "predictor": "model" if self.status == OK else "kaplan_meier",
             "max_observed_budget_s": self.max_budget_ms / 1000.0,
             "timeout_rate_at_budget": self.predicted_rate(self.timeout_ms),
+            "timeout_rate_at_budget_ci": list(self.rate_ci) if self.rate_ci else None,
             "kaplan_meier": {
                 "times_ms": km.times_ms.tolist(),
                 "survival": km.survival.tolist(),
@@ -185,6 +193,7 @@ class TierTimeouts:
             "n_params": chosen.n_params,
             "cure_fraction": chosen.cure_fraction,
             "floor": self.floor,
+            "floor_ci": list(self.floor_ci) if self.floor_ci else None,
             **common,
         }
 
@@ -243,13 +252,72 @@ def fit_tier_timeouts(
                 f"outside the observed interval [{lo:.3g}, {hi:.3g}]"
             )
         status = MISFIT if reasons else OK
+    pi_hat = chosen.cure_fraction if chosen is not None else 0.0
+    rate_ci, floor_ci = _intervals(gof, status, len(runs), n_rep, pi_hat, confidence)
     out = TierTimeouts(
         model, gof, status, tuple(reasons), len(runs), n_rep, timeout_ms, max_budget, km, ()
     )
     recs = tuple(recommend(out, float(r)) for r in targets)
     return TierTimeouts(
-        model, gof, status, tuple(reasons), len(runs), n_rep, timeout_ms, max_budget, km, recs
+        model,
+        gof,
+        status,
+        tuple(reasons),
+        len(runs),
+        n_rep,
+        timeout_ms,
+        max_budget,
+        km,
+        recs,
+        rate_ci,
+        floor_ci,
     )
+
+
+def _intervals(
+    gof: GoodnessOfFit | None,
+    status: str,
+    n: int,
+    n_reported: int,
+    pi_hat: float,
+    confidence: float,
+) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
+    """Intervals of the rate at the budget h + (1 - h) S(T) and of the floor h + (1 - h) pi.
+
+    Delta method on the logit scale: var = (1 - S)^2 var(h) + (1 - h)^2 var(S*), with
+    var(h) = h (1 - h) / n (binomial) and var(S*) (var(pi*)) the variance of the
+    goodness-of-fit bootstrap's refits (a parametric bootstrap of the wall-clock model; wider
+    than needed when its data sets were subsampled). A plain model's floor is h alone: its
+    Wilson interval. Under ``misfit`` the rate's interval is the observed rate's (Wilson) and
+    the floor has none. Model-selection uncertainty is not included.
+    """
+    if gof is None:
+        return None, None
+    if status != OK:
+        return gof.observed_timeout_ci, None
+    if gof.boot_survival.size < 19 or n == 0:
+        return None, None
+    h = n_reported / n
+    z = float(stats.norm.isf((1 - confidence) / 2))
+    var_h = h * (1 - h) / n
+    s_hat = (gof.implied_wall_timeout_rate or 0.0) / (1 - h) if h < 1 else 0.0
+    rate = _logit_wald(
+        h + (1 - h) * s_hat, (1 - s_hat) ** 2 * var_h + (1 - h) ** 2 * gof.boot_survival.var(), z
+    )
+    pi_draws = gof.boot_cure
+    if not np.any(pi_draws > 0):
+        floor = wilson_interval(n_reported, n, confidence)
+    else:
+        floor_hat = h + (1 - h) * pi_hat
+        floor = _logit_wald(floor_hat, (1 - pi_hat) ** 2 * var_h + (1 - h) ** 2 * pi_draws.var(), z)
+    return rate, (float(floor[0]), float(floor[1]))
+
+
+def _logit_wald(p: float, var: float, z: float) -> tuple[float, float]:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    se = math.sqrt(max(var, 0.0)) / (p * (1 - p))
+    centre = math.log(p / (1 - p))
+    return float(special.expit(centre - z * se)), float(special.expit(centre + z * se))
 
 
 def _observed_budget(t: TierTimeouts, target: float) -> float | None:
@@ -266,7 +334,7 @@ def recommend(t: TierTimeouts, target: float) -> Recommendation:
     observed_ms = _observed_budget(t, target)
     limit_s = t.km.up_to_ms / 1000.0
     floor = t.floor
-    if floor is not None and target <= floor:
+    if target <= floor and (floor > 0 or t.status == OK):
         return Recommendation(
             target,
             None,
