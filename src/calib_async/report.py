@@ -251,6 +251,13 @@ def _fit_summary(
     else:
         shown = ", ".join(f"{k}={_fmt(v)}" for k, v in dist.params.items() if k != "loc")
         fit = _e(f"{dist.family}({shown}), durations in {dist.units}")
+        if dist.cure_fraction or dist.reported_share:
+            fit += _e(
+                f"; runaway share {dist.cure_fraction:.3g}, reported {dist.reported_share:.3g}"
+            )
+        if dist.status != "ok":
+            why = "; ".join(str(r) for r in spec.get("status_reasons") or [])
+            fit += f" <strong>{_e(dist.status.upper())}</strong> {_e(why)} (Kaplan–Meier used)"
     rows = {
         "timeout": "–" if timeout_s is None else f"{timeout_s:g} s",
         "first-attempt telemetry runs": str(n_runs),
