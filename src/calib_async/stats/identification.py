@@ -28,9 +28,14 @@ checker, FAST ``spurious_fail_rate`` lies near its lower bound and its corner re
 events, where the Jeffreys posterior is skewed; the refined interval covered 0.905 of 200
 simulations, the alpha/2 one 0.955 (``scripts/recovery_study.py``).
 
-Boundary rule (as for the fully labelled rate): a corner without any event has its end at 0
-(lower) or takes Clopper–Pearson-style ``Beta(x_h + 1, s_h - x_h)`` draws for the event
-strata (upper); mirror image when the corner has only events.
+Exact-style ends. At each end the event strata take Clopper–Pearson-style posteriors:
+``Beta(x_h, s_h - x_h + 1)`` for the lower end, ``Beta(x_h + 1, s_h - x_h)`` for the upper
+end, whose quantiles are the exact binomial bounds; the other strata keep Jeffreys. Spurious
+rates rest on a few events spread over several fail strata, where Jeffreys' half a
+pseudo-event per stratum lifts the lower end: SLOW ``spurious_fail_rate`` (truth 0.020,
+about 3 events) was missed below by 6 % of 200 simulated samples with Jeffreys at both
+ends, by 1 % this way. A lower corner without any event ends at 0; one with only events
+pushes the other strata up (``Beta(x_h + 1, s_h - x_h)``), and the upper end is then 1.
 """
 
 from __future__ import annotations
@@ -83,17 +88,26 @@ def _corner_draws(
     pi: np.ndarray,
     event: np.ndarray,
     rng: np.random.Generator,
-    push: np.ndarray | None = None,
+    *,
+    up: np.ndarray | None = None,
+    down: np.ndarray | None = None,
 ) -> np.ndarray:
     """Draws of the corner's ratio: Jeffreys Beta per sampled stratum, fixed worst cases.
 
-    ``push`` marks sampled strata that take ``Beta(x + 1, n - x)`` instead (boundary rule).
+    Sampled strata marked ``up`` take ``Beta(x + 1, n - x)`` and those marked ``down``
+    ``Beta(x, n - x + 1)`` instead: the Clopper–Pearson-style posteriors whose quantiles
+    are the exact binomial bounds.
     """
     a, b = corner.x + 0.5, corner.n - corner.x + 0.5
-    if push is not None:
-        rows = push & (corner.n > 0)
+    sampled = corner.n > 0
+    if up is not None:
+        rows = up & sampled
         a = np.where(rows, corner.x + 1.0, a)
         b = np.where(rows, np.maximum(corner.n - corner.x, 1e-12), b)
+    if down is not None:
+        rows = down & sampled
+        a = np.where(rows, np.maximum(corner.x, 1e-12), a)
+        b = np.where(rows, corner.n - corner.x + 1.0, b)
     theta = rng.beta(a, b, size=pi.shape)
     fixed = np.isfinite(corner.fixed)
     theta[:, fixed] = corner.fixed[fixed]
@@ -127,8 +141,8 @@ def identify(
     r_low, r_high = _corner_ratio(low, pop, event), _corner_ratio(high, pop, event)
     if math.isnan(r_low) and math.isnan(r_high):
         return None
-    s_low = _corner_draws(low, pi, event, rng)
-    s_high = _corner_draws(high, pi, event, rng)
+    s_low = _corner_draws(low, pi, event, rng, down=event)
+    s_high = _corner_draws(high, pi, event, rng, up=event)
     if s_low.size == 0 or s_high.size == 0:
         return None
     # A corner whose denominator can vanish: fall back to the rate's trivial end.
@@ -143,16 +157,12 @@ def identify(
     if ev == 0 and not ev_fixed:
         lo = 0.0
     elif nonev == 0 and not nonev_fixed:
-        pushed = _corner_draws(low, pi, event, rng, push=~event)
+        pushed = _corner_draws(low, pi, event, rng, down=event, up=~event)
         if pushed.size:
             lo = min(lo, float(np.quantile(pushed, tail)))
     # upper end (corner "high")
-    ev, ev_fixed = _events(high, event, event)
+    ev, _ = _events(high, event, event)
     nonev, nonev_fixed = _events(high, event, ~event)
-    if ev == 0 and not ev_fixed:
-        pushed = _corner_draws(high, pi, event, rng, push=event)
-        if pushed.size:
-            hi = max(hi, float(np.quantile(pushed, 1 - tail)))
-    elif nonev == 0 and not nonev_fixed:
+    if nonev == 0 and not nonev_fixed and ev > 0:
         hi = 1.0
     return Identified(bounds=(r_low, r_high), ci=(max(lo, 0.0), min(hi, 1.0)))

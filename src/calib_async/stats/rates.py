@@ -35,11 +35,12 @@ the item split.
 terms of the strata is ``R = sum_{h in E} pi_h p_h / sum_h pi_h p_h`` with ``pi_h`` the share
 of runs that land in stratum h. Both stages are uncertain, so both get Jeffreys posteriors:
 ``pi ~ Dirichlet(N_h + 1/2)`` and ``p_h ~ Beta(x_h + 1/2, n_h - x_h + 1/2)``; R is computed
-for ``draws`` joint draws and the equal-tailed quantiles form the interval. At the boundary
-(no event among the labelled class members) the interval is ``[0, U]`` with U from
-Clopper–Pearson-style ``Beta(x_h + 1, n_h - x_h)`` draws for the event strata, because the
-Jeffreys upper bound is too low there (mirror image when every member is an event); see
-``calib_async.stats.identification``. The point estimate is the HT ratio estimator above.
+for ``draws`` joint draws and the equal-tailed quantiles form the interval, except that the
+event strata take Clopper–Pearson-style Beta draws at the end they bound (lower end
+``Beta(x_h, n_h - x_h + 1)``, upper ``Beta(x_h + 1, n_h - x_h)``): with no event the
+Jeffreys upper bound is too low, and with a few events spread over several strata the
+Jeffreys lower bound is too high; see ``calib_async.stats.identification``. The point
+estimate is the HT ratio estimator above.
 Leaving out the uncertainty of the stratum sizes (treating ``N_h`` as fixed) undercovers
 badly when a stratum is labelled completely, as small timeout strata are: the recovery study
 measured 0.75-0.88 for ``timeout_given_valid`` that way, 0.92-0.97 with it.
