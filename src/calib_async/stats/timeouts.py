@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 
 from calib_async.stats.censoring import DEFAULT_RESOLUTION_MS, CensoredDurations, censor_durations
 from calib_async.stats.columns import TIMEOUT_CODE, RunColumns
 from calib_async.stats.durations import DurationModel, fit_duration_model, frozen
 from calib_async.stats.gof import DEFAULT_MAX_N, GoodnessOfFit, goodness_of_fit
-from calib_async.stats.rates import wilson_interval
+from calib_async.stats.timeout_intervals import between_models, intervals
 
 OK = "ok"
 MISFIT = "misfit"
@@ -253,7 +253,8 @@ def fit_tier_timeouts(
             )
         status = MISFIT if reasons else OK
     pi_hat = chosen.cure_fraction if chosen is not None else 0.0
-    rate_ci, floor_ci = _intervals(gof, status, len(runs), n_rep, pi_hat, confidence)
+    between = between_models(model, timeout_ms) if model is not None else (0.0, 0.0)
+    rate_ci, floor_ci = intervals(gof, status, len(runs), n_rep, pi_hat, confidence, between)
     out = TierTimeouts(
         model, gof, status, tuple(reasons), len(runs), n_rep, timeout_ms, max_budget, km, ()
     )
@@ -272,52 +273,6 @@ def fit_tier_timeouts(
         rate_ci,
         floor_ci,
     )
-
-
-def _intervals(
-    gof: GoodnessOfFit | None,
-    status: str,
-    n: int,
-    n_reported: int,
-    pi_hat: float,
-    confidence: float,
-) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
-    """Intervals of the rate at the budget h + (1 - h) S(T) and of the floor h + (1 - h) pi.
-
-    Delta method on the logit scale: var = (1 - S)^2 var(h) + (1 - h)^2 var(S*), with
-    var(h) = h (1 - h) / n (binomial) and var(S*) (var(pi*)) the variance of the
-    goodness-of-fit bootstrap's refits (a parametric bootstrap of the wall-clock model; wider
-    than needed when its data sets were subsampled). A plain model's floor is h alone: its
-    Wilson interval. Under ``misfit`` the rate's interval is the observed rate's (Wilson) and
-    the floor has none. Model-selection uncertainty is not included.
-    """
-    if gof is None:
-        return None, None
-    if status != OK:
-        return gof.observed_timeout_ci, None
-    if gof.boot_survival.size < 19 or n == 0:
-        return None, None
-    h = n_reported / n
-    z = float(stats.norm.isf((1 - confidence) / 2))
-    var_h = h * (1 - h) / n
-    s_hat = (gof.implied_wall_timeout_rate or 0.0) / (1 - h) if h < 1 else 0.0
-    rate = _logit_wald(
-        h + (1 - h) * s_hat, (1 - s_hat) ** 2 * var_h + (1 - h) ** 2 * gof.boot_survival.var(), z
-    )
-    pi_draws = gof.boot_cure
-    if not np.any(pi_draws > 0):
-        floor = wilson_interval(n_reported, n, confidence)
-    else:
-        floor_hat = h + (1 - h) * pi_hat
-        floor = _logit_wald(floor_hat, (1 - pi_hat) ** 2 * var_h + (1 - h) ** 2 * pi_draws.var(), z)
-    return rate, (float(floor[0]), float(floor[1]))
-
-
-def _logit_wald(p: float, var: float, z: float) -> tuple[float, float]:
-    p = min(max(p, 1e-9), 1 - 1e-9)
-    se = math.sqrt(max(var, 0.0)) / (p * (1 - p))
-    centre = math.log(p / (1 - p))
-    return float(special.expit(centre - z * se)), float(special.expit(centre + z * se))
 
 
 def _observed_budget(t: TierTimeouts, target: float) -> float | None:
