@@ -22,6 +22,7 @@ def intervals(
     pi_hat: float,
     confidence: float,
     between: tuple[float, float] = (0.0, 0.0),
+    pi_zero_plausible: bool = False,
 ) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
     """Intervals of the rate at the budget h + (1 - h) S(T) and of the floor h + (1 - h) pi.
 
@@ -30,9 +31,13 @@ def intervals(
     goodness-of-fit bootstrap's refits (a parametric bootstrap of the wall-clock model; wider
     than needed when its data sets were subsampled). A plain model's floor is h alone: its
     Wilson interval. Under ``misfit`` the rate's interval is the observed rate's (Wilson) and
-    the floor has none. Model-selection uncertainty enters as the Akaike-weighted spread of
+    the floor has none. When the chosen model has no runaway share the floor is h, its
+    interval h's Wilson interval widened upwards by the candidates' pi.
+    Model-selection uncertainty enters as the Akaike-weighted spread of
     the candidates' S(T) and pi around the chosen one's (``between``, Burnham & Anderson's
-    unconditional variance with a shared within-model variance).
+    unconditional variance with a shared within-model variance). ``pi_zero_plausible``: the
+    boundary likelihood-ratio test (0.5 chi2_0 + 0.5 chi2_1, critical 2.71) does not reject
+    pi = 0, so the floor's interval reaches down to h's.
     """
     if gof is None:
         return None, None
@@ -50,12 +55,16 @@ def intervals(
         z,
     )
     pi_draws = gof.boot_cure
-    if not np.any(pi_draws > 0) and between[1] == 0.0:
-        floor = wilson_interval(n_reported, n, confidence)
+    wilson = wilson_interval(n_reported, n, confidence)
+    var_pi = float(pi_draws.var()) + between[1]
+    if pi_hat == 0.0:  # plain model: floor h; pi >= 0 widens it upwards only
+        upper = h + z * math.sqrt(var_h + (1 - h) ** 2 * (var_pi + float(np.mean(pi_draws**2))))
+        floor = (wilson[0], max(wilson[1], min(upper, 1.0)))
     else:
         floor_hat = h + (1 - h) * pi_hat
-        var_pi = pi_draws.var() + between[1]
         floor = _logit_wald(floor_hat, (1 - pi_hat) ** 2 * var_h + (1 - h) ** 2 * var_pi, z)
+        if pi_zero_plausible:  # the likelihood-ratio test does not reject pi = 0
+            floor = (min(floor[0], wilson[0]), floor[1])
     return rate, (float(floor[0]), float(floor[1]))
 
 
@@ -79,3 +88,14 @@ def _logit_wald(p: float, var: float, z: float) -> tuple[float, float]:
     se = math.sqrt(max(var, 0.0)) / (p * (1 - p))
     centre = math.log(p / (1 - p))
     return float(special.expit(centre - z * se)), float(special.expit(centre + z * se))
+
+
+def pi_zero_plausible(model: DurationModel) -> bool:
+    """Whether the chosen cure model's pi = 0 survives the boundary likelihood-ratio test."""
+    chosen = model.chosen
+    if chosen is None or not chosen.cure or chosen.loglik is None:
+        return False
+    plain = [c for c in model.candidates if c.family == chosen.family and not c.cure]
+    if not plain or plain[0].loglik is None:
+        return False
+    return 2.0 * (chosen.loglik - plain[0].loglik) < 2.71

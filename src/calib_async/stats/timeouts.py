@@ -35,7 +35,7 @@ from calib_async.stats.censoring import DEFAULT_RESOLUTION_MS, CensoredDurations
 from calib_async.stats.columns import TIMEOUT_CODE, RunColumns
 from calib_async.stats.durations import DurationModel, fit_duration_model, frozen
 from calib_async.stats.gof import DEFAULT_MAX_N, GoodnessOfFit, goodness_of_fit
-from calib_async.stats.timeout_intervals import between_models, intervals
+from calib_async.stats.timeout_intervals import between_models, intervals, pi_zero_plausible
 
 OK = "ok"
 MISFIT = "misfit"
@@ -254,7 +254,10 @@ def fit_tier_timeouts(
         status = MISFIT if reasons else OK
     pi_hat = chosen.cure_fraction if chosen is not None else 0.0
     between = between_models(model, timeout_ms) if model is not None else (0.0, 0.0)
-    rate_ci, floor_ci = intervals(gof, status, len(runs), n_rep, pi_hat, confidence, between)
+    plausible = model is not None and pi_zero_plausible(model)
+    rate_ci, floor_ci = intervals(
+        gof, status, len(runs), n_rep, pi_hat, confidence, between, plausible
+    )
     out = TierTimeouts(
         model, gof, status, tuple(reasons), len(runs), n_rep, timeout_ms, max_budget, km, ()
     )
