@@ -33,6 +33,11 @@ NEW_TIER_KEYS = {
     "timeout_for_rate",
     "load_sensitivity",
     "status",
+    "spurious_fail_rate_bounds",
+    "spurious_pass_rate_bounds",
+    "timeout_given_valid_bounds",
+    "timeout_given_invalid_bounds",
+    "undetermined_share",
 }
 
 

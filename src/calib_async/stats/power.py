@@ -39,9 +39,10 @@ def score_power(
     pooled = (n1 * p1 + n2 * p2) / (n1 + n2)
     se0 = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
     se1 = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
-    if se1 <= 0:
-        return None
-    return float(stats.norm.sf((_z(level, two_sided) * se0 - abs(p2 - p1)) / se1))
+    z = _z(level, two_sided)
+    if se1 <= 0:  # both rates 0 or 1: the outcome is certain
+        return 1.0 if abs(p2 - p1) > z * se0 else 0.0
+    return float(stats.norm.sf((z * se0 - abs(p2 - p1)) / se1))
 
 
 def score_mdd(
