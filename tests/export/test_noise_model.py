@@ -116,7 +116,7 @@ def test_load_round_trips_the_exported_yaml(tmp_path: Path) -> None:
     ):
         assert getattr(fast, key) == src[key]
         assert getattr(fast, f"{key}_ci") == tuple(src[f"{key}_ci"])
-    assert fast.timeout_for_rate == {0.05: 0.81, 0.01: 1.4}
+    assert fast.timeout_for_rate == {0.05: 0.81, 0.01: 1.4, 1e-9: None}  # None: unreachable
     assert fast.distribution is not None and fast.distribution.to_export() == {
         "type": "weibull_min",
         "params": {"shape": 1.4, "scale": 210.0, "loc": 0.0},
@@ -317,3 +317,41 @@ def test_unreadable_or_non_yaml_file(tmp_path: Path) -> None:
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(CalibError, match=r"top level: expected a mapping"):
         NoiseModel.load(tmp_path / "list.yaml")
+
+
+def test_missing_or_zero_conditional_timeouts_never_silence_a_tier_with_timeouts(
+    tmp_path: Path,
+) -> None:
+    # regression (issue 13): every sampled timeout UNDETERMINED -> timeout_given_* exported
+    # as 0.0 (older files) or None (now, with bounds): sampling must still produce timeouts
+    doc = export_dict()
+    fast = doc["noise_models"]["fast"]
+    fast.update(timeout_given_valid=0.0, timeout_given_invalid=0.0)
+    tier = NoiseModel.load(write(tmp_path, doc)).tier("FAST")
+    assert tier.outcome_probabilities(Truth.VERIFIED)[Outcome.VERIFIER_TIMEOUT] == 0.12
+    assert tier.outcome_probabilities(Truth.INVALID)[Outcome.VERIFIER_TIMEOUT] == 0.12
+    fast.update(timeout_given_valid=None, timeout_given_valid_ci=[0.0, 0.3])
+    fast.update(timeout_given_valid_bounds=[0.0, 0.25], timeout_given_invalid=0.2)
+    tier = NoiseModel.load(write(tmp_path, doc)).tier("FAST")
+    assert tier.timeout_given_valid_bounds == (0.0, 0.25)
+    assert tier.outcome_probabilities(Truth.VERIFIED)[Outcome.VERIFIER_TIMEOUT] == 0.12
+    assert tier.outcome_probabilities(Truth.INVALID)[Outcome.VERIFIER_TIMEOUT] == 0.2
+    # one class genuinely never times out: a real 0.0 next to a positive rate stays 0.0
+    fast.update(timeout_given_valid=0.0)
+    tier = NoiseModel.load(write(tmp_path, doc)).tier("FAST")
+    assert tier.outcome_probabilities(Truth.VERIFIED)[Outcome.VERIFIER_TIMEOUT] == 0.0
+
+
+def test_a_spurious_rate_without_estimate_samples_the_midpoint_of_its_bounds(
+    tmp_path: Path,
+) -> None:
+    doc = export_dict()
+    doc["noise_models"]["fast"].update(
+        spurious_fail_rate=None, spurious_fail_rate_bounds=[0.02, 0.06]
+    )
+    tier = NoiseModel.load(write(tmp_path, doc)).tier("FAST")
+    assert tier.outcome_probabilities(Truth.VERIFIED)[Outcome.PROOF_INVALID] == pytest.approx(0.04)
+    assert tier.to_noise_config()["spurious_fail_rate"] == pytest.approx(0.04)
+    doc["noise_models"]["fast"]["spurious_fail_rate_bounds"] = [0.5, 0.1]
+    with pytest.raises(CalibError, match=r"spurious_fail_rate_bounds: low 0\.5 is above high"):
+        NoiseModel.load(write(tmp_path, doc))

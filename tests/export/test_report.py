@@ -10,9 +10,9 @@ import pytest
 from scipy import stats
 
 from calib_async.errors import CalibError
-from calib_async.export.duration_model import DurationModel
 from calib_async.export.report import write_report
 from calib_async.records import LabeledRecord, LabelMethod, TelemetryRecord, Truth
+from calib_async.stats.survival import SurvivalModel
 from helpers import make_record as base_record
 
 TIERS = {"FAST": 0.5, "BALANCED": 1.0, "SLOW": 2.0}
@@ -237,7 +237,7 @@ def test_report_tolerates_missing_fits_rates_and_records(tmp_path: Path) -> None
     ],
 )
 def test_distribution_adapter_accepts_param_aliases(spec: dict[str, Any], expected: Any) -> None:
-    model = DurationModel.from_export(spec)
+    model = SurvivalModel.from_export(spec)
     assert model is not None
     for t_s in (0.05, 0.3, 1.0):
         assert model.survival_at_seconds(t_s) == pytest.approx(float(expected.sf(t_s * 1000)))
@@ -245,7 +245,7 @@ def test_distribution_adapter_accepts_param_aliases(spec: dict[str, Any], expect
 
 @pytest.mark.parametrize("spec", [None, {"type": None}, {"type": "none"}, {"type": "gamma"}])
 def test_distribution_adapter_no_fit(spec: Any) -> None:
-    assert DurationModel.from_export(spec) is None
+    assert SurvivalModel.from_export(spec) is None
 
 
 @pytest.mark.parametrize(
@@ -265,7 +265,7 @@ def test_distribution_adapter_no_fit(spec: Any) -> None:
 )
 def test_distribution_adapter_rejects_malformed(spec: dict[str, Any], message: str) -> None:
     with pytest.raises(CalibError, match=message):
-        DurationModel.from_export(spec)
+        SurvivalModel.from_export(spec)
 
 
 def test_sibling_results_sharing_keys_render_as_one_table() -> None:

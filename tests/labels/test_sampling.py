@@ -4,8 +4,10 @@ from collections import Counter
 
 from hypothesis import given
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
 from calib_async.labels.sampling import (
+    LABEL_FLOOR,
     Evidence,
     allocate,
     consensus_evidence,
@@ -13,6 +15,7 @@ from calib_async.labels.sampling import (
     label_for,
     label_summary,
     labeled_records,
+    labels_needed,
     merge_labels,
     sample_for_labeling,
 )
@@ -31,6 +34,47 @@ def test_allocate_respects_sizes_and_total(sizes: dict[str, int], total: int) ->
     assert sum(alloc.values()) == min(total, sum(sizes.values()))
     if total >= len([s for s in sizes.values() if s]):
         assert all(alloc[h] >= 1 for h, s in sizes.items() if s)
+    if total >= labels_needed(sizes):  # the floor: min(size, 3) for every stratum
+        assert all(alloc[h] >= min(s, LABEL_FLOOR) for h, s in sizes.items())
+
+
+SIZES = {"VERIFIED": 600, "PROOF_INVALID": 300, "VERIFIER_ERROR": 30, "VERIFIER_TIMEOUT": 50}
+
+
+def _tiered(*tiers: str) -> dict[str, int]:
+    return {f"{t}|{o}": n for t in tiers for o, n in SIZES.items()}
+
+
+def test_allocation_ignores_tier_names_and_order() -> None:
+    # regression (issue 13): equal shares in alphabetical order starved the last tier
+    for total in (9, 17, 30, 200):
+        a = allocate(_tiered("FAST", "SLOW", "ZZZ"), total)
+        b = allocate(_tiered("ZZZ", "AAA", "MMM"), total)
+        ours = sorted(sum(v for h, v in a.items() if h.startswith(t)) for t in ("FAST", "SLOW"))
+        assert max(ours) - min(ours) <= 1
+        assert sorted(a.values()) == sorted(b.values())
+
+
+def test_the_rest_goes_where_the_rates_need_it_neyman() -> None:
+    alloc = allocate(_tiered("FAST"), 200)
+    assert all(n >= LABEL_FLOOR for n in alloc.values())
+    # the 5 % timeout stratum carries both timeout rates: far more than its 5 % share
+    assert alloc["FAST|VERIFIER_TIMEOUT"] >= 30
+    assert sum(alloc.values()) == 200
+
+
+def test_a_label_sample_below_the_floor_says_how_many_are_needed() -> None:
+    records = [rec(f"i{i}", t, o) for t in ("A", "B") for i, o in enumerate(["VERIFIED"] * 5)]
+    records += [rec(f"j{i}", t, "PROOF_INVALID") for t in ("A", "B") for i in range(5)]
+    assert labels_needed({"A|VERIFIED": 5, "A|PROOF_INVALID": 5, "B|X": 1}) == 7
+    with capture_logs() as logs:
+        sample = sample_for_labeling(records, 5, seed=0)
+    warnings = [e for e in logs if e["log_level"] == "warning"]
+    assert len(warnings) == 1 and warnings[0]["needed"] == 12 and warnings[0]["label_sample"] == 5
+    assert len(sample) == 5 and len({s.stratum for s in sample}) == 4  # one round first
+    with capture_logs() as logs:
+        sample_for_labeling(records, 12, seed=0)
+    assert not [e for e in logs if e["log_level"] == "warning"]
 
 
 def test_sample_weights_are_horvitz_thompson() -> None:

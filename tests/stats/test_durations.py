@@ -99,7 +99,7 @@ def test_aic_counts_free_parameters_only_and_picks_the_true_family() -> None:
         stats.lognorm(0.8, scale=200.0), 2000, seed=3, censor_share=0.1
     )
     model = fit_duration_model(data)
-    by_name = {c.family: c for c in model.candidates}
+    by_name = {c.name: c for c in model.candidates}
     assert by_name["expon"].aic == pytest.approx(2 * 1 - 2 * by_name["expon"].loglik)
     assert by_name["gamma"].aic == pytest.approx(2 * 2 - 2 * by_name["gamma"].loglik)
     assert model.chosen.family == "lognorm"
@@ -110,7 +110,10 @@ def test_zero_durations_do_not_break_the_fit() -> None:
     d = np.concatenate([np.zeros(20), stats.expon(scale=5.0).rvs(size=300, random_state=rng)])
     model = fit_duration_model(censor_durations(d, np.zeros(d.size, bool), np.full(d.size, 1e4)))
     assert model.n_interval == 20
-    assert all(c.status == "ok" and math.isfinite(c.loglik) for c in model.candidates)
+    plain = [c for c in model.candidates if not c.cure]
+    assert all(c.status == "ok" and math.isfinite(c.loglik) for c in plain)
+    # no censored run: a runaway share is not identified, so no cure candidate competes
+    assert {c.status for c in model.candidates if c.cure} == {"insufficient_data"}
 
 
 def test_all_runs_killed_gives_marked_insufficient_candidates() -> None:
@@ -126,12 +129,14 @@ def test_two_events_fit_expon_but_not_the_two_parameter_families() -> None:
         np.array([10.0, 20.0, 500.0]), np.array([False, False, True]), np.full(3, 500.0)
     )
     model = fit_duration_model(data)
-    statuses = {c.family: c.status for c in model.candidates}
+    statuses = {c.name: c.status for c in model.candidates}
     assert statuses == {
         "expon": "ok",
+        "expon+cure": "insufficient_data",
         "gamma": "insufficient_data",
         "lognorm": "insufficient_data",
         "weibull_min": "insufficient_data",
+        "fisk": "insufficient_data",
     }
     assert model.chosen.family == "expon"
 

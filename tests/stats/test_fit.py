@@ -32,6 +32,11 @@ NEW_TIER_KEYS = {
     "timeout_for_rate",
     "load_sensitivity",
     "status",
+    "spurious_fail_rate_bounds",
+    "spurious_pass_rate_bounds",
+    "timeout_given_valid_bounds",
+    "timeout_given_invalid_bounds",
+    "undetermined_share",
 }
 
 
@@ -75,7 +80,11 @@ def test_export_has_plan_and_new_keys_in_plain_python_types(fitted: CalibrationF
         assert set(tier) >= PLAN_TIER_KEYS | NEW_TIER_KEYS
         assert {"type", "params", "goodness_of_fit"} <= set(tier["timeout_distribution"])
         assert len(tier["timeout_rate_ci"]) == 2 and tier["training_samples"] > 0
-        assert set(tier["candidates"]) == {"expon", "gamma", "lognorm", "weibull_min"}
+        families = {"expon", "gamma", "lognorm", "weibull_min", "fisk"}
+        assert set(tier["candidates"]) == families | {f"{f}+cure" for f in families}
+        dist = tier["timeout_distribution"]
+        assert {"cure_fraction", "reported_timeout_share", "status", "kaplan_meier"} <= set(dist)
+        assert set(tier["timeout_recommendations"]) == {0.05, 0.01}
         assert set(tier["timeout_for_rate"]) == {0.05, 0.01}
         for c in tier["candidates"].values():
             assert {"params", "loglik", "aic", "n_params"} <= set(c)

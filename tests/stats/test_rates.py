@@ -19,6 +19,7 @@ from calib_async.stats.columns import (
 )
 from calib_async.stats.rates import (
     INSUFFICIENT,
+    LOW_LABELS,
     OK,
     PARTIAL,
     binomial_rate,
@@ -197,3 +198,83 @@ def test_zero_events_get_an_exact_style_upper_bound_not_the_jeffreys_one() -> No
     est, _ = conditional_rates(counts, labels, rng=np.random.default_rng(3))
     lo, hi = est["spurious_fail_rate"].ci
     assert hi == 1.0 and 0.925 < lo < 0.942
+
+
+def test_every_sampled_timeout_undetermined_gives_bounds_not_a_zero_rate() -> None:
+    # regression (issue 13): the timeout stratum dropped out and timeout_given_* became 0.0
+    counts = _counts(VERIFIED=600, PROOF_INVALID=300, VERIFIER_TIMEOUT=100)
+    labels = _labels(
+        [("VERIFIED", TRUTH_VALID)] * 30
+        + [("PROOF_INVALID", TRUTH_INVALID)] * 27
+        + [("PROOF_INVALID", TRUTH_VALID)] * 3
+        + [("VERIFIER_TIMEOUT", TRUTH_UNDETERMINED)] * 30
+    )
+    est, _ = conditional_rates(counts, labels, rng=np.random.default_rng(0))
+    for name in ("timeout_given_valid", "timeout_given_invalid"):
+        e = est[name]
+        assert e.rate is None and e.status == PARTIAL
+        assert e.bounds is not None and e.bounds[0] == 0.0 and e.bounds[1] > 0.1
+        assert e.ci[0] == 0.0 and e.ci[1] >= e.bounds[1]
+        assert e.counts["unlabelled_strata"] == ["VERIFIER_TIMEOUT"]
+    # the spurious rates keep the timeouts in their denominators (as bounds), not dropped
+    sf = est["spurious_fail_rate"]
+    valid_runs = 600 + 300 * 0.1
+    assert sf.bounds == pytest.approx((30 / (valid_runs + 100), 30 / valid_runs))
+    assert sf.rate is None and sf.ci[0] <= sf.bounds[0] and sf.ci[1] >= sf.bounds[1]
+
+
+def test_bounds_assign_every_undetermined_label_its_worst_case() -> None:
+    # fail stratum: 10 sampled, 2 valid, 6 invalid, 2 undetermined (crashes)
+    counts = _counts(VERIFIED=900, PROOF_INVALID=100)
+    labels = _labels(
+        [("VERIFIED", TRUTH_VALID)] * 10
+        + [("PROOF_INVALID", TRUTH_VALID)] * 2
+        + [("PROOF_INVALID", TRUTH_INVALID)] * 6
+        + [("PROOF_INVALID", TRUTH_UNDETERMINED)] * 2
+    )
+    est, _ = conditional_rates(counts, labels, rng=np.random.default_rng(0))
+    sf = est["spurious_fail_rate"]
+    # point: 2 of 8 determined are valid; bounds: 2 or 4 of 10 sampled
+    assert sf.rate == pytest.approx(25 / 925)
+    assert sf.bounds == pytest.approx((20 / 920, 40 / 940))
+    assert sf.ci[0] <= sf.bounds[0] < sf.rate < sf.bounds[1] <= sf.ci[1]
+    assert sf.status == PARTIAL and sf.counts["undetermined_share"] == pytest.approx(0.02)
+
+
+def test_undetermined_not_at_random_stays_inside_the_interval() -> None:
+    """Invalid items that crash every checker stay undetermined: the MAR point estimate is
+    biased upwards, the interval still covers (>= 0.93 over 200 samples)."""
+    rng = np.random.default_rng(11)
+    n_runs, p_valid, p_sf, p_crash = 4000, 0.6, 0.03, 0.15
+    hits, points = 0, []
+    for _ in range(200):
+        valid = rng.random(n_runs) < p_valid
+        crash = ~valid & (rng.random(n_runs) < p_crash)
+        fail = np.where(valid, rng.random(n_runs) < p_sf, rng.random(n_runs) < 0.9) | crash
+        outcome = np.where(fail, OUTCOME_CODE["PROOF_INVALID"], OUTCOME_CODE["VERIFIED"])
+        counts = np.bincount(outcome, minlength=len(OUTCOME_CODE))
+        picks = np.concatenate(
+            [rng.choice(np.flatnonzero(outcome == o), 60, replace=False) for o in (0, 1)]
+        )
+        truth = np.where(valid[picks], TRUTH_VALID, TRUTH_INVALID)
+        truth = np.where(crash[picks], TRUTH_UNDETERMINED, truth).astype(np.int8)
+        labels = LabelColumns(item=picks, outcome=outcome[picks].astype(np.int8), truth=truth)
+        sf = conditional_rates(counts, labels, draws=2000, rng=rng)[0]["spurious_fail_rate"]
+        hits += sf.ci[0] <= p_sf <= sf.ci[1]
+        points.append(sf.rate)
+    assert np.mean(points) > 1.1 * p_sf  # the point estimate is biased (status partial) ...
+    assert hits / 200 >= 0.93  # ... the interval is not fooled
+
+
+def test_strata_with_fewer_than_three_labels_are_low_labels_unless_complete() -> None:
+    counts = _counts(VERIFIED=500, PROOF_INVALID=100, MEMORY_LIMIT_EXCEEDED=2)
+    rows = [("VERIFIED", TRUTH_VALID)] * 20 + [("PROOF_INVALID", TRUTH_INVALID)] * 20
+    complete = _labels(rows + [("MEMORY_LIMIT_EXCEEDED", TRUTH_INVALID)] * 2)
+    est, _ = conditional_rates(counts, complete, rng=np.random.default_rng(0))
+    assert est["spurious_fail_rate"].status == OK  # 2 of 2: a census, no sampling error
+    counts[OUTCOME_CODE["MEMORY_LIMIT_EXCEEDED"]] = 40
+    est, _ = conditional_rates(counts, complete, rng=np.random.default_rng(0))
+    for e in est.values():
+        assert e.status in (LOW_LABELS, INSUFFICIENT)
+    assert est["spurious_fail_rate"].status == LOW_LABELS
+    assert est["spurious_fail_rate"].counts["low_label_strata"] == ["MEMORY_LIMIT_EXCEEDED"]

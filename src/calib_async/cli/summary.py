@@ -113,8 +113,21 @@ def _fit(dist: Any) -> str:
         shown = ", ".join(
             f"{k}={v:.3g}" for k, v in params.items() if isinstance(v, Real) and k != "loc"
         )
-        return f"{dist['type']}({shown})"
-    return str(dist["type"])
+        return f"{dist['type']}({shown}){_fit_notes(dist)}"
+    return str(dist["type"]) + _fit_notes(dist)
+
+
+def _fit_notes(dist: Mapping[str, Any]) -> str:
+    """Runaway share, reported-timeout share and a non-ok status, when present."""
+    notes = [
+        f"{label} {dist[key]:.3g}"
+        for key, label in (("cure_fraction", "runaway"), ("reported_timeout_share", "reported"))
+        if isinstance(dist.get(key), Real) and dist[key] > 0
+    ]
+    status = dist.get("status")
+    if status not in (None, "ok"):
+        notes.append(str(status).upper())
+    return f" [{', '.join(notes)}]" if notes else ""
 
 
 def _recommended(tfr: Any) -> str:
@@ -128,4 +141,6 @@ def _recommended(tfr: Any) -> str:
             continue
         if isinstance(seconds, Real):
             parts.append((r, f"{r:.0%}: {seconds:.3g} s"))
+        elif seconds is None:
+            parts.append((r, f"{r:.0%}: unreachable"))
     return ", ".join(p for _, p in sorted(parts, reverse=True)) or "–"

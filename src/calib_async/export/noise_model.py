@@ -17,9 +17,7 @@ timeouts are seconds. numpy is needed for sampling; scipy only for the fitted di
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,124 +25,23 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from calib_async.errors import CalibError
-from calib_async.export.duration_model import DurationModel, finite_number, positive_number
-from calib_async.records import Outcome, Truth
+from calib_async.export.tier_noise import TierNoise
+from calib_async.stats.survival import (
+    ExtrapolationWarning,
+    SurvivalModel,
+    finite_number,
+    positive_number,
+)
 
 if TYPE_CHECKING:
-    import numpy as np
+    pass
+
+__all__ = ["ExtrapolationWarning", "NoiseModel", "TierNoise"]
 
 SCHEMA_FAMILY = "calib-async"
+
+
 SUPPORTED_SCHEMA_MAJOR = 1
-
-
-@dataclass(frozen=True, slots=True)
-class TierNoise:
-    """The calibrated noise of one tier. Rates are probabilities; ``None`` means no estimate."""
-
-    name: str
-    timeout_rate: float | None
-    timeout_rate_ci: tuple[float, float] | None = None
-    spurious_fail_rate: float | None = None
-    spurious_fail_rate_ci: tuple[float, float] | None = None
-    spurious_pass_rate: float | None = None
-    spurious_pass_rate_ci: tuple[float, float] | None = None
-    timeout_given_valid: float | None = None
-    timeout_given_valid_ci: tuple[float, float] | None = None
-    timeout_given_invalid: float | None = None
-    timeout_given_invalid_ci: tuple[float, float] | None = None
-    distribution: DurationModel | None = None
-    timeout_for_rate: Mapping[float, float] = field(default_factory=dict)
-    training_samples: int | None = None
-    timeout_s: float | None = None
-
-    def timeout_probability(self, timeout_s: float) -> float:
-        """P(a run of this tier exceeds ``timeout_s`` seconds).
-
-        From the fitted duration distribution's survival; without a fit, the exported
-        ``timeout_rate`` (which only holds at the tier's own timeout).
-        """
-        if not timeout_s >= 0:
-            raise ValueError(f"timeout_s must be >= 0, got {timeout_s!r}")
-        if self.distribution is not None:
-            return self.distribution.survival_at_seconds(timeout_s)
-        if self.timeout_rate is not None:
-            return self.timeout_rate
-        raise CalibError(
-            f"tier {self.name} has neither a duration fit nor a timeout rate; "
-            "recalibrate it with more samples"
-        )
-
-    def recommended_timeout_s(self, target_rate: float) -> float | None:
-        """The smallest timeout (s) whose predicted timeout rate is at most ``target_rate``.
-
-        Uses the exported ``timeout_for_rate`` entry when there is one, else the fitted
-        distribution; ``None`` without either.
-        """
-        if not 0 < target_rate < 1:
-            raise ValueError(f"target_rate must be in (0, 1), got {target_rate!r}")
-        for rate, seconds in self.timeout_for_rate.items():
-            if math.isclose(rate, target_rate, rel_tol=1e-9):
-                return seconds
-        if self.distribution is not None:
-            return self.distribution.seconds_for_survival(target_rate)
-        return None
-
-    def outcome_probabilities(self, truth: Truth) -> dict[Outcome, float]:
-        """The distribution :meth:`sample_outcome` draws from for a given truth."""
-        if truth is Truth.VERIFIED:
-            p_timeout = _first(self.timeout_given_valid, self.timeout_rate)
-            p_wrong = self.spurious_fail_rate or 0.0
-            right, wrong = Outcome.VERIFIED, Outcome.PROOF_INVALID
-        elif truth is Truth.INVALID:
-            p_timeout = _first(self.timeout_given_invalid, self.timeout_rate)
-            p_wrong = self.spurious_pass_rate or 0.0
-            right, wrong = Outcome.PROOF_INVALID, Outcome.VERIFIED
-        else:
-            raise ValueError(f"cannot sample an outcome for truth {truth.value}")
-        total = p_timeout + p_wrong
-        if total > 1.0:  # inconsistent estimates: keep their ratio
-            p_timeout, p_wrong = p_timeout / total, p_wrong / total
-        return {
-            Outcome.VERIFIER_TIMEOUT: p_timeout,
-            wrong: p_wrong,
-            right: max(0.0, 1.0 - p_timeout - p_wrong),
-        }
-
-    def sample_outcome(
-        self, true_outcome: Truth | Outcome | str, rng: np.random.Generator
-    ) -> Outcome:
-        """Draw what this tier's checker would report for a proof whose truth is given.
-
-        True VERIFIED: VERIFIER_TIMEOUT with ``timeout_given_valid`` (else ``timeout_rate``),
-        PROOF_INVALID with ``spurious_fail_rate``, otherwise VERIFIED. True INVALID (or
-        PROOF_INVALID): VERIFIED with ``spurious_pass_rate``, VERIFIER_TIMEOUT with
-        ``timeout_given_invalid`` (else ``timeout_rate``), otherwise PROOF_INVALID. A missing
-        rate counts as 0.
-        """
-        probs = self.outcome_probabilities(_truth(true_outcome))
-        u = float(rng.random())
-        acc = 0.0
-        last = Outcome.VERIFIED
-        for outcome, p in probs.items():
-            acc += p
-            last = outcome
-            if u < acc:
-                return outcome
-        return last
-
-    def to_noise_config(self) -> dict[str, Any]:
-        """This tier's part of :meth:`NoiseModel.to_noise_config`."""
-        return {
-            "timeout_s": self.timeout_s,
-            "timeout_rate": self.timeout_rate,
-            "timeout_given_valid": _first(self.timeout_given_valid, self.timeout_rate),
-            "timeout_given_invalid": _first(self.timeout_given_invalid, self.timeout_rate),
-            "spurious_fail_rate": self.spurious_fail_rate or 0.0,
-            "spurious_pass_rate": self.spurious_pass_rate or 0.0,
-            "duration_distribution": (
-                self.distribution.to_export() if self.distribution is not None else None
-            ),
-        }
 
 
 class NoiseModel:
@@ -264,10 +161,12 @@ def _parse_tier(name: str, where: str, raw: Any, meta_tier: Any) -> TierNoise:
     for key in _RATE_KEYS:
         values[key] = _rate(raw.get(key), f"{where}.{key}")
         values[f"{key}_ci"] = _ci(raw.get(f"{key}_ci"), f"{where}.{key}_ci")
-    distribution = DurationModel.from_export(
+        if key != "timeout_rate":
+            values[f"{key}_bounds"] = _ci(raw.get(f"{key}_bounds"), f"{where}.{key}_bounds")
+    distribution = SurvivalModel.from_export(
         raw.get("timeout_distribution"), where=f"{where}.timeout_distribution"
     )
-    timeout_for_rate: dict[float, float] = {}
+    timeout_for_rate: dict[float, float | None] = {}
     tfr = raw.get("timeout_for_rate")
     if tfr is not None:
         if not isinstance(tfr, Mapping):
@@ -276,10 +175,19 @@ def _parse_tier(name: str, where: str, raw: Any, meta_tier: Any) -> TierNoise:
             rate = _rate(
                 _to_float(rate_key, f"{where}.timeout_for_rate"), f"{where}.timeout_for_rate"
             )
-            if seconds is not None and rate is not None:
-                timeout_for_rate[rate] = finite_number(
-                    seconds, f"{where}.timeout_for_rate.{rate_key}"
+            if rate is not None:  # None seconds: the export says unreachable
+                timeout_for_rate[rate] = (
+                    None
+                    if seconds is None
+                    else finite_number(seconds, f"{where}.timeout_for_rate.{rate_key}")
                 )
+    recommendations: dict[float, Mapping[str, Any]] = {}
+    recs = raw.get("timeout_recommendations")
+    if isinstance(recs, Mapping):
+        for rate_key, rec in recs.items():
+            rate = _rate(_to_float(rate_key, f"{where}.timeout_recommendations"), where)
+            if rate is not None and isinstance(rec, Mapping):
+                recommendations[rate] = dict(rec)
     samples = raw.get("training_samples")
     if samples is not None and (isinstance(samples, bool) or not isinstance(samples, Integral)):
         raise CalibError(f"{where}.training_samples: expected an integer, got {samples!r}")
@@ -290,6 +198,7 @@ def _parse_tier(name: str, where: str, raw: Any, meta_tier: Any) -> TierNoise:
         name=name,
         distribution=distribution,
         timeout_for_rate=timeout_for_rate,
+        timeout_recommendations=recommendations,
         training_samples=samples,
         timeout_s=None if timeout_s is None else positive_number(timeout_s, f"{where}.timeout_s"),
         **values,
@@ -326,17 +235,3 @@ def _ci(value: Any, where: str) -> tuple[float, float] | None:
     return (low, high)
 
 
-def _first(*values: float | None) -> float:
-    for v in values:
-        if v is not None:
-            return v
-    return 0.0
-
-
-def _truth(value: Truth | Outcome | str) -> Truth:
-    text = value.value if isinstance(value, Truth | Outcome) else str(value).upper()
-    if text in ("VERIFIED",):
-        return Truth.VERIFIED
-    if text in ("INVALID", "PROOF_INVALID"):
-        return Truth.INVALID
-    raise ValueError(f"true outcome must be VERIFIED or INVALID (or PROOF_INVALID), got {text}")

@@ -20,11 +20,11 @@ from typing import Any
 import structlog
 
 from calib_async.errors import CalibError
-from calib_async.export.duration_model import DurationModel
 from calib_async.export.report_html import esc as _e
 from calib_async.export.report_html import fmt as _fmt
 from calib_async.export.report_html import value_html as _value
 from calib_async.records import LabeledRecord, Outcome, Phase, TelemetryRecord, Truth
+from calib_async.stats.survival import SurvivalModel
 
 log = structlog.get_logger(__name__)
 
@@ -199,7 +199,7 @@ def _tier_section(
         if r.tier.lower() == tier.lower() and r.phase == Phase.TELEMETRY.value and r.attempt == 0
     ]
     try:
-        dist = DurationModel.from_export(model.get("timeout_distribution"))
+        dist = SurvivalModel.from_export(model.get("timeout_distribution"))
     except CalibError as exc:
         dist = None
         out.append(f'<p class="muted">Fitted distribution not usable: {_e(str(exc))}</p>')
@@ -238,7 +238,7 @@ def _tier_section(
 
 
 def _fit_summary(
-    model: Mapping[str, Any], dist: DurationModel | None, timeout_s: float | None, n_runs: int
+    model: Mapping[str, Any], dist: SurvivalModel | None, timeout_s: float | None, n_runs: int
 ) -> str:
     """The tier's headline numbers: timeout, runs, duration fit and its goodness of fit."""
     spec = model.get("timeout_distribution")
@@ -251,6 +251,13 @@ def _fit_summary(
     else:
         shown = ", ".join(f"{k}={_fmt(v)}" for k, v in dist.params.items() if k != "loc")
         fit = _e(f"{dist.family}({shown}), durations in {dist.units}")
+        if dist.cure_fraction or dist.reported_share:
+            fit += _e(
+                f"; runaway share {dist.cure_fraction:.3g}, reported {dist.reported_share:.3g}"
+            )
+        if dist.status != "ok":
+            why = "; ".join(str(r) for r in spec.get("status_reasons") or [])
+            fit += f" <strong>{_e(dist.status.upper())}</strong> {_e(why)} (Kaplan–Meier used)"
     rows = {
         "timeout": "–" if timeout_s is None else f"{timeout_s:g} s",
         "first-attempt telemetry runs": str(n_runs),

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from calib_async.export.duration_model import DurationModel
 from calib_async.records import TelemetryRecord
+from calib_async.stats.survival import SurvivalModel
 
 DPI = 110
 _RATE_LABELS = {
@@ -77,7 +77,7 @@ def kaplan_meier(records: Sequence[TelemetryRecord]) -> tuple[Any, Any, Any, Any
 def survival_plot(
     tier: str,
     records: Sequence[TelemetryRecord],
-    model: DurationModel | None,
+    model: SurvivalModel | None,
     timeout_s: float | None,
     observed: tuple[float | None, Sequence[float] | None] = (None, None),
 ) -> bytes:
@@ -142,7 +142,7 @@ def _observed_point(ax: Any, x: float, rate: float, ci: Sequence[float] | None, 
 
 def budget_plot(
     tier: str,
-    model: DurationModel | None,
+    model: SurvivalModel | None,
     timeout_s: float | None,
     observed_rate: float | None,
     observed_ci: Sequence[float] | None,

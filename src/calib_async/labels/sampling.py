@@ -21,10 +21,14 @@ Items where two deciding methods disagree are counted as conflicts in the export
 
 from __future__ import annotations
 
+import hashlib
+import math
 import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+import structlog
 
 from calib_async.records import (
     ItemLabel,
@@ -34,6 +38,8 @@ from calib_async.records import (
     TelemetryRecord,
     Truth,
 )
+
+log = structlog.get_logger(__name__)
 
 CONFIDENCE_THRESHOLD = 0.8
 PRECEDENCE = (
@@ -67,27 +73,124 @@ def stratum_of(record: TelemetryRecord) -> str:
     return f"{record.tier}|{record.outcome}"
 
 
+#: Labels every non-empty (tier, outcome) stratum gets before any other allocation.
+LABEL_FLOOR = 3
+
+#: Event outcome sets of the exported conditional rates (calib_async.stats.rates); the
+#: timeout set counts twice (timeout given valid, timeout given invalid).
+_RATE_EVENTS: tuple[frozenset[str], ...] = (
+    frozenset({Outcome.PROOF_INVALID, Outcome.MEMORY_LIMIT_EXCEEDED, Outcome.VERIFIER_ERROR}),
+    frozenset({Outcome.VERIFIER_TIMEOUT}),
+    frozenset({Outcome.VERIFIER_TIMEOUT}),
+    frozenset({Outcome.VERIFIED}),
+)
+
+
+def labels_needed(sizes: Mapping[str, int]) -> int:
+    """Labels the floor needs: min(size, LABEL_FLOOR) for every non-empty stratum."""
+    return sum(min(size, LABEL_FLOOR) for size in sizes.values() if size > 0)
+
+
+def neyman_scores(sizes: Mapping[str, int]) -> dict[str, float]:
+    """Neyman allocation scores N_h S_h of strata named ``"tier|outcome"`` (see allocate)."""
+    tiers: dict[str, dict[str, int]] = defaultdict(dict)
+    for h, size in sizes.items():
+        if size > 0:
+            tier, _, _ = h.rpartition("|")
+            tiers[tier][h] = size
+    scores: dict[str, float] = {}
+    for members in tiers.values():
+        total = sum(members.values())
+        outcome = {h: h.rpartition("|")[2] for h in members}
+        weight = dict.fromkeys(members, 0.0)
+        for events in _RATE_EVENTS:
+            n_event = sum(size for h, size in members.items() if outcome[h] in events)
+            if n_event == 0:
+                continue
+            share = n_event / total
+            for h in members:
+                c = 1.0 - share if outcome[h] in events else share
+                weight[h] += (c / n_event) ** 2
+        for h, size in members.items():
+            scores[h] = size * math.sqrt(weight[h]) if weight[h] > 0 else size / total
+    return scores
+
+
+def _tiebreak(h: str) -> str:
+    """Order among exact ties that does not follow names (no alphabetical bias)."""
+    return hashlib.sha256(h.encode()).hexdigest()
+
+
 def allocate(sizes: Mapping[str, int], total: int) -> dict[str, int]:
-    """How many records to label per stratum: equal shares, capped by the stratum's size,
-    with what a small stratum cannot use handed on to the others. Every non-empty stratum
-    gets at least one when ``total`` allows.
+    """How many records to label per stratum (keys ``"tier|outcome"``).
+
+    1. **Floor.** Every non-empty stratum first gets min(its size, ``LABEL_FLOOR``) labels, so
+       that no rate rests on a starved stratum. If ``total`` is below that need
+       (:func:`labels_needed`), the floor is handed out in rounds of one label per stratum,
+       the strata with the highest Neyman score first in each round.
+    2. **Neyman allocation for the rest**, capped by each stratum's size: the final
+       allocation is ``n_h = clip(lambda N_h S_h, floor_h, N_h)`` with lambda fixed by the
+       total, rounded by largest remainder.
+
+    Why Neyman and which S_h: the conditional rates are stratified ratios
+    ``R = sum_{h in E} N_h p_h / sum_h N_h p_h``; linearised, ``var(R)`` is
+    ``sum_h N_h^2 c_h^2 p_h (1 - p_h) / n_h / B^2`` with ``c_h = 1 - R`` for an event stratum
+    and ``R`` otherwise. Before labelling p_h is unknown, so the design takes its worst case
+    p_h = 1/2 and R at the tier's share of event outcomes, N_E / N. Summing the *relative*
+    variances var(R) / R^2 of the four rates of every tier gives ``S_h^2 = sum_E c_h^2 /
+    N_E^2``, and the allocation minimising that sum for a fixed total is Neyman's
+    ``n_h ∝ N_h S_h``. Proportional allocation would give a 5 % timeout stratum 5 % of the
+    labels although the timeout rates rest on it alone; equal shares waste labels on
+    strata that every rate weighs little. Relative variance makes tiers count equally,
+    whatever their names or order; exact ties are broken by a hash of the stratum name.
+    Keys without ``|`` or with an unknown outcome get proportional scores within their tier.
     """
     alloc = dict.fromkeys(sizes, 0)
-    open_strata = sorted(h for h, size in sizes.items() if size > 0)
-    remaining = min(total, sum(sizes.values()))
-    while remaining > 0 and open_strata:
-        share = max(1, remaining // len(open_strata))
-        still_open = []
-        for h in open_strata:
-            if remaining == 0:
-                break
-            take = min(share, sizes[h] - alloc[h], remaining)
-            alloc[h] += take
-            remaining -= take
-            if alloc[h] < sizes[h]:
-                still_open.append(h)
-        open_strata = still_open
+    live = [h for h, size in sizes.items() if size > 0]
+    remaining = min(max(int(total), 0), sum(sizes[h] for h in live))
+    scores = neyman_scores({h: sizes[h] for h in live})
+    order = sorted(live, key=lambda h: (-scores[h], _tiebreak(h)))
+    for level in range(LABEL_FLOOR):
+        for h in order:
+            if remaining and alloc[h] == level and sizes[h] > level:
+                alloc[h] += 1
+                remaining -= 1
+    if remaining == 0:
+        return alloc
+    floor = {h: alloc[h] for h in live}
+    target = _water_fill(
+        scores, floor, {h: sizes[h] for h in live}, sum(floor.values()) + remaining
+    )
+    base = {h: max(floor[h], math.floor(target[h])) for h in live}
+    left = sum(floor.values()) + remaining - sum(base.values())
+    by_remainder = sorted(
+        (h for h in live if base[h] < sizes[h]),
+        key=lambda h: (-(target[h] - base[h]), -scores[h], _tiebreak(h)),
+    )
+    for h in by_remainder[:left]:
+        base[h] += 1
+    alloc.update(base)
     return alloc
+
+
+def _water_fill(
+    scores: Mapping[str, float], low: Mapping[str, int], high: Mapping[str, int], total: int
+) -> dict[str, float]:
+    """Continuous ``clip(lambda * score, low, high)`` summing to ``total`` (bisection)."""
+
+    def fill(lam: float) -> dict[str, float]:
+        return {h: min(max(lam * s, low[h]), high[h]) for h, s in scores.items()}
+
+    lo, hi = 0.0, 1.0
+    while sum(fill(hi).values()) < total and hi < 1e18:
+        hi *= 2.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if sum(fill(mid).values()) < total:
+            lo = mid
+        else:
+            hi = mid
+    return fill(hi)
 
 
 def sample_for_labeling(
@@ -95,12 +198,24 @@ def sample_for_labeling(
 ) -> list[SampledRecord]:
     """A seeded sample stratified by (tier, observed outcome), with Horvitz–Thompson weights.
 
-    Linear in the number of records (the plan's version was quadratic).
+    Linear in the number of records (the plan's version was quadratic). When ``total`` is
+    below the floor's need (:func:`labels_needed`), one warning says how many are needed.
     """
     by_stratum: dict[str, list[TelemetryRecord]] = defaultdict(list)
     for record in records:
         by_stratum[stratum_of(record)].append(record)
-    alloc = allocate({h: len(rs) for h, rs in by_stratum.items()}, total)
+    sizes = {h: len(rs) for h, rs in by_stratum.items()}
+    needed = labels_needed(sizes)
+    if total < needed:
+        log.warning(
+            "label sample below the per-stratum floor; some rates will be low_labels or "
+            "only bounded",
+            label_sample=total,
+            needed=needed,
+            strata=len(sizes),
+            floor=LABEL_FLOOR,
+        )
+    alloc = allocate(sizes, total)
     rng = random.Random(f"calib-async-label-sample-{seed}")
     sampled: list[SampledRecord] = []
     for h in sorted(by_stratum):

@@ -1,8 +1,13 @@
 """Which durations are exact, right-censored or interval-censored (all in milliseconds).
 
 * A run the runner killed for its timeout (``record.timed_out``, the runner's own flag — not
-  ``duration >= T``) is right-censored at ``min(duration_ms, timeout_ms)``: it is known only
-  to need more than that.
+  ``duration >= T``) is right-censored at its budget, ``min(duration_ms, timeout_ms)``: it is
+  known only to need more than that. The moment the kill landed (after the grace period) is
+  not used: nothing is known beyond the budget. A killed run that reports less than its
+  budget is censored at what it reports.
+* Timeouts the checker reports itself (VERIFIER_TIMEOUT without ``timed_out``: Lean's
+  heartbeat limit, a profile rule) are not durations at all; ``calib_async.stats.timeouts``
+  takes them out before censoring and models them as a budget-independent share.
 * A zero duration (below the timer's resolution) is interval-censored on
   ``[0, resolution_ms]``.
 * Every other run is an event at its duration, whatever its outcome: a run that fails or

@@ -22,33 +22,40 @@ where c is the conditioning truth and E the event outcomes. Because strata are d
 outcome, a stratum is wholly inside or outside E, so ``R = sum_{h in E} N_h p_h / sum_h N_h p_h``
 with ``p_h`` the share of truth c among the stratum's labelled runs.
 
-**Missing labels.** UNDETERMINED labels are treated as missing at random within their
-stratum: they are dropped and the stratum reweighted, i.e. ``n_h`` counts the *determined*
-labels only. ``N_h`` is the number of telemetry runs of the stratum in the data being fitted
-(the training split), so the weights are recomputed after the item split.
+**Missing labels.** The point estimate uses the *determined* labels only (``n_h`` counts
+them), i.e. it treats UNDETERMINED as missing at random within the stratum. It is not: items
+stay undetermined because of what they are. So every conditional rate also carries
+``bounds``, the identification interval when each undetermined record may be either truth,
+and its interval covers the true rate whatever the missingness mechanism (Manski bounds;
+``calib_async.stats.identification``). ``N_h`` is the number of telemetry runs of the
+stratum in the data being fitted (the training split), so the weights are recomputed after
+the item split.
 
 **Interval: Jeffreys Monte Carlo.** The target is the checker's underlying rate, which in
 terms of the strata is ``R = sum_{h in E} pi_h p_h / sum_h pi_h p_h`` with ``pi_h`` the share
 of runs that land in stratum h. Both stages are uncertain, so both get Jeffreys posteriors:
 ``pi ~ Dirichlet(N_h + 1/2)`` and ``p_h ~ Beta(x_h + 1/2, n_h - x_h + 1/2)``; R is computed
-for ``draws`` joint draws and the equal-tailed quantiles form the interval. At the boundary
-(no event among the labelled class members) the interval is ``[0, U]`` with U from
-Clopper–Pearson-style ``Beta(x_h + 1, n_h - x_h)`` draws for the event strata, because the
-Jeffreys upper bound is too low there (mirror image when every member is an event); see
-``_boundary_bounds``. The point estimate is the HT ratio estimator above. Leaving out
-the uncertainty of the stratum sizes (treating ``N_h`` as fixed) undercovers badly when a
-stratum is labelled completely, as small timeout strata are: the recovery study measured
-0.75-0.88 for ``timeout_given_valid`` that way, 0.92-0.97 with it.
+for ``draws`` joint draws and the equal-tailed quantiles form the interval, except that the
+event strata take Clopper–Pearson-style Beta draws at the end they bound (lower end
+``Beta(x_h, n_h - x_h + 1)``, upper ``Beta(x_h + 1, n_h - x_h)``): with no event the
+Jeffreys upper bound is too low, and with a few events spread over several strata the
+Jeffreys lower bound is too high; see ``calib_async.stats.identification``. The point
+estimate is the HT ratio estimator above.
+Leaving out the uncertainty of the stratum sizes (treating ``N_h`` as fixed) undercovers
+badly when a stratum is labelled completely, as small timeout strata are: the recovery study
+measured 0.75-0.88 for ``timeout_given_valid`` that way, 0.92-0.97 with it.
 
 Why this interval: it stays honest with zero events and tiny strata, where the linearised
 interval has zero width and the logit one is undefined; and unlike a stratified bootstrap it
 costs milliseconds and is deterministic given the seed. Its coverage is measured by
 scripts/recovery_study.py.
 
-A stratum with runs but no determined label cannot inform its ``p_h``: it is left out of the
-point estimate, given a flat Jeffreys Beta(1/2, 1/2) in the interval (which widens it), and
-the estimate's status is ``"partial"``. With no labelled member of class c the status is
-``"insufficient_data"`` and rate and interval are None.
+Statuses. ``partial``: some label is undetermined (the interval includes the bounds); when
+a stratum with runs has no determined label the rate is not point-identified at all, and
+``rate`` is None while bounds and interval stay (a stratum is never silently dropped, and no
+rate is 0.0 for lack of labels). ``low_labels``: a stratum behind the rate has between 1 and
+``MIN_LABELS - 1`` determined labels and was not labelled completely (the ratio estimator is
+biased there). ``insufficient_data``: no labels or no runs; rate, interval and bounds None.
 """
 
 from __future__ import annotations
@@ -67,15 +74,20 @@ from calib_async.stats.columns import (
     OUTCOMES,
     TIMEOUT_CODE,
     TRUTH_INVALID,
-    TRUTH_UNDETERMINED,
     TRUTH_VALID,
     VERIFIED_CODE,
     LabelColumns,
 )
+from calib_async.stats.identification import Identified, identify
+from calib_async.stats.strata import LabelTable, label_table
 
 OK = "ok"
-PARTIAL = "partial"
+PARTIAL = "partial"  # undetermined labels: the rate is only partially identified
+LOW_LABELS = "low_labels"  # a stratum behind the rate has fewer than MIN_LABELS labels
 INSUFFICIENT = "insufficient_data"
+
+#: Determined labels a sampled stratum needs before its ratio estimate is trusted.
+MIN_LABELS = 3
 
 #: name -> (conditioning truth code, event outcome codes)
 CONDITIONAL_RATES: dict[str, tuple[int, tuple[int, ...]]] = {
@@ -93,9 +105,11 @@ class RateEstimate:
     name: str
     rate: float | None
     ci: tuple[float, float] | None
-    status: str  # "ok" | "partial" | "insufficient_data"
+    status: str  # "ok" | "partial" | "low_labels" | "insufficient_data"
     method: str
     counts: Mapping[str, Any] = field(default_factory=dict)
+    #: identification interval (worst cases for the undetermined labels); None for binomials
+    bounds: tuple[float, float] | None = None
 
 
 def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -110,33 +124,6 @@ def binomial_rate(name: str, k: int, n: int, confidence: float = 0.95) -> RateEs
     if n <= 0:
         return RateEstimate(name, None, None, INSUFFICIENT, "wilson", counts)
     return RateEstimate(name, k / n, wilson_interval(k, n, confidence), OK, "wilson", counts)
-
-
-@dataclass(frozen=True, slots=True)
-class LabelTable:
-    """One tier's strata (one per observed outcome, indexed like OUTCOMES) and their labels."""
-
-    population: np.ndarray  # N_h: runs in the stratum
-    determined: np.ndarray  # n_h: determined labels in the stratum
-    valid: np.ndarray  # labels with truth VERIFIED
-    undetermined: np.ndarray  # sampled but UNDETERMINED
-
-    def in_class(self, truth: int) -> np.ndarray:
-        return self.valid if truth == TRUTH_VALID else self.determined - self.valid
-
-
-def label_table(outcome_counts: np.ndarray, labels: LabelColumns) -> LabelTable:
-    """Build the (tier, outcome) strata table from run counts per outcome and the labels."""
-    k = len(OUTCOMES)
-    det = labels.truth != TRUTH_UNDETERMINED
-    return LabelTable(
-        population=np.asarray(outcome_counts, dtype=np.float64),
-        determined=np.bincount(labels.outcome[det], minlength=k).astype(np.float64),
-        valid=np.bincount(labels.outcome[labels.truth == TRUTH_VALID], minlength=k).astype(
-            np.float64
-        ),
-        undetermined=np.bincount(labels.outcome[~det], minlength=k).astype(np.float64),
-    )
 
 
 def ratio_point(
@@ -167,6 +154,22 @@ def posterior_draws(
     return pi, theta
 
 
+def undetermined_share(table: LabelTable) -> float | None:
+    """Estimated share of the tier's runs whose truth the labels could not determine.
+
+    HT-weighted: a sampled stratum contributes ``N_h u_h / s_h``, a stratum with runs but no
+    sampled run all of its ``N_h``. None without runs.
+    """
+    pop = table.population
+    total = float(pop.sum())
+    if total <= 0:
+        return None
+    sampled = table.determined + table.undetermined
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(sampled > 0, table.undetermined / sampled, 1.0)
+    return float(np.sum(pop * np.where(pop > 0, share, 0.0))) / total
+
+
 def conditional_rates(
     outcome_counts: np.ndarray,
     labels: LabelColumns,
@@ -175,13 +178,14 @@ def conditional_rates(
     draws: int = 10000,
     rng: np.random.Generator,
 ) -> tuple[dict[str, RateEstimate], dict[str, np.ndarray]]:
-    """The four conditional rates of CONDITIONAL_RATES, with Jeffreys Monte Carlo intervals.
+    """The four conditional rates of CONDITIONAL_RATES, with bounds and intervals.
 
-    Returns the estimates and, per estimable rate, its posterior draws, which the validation
-    stage reuses to compare train and held-out rates.
+    Returns the estimates and, per point-estimable rate, its posterior draws over the
+    determined labels, which the validation stage reuses to compare train and held-out rates.
     """
     table = label_table(outcome_counts, labels)
     pi, theta_valid = posterior_draws(table, draws, rng)
+    share = undetermined_share(table)
     estimates: dict[str, RateEstimate] = {}
     samples: dict[str, np.ndarray] = {}
     for name, (truth, events) in CONDITIONAL_RATES.items():
@@ -189,10 +193,11 @@ def conditional_rates(
         event[list(events)] = True
         theta = theta_valid if truth == TRUTH_VALID else 1.0 - theta_valid
         in_class = table.in_class(truth)
-        est, sample = _one_rate(name, table, in_class, event, pi * theta, confidence)
-        if est.ci is not None and sample is not None:
-            est = _boundary_bounds(est, table, in_class, event, pi, confidence, rng)
-        estimates[name] = est
+        est, sample = _one_rate(name, table, in_class, event, pi * theta, share)
+        ident = None
+        if table.population.sum() > 0 and (table.determined + table.undetermined).sum() > 0:
+            ident = identify(table, in_class, event, pi, confidence=confidence, rng=rng)
+        estimates[name] = _with_bounds(est, ident, table)
         if sample is not None:
             samples[name] = sample
     return estimates, samples
@@ -204,75 +209,55 @@ def _one_rate(
     in_class: np.ndarray,
     event: np.ndarray,
     weighted: np.ndarray,
-    confidence: float,
+    share: float | None,
 ) -> tuple[RateEstimate, np.ndarray | None]:
+    """The ratio over determined labels (None unless every stratum with runs has one)."""
     estimate, w_events, w_total = ratio_point(table, in_class, event)
-    unlabelled = (table.population > 0) & (table.determined == 0)
+    live = table.population > 0
+    unlabelled = live & (table.determined == 0)
+    sampled = table.determined + table.undetermined
+    low = live & (table.determined > 0) & (table.determined < MIN_LABELS)
+    low &= sampled < table.population  # a stratum labelled completely has no sampling error
     counts: dict[str, Any] = {
         "n_labelled": int(in_class.sum()),
         "n_events": int((in_class * event).sum()),
         "n_determined": int(table.determined.sum()),
         "n_undetermined": int(table.undetermined.sum()),
+        "undetermined_share": share,
         "weighted_events": w_events,
         "weighted_total": w_total,
         "unlabelled_strata": [OUTCOMES[i].value for i in np.flatnonzero(unlabelled)],
+        "low_label_strata": [OUTCOMES[i].value for i in np.flatnonzero(low)],
     }
-    method = "stratified_ratio_jeffreys_mc"
+    method = "stratified_ratio_jeffreys_mc_manski_bounds"
     if not w_total > 0:
         return RateEstimate(name, None, None, INSUFFICIENT, method, counts), None
     with np.errstate(invalid="ignore", divide="ignore"):
         sample = weighted[:, event].sum(axis=1) / weighted.sum(axis=1)
     sample = sample[np.isfinite(sample)]
-    alpha = 1.0 - confidence
-    lo, hi = (float(q) for q in np.quantile(sample, [alpha / 2, 1 - alpha / 2]))
-    lo, hi = min(lo, estimate), max(hi, estimate)
-    status = PARTIAL if unlabelled.any() else OK
-    return RateEstimate(name, estimate, (lo, hi), status, method, counts), sample
-
-
-def _boundary_bounds(
-    est: RateEstimate,
-    table: LabelTable,
-    in_class: np.ndarray,
-    event: np.ndarray,
-    pi: np.ndarray,
-    confidence: float,
-    rng: np.random.Generator,
-) -> RateEstimate:
-    """Boundary rule: no event seen -> [0, exact upper]; only events -> [exact lower, 1].
-
-    With no event among the labelled class members the interval is [0, U]; U takes the event
-    strata's class shares from Beta(x_h + 1, n_h - x_h) (= Beta(1, n_h)), whose upper
-    alpha/2 quantile is the Clopper–Pearson bound 1 - (alpha/2)^(1/n_h). The Jeffreys upper
-    bound is too low here: with about 3 expected events it covered 0.2 of the zero-event
-    samples in the recovery study. Mirror image when every class member is an event.
-    """
-    if est.ci is None:
-        return est
-    lo, hi = est.ci
-    n, x = table.determined, in_class
-    labelled = n > 0
-    alpha = 1.0 - confidence
-    none = est.counts["n_events"] == 0
-    every = (
-        est.counts["n_events"] == est.counts["n_labelled"] and not est.counts["unlabelled_strata"]
-    )
-    if not (none or every):
-        return est
-    # the side that must be pushed outwards gets the exact-style Beta, the rest Jeffreys
-    push = event if none else ~event
-    a = np.where(labelled & push, x + 1.0, x + 0.5)
-    b = np.where(labelled & push, np.maximum(n - x, 1e-12), n - x + 0.5)
-    theta = rng.beta(a, b, size=pi.shape)
-    weighted = pi * theta
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sample = weighted[:, event].sum(axis=1) / weighted.sum(axis=1)
-    sample = sample[np.isfinite(sample)]
-    if none:
-        lo, hi = 0.0, max(hi, float(np.quantile(sample, 1 - alpha / 2)))
+    if unlabelled.any():
+        status, rate = PARTIAL, None  # not point-identified: bounds and interval only
+    elif low.any():
+        status, rate = LOW_LABELS, estimate
+    elif table.undetermined.sum() > 0:
+        status, rate = PARTIAL, estimate
     else:
-        lo, hi = min(lo, float(np.quantile(sample, alpha / 2))), 1.0
-    return dataclasses.replace(est, ci=(lo, hi))
+        status, rate = OK, estimate
+    return RateEstimate(name, rate, None, status, method, counts), sample
+
+
+def _with_bounds(est: RateEstimate, ident: Identified | None, table: LabelTable) -> RateEstimate:
+    if ident is None:
+        if est.status != INSUFFICIENT:  # defensive: a rate never goes out without an interval
+            return dataclasses.replace(est, rate=None, status=INSUFFICIENT)
+        return est
+    lo, hi = ident.ci
+    if est.rate is not None:
+        lo, hi = min(lo, est.rate), max(hi, est.rate)
+    status = est.status
+    if status == INSUFFICIENT:  # no determined class member, but the labels bound the rate
+        status = PARTIAL
+    return dataclasses.replace(est, ci=(lo, hi), bounds=ident.bounds, status=status)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,18 +12,22 @@ in structure, simplified so that the true value of every exported quantity is kn
 * a valid item's finished run fails spuriously with probability ``p_spurious_fail``
   (PROOF_INVALID / MEMORY_LIMIT_EXCEEDED / VERIFIER_ERROR), else VERIFIED; an invalid item's
   finished run passes spuriously with ``p_spurious_pass``, else fails;
-* labelling samples ``label_per_tier`` runs per tier stratified by (tier, outcome) with equal
-  shares (as ``calib_async.labels.sampling.allocate`` does) and HT weights N_h / n_h; a sampled
-  timeout is UNDETERMINED with probability ``p_undetermined_timeout`` (missing at random).
+* labelling samples ``label_per_tier`` runs per tier stratified by (tier, outcome) with
+  ``calib_async.labels.sampling.allocate`` (floor of 3, then Neyman) and HT weights N_h / n_h; a
+  sampled timeout is UNDETERMINED with probability ``p_undetermined_timeout`` (missing at
+  random);
+* a share ``p_crash_invalid`` of the invalid items crash every checker: VERIFIER_ERROR in
+  every tier and UNDETERMINED when labelled (missing not at random).
 
 So, with S the family's survival function and T a tier's timeout in ms:
 timeout_rate = timeout_given_valid = timeout_given_invalid = S(T),
-spurious_fail_rate = (1 - S(T)) p_spurious_fail, spurious_pass_rate = (1 - S(T)) p_spurious_pass.
+spurious_fail_rate = (1 - S(T)) p_spurious_fail, spurious_pass_rate = (1 - S(T)) p_spurious_pass
+(with crashing items, see ``SimModel.truth``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,6 +68,9 @@ class SimModel:
     p_valid: float = 0.6
     p_undetermined_timeout: float = 0.2
     load_effect: float = 0.0
+    #: share of invalid items that crash every checker (VERIFIER_ERROR in every tier, a few
+    #: ms) and so stay UNDETERMINED when labelled: missing *not* at random
+    p_crash_invalid: float = 0.0
 
     def config_tiers(self) -> list[Tier]:
         return [Tier(name=t.name, timeout_s=t.timeout_s, verifier="sim") for t in self.tiers]
@@ -73,12 +80,13 @@ class SimModel:
         out = {}
         for t in self.tiers:
             s = float(frozen(self.family, self.params).sf(t.timeout_s * 1000.0))
+            c = self.p_crash_invalid
             out[t.name] = {
-                "timeout_rate": s,
+                "timeout_rate": s * (1 - (1 - self.p_valid) * c),
                 "timeout_given_valid": s,
-                "timeout_given_invalid": s,
+                "timeout_given_invalid": s * (1 - c),
                 "spurious_fail_rate": (1 - s) * t.p_spurious_fail,
-                "spurious_pass_rate": (1 - s) * t.p_spurious_pass,
+                "spurious_pass_rate": (1 - c) * (1 - s) * t.p_spurious_pass,
             }
         return out
 
@@ -123,6 +131,7 @@ def simulate(
 ) -> tuple[list[TelemetryRecord], list[LabeledRecord]]:
     """Telemetry for ``n_items`` items in every tier, and a stratified labelled sample."""
     valid = rng.random(n_items) < model.p_valid
+    crash = ~valid & (rng.random(n_items) < model.p_crash_invalid)
     rv = frozen(model.family, model.params)
     telemetry: list[TelemetryRecord] = []
     labeled: list[LabeledRecord] = []
@@ -135,7 +144,10 @@ def simulate(
         fail_kind = rng.choice(3, size=n_items, p=[0.6, 0.25, 0.15])
         records = []
         for i in range(n_items):
-            if killed[i]:
+            if crash[i]:
+                outcome, duration = Outcome.VERIFIER_ERROR, 2.0 + float(u[i]) * 5.0
+                killed[i] = False
+            elif killed[i]:
                 outcome = Outcome.VERIFIER_TIMEOUT
                 duration = limit + float(u[i]) * 20.0
             elif valid[i]:
@@ -148,14 +160,8 @@ def simulate(
                 duration = float(dur[i])
             records.append(_record(i, tier, outcome, duration, bool(killed[i]), float(load[i])))
         telemetry.extend(records)
-        labeled.extend(_label(records, valid, label_per_tier, model, rng))
+        labeled.extend(_label(records, valid, label_per_tier, model, rng, crash))
     return telemetry, labeled
-
-
-def _allocate(sizes: Sequence[int], total: int) -> list[int]:
-    """The labelling stage's own allocation (equal shares, capped), by stratum index."""
-    alloc = allocate({str(h): size for h, size in enumerate(sizes)}, total)
-    return [alloc[str(h)] for h in range(len(sizes))]
 
 
 def _label(
@@ -164,14 +170,16 @@ def _label(
     total: int,
     model: SimModel,
     rng: np.random.Generator,
+    crash: np.ndarray,
 ) -> list[LabeledRecord]:
     strata: dict[str, list[int]] = {}
     for i, r in enumerate(records):
         strata.setdefault(f"{r.tier}|{r.outcome}", []).append(i)
     keys = sorted(strata)
-    alloc = _allocate([len(strata[h]) for h in keys], total)
+    alloc = allocate({h: len(strata[h]) for h in keys}, total)  # the labelling stage's own
     out = []
-    for h, k in zip(keys, alloc, strict=True):
+    for h in keys:
+        k = alloc[h]
         members = strata[h]
         if k == 0:
             continue
@@ -180,7 +188,9 @@ def _label(
             r = records[int(i)]
             truth = Truth.VERIFIED if valid[int(i)] else Truth.INVALID
             method = LabelMethod.CONSENSUS
-            if r.outcome == Outcome.VERIFIER_TIMEOUT.value:
+            if crash[int(i)]:  # every checker crashes: consensus abstains
+                truth, method = Truth.UNDETERMINED, LabelMethod.UNKNOWN
+            elif r.outcome == Outcome.VERIFIER_TIMEOUT.value:
                 method = LabelMethod.EXTENDED_TIMEOUT
                 if rng.random() < model.p_undetermined_timeout:
                     truth, method = Truth.UNDETERMINED, LabelMethod.UNKNOWN

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,15 +12,10 @@ from typing import Any
 import numpy as np
 
 from calib_async.stats.columns import OUTCOMES, TIMEOUT_CODE, LabelColumns, RunColumns
-from calib_async.stats.durations import (
-    DEFAULT_RESOLUTION_MS,
-    DurationModel,
-    censor_durations,
-    fit_duration_model,
-)
-from calib_async.stats.gof import DEFAULT_MAX_N, GoodnessOfFit, goodness_of_fit
+from calib_async.stats.durations import DEFAULT_RESOLUTION_MS, DurationModel
+from calib_async.stats.gof import DEFAULT_MAX_N, GoodnessOfFit
 from calib_async.stats.load import load_sensitivity
-from calib_async.stats.prediction import DEFAULT_TARGETS, timeout_table
+from calib_async.stats.prediction import DEFAULT_TARGETS
 from calib_async.stats.rates import (
     INSUFFICIENT,
     OK,
@@ -29,6 +23,7 @@ from calib_async.stats.rates import (
     binomial_rate,
     conditional_rates,
 )
+from calib_async.stats.timeouts import TierTimeouts, fit_tier_timeouts
 
 #: Tier status values.
 TIER_OK = "ok"
@@ -55,9 +50,13 @@ class TierFit:
     load_sensitivity: Mapping[str, Any]
     #: Jeffreys draws of each conditional rate (for the validation stage; not exported).
     posterior: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    #: Reported timeouts, duration model status, recommendations (``stats.timeouts``).
+    timeouts: TierTimeouts | None = None
 
     def distribution_export(self) -> dict[str, Any]:
         """The ``timeout_distribution`` mapping (``type`` None when there is no model)."""
+        if self.timeouts is not None:
+            return self.timeouts.distribution_export()
         chosen = self.duration.chosen if self.duration else None
         gof = self.gof.to_export() if self.gof else {}
         if chosen is None:
@@ -100,10 +99,18 @@ class TierFit:
           and counts (n, k; or labelled, events, weighted totals, undetermined, unlabelled
           strata).
         * ``candidates``: every family's params, free-parameter count, loglik, aic, status.
-        * ``timeout_for_rate``: {target timeout rate: smallest budget in seconds} from the
-          fitted model (``timeout_for_rate_unit`` = "s"); values above ``timeout_s``
-          extrapolate the fitted tail.
+        * ``timeout_for_rate``: {target timeout rate: smallest budget in seconds, or None
+          when unreachable} (``timeout_for_rate_unit`` = "s"); ``timeout_recommendations``:
+          per target the budget, method, ``extrapolated``, ``bounded_by_observed`` and the
+          reason when unreachable (``calib_async.stats.timeouts``).
         * ``load_sensitivity``: ``calib_async.stats.load``.
+        * ``<rate>_bounds`` for the four conditional rates: the identification interval
+          [lower, upper] when every UNDETERMINED label may be either truth; ``<rate>_ci``
+          covers the true rate anywhere in it. ``undetermined_share``: estimated share of
+          the tier's runs whose truth the labels left undetermined. A rate's status is
+          "partial" (undetermined labels; ``rate`` None when a stratum has no determined
+          label), "low_labels" (a stratum with 1-2 determined labels) or "ok"
+          (``calib_async.stats.rates``).
         """
         out: dict[str, Any] = {}
         for name in ("timeout_rate", "spurious_fail_rate", "spurious_pass_rate"):
@@ -128,8 +135,9 @@ class TierFit:
             },
         }
         out["candidates"] = {
-            c.family: {
+            c.name: {
                 "params": dict(c.params) if c.params else None,
+                "cure_fraction": c.cure_fraction if c.cure else None,
                 "n_params": c.n_params,
                 "loglik": c.loglik,
                 "aic": c.aic,
@@ -140,7 +148,15 @@ class TierFit:
         }
         out["timeout_for_rate"] = dict(self.timeout_for_rate)
         out["timeout_for_rate_unit"] = "s"
+        if self.timeouts is not None:
+            out["timeout_recommendations"] = {
+                r.target: r.to_export() for r in self.timeouts.recommendations
+            }
         out["load_sensitivity"] = dict(self.load_sensitivity)
+        for name, est in self.conditional.items():  # partial identification (stats.rates)
+            out[f"{name}_bounds"] = list(est.bounds) if est.bounds else None
+        shares = [e.counts.get("undetermined_share") for e in self.conditional.values()]
+        out["undetermined_share"] = next((s for s in shares if s is not None), None)
         return out
 
     def rates(self) -> dict[str, RateEstimate]:
@@ -176,29 +192,22 @@ def fit_tier(
     conditional, posterior = conditional_rates(
         outcome_counts, labels, confidence=confidence, rng=rng
     )
-    duration: DurationModel | None = None
-    gof: GoodnessOfFit | None = None
+    timeouts: TierTimeouts | None = None
     table: dict[float, float | None] = dict.fromkeys(float(t) for t in targets)
     if n:
-        data = censor_durations(runs.duration_ms, runs.timed_out, runs.timeout_ms, resolution_ms)
-        duration = fit_duration_model(data)
-        if duration.chosen is not None:
-            gof = goodness_of_fit(
-                data,
-                duration.chosen,
-                budgets_ms=runs.timeout_ms,
-                timeout_ms=timeout_s * 1000.0,
-                n_wall_timeouts=wall,
-                bootstrap=bootstrap,
-                rng=rng,
-                confidence=confidence,
-                max_n=bootstrap_max_n,
-            )
-            export = {"type": duration.chosen.family, "params": duration.chosen.params}
-            table = {
-                r: (v if math.isfinite(v) else None)
-                for r, v in timeout_table(export, targets).items()
-            }
+        timeouts = fit_tier_timeouts(
+            runs,
+            timeout_s,
+            bootstrap=bootstrap,
+            rng=rng,
+            confidence=confidence,
+            targets=targets,
+            resolution_ms=resolution_ms,
+            bootstrap_max_n=bootstrap_max_n,
+        )
+        table = timeouts.timeout_for_rate()
+    duration = timeouts.model if timeouts else None
+    gof = timeouts.gof if timeouts else None
     load = load_sensitivity(
         load_runs if load_runs is not None else runs, alpha=round(1 - confidence, 12)
     )
@@ -226,4 +235,5 @@ def fit_tier(
         timeout_for_rate=table,
         load_sensitivity=load,
         posterior=posterior,
+        timeouts=timeouts,
     )

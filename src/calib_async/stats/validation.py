@@ -11,10 +11,9 @@ the exported ``validation_report``:
   - the four conditional rates (stratified samples): comparison of the two independent
     Jeffreys posteriors (:func:`calib_async.stats.rates.posterior_comparison`), since a
     binomial score test does not apply to Horvitz–Thompson-weighted ratios;
-  - ``duration_model``: the fitted model's implied wall-timeout rate S(T) against the
-    held-out share of runs the runner killed, as a score test with the model's rate carried
-    at the training sample size (conservative: the MLE's S(T) is at least as precise as the
-    training share it stands in for).
+  - ``duration_model``: the predicted timeout rate at the tier's budget (h + (1 - h) S(T),
+    reported timeouts and runaways included) against the held-out timeout share; see
+    :mod:`calib_async.stats.duration_check`.
 * ``coverage`` — ``per_tier``: per tier and rate, whether the held-out estimate lies inside
   the (unadjusted) ``confidence`` acceptance region of that test (None when not evaluated);
   ``fraction_inside`` over all evaluated rates; ``nominal`` = ``confidence``. Under a correct
@@ -33,7 +32,17 @@ the exported ``validation_report``:
   Tests without data are reported with status ``insufficient_data`` and left out. When no
   test at all could be evaluated (for example no held-out items), ``passed`` is False and
   ``status`` is ``"not_evaluated"``.
-* ``summary`` — one line: PASSED / FAILED / NOT EVALUATED, with the rejected tests named.
+* ``summary`` — one line: PASSED / FAILED / NOT EVALUATED, with the rejected tests named;
+  a PASS whose tests are mostly too weak to see a doubled rate reads "PASSED (WEAK: ...)".
+* Strength (:mod:`calib_async.stats.power`): every evaluated test (calibration entries and
+  monotonicity pairs) carries ``power`` (against a doubled rate, at the level alpha / m a
+  single rejection needs in the Holm gate of m tests; None when the training rate is 0)
+  and ``mdd`` (the smallest increase detected with probability 0.8). ``power`` summarises
+  them: ``alternative``, ``level``, ``target`` (0.8), ``median``, ``min``,
+  ``tests_at_target``, ``tests_with_power``. ``weak`` is True when the median power is
+  below the target or no test has a power: a PASS then says little. A random item split
+  cannot see a bias that every item shares (for example labels missing not at random);
+  the bounds of ``calib_async.stats.identification`` cover that, not this gate.
 """
 
 from __future__ import annotations
@@ -44,7 +53,9 @@ from typing import Any
 
 import numpy as np
 
+from calib_async.stats import power as pw
 from calib_async.stats.columns import OUTCOMES, TIMEOUT_CODE, LabelColumns, RunColumns
+from calib_async.stats.duration_check import duration_model_entry
 from calib_async.stats.rates import (
     CONDITIONAL_RATES,
     INSUFFICIENT,
@@ -72,6 +83,8 @@ class ValidationReport:
     held_out: Mapping[str, Any]
     n_tests: int
     rejected: tuple[str, ...]
+    power: Mapping[str, Any] | None = None
+    weak: bool = False
 
     def to_export(self) -> dict[str, Any]:
         return {
@@ -86,6 +99,8 @@ class ValidationReport:
             "n_tests": self.n_tests,
             "rejected": list(self.rejected),
             "held_out": dict(self.held_out),
+            "power": dict(self.power) if self.power is not None else None,
+            "weak": self.weak,
         }
 
 
@@ -125,18 +140,9 @@ def _calibration(
         else:
             test = posterior_comparison(train_draws, draws)
         out[name] = _entry(fit.rate(name).rate, held[name].rate, test)
-    gof = fit.gof
-    implied = gof.implied_timeout_rate if gof else None
-    if implied is None:
-        test = Comparison(None, None, "score_2indep_model", INSUFFICIENT)
-        held_wall = int(runs.timed_out.sum()) / n2 if n2 else None
-    else:
-        n1 = fit.training_samples
-        wall2 = int(runs.timed_out.sum())
-        t = score_test_2indep(implied * n1, n1, wall2, n2)
-        test = Comparison(t.z, t.p_value, "score_2indep_model", t.status)
-        held_wall = wall2 / n2 if n2 else None
-    out["duration_model"] = _entry(implied, held_wall, test)
+        if draws is not None and train_draws is not None:  # s.e. for the power (stats.power)
+            out[name]["_se"] = float(np.sqrt(np.var(train_draws) + np.var(draws)))
+    out["duration_model"] = duration_model_entry(fit, runs)  # calib_async.stats.duration_check
     return out
 
 
@@ -216,10 +222,21 @@ def validate(
     }
     evaluated = bool(family)
     passed = evaluated and not rejected
+    strength = _attach_power(fits, calibration, pairs, held_runs, alpha / max(len(family), 1))
+    weak = strength["median"] is None or strength["median"] < pw.POWER_TARGET
     if not evaluated:
         summary = "NOT EVALUATED: no held-out data to test the fitted models against"
     elif passed:
         summary = f"PASSED: none of {len(family)} tests rejects at family-wise {alpha:.2g} (Holm)"
+        if weak:
+            median = strength["median"]
+            summary = (
+                "PASSED (WEAK: median power "
+                + ("n/a" if median is None else f"{median:.2f}")
+                + f" against a doubled rate; {strength['tests_at_target']} of "
+                f"{strength['tests_with_power']} tests reach {pw.POWER_TARGET:g})"
+                + summary.removeprefix("PASSED")
+            )
     else:
         summary = (
             f"FAILED: {len(rejected)} of {len(family)} tests reject at family-wise "
@@ -249,4 +266,59 @@ def validate(
         held_out=held,
         n_tests=len(family),
         rejected=tuple(rejected),
+        power=strength,
+        weak=bool(evaluated and weak),
     )
+
+
+def _attach_power(
+    fits: Sequence[TierFit],
+    calibration: Mapping[str, Mapping[str, dict[str, Any]]],
+    pairs: Sequence[dict[str, Any]],
+    held_runs: Mapping[str, RunColumns],
+    level: float,
+) -> dict[str, Any]:
+    """Add ``power`` and ``mdd`` to every test entry; return the summary (module docstring)."""
+    by_tier = {f.tier: f for f in fits}
+    powers: list[float] = []
+    for tier, entries in calibration.items():
+        fit, n2 = by_tier[tier], len(held_runs[tier])
+        for name, entry in entries.items():
+            se = entry.pop("_se", None)
+            train = entry.get("train")
+            power = mdd = None
+            if entry.get("p_value") is None:
+                pass  # not evaluated: no strength to report
+            elif se is not None:
+                power = pw.normal_power(train, se, level=level)
+                mdd = pw.normal_mdd(se, level=level)
+            elif train is not None:
+                n1 = (
+                    fit.timeout_rate.counts["n"] if name == "timeout_rate" else fit.training_samples
+                )
+                power = pw.doubled_score_power(train, n1, n2, level=level)
+                mdd = pw.score_mdd(train, n1, n2, level=level)
+            entry["power"], entry["mdd"] = power, mdd
+            if power is not None:
+                powers.append(power)
+    by_name = {f.tier: f.timeout_rate.counts for f in fits}
+    for pair in pairs:
+        power = mdd = None
+        if pair.get("p_value") is not None and pair.get("rate_shorter") is not None:
+            a, b = by_name[pair["shorter"]], by_name[pair["longer"]]
+            p = pair["rate_shorter"]
+            power = pw.doubled_score_power(p, a["n"], b["n"], level=level, two_sided=False)
+            mdd = pw.score_mdd(p, a["n"], b["n"], level=level, two_sided=False)
+        pair["power"], pair["mdd"] = power, mdd
+        if power is not None:
+            powers.append(power)
+    return {
+        "alternative": "held-out rate = 2 x training rate (monotonicity: longer tier = 2 x "
+        "shorter)",
+        "level": level,
+        "target": pw.POWER_TARGET,
+        "median": float(np.median(powers)) if powers else None,
+        "min": float(np.min(powers)) if powers else None,
+        "tests_at_target": sum(p >= pw.POWER_TARGET for p in powers),
+        "tests_with_power": len(powers),
+    }

@@ -1,0 +1,222 @@
+"""One tier of a loaded calibration: the rates and timeout model a simulator samples from."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from calib_async.errors import CalibError
+from calib_async.records import Outcome, Truth
+from calib_async.stats.survival import (
+    SurvivalModel,
+    beyond,
+    warn_if_extrapolated,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["TierNoise"]
+
+
+@dataclass(frozen=True, slots=True)
+class TierNoise:
+    """The calibrated noise of one tier. Rates are probabilities; ``None`` means no estimate."""
+
+    name: str
+    timeout_rate: float | None
+    timeout_rate_ci: tuple[float, float] | None = None
+    spurious_fail_rate: float | None = None
+    spurious_fail_rate_ci: tuple[float, float] | None = None
+    spurious_pass_rate: float | None = None
+    spurious_pass_rate_ci: tuple[float, float] | None = None
+    timeout_given_valid: float | None = None
+    timeout_given_valid_ci: tuple[float, float] | None = None
+    timeout_given_invalid: float | None = None
+    timeout_given_invalid_ci: tuple[float, float] | None = None
+    #: identification intervals of the conditional rates (``<rate>_bounds``; newer files)
+    spurious_fail_rate_bounds: tuple[float, float] | None = None
+    spurious_pass_rate_bounds: tuple[float, float] | None = None
+    timeout_given_valid_bounds: tuple[float, float] | None = None
+    timeout_given_invalid_bounds: tuple[float, float] | None = None
+    distribution: SurvivalModel | None = None
+    #: {target rate: budget in s, or None when the export says the target is unreachable}
+    timeout_for_rate: Mapping[float, float | None] = field(default_factory=dict)
+    training_samples: int | None = None
+    timeout_s: float | None = None
+    #: {target rate: ``{timeout_s, method, extrapolated, reason, ...}``} (newer files)
+    timeout_recommendations: Mapping[float, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def max_observed_budget_s(self) -> float | None:
+        """The largest budget any calibration run had (the tier's timeout for older files)."""
+        d = self.distribution
+        return d.max_observed_budget_s if d and d.max_observed_budget_s else self.timeout_s
+
+    def timeout_probability(self, timeout_s: float) -> float:
+        """P(a run of this tier times out at a budget of ``timeout_s`` seconds).
+
+        ``h + (1 - h) S(t)`` (h: timeouts the checker reports itself; S with its runaway
+        share). A ``misfit`` model: Kaplan–Meier up to the largest observed budget, CalibError
+        beyond. Without a fit, ``timeout_rate`` (true at the tier's own timeout only). Beyond
+        the largest observed budget an :class:`ExtrapolationWarning` is issued.
+        """
+        if not timeout_s >= 0:
+            raise ValueError(f"timeout_s must be >= 0, got {timeout_s!r}")
+        if self.distribution is not None:
+            value = self.distribution.timeout_probability(timeout_s)
+            if value is None:
+                raise CalibError(
+                    f"tier {self.name}: the duration model is {self.distribution.status}, so "
+                    f"P(timeout) beyond the largest observed budget "
+                    f"{self.max_observed_budget_s} s is not identified; ask for a budget "
+                    "within it or recalibrate with a longer timeout"
+                )
+            warn_if_extrapolated(
+                self.name, "timeout_probability", timeout_s, self.max_observed_budget_s
+            )
+            return value
+        if self.timeout_rate is not None:
+            return self.timeout_rate
+        raise CalibError(
+            f"tier {self.name} has neither a duration fit nor a timeout rate; "
+            "recalibrate it with more samples"
+        )
+
+    def recommended_timeout_s(self, target_rate: float) -> float | None:
+        """The smallest timeout (s) whose predicted timeout rate is at most ``target_rate``.
+
+        Uses the exported ``timeout_for_rate`` entry when there is one (None there means
+        unreachable: see :meth:`timeout_recommendation` for the reason), else the fitted
+        distribution (None below its floor); ``None`` without either. A budget beyond the
+        largest observed one issues an :class:`ExtrapolationWarning`.
+        """
+        if not 0 < target_rate < 1:
+            raise ValueError(f"target_rate must be in (0, 1), got {target_rate!r}")
+        seconds = self.timeout_recommendation(target_rate).get("timeout_s")
+        if seconds is not None:
+            warn_if_extrapolated(
+                self.name, "recommended_timeout_s", seconds, self.max_observed_budget_s
+            )
+        return seconds
+
+    def timeout_recommendation(self, target_rate: float) -> dict[str, Any]:
+        """``{timeout_s, extrapolated, reason, ...}`` for ``target_rate`` (never warns)."""
+        for rate, rec in self.timeout_recommendations.items():
+            if math.isclose(rate, target_rate, rel_tol=1e-9):
+                return dict(rec)
+        exported = [s for r, s in self.timeout_for_rate.items() if math.isclose(r, target_rate)]
+        d = self.distribution
+        seconds = exported[0] if exported else d.seconds_for_rate(target_rate) if d else None
+        reason = None if seconds is not None else "unreachable or not identified"
+        return {"timeout_s": seconds, "extrapolated": self._beyond(seconds), "reason": reason}
+
+    def _beyond(self, seconds: float | None) -> bool:
+        return beyond(seconds, self.max_observed_budget_s)
+
+    def outcome_probabilities(self, truth: Truth) -> dict[Outcome, float]:
+        """The distribution :meth:`sample_outcome` draws from for a given truth.
+
+        Fallbacks for rates the calibration could not point-estimate (documented in
+        :meth:`sample_outcome`): see :meth:`timeout_given` and :meth:`spurious`.
+        """
+        if truth is Truth.VERIFIED:
+            right, wrong = Outcome.VERIFIED, Outcome.PROOF_INVALID
+        elif truth is Truth.INVALID:
+            right, wrong = Outcome.PROOF_INVALID, Outcome.VERIFIED
+        else:
+            raise ValueError(f"cannot sample an outcome for truth {truth.value}")
+        p_timeout, p_wrong = self.timeout_given(truth), self.spurious(truth)
+        total = p_timeout + p_wrong
+        if total > 1.0:  # inconsistent estimates: keep their ratio
+            p_timeout, p_wrong = p_timeout / total, p_wrong / total
+        return {
+            Outcome.VERIFIER_TIMEOUT: p_timeout,
+            wrong: p_wrong,
+            right: max(0.0, 1.0 - p_timeout - p_wrong),
+        }
+
+    def timeout_given(self, truth: Truth) -> float:
+        """P(VERIFIER_TIMEOUT | truth) as sampled: the conditional rate, else ``timeout_rate``.
+
+        ``timeout_rate`` stands in when the conditional rate is missing (None: the labels
+        could not estimate it, e.g. every sampled timeout stayed UNDETERMINED), and for both
+        classes when the tier has timeouts (``timeout_rate`` > 0) but every conditional
+        timeout rate present is 0 (older files exported 0.0 for lack of labels; timeouts
+        must come from some class). A tier with timeouts therefore never samples a zero
+        timeout probability because a conditional rate is missing.
+        """
+        own = self.timeout_given_valid if truth is Truth.VERIFIED else self.timeout_given_invalid
+        both = (self.timeout_given_valid, self.timeout_given_invalid)
+        rate = self.timeout_rate
+        if rate is not None and rate > 0 and all(v is None or v == 0.0 for v in both):
+            return rate
+        return _first(own, rate)
+
+    def spurious(self, truth: Truth) -> float:
+        """The spurious fail (truth VERIFIED) or pass (INVALID) probability as sampled.
+
+        The exported rate; when it is None (not point-identified), the midpoint of its
+        ``_bounds``; without either, 0.
+        """
+        if truth is Truth.VERIFIED:
+            rate, bounds = self.spurious_fail_rate, self.spurious_fail_rate_bounds
+        else:
+            rate, bounds = self.spurious_pass_rate, self.spurious_pass_rate_bounds
+        return _first(rate, (bounds[0] + bounds[1]) / 2 if bounds else None)
+
+    def sample_outcome(
+        self, true_outcome: Truth | Outcome | str, rng: np.random.Generator
+    ) -> Outcome:
+        """Draw what this tier's checker would report for a proof whose truth is given.
+
+        True VERIFIED: VERIFIER_TIMEOUT with ``timeout_given_valid`` (else ``timeout_rate``),
+        PROOF_INVALID with ``spurious_fail_rate``, otherwise VERIFIED. True INVALID (or
+        PROOF_INVALID): VERIFIED with ``spurious_pass_rate``, VERIFIER_TIMEOUT with
+        ``timeout_given_invalid`` (else ``timeout_rate``), otherwise PROOF_INVALID. Rates
+        the calibration could not point-estimate fall back as :meth:`timeout_given` and
+        :meth:`spurious` say: a tier with timeouts never samples zero timeouts for lack of
+        labels; a spurious rate without estimate takes the midpoint of its bounds, else 0.
+        """
+        probs = self.outcome_probabilities(_truth(true_outcome))
+        u = float(rng.random())
+        acc = 0.0
+        last = Outcome.VERIFIED
+        for outcome, p in probs.items():
+            acc += p
+            last = outcome
+            if u < acc:
+                return outcome
+        return last
+
+    def to_noise_config(self) -> dict[str, Any]:
+        """This tier's part of :meth:`NoiseModel.to_noise_config`."""
+        return {
+            "timeout_s": self.timeout_s,
+            "timeout_rate": self.timeout_rate,
+            "timeout_given_valid": self.timeout_given(Truth.VERIFIED),
+            "timeout_given_invalid": self.timeout_given(Truth.INVALID),
+            "spurious_fail_rate": self.spurious(Truth.VERIFIED),
+            "spurious_pass_rate": self.spurious(Truth.INVALID),
+            "duration_distribution": (
+                self.distribution.to_export() if self.distribution is not None else None
+            ),
+        }
+
+
+def _first(*values: float | None) -> float:
+    for v in values:
+        if v is not None:
+            return v
+    return 0.0
+
+
+def _truth(value: Truth | Outcome | str) -> Truth:
+    text = value.value if isinstance(value, Truth | Outcome) else str(value).upper()
+    if text in ("VERIFIED",):
+        return Truth.VERIFIED
+    if text in ("INVALID", "PROOF_INVALID"):
+        return Truth.INVALID
+    raise ValueError(f"true outcome must be VERIFIED or INVALID (or PROOF_INVALID), got {text}")
