@@ -28,6 +28,7 @@ import yaml
 
 from calib_async.errors import CalibError
 from calib_async.export.duration_model import DurationModel, finite_number, positive_number
+from calib_async.export.load_curve import LoadCurve
 from calib_async.records import Outcome, Truth
 
 if TYPE_CHECKING:
@@ -56,15 +57,20 @@ class TierNoise:
     timeout_for_rate: Mapping[float, float] = field(default_factory=dict)
     training_samples: int | None = None
     timeout_s: float | None = None
+    load: LoadCurve | None = None  # the load experiment's fit (--load-levels)
 
-    def timeout_probability(self, timeout_s: float) -> float:
+    def timeout_probability(self, timeout_s: float, *, concurrency: float | None = None) -> float:
         """P(a run of this tier exceeds ``timeout_s`` seconds).
 
         From the fitted duration distribution's survival; without a fit, the exported
-        ``timeout_rate`` (which only holds at the tier's own timeout).
+        ``timeout_rate`` (which only holds at the tier's own timeout). With ``concurrency``
+        (checkers in flight), from the load experiment's fit (see
+        :mod:`calib_async.export.load_curve`); a tier without one raises CalibError.
         """
         if not timeout_s >= 0:
             raise ValueError(f"timeout_s must be >= 0, got {timeout_s!r}")
+        if concurrency is not None:
+            return self._timeout_probability_under_load(timeout_s, concurrency)
         if self.distribution is not None:
             return self.distribution.survival_at_seconds(timeout_s)
         if self.timeout_rate is not None:
@@ -72,6 +78,26 @@ class TierNoise:
         raise CalibError(
             f"tier {self.name} has neither a duration fit nor a timeout rate; "
             "recalibrate it with more samples"
+        )
+
+    def _timeout_probability_under_load(self, timeout_s: float, concurrency: float) -> float:
+        if self.load is None:
+            raise CalibError(
+                f"tier {self.name} has no load fit; recalibrate with --load-levels to predict "
+                "the timeout rate at a concurrency"
+            )
+        base = self.load.timeout_s if self.load.timeout_s is not None else self.timeout_s
+        if base is not None and math.isclose(timeout_s, base, rel_tol=1e-9):
+            return self.load.rate_at(concurrency)
+        if self.distribution is None or base is None:
+            raise CalibError(
+                f"tier {self.name}: the load fit holds at its own timeout ({base} s) only; "
+                "without a duration fit it cannot predict another budget"
+            )
+        return self.load.shift(
+            self.distribution.survival_at_seconds(timeout_s),
+            self.distribution.survival_at_seconds(base),
+            concurrency,
         )
 
     def recommended_timeout_s(self, target_rate: float) -> float | None:
@@ -288,6 +314,7 @@ def _parse_tier(name: str, where: str, raw: Any, meta_tier: Any) -> TierNoise:
         timeout_s = meta_tier.get("timeout_s")
     return TierNoise(
         name=name,
+        load=LoadCurve.from_export(raw.get("load"), where=f"{where}.load"),
         distribution=distribution,
         timeout_for_rate=timeout_for_rate,
         training_samples=samples,
