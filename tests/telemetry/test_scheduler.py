@@ -16,7 +16,6 @@ from calib_async.verifiers.command import CommandVerifier
 pytestmark = pytest.mark.anyio
 
 
-
 def verifier(name: str, command: list[str]) -> CommandVerifier:
     return CommandVerifier(
         parse_verifier(
