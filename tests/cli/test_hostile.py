@@ -21,7 +21,6 @@ from calib_async.verifiers.command import CommandVerifier
 MIB = 2**20
 
 
-
 def item(tmp_path: Path) -> CorpusItem:
     path = tmp_path / "proof.lean"
     path.write_text("theorem t : True := trivial\n")
