@@ -9,6 +9,14 @@
   (clustering). Coverage of the slope interval is for the marginal slope, computed
   numerically; "sig" is the share of fits whose slope interval excludes 0.
 
+Measured (--reps 1000 --seed 2026; load cases 200 reps each):
+flips, n=30 m=3: coverage 1.000 (d=0), 0.996 (d=0.32), 0.996 (d=0.039), 0.987 (10% borderline
+items, d=0.042), 0.984 (3 outcomes, d=0.46); |bias| <= 0.0025; zero-flip upper bound 0.079.
+n=30 m=2: 0.985-1.000; n=100 m=3: 0.966-1.000. Conservative, as Korn-Graubard intervals are.
+load, 20 items x levels 1,4,8: b=0: coverage 0.935 (no item effect), 0.980 (sigma 1.5),
+false "significant" 0.065 / 0.020; b=1 (a=-3): coverage 0.950 / 0.965, power 0.49 / 0.51,
+median bias -0.16 / -0.01 (Firth shrinks the slope towards 0).
+
 Usage: python scripts/stability_study.py [--reps 1000] [--seed 2026]
 """
 
