@@ -23,6 +23,8 @@ from calib_async.errors import CalibError, only_calib_error
 from calib_async.events import Event, Listener, StageFinished, StageStarted, emit
 from calib_async.labels.stage import establish_ground_truth
 from calib_async.records import CorpusItem, TelemetryRecord
+from calib_async.telemetry.load_experiment import check_levels, run_load_experiment
+from calib_async.telemetry.replicates import run_replicates
 from calib_async.telemetry.session import open_session
 from calib_async.telemetry.stage import collect_telemetry
 
@@ -38,6 +40,7 @@ class CalibrationResult:
     label_runs: list[TelemetryRecord]
     report_path: Path | None = None
     items: list[CorpusItem] = field(default_factory=list)
+    stability_runs: list[TelemetryRecord] = field(default_factory=list)  # replicates, load
 
 
 async def run_calibration(
@@ -67,6 +70,7 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
     prepare_outputs(config)
     checker = load_checker_setup(config)
     tiers = selected_tiers(config, checker)
+    levels = check_levels(config.load_levels, config.workers)
 
     emit(listeners, StageStarted(1, "corpus selection"))
     items = await anyio.to_thread.run_sync(select_items, config, abandon_on_cancel=True)
@@ -76,6 +80,24 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
         config, checker, tiers, items, run_id=run_id, listeners=listeners
     ) as runner:
         telemetry = await collect_telemetry(runner, items, tiers, listeners)
+        replicate_runs = await run_replicates(
+            runner,
+            items,
+            tiers,
+            replicates=config.replicates,
+            sample_size=config.replicate_sample,
+            seed=config.seed,
+            listeners=listeners,
+        )
+        load = await run_load_experiment(
+            runner,
+            items,
+            tiers,
+            levels=levels,
+            sample_size=config.load_sample,
+            seed=config.seed,
+            listeners=listeners,
+        )
         truth = await establish_ground_truth(
             config, checker, tiers, items, telemetry, runner, listeners
         )
@@ -83,6 +105,7 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
     def stages_4_to_6() -> tuple[dict[str, Any], Path | None]:
         from calib_async.export.stage import export_calibration
         from calib_async.stats.fit import fit_and_validate
+        from calib_async.stats.stability import stability_models
 
         def to_loop(event: Event) -> None:  # listeners run on the event-loop thread
             anyio.from_thread.run_sync(emit, listeners, event)
@@ -102,6 +125,9 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
             on_fitted=fitted,
         )
         to_loop(StageFinished(5, "cross-tier validation", {"passed": fit.validation.passed}))
+        stability = stability_models(
+            telemetry, replicate_runs, load.records, tiers=tiers, block_order=load.block_order
+        )
         to_loop(StageStarted(6, "export"))
         export, report_path = export_calibration(
             fit,
@@ -111,6 +137,7 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
             run_id=run_id,
             telemetry=telemetry,
             labeled=truth.labeled,
+            stability=stability,
         )
         to_loop(StageFinished(6, "export", {"path": str(config.export)}))
         return export, report_path
@@ -124,6 +151,7 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
         label_runs=truth.label_runs,
         report_path=report_path,
         items=items,
+        stability_runs=[*replicate_runs, *load.records],
     )
 
 

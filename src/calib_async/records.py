@@ -23,10 +23,14 @@ class Outcome(StrEnum):
 
 
 class Phase(StrEnum):
-    """Why a run happened: the tier's own telemetry, or ground-truth labelling."""
+    """Why a run happened: the tier's own telemetry, ground-truth labelling, a verdict
+    replicate (``attempt`` is the replicate index, 1..R) or the designed load experiment
+    (the record's ``load_level`` is the concurrency it ran at)."""
 
     TELEMETRY = "telemetry"
     LABEL = "label"
+    REPLICATE = "replicate"
+    LOAD = "load"
 
 
 class TimeoutKind(StrEnum):
@@ -68,11 +72,21 @@ class CorpusItem:
         return f"{self.item_id}@{self.content_hash[:16]}"
 
 
-def task_key(item: CorpusItem, tier: str, phase: Phase | str, attempt: int, verifier: str) -> str:
-    """The content-addressed identity of one run, used by resume and deduplication."""
-    return (
-        f"{item.item_id}|{item.content_hash[:16]}|{tier}|{Phase(phase).value}|{verifier}|{attempt}"
-    )
+def task_key(
+    item: CorpusItem,
+    tier: str,
+    phase: Phase | str,
+    attempt: int,
+    verifier: str,
+    load_level: int | None = None,
+) -> str:
+    """The content-addressed identity of one run, used by resume and deduplication.
+
+    A load-experiment run's key ends in ``|c<level>`` (keys without a level are unchanged).
+    """
+    phase_name = Phase(phase).value
+    key = f"{item.item_id}|{item.content_hash[:16]}|{tier}|{phase_name}|{verifier}|{attempt}"
+    return key if load_level is None else f"{key}|c{load_level}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +135,7 @@ class TelemetryRecord:
     checker_version: str | None = None
     cgroup: bool = False
     warnings: list[str] = field(default_factory=list)
+    load_level: int | None = None  # the load experiment's concurrency level (phase "load")
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -208,6 +223,7 @@ class Task:
     phase: Phase = Phase.TELEMETRY
     attempt: int = 0
     timeout_s: float | None = None  # None: the tier's timeout
+    load_level: int | None = None  # the load experiment's concurrency level
 
     @property
     def effective_timeout_s(self) -> float:
@@ -215,4 +231,6 @@ class Task:
 
     @property
     def key(self) -> str:
-        return task_key(self.item, self.tier.name, self.phase, self.attempt, self.verifier)
+        return task_key(
+            self.item, self.tier.name, self.phase, self.attempt, self.verifier, self.load_level
+        )

@@ -258,3 +258,30 @@ async def test_missing_ray_gives_a_clear_error(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(CalibError, match=r"^--backend ray needs Ray: pip install"):
         await RayBackend().start()
+
+
+def test_replicates_and_load_levels_run_on_ray(ray_session: object, tmp_path: Path) -> None:
+    """Both experiments on Ray: the level is the number of Ray tasks in flight."""
+    out = tmp_path / "stab"
+    config = RunConfig(
+        tiers=("FAST",),
+        n=4,
+        export=out / "calibration.yaml",
+        corpus="synthetic",
+        output_dir=out,
+        workers=2,
+        seed=7,
+        label_sample=0,
+        bootstrap=0,
+        report=False,
+        backend="ray",
+        replicates=1,
+        replicate_sample=3,
+        load_levels=(1, 2),
+        load_sample=3,
+    )
+    result = anyio.run(run_calibration, config)
+    phases = sorted((r.phase, r.load_level) for r in result.stability_runs)
+    assert phases == [("load", 1)] * 3 + [("load", 2)] * 3 + [("replicate", None)] * 3
+    model = result.export["noise_models"]["fast"]
+    assert model["flips"]["items"] == 3 and model["load"]["levels"][1]["level"] == 2

@@ -506,7 +506,6 @@ def test_sigkill_mid_append_leaves_a_resumable_log(tmp_path: Path) -> None:
     assert len(keys) >= 200 and keys == [f"k{i}" for i in range(len(keys))]
 
 
-
 @pytest.mark.anyio
 async def test_sync_periodically_syncs_while_appends_pause(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -21,7 +21,6 @@ from helpers import file_item
 MIB = 2**20
 
 
-
 def item(tmp_path: Path) -> CorpusItem:
     return file_item(tmp_path / "proof.lean", "theorem t : True := trivial\n")
 

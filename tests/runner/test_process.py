@@ -32,7 +32,6 @@ ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 pytestmark = pytest.mark.anyio
 
 
-
 @pytest.fixture
 def asyncio_only() -> str:
     return "asyncio"

@@ -17,7 +17,6 @@ from helpers import file_item
 pytestmark = pytest.mark.anyio
 
 
-
 def verifier(name: str, command: list[str]) -> CommandVerifier:
     return CommandVerifier(
         parse_verifier(

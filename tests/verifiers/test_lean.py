@@ -582,7 +582,6 @@ def _with_path(env: dict[str, str], first: Path) -> dict[str, str]:
     return {**env, "PATH": f"{first}{os.pathsep}{env.get('PATH', '')}"}
 
 
-
 def _e2e_params() -> list[object]:
     """Every case on the stand-in; the portable ones also on a real ``lean`` if installed."""
     no_lean = pytest.mark.skipif(REAL_LEAN is None, reason="no lean on PATH")

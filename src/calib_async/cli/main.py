@@ -181,6 +181,27 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument(
         "--ray-address", default=None, help="Ray cluster address (default: start a local Ray)"
     )
+    s = p.add_argument_group("verdict stability and load (README 'Stability and load')")
+    s.add_argument(
+        "--replicates",
+        type=int,
+        default=0,
+        metavar="R",
+        help="run a seeded sample R more times at each tier and export the flip rate (0: off)",
+    )
+    s.add_argument(
+        "--replicate-sample", type=int, default=30, metavar="N", help="items in that sample"
+    )
+    s.add_argument(
+        "--load-levels",
+        default=None,
+        metavar="L1,L2,...",
+        help="run a seeded sample at each concurrency level (e.g. 1,4,8; at most --workers) "
+        "and fit the timeout rate against the level",
+    )
+    s.add_argument(
+        "--load-sample", type=int, default=20, metavar="N", help="items run at each load level"
+    )
     return p
 
 
@@ -212,6 +233,20 @@ def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
         parser.error("--timeout-multiplier must be >= 1")
     if args.bootstrap < 0:
         parser.error("--bootstrap must be >= 0")
+    if args.replicates < 0 or args.replicate_sample < 1 or args.load_sample < 1:
+        parser.error("--replicates must be >= 0, --replicate-sample and --load-sample >= 1")
+    if args.load_levels is not None:
+        from calib_async.inputs.levels import concurrency_levels
+
+        try:
+            args.load_levels = concurrency_levels(args.load_levels, "--load-levels")
+        except CalibError as exc:
+            parser.error(str(exc))
+        if args.load_levels[-1] > args.workers:
+            parser.error(
+                f"--load-levels: level {args.load_levels[-1]} exceeds --workers {args.workers}; "
+                f"raise --workers to at least {args.load_levels[-1]}"
+            )
     if args.resume and args.fresh:
         parser.error("--resume and --fresh exclude each other; pick one")
     if args.corpus == "custom" and args.corpus_path is None:
@@ -304,6 +339,10 @@ def _calibrate_main(argv: list[str]) -> int:
         backend=args.backend,
         ray_address=args.ray_address,
         sandbox=args.sandbox,
+        replicates=args.replicates,
+        replicate_sample=args.replicate_sample,
+        load_levels=args.load_levels or (),
+        load_sample=args.load_sample,
     )
     display = ProgressDisplay(console=console, tiers=config.tiers, enabled=interactive)
     try:

@@ -47,12 +47,17 @@ def print_summary(
     console: Console, export: Mapping[str, Any], *, tiers: Sequence[str] = (), log_lines: bool
 ) -> None:
     """Print the summary table and the validation verdict; also log one line per tier if asked."""
-    table = summary_table(export, tiers)
-    if console.is_terminal:
-        console.print(table)
-    else:  # a log file: do not squeeze the table into rich's default 80 columns
-        options = console.options.update_width(max(console.width, LOG_WIDTH))
-        console.print(Segments(console.render(table, options)), crop=False)
+    from calib_async.cli.summary_stability import stability_table
+
+    stability = stability_table(_tier_models(export, tiers))
+    for table in (summary_table(export, tiers), stability):
+        if table is None:
+            continue
+        if console.is_terminal:
+            console.print(table)
+        else:  # a log file: do not squeeze the table into rich's default 80 columns
+            options = console.options.update_width(max(console.width, LOG_WIDTH))
+            console.print(Segments(console.render(table, options)), crop=False)
     report = export.get("validation_report")
     if isinstance(report, Mapping) and report.get("summary") is not None:
         passed = report.get("passed")

@@ -38,6 +38,10 @@ class RunConfig:
     ray_address: str | None = None
     sandbox: str = "none"
     sample_interval_s: float = 0.2
+    replicates: int = 0  # verdict replicates: R more runs of a sample at each tier (0: none)
+    replicate_sample: int = 30  # items in the replicate sample
+    load_levels: tuple[int, ...] = ()  # concurrency levels of the load experiment (none: off)
+    load_sample: int = 20  # items run at each load level and tier
 
     @property
     def log_path(self) -> Path:

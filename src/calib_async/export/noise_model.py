@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from calib_async.errors import CalibError
+from calib_async.export.load_curve import LoadCurve
 from calib_async.export.tier_noise import TierNoise
 from calib_async.stats.survival import (
     ExtrapolationWarning,
@@ -196,6 +197,7 @@ def _parse_tier(name: str, where: str, raw: Any, meta_tier: Any) -> TierNoise:
         timeout_s = meta_tier.get("timeout_s")
     return TierNoise(
         name=name,
+        load=LoadCurve.from_export(raw.get("load"), where=f"{where}.load"),
         distribution=distribution,
         timeout_for_rate=timeout_for_rate,
         timeout_recommendations=recommendations,

@@ -23,6 +23,7 @@ from calib_async.errors import CalibError
 from calib_async.export.report_html import esc as _e
 from calib_async.export.report_html import fmt as _fmt
 from calib_async.export.report_html import value_html as _value
+from calib_async.export.report_stability import stability_section
 from calib_async.records import LabeledRecord, Outcome, Phase, TelemetryRecord, Truth
 from calib_async.stats.survival import SurvivalModel
 
@@ -78,6 +79,7 @@ def write_report(
         _header(export),
         _validation(export.get("validation_report")),
         _rates_section(models, plots),
+        stability_section(models, plots is not None),
     ]
     if plots is None:
         body.append(

@@ -21,9 +21,15 @@ def export_calibration(
     run_id: str,
     telemetry: Sequence[TelemetryRecord],
     labeled: Sequence[LabeledRecord],
+    stability: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], Path | None]:
-    """Write ``config.export`` (and the report unless disabled); the document and report path."""
+    """Write ``config.export`` (and the report unless disabled); the document and report path.
+
+    ``stability`` maps a tier's name to keys added to its noise model (``flips``, ``load``).
+    """
     export = build_export(fit, config=config, tiers=tiers, labels=labels, run_id=run_id)
+    for tier_name, parts in (stability or {}).items():
+        export["noise_models"][tier_name.lower()].update(parts)
     write_export(config.export, export)
     report_path = None
     if config.report:

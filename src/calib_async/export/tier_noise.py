@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from calib_async.errors import CalibError
+from calib_async.export.load_curve import LoadCurve
 from calib_async.records import Outcome, Truth
 from calib_async.stats.survival import (
     SurvivalModel,
@@ -46,6 +47,7 @@ class TierNoise:
     timeout_for_rate: Mapping[float, float | None] = field(default_factory=dict)
     training_samples: int | None = None
     timeout_s: float | None = None
+    load: LoadCurve | None = None  # the load experiment's fit (--load-levels)
     #: {target rate: ``{timeout_s, method, extrapolated, reason, ...}``} (newer files)
     timeout_recommendations: Mapping[float, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -55,8 +57,11 @@ class TierNoise:
         d = self.distribution
         return d.max_observed_budget_s if d and d.max_observed_budget_s else self.timeout_s
 
-    def timeout_probability(self, timeout_s: float) -> float:
+    def timeout_probability(self, timeout_s: float, *, concurrency: float | None = None) -> float:
         """P(a run of this tier times out at a budget of ``timeout_s`` seconds).
+
+        With ``concurrency`` (checkers in flight), from the load experiment's fit (see
+        :mod:`calib_async.export.load_curve`); a tier without one raises CalibError.
 
         ``h + (1 - h) S(t)`` (h: timeouts the checker reports itself; S with its runaway
         share). A ``misfit`` model: Kaplan–Meier up to the largest observed budget, CalibError
@@ -65,6 +70,8 @@ class TierNoise:
         """
         if not timeout_s >= 0:
             raise ValueError(f"timeout_s must be >= 0, got {timeout_s!r}")
+        if concurrency is not None:
+            return self._timeout_probability_under_load(timeout_s, concurrency)
         if self.distribution is not None:
             value = self.distribution.timeout_probability(timeout_s)
             if value is None:
@@ -84,6 +91,24 @@ class TierNoise:
             f"tier {self.name} has neither a duration fit nor a timeout rate; "
             "recalibrate it with more samples"
         )
+
+    def _timeout_probability_under_load(self, timeout_s: float, concurrency: float) -> float:
+        if self.load is None:
+            raise CalibError(
+                f"tier {self.name} has no load fit; recalibrate with --load-levels to predict "
+                "the timeout rate at a concurrency"
+            )
+        base = self.load.timeout_s if self.load.timeout_s is not None else self.timeout_s
+        if base is not None and math.isclose(timeout_s, base, rel_tol=1e-9):
+            return self.load.rate_at(concurrency)
+        at_t = self.timeout_probability(timeout_s) if self.distribution is not None else None
+        at_base = self.timeout_probability(base) if at_t is not None and base else None
+        if at_t is None or at_base is None:
+            raise CalibError(
+                f"tier {self.name}: the load fit holds at its own timeout ({base} s) only; "
+                "without a duration fit it cannot predict another budget"
+            )
+        return self.load.shift(at_t, at_base, concurrency)
 
     def recommended_timeout_s(self, target_rate: float) -> float | None:
         """The smallest timeout (s) whose predicted timeout rate is at most ``target_rate``.

@@ -94,4 +94,5 @@ def build_record(
         checker_version=checker_version,
         cgroup=result.cgroup,
         warnings=list(result.warnings),
+        load_level=task.load_level,
     )
