@@ -23,6 +23,7 @@ from calib_async.errors import CalibError, only_calib_error
 from calib_async.events import Event, Listener, StageFinished, StageStarted, emit
 from calib_async.labels.stage import establish_ground_truth
 from calib_async.records import CorpusItem, TelemetryRecord
+from calib_async.telemetry.canaries import canary_classes, run_canaries
 from calib_async.telemetry.session import open_session
 from calib_async.telemetry.stage import collect_telemetry
 
@@ -38,6 +39,7 @@ class CalibrationResult:
     label_runs: list[TelemetryRecord]
     report_path: Path | None = None
     items: list[CorpusItem] = field(default_factory=list)
+    canary_runs: list[TelemetryRecord] = field(default_factory=list)  # phase ``canary``
 
 
 async def run_calibration(
@@ -67,6 +69,7 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
     prepare_outputs(config)
     checker = load_checker_setup(config)
     tiers = selected_tiers(config, checker)
+    canaries = canary_classes(config, checker, tiers)  # a bad class name fails before any run
 
     emit(listeners, StageStarted(1, "corpus selection"))
     items = await anyio.to_thread.run_sync(select_items, config, abandon_on_cancel=True)
@@ -76,6 +79,9 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
         config, checker, tiers, items, run_id=run_id, listeners=listeners
     ) as runner:
         telemetry = await collect_telemetry(runner, items, tiers, listeners)
+        canary_runs = await run_canaries(
+            config, canaries, tiers, items, telemetry, runner, listeners
+        )
         truth = await establish_ground_truth(
             config, checker, tiers, items, telemetry, runner, listeners
         )
@@ -111,6 +117,7 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
             run_id=run_id,
             telemetry=telemetry,
             labeled=truth.labeled,
+            canary_runs=canary_runs,
         )
         to_loop(StageFinished(6, "export", {"path": str(config.export)}))
         return export, report_path
@@ -124,6 +131,7 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
         label_runs=truth.label_runs,
         report_path=report_path,
         items=items,
+        canary_runs=canary_runs.records if canary_runs is not None else [],
     )
 
 

@@ -23,10 +23,12 @@ class Outcome(StrEnum):
 
 
 class Phase(StrEnum):
-    """Why a run happened: the tier's own telemetry, or ground-truth labelling."""
+    """Why a run happened: the tier's own telemetry, ground-truth labelling, or a canary (an
+    invalid variant of an item, made by a known exploit; see :mod:`calib_async.corpus.canaries`)."""
 
     TELEMETRY = "telemetry"
     LABEL = "label"
+    CANARY = "canary"
 
 
 class TimeoutKind(StrEnum):
@@ -62,6 +64,8 @@ class CorpusItem:
     module_name: str
     path: str  # absolute path of the file the checker reads
     content_hash: str  # sha256 hex of the file's bytes
+    #: the statement the proof must prove (a JSONL attempt's ``formal_statement``), if known
+    formal_statement: str | None = None
 
     @property
     def key(self) -> str:

@@ -38,6 +38,9 @@ class RunConfig:
     ray_address: str | None = None
     sandbox: str = "none"
     sample_interval_s: float = 0.2
+    #: canary classes to run (``("all",)`` for every available one; empty: no canaries)
+    canaries: tuple[str, ...] = ()
+    canary_sample: int = 20  # items canaries are derived from (seeded draw)
 
     @property
     def log_path(self) -> Path:

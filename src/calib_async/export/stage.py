@@ -9,7 +9,9 @@ from typing import Any
 from calib_async.config.run import RunConfig
 from calib_async.export.document import build_export, write_export
 from calib_async.records import LabeledRecord, TelemetryRecord, Tier
+from calib_async.stats.canaries import canary_rates
 from calib_async.stats.fit import CalibrationFit
+from calib_async.telemetry.canaries import CanaryRuns
 
 
 def export_calibration(
@@ -21,9 +23,13 @@ def export_calibration(
     run_id: str,
     telemetry: Sequence[TelemetryRecord],
     labeled: Sequence[LabeledRecord],
+    canary_runs: CanaryRuns | None = None,
 ) -> tuple[dict[str, Any], Path | None]:
     """Write ``config.export`` (and the report unless disabled); the document and report path."""
-    export = build_export(fit, config=config, tiers=tiers, labels=labels, run_id=run_id)
+    canaries = canary_rates(canary_runs, tiers) if canary_runs is not None else None
+    export = build_export(
+        fit, config=config, tiers=tiers, labels=labels, run_id=run_id, canaries=canaries
+    )
     write_export(config.export, export)
     report_path = None
     if config.report:
