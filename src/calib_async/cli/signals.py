@@ -27,9 +27,7 @@ class Interrupted(CalibError):
     """The run was stopped by a signal after the checkpoint was flushed."""
 
     def __init__(self, signum: int) -> None:
-        super().__init__(
-            f"interrupted by {signal.Signals(signum).name}", exit_code=128 + signum
-        )
+        super().__init__(f"interrupted by {signal.Signals(signum).name}", exit_code=128 + signum)
         self.signum = signum
 
 

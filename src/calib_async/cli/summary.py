@@ -17,6 +17,8 @@ from rich.segment import Segments
 from rich.table import Table
 from rich.text import Text
 
+from calib_async.cli.canary_table import canary_table
+
 log = structlog.get_logger("calib_async.cli.progress")
 
 LOG_WIDTH = 160
@@ -53,6 +55,9 @@ def print_summary(
     else:  # a log file: do not squeeze the table into rich's default 80 columns
         options = console.options.update_width(max(console.width, LOG_WIDTH))
         console.print(Segments(console.render(table, options)), crop=False)
+    canaries = canary_table(_tier_models(export, tiers))
+    if canaries is not None:
+        console.print(canaries, crop=False)
     report = export.get("validation_report")
     if isinstance(report, Mapping) and report.get("summary") is not None:
         passed = report.get("passed")

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from calib_async.errors import CalibError
+from calib_async.export.canary_model import CanaryRate, parse_canary_rates
 from calib_async.export.duration_model import DurationModel, finite_number, positive_number
 from calib_async.records import Outcome, Truth
 
@@ -56,6 +57,14 @@ class TierNoise:
     timeout_for_rate: Mapping[float, float] = field(default_factory=dict)
     training_samples: int | None = None
     timeout_s: float | None = None
+    canaries: Mapping[str, CanaryRate] = field(default_factory=dict)  # by exploit class
+
+    def canary(self, exploit: str) -> CanaryRate:
+        """The canary rate of ``exploit`` (e.g. ``"axiom"``); CalibError if it was not run."""
+        if exploit not in self.canaries:
+            have = ", ".join(self.canaries) or "none (run with --canaries)"
+            raise CalibError(f"tier {self.name} has no canary class {exploit!r}; it has {have}")
+        return self.canaries[exploit]
 
     def timeout_probability(self, timeout_s: float) -> float:
         """P(a run of this tier exceeds ``timeout_s`` seconds).
@@ -217,6 +226,14 @@ class NoiseModel:
         passed = report.get("passed") if isinstance(report, Mapping) else None
         return passed if isinstance(passed, bool) else None
 
+    def spurious_pass_rate(self, tier: str, *, exploit: str | None = None) -> float | None:
+        """P(VERIFIED | invalid) at ``tier``: from labels, or for one exploit class from its
+        canaries (``exploit="axiom"``; :class:`CanaryRate` has the counts and interval)."""
+        noise = self.tier(tier)
+        if exploit is None:
+            return noise.spurious_pass_rate
+        return noise.canary(exploit).spurious_pass_rate
+
     def to_dict(self) -> dict[str, Any]:
         """The validated document as loaded (a copy)."""
         return copy.deepcopy(self._document)
@@ -292,6 +309,7 @@ def _parse_tier(name: str, where: str, raw: Any, meta_tier: Any) -> TierNoise:
         timeout_for_rate=timeout_for_rate,
         training_samples=samples,
         timeout_s=None if timeout_s is None else positive_number(timeout_s, f"{where}.timeout_s"),
+        canaries=parse_canary_rates(raw.get("canaries"), f"{where}.canaries"),
         **values,
     )
 

@@ -21,6 +21,7 @@ import structlog
 
 from calib_async.errors import CalibError
 from calib_async.export.duration_model import DurationModel
+from calib_async.export.report_canaries import canary_section
 from calib_async.export.report_html import esc as _e
 from calib_async.export.report_html import fmt as _fmt
 from calib_async.export.report_html import value_html as _value
@@ -78,6 +79,7 @@ def write_report(
         _header(export),
         _validation(export.get("validation_report")),
         _rates_section(models, plots),
+        canary_section(models),
     ]
     if plots is None:
         body.append(
