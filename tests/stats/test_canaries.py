@@ -34,7 +34,9 @@ def test_wilson_coverage_and_bias_at_canary_sample_sizes(n: int) -> None:
     coverages = []
     for p in [i / 40 for i in range(1, 40)]:
         pmf = stats.binom.pmf(range(n + 1), n, p)
-        coverages.append(sum(w for w, (lo, hi) in zip(pmf, intervals) if lo <= p <= hi))
+        coverages.append(
+            sum(w for w, (lo, hi) in zip(pmf, intervals, strict=True) if lo <= p <= hi)
+        )
         assert sum(w * k / n for k, w in enumerate(pmf)) == pytest.approx(p)  # unbiased
     assert min(coverages) >= (0.87 if n == 5 else 0.90)
     assert 0.93 <= sum(coverages) / len(coverages) <= 0.97
