@@ -257,3 +257,70 @@ async def test_interrupted_run_resumes_without_repeating_a_canary_run(
 def log_keys(out: Path) -> list[str]:
     lines = (out / "telemetry.jsonl").read_text().splitlines()[1:]
     return [json.loads(line)["task_key"] for line in lines if line.strip()]
+
+
+COQ_PROOFS = {
+    "A.v": "Lemma a : True.\nProof. exact I. Qed.\nPrint Assumptions a.\n",
+    "B.v": "Lemma b : 1 = 1.\nProof.\n  reflexivity.\nQed.\nPrint Assumptions b.\n",
+}
+
+
+@pytest.mark.skipif(shutil.which("coqc") is None, reason="coqc not installed (apt: coq)")
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_coq_canaries_pass_an_exit_code_profile_and_fail_an_auditing_one(
+    tmp_path: Path,
+) -> None:
+    """Real coqc: ``Admitted.`` and a proof from an injected ``Axiom`` both compile (exit 0),
+    so only a profile that reads ``Print Assumptions`` catches them."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, text in COQ_PROOFS.items():
+        (src / name).write_text(text)
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"src/{name}\n" for name in COQ_PROOFS))
+    canaries = [
+        {"name": "admitted", "find": r"Qed\.", "replace": "Admitted.", "count": "all"},
+        {"name": "cheat", "find": r"(Lemma [^.]*\.)\s*Proof\.[\s\S]*?Qed\.",
+         "replace": "Axiom cheat : False.\n\\1\nProof. exact (False_ind _ cheat). Qed."},
+    ]  # fmt: skip
+    coqc = shutil.which("coqc") or "coqc"
+    doc = {
+        "verifiers": {
+            "naive": {"command": [coqc, "-q", "{file}"], "canaries": canaries,
+                      "rules": [{"exit_code": 0, "outcome": "VERIFIED"}]},
+            "audit": {"command": [coqc, "-q", "{file}"], "canaries": canaries,
+                      "rules": [{"exit_code": 0, "output": "(?m)^Axioms:",
+                                 "outcome": "PROOF_INVALID"},
+                                {"exit_code": 0, "outcome": "VERIFIED"}]},
+        },
+        "tiers": {"EXIT_CODE": {"timeout_s": 60, "verifier": "naive", "grace_s": 0.2},
+                  "ASSUMPTIONS": {"timeout_s": 60, "verifier": "audit", "grace_s": 0.2}},
+        "consensus_verifiers": ["audit"],
+    }  # fmt: skip
+    cfg = tmp_path / "coq.yaml"
+    cfg.write_text(yaml.safe_dump(doc))
+    config = RunConfig(
+        tiers=("EXIT_CODE", "ASSUMPTIONS"),
+        n=2,
+        export=tmp_path / "c.yaml",
+        corpus="custom",
+        corpus_path=listing,
+        config_path=cfg,
+        output_dir=tmp_path / "out",
+        workers=2,
+        label_sample=0,
+        bootstrap=0,
+        report=False,
+        canaries=("all",),
+        canary_sample=2,
+    )
+    result = await run_calibration(config)
+    got = {
+        tier: {c: (e["passed"], e["run"]) for c, e in model["canaries"].items()}
+        for tier, model in result.export["noise_models"].items()
+    }
+    assert got == {
+        "exit_code": {"admitted": (2, 2), "cheat": (2, 2)},
+        "assumptions": {"admitted": (0, 2), "cheat": (0, 2)},
+    }, [r.output_tail for r in result.canary_runs]
