@@ -49,15 +49,10 @@ def print_summary(
     console: Console, export: Mapping[str, Any], *, tiers: Sequence[str] = (), log_lines: bool
 ) -> None:
     """Print the summary table and the validation verdict; also log one line per tier if asked."""
-    table = summary_table(export, tiers)
-    if console.is_terminal:
-        console.print(table)
-    else:  # a log file: do not squeeze the table into rich's default 80 columns
-        options = console.options.update_width(max(console.width, LOG_WIDTH))
-        console.print(Segments(console.render(table, options)), crop=False)
+    _print_table(console, summary_table(export, tiers))
     canaries = canary_table(_tier_models(export, tiers))
     if canaries is not None:
-        console.print(canaries, crop=False)
+        _print_table(console, canaries)
     report = export.get("validation_report")
     if isinstance(report, Mapping) and report.get("summary") is not None:
         passed = report.get("passed")
@@ -72,6 +67,14 @@ def print_summary(
                 spurious_fail_rate=_round(model.get("spurious_fail_rate")),
                 spurious_pass_rate=_round(model.get("spurious_pass_rate")),
             )
+
+
+def _print_table(console: Console, table: Table) -> None:
+    if console.is_terminal:
+        console.print(table)
+    else:  # a log file: do not squeeze the table into rich's default 80 columns
+        options = console.options.update_width(max(console.width, LOG_WIDTH))
+        console.print(Segments(console.render(table, options)), crop=False)
 
 
 def _tier_models(
