@@ -238,7 +238,7 @@ class ProgressDisplay:
         fields: dict[str, Any] = {}
         for (bar_phase, tier), bar in list(self._bars.items()):
             if phase is None or bar_phase == phase:
-                fields[tier if bar_phase == "telemetry" else f"{tier}_label"] = bar.brief()
+                fields[tier if bar_phase == "telemetry" else f"{tier}_{bar_phase}"] = bar.brief()
         log.info(
             "progress",
             stage=self.stage[1] if self.stage else None,
@@ -268,7 +268,7 @@ class ProgressDisplay:
             return header  # nothing planned yet (stage 1): no empty bars
 
         rows = sorted(bars, key=lambda kv: (kv[0][0] != "telemetry", self._tier_index(kv[0][1])))
-        names = [t if p == "telemetry" else f"{t} (label)" for (p, t), _ in rows]
+        names = [t if p == "telemetry" else f"{t} ({p})" for (p, t), _ in rows]
         cells = [
             (
                 f"{bar.done}/{'?' if bar.total is None else bar.total}",
