@@ -23,6 +23,7 @@ from calib_async.errors import CalibError, only_calib_error
 from calib_async.events import Event, Listener, StageFinished, StageStarted, emit
 from calib_async.labels.stage import establish_ground_truth
 from calib_async.records import CorpusItem, TelemetryRecord
+from calib_async.telemetry.canaries import canary_classes, run_canaries
 from calib_async.telemetry.load_experiment import check_levels, run_load_experiment
 from calib_async.telemetry.replicates import run_replicates
 from calib_async.telemetry.session import open_session
@@ -41,6 +42,7 @@ class CalibrationResult:
     report_path: Path | None = None
     items: list[CorpusItem] = field(default_factory=list)
     stability_runs: list[TelemetryRecord] = field(default_factory=list)  # replicates, load
+    canary_runs: list[TelemetryRecord] = field(default_factory=list)  # phase ``canary``
 
 
 async def run_calibration(
@@ -71,6 +73,7 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
     checker = load_checker_setup(config)
     tiers = selected_tiers(config, checker)
     levels = check_levels(config.load_levels, config.workers)
+    canaries = canary_classes(config, checker, tiers)  # a bad class name fails before any run
 
     emit(listeners, StageStarted(1, "corpus selection"))
     items = await anyio.to_thread.run_sync(select_items, config, abandon_on_cancel=True)
@@ -97,6 +100,9 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
             sample_size=config.load_sample,
             seed=config.seed,
             listeners=listeners,
+        )
+        canary_runs = await run_canaries(
+            config, canaries, tiers, items, telemetry, runner, listeners
         )
         truth = await establish_ground_truth(
             config, checker, tiers, items, telemetry, runner, listeners
@@ -138,6 +144,7 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
             telemetry=telemetry,
             labeled=truth.labeled,
             stability=stability,
+            canary_runs=canary_runs,
         )
         to_loop(StageFinished(6, "export", {"path": str(config.export)}))
         return export, report_path
@@ -152,6 +159,7 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
         report_path=report_path,
         items=items,
         stability_runs=[*replicate_runs, *load.records],
+        canary_runs=canary_runs.records if canary_runs is not None else [],
     )
 
 

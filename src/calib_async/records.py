@@ -24,13 +24,15 @@ class Outcome(StrEnum):
 
 class Phase(StrEnum):
     """Why a run happened: the tier's own telemetry, ground-truth labelling, a verdict
-    replicate (``attempt`` is the replicate index, 1..R) or the designed load experiment
-    (the record's ``load_level`` is the concurrency it ran at)."""
+    replicate (``attempt`` is the replicate index, 1..R), the designed load experiment (the
+    record's ``load_level`` is the concurrency it ran at), or a canary (an invalid variant of an
+    item, made by a known exploit; see :mod:`calib_async.corpus.canaries`)."""
 
     TELEMETRY = "telemetry"
     LABEL = "label"
     REPLICATE = "replicate"
     LOAD = "load"
+    CANARY = "canary"
 
 
 class TimeoutKind(StrEnum):
@@ -66,6 +68,8 @@ class CorpusItem:
     module_name: str
     path: str  # absolute path of the file the checker reads
     content_hash: str  # sha256 hex of the file's bytes
+    #: the statement the proof must prove (a JSONL attempt's ``formal_statement``), if known
+    formal_statement: str | None = None
 
     @property
     def key(self) -> str:

@@ -173,6 +173,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="run each checker in a bubblewrap sandbox (read-only system, no network)",
     )
     x.add_argument(
+        "--canaries",
+        default=None,
+        metavar="CLASS[,CLASS...]|all",
+        help="run canaries (invalid variants by known exploits) of these classes at every tier",
+    )
+    x.add_argument(
+        "--canary-sample",
+        type=int,
+        default=20,
+        metavar="N",
+        help="items canaries are derived from, drawn with --seed (default 20)",
+    )
+    x.add_argument(
         "--backend",
         default="local",
         choices=["local", "ray"],
@@ -257,6 +270,14 @@ def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
         parser.error(f"--config {args.config} is not a file")
     if args.manual_labels is not None and not args.manual_labels.is_file():
         parser.error(f"--manual-labels {args.manual_labels} is not a file")
+    if args.canary_sample < 1:
+        parser.error("--canary-sample must be >= 1")
+    if args.canaries is not None and not _canary_classes(args.canaries):
+        parser.error("--canaries needs class names separated by commas, or 'all'")
+
+
+def _canary_classes(text: str | None) -> tuple[str, ...]:
+    return tuple(c.strip() for c in (text or "").split(",") if c.strip())
 
 
 def _resume_command(argv: Sequence[str]) -> str:
@@ -343,6 +364,8 @@ def _calibrate_main(argv: list[str]) -> int:
         replicate_sample=args.replicate_sample,
         load_levels=args.load_levels or (),
         load_sample=args.load_sample,
+        canaries=_canary_classes(args.canaries),
+        canary_sample=args.canary_sample,
     )
     display = ProgressDisplay(console=console, tiers=config.tiers, enabled=interactive)
     try:

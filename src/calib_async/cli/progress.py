@@ -238,7 +238,7 @@ class ProgressDisplay:
         fields: dict[str, Any] = {}
         for (bar_phase, tier), bar in list(self._bars.items()):
             if phase is None or bar_phase == phase:
-                fields[tier if bar_phase == "telemetry" else f"{tier}_label"] = bar.brief()
+                fields[tier if bar_phase == "telemetry" else f"{tier}_{bar_phase}"] = bar.brief()
         log.info(
             "progress",
             stage=self.stage[1] if self.stage else None,

@@ -17,6 +17,8 @@ from rich.segment import Segments
 from rich.table import Table
 from rich.text import Text
 
+from calib_async.cli.canary_table import canary_table
+
 log = structlog.get_logger("calib_async.cli.progress")
 
 LOG_WIDTH = 160
@@ -50,14 +52,10 @@ def print_summary(
     from calib_async.cli.summary_stability import stability_table
 
     stability = stability_table(_tier_models(export, tiers))
-    for table in (summary_table(export, tiers), stability):
-        if table is None:
-            continue
-        if console.is_terminal:
-            console.print(table)
-        else:  # a log file: do not squeeze the table into rich's default 80 columns
-            options = console.options.update_width(max(console.width, LOG_WIDTH))
-            console.print(Segments(console.render(table, options)), crop=False)
+    canaries = canary_table(_tier_models(export, tiers))
+    for table in (summary_table(export, tiers), stability, canaries):
+        if table is not None:
+            _print_table(console, table)
     report = export.get("validation_report")
     if isinstance(report, Mapping) and report.get("summary") is not None:
         passed = report.get("passed")
@@ -72,6 +70,14 @@ def print_summary(
                 spurious_fail_rate=_round(model.get("spurious_fail_rate")),
                 spurious_pass_rate=_round(model.get("spurious_pass_rate")),
             )
+
+
+def _print_table(console: Console, table: Table) -> None:
+    if console.is_terminal:
+        console.print(table)
+    else:  # a log file: do not squeeze the table into rich's default 80 columns
+        options = console.options.update_width(max(console.width, LOG_WIDTH))
+        console.print(Segments(console.render(table, options)), crop=False)
 
 
 def _tier_models(

@@ -42,6 +42,9 @@ class RunConfig:
     replicate_sample: int = 30  # items in the replicate sample
     load_levels: tuple[int, ...] = ()  # concurrency levels of the load experiment (none: off)
     load_sample: int = 20  # items run at each load level and tier
+    #: canary classes to run (``("all",)`` for every available one; empty: no canaries)
+    canaries: tuple[str, ...] = ()
+    canary_sample: int = 20  # items canaries are derived from (seeded draw)
 
     @property
     def log_path(self) -> Path:

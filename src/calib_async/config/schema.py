@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from calib_async.config.canaries import GenericCanary, parse_canaries
 from calib_async.errors import ConfigError
 from calib_async.records import Outcome, Tier, plain_value
 
@@ -26,6 +27,7 @@ _VERIFIER_KEYS = {
     "default",
     "version_command",
     "options",
+    "canaries",
 }
 _RULE_KEYS = {"exit_code", "output", "outcome"}
 _TIER_KEYS = {
@@ -63,6 +65,8 @@ class VerifierConfig:
     default: Outcome = Outcome.PROOF_INVALID
     version_command: tuple[str, ...] | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: exploit classes for canaries (not part of the identity: canaries are new files)
+    canaries: tuple[GenericCanary, ...] = ()
 
     def identity(self) -> dict[str, Any]:
         """What a resumed run's fingerprint must match."""
@@ -273,6 +277,7 @@ def parse_verifier(name: str, raw: Any) -> VerifierConfig:
         default=default,
         version_command=tuple(version) if version else None,
         options=options,
+        canaries=parse_canaries(raw.get("canaries"), where),
     )
 
 

@@ -27,6 +27,7 @@ class ProofAttempt:
     raw_id: str
     code: str
     line: int
+    formal_statement: str | None = None  # the intended statement, when the line gives one
 
 
 def _field(obj: dict[str, object], keys: Sequence[str], where: str) -> str | None:
@@ -91,5 +92,12 @@ def parse_attempts(text: str, source: str) -> list[ProofAttempt]:
                 "give each attempt a unique id"
             )
         first_line[raw] = lineno
-        attempts.append(ProofAttempt(raw_id=raw, code=attempt_code(obj, where), line=lineno))
+        attempts.append(
+            ProofAttempt(
+                raw_id=raw,
+                code=attempt_code(obj, where),
+                line=lineno,
+                formal_statement=_field(obj, STATEMENT_KEYS, where),
+            )
+        )
     return attempts

@@ -83,6 +83,7 @@ class _Candidate:
     module_name: str
     path: Path
     text: str | None = None
+    formal_statement: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,7 +226,15 @@ def _attempt_candidates(path: Path, out_dir: Path) -> list[_Candidate]:
         target = attempts_dir / f"{item_id}.lean"
         if target.parent != attempts_dir:  # cannot happen with safe ids; a last line of defence
             raise CorpusError(f"{path}:{attempt.line}: id {attempt.raw_id!r} is not a safe name")
-        out.append(_Candidate(item_id, item_id, target, text=attempt.code))
+        out.append(
+            _Candidate(
+                item_id,
+                item_id,
+                target,
+                text=attempt.code,
+                formal_statement=attempt.formal_statement,
+            )
+        )
     return _unique(out, str(path))
 
 
@@ -276,6 +285,7 @@ def _materialize(candidates: Sequence[_Candidate]) -> list[CorpusItem]:
                 module_name=c.module_name,
                 path=str(c.path.resolve()),
                 content_hash=hashlib.sha256(data).hexdigest(),
+                formal_statement=c.formal_statement,
             )
         )
     return items

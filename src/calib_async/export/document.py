@@ -30,8 +30,13 @@ def build_export(
     tiers: Sequence[Tier],
     labels: Mapping[str, Any],
     run_id: str,
+    canaries: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The export document: calibration_metadata, validation_report, noise_models."""
+    """The export document: calibration_metadata, validation_report, noise_models.
+
+    ``canaries`` (tier name -> class -> counts and rate, see :mod:`calib_async.stats.canaries`)
+    becomes ``noise_models.<tier>.canaries``.
+    """
     body = fit.to_export()
     models_in = body.get("noise_models", {})
     noise_models: dict[str, Any] = {}
@@ -43,6 +48,8 @@ def build_export(
             )
         model = dict(models_in.get(tier.name, {"status": "no_data"}))
         model.setdefault("timeout_s", tier.timeout_s)
+        if canaries is not None:
+            model["canaries"] = dict(canaries.get(tier.name, {}))
         noise_models[key] = model
     report = dict(body.get("validation_report", {}))
     total = sum(int(m.get("training_samples") or 0) for m in noise_models.values())

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from calib_async.errors import CalibError
+from calib_async.export.canary_model import parse_canary_rates
 from calib_async.export.load_curve import LoadCurve
 from calib_async.export.tier_noise import TierNoise
 from calib_async.stats.survival import (
@@ -115,6 +116,14 @@ class NoiseModel:
         passed = report.get("passed") if isinstance(report, Mapping) else None
         return passed if isinstance(passed, bool) else None
 
+    def spurious_pass_rate(self, tier: str, *, exploit: str | None = None) -> float | None:
+        """P(VERIFIED | invalid) at ``tier``: from labels, or for one exploit class from its
+        canaries (``exploit="axiom"``; :class:`CanaryRate` has the counts and interval)."""
+        noise = self.tier(tier)
+        if exploit is None:
+            return noise.spurious_pass_rate
+        return noise.canary(exploit).spurious_pass_rate
+
     def to_dict(self) -> dict[str, Any]:
         """The validated document as loaded (a copy)."""
         return copy.deepcopy(self._document)
@@ -203,6 +212,7 @@ def _parse_tier(name: str, where: str, raw: Any, meta_tier: Any) -> TierNoise:
         timeout_recommendations=recommendations,
         training_samples=samples,
         timeout_s=None if timeout_s is None else positive_number(timeout_s, f"{where}.timeout_s"),
+        canaries=parse_canary_rates(raw.get("canaries"), f"{where}.canaries"),
         **values,
     )
 

@@ -20,6 +20,7 @@ from typing import Any
 import structlog
 
 from calib_async.errors import CalibError
+from calib_async.export.report_canaries import canary_section
 from calib_async.export.report_html import esc as _e
 from calib_async.export.report_html import fmt as _fmt
 from calib_async.export.report_html import value_html as _value
@@ -80,6 +81,7 @@ def write_report(
         _validation(export.get("validation_report")),
         _rates_section(models, plots),
         stability_section(models, plots is not None),
+        canary_section(models),
     ]
     if plots is None:
         body.append(

@@ -9,7 +9,9 @@ from typing import Any
 from calib_async.config.run import RunConfig
 from calib_async.export.document import build_export, write_export
 from calib_async.records import LabeledRecord, TelemetryRecord, Tier
+from calib_async.stats.canaries import canary_rates
 from calib_async.stats.fit import CalibrationFit
+from calib_async.telemetry.canaries import CanaryRuns
 
 
 def export_calibration(
@@ -22,12 +24,17 @@ def export_calibration(
     telemetry: Sequence[TelemetryRecord],
     labeled: Sequence[LabeledRecord],
     stability: Mapping[str, Mapping[str, Any]] | None = None,
+    canary_runs: CanaryRuns | None = None,
 ) -> tuple[dict[str, Any], Path | None]:
     """Write ``config.export`` (and the report unless disabled); the document and report path.
 
-    ``stability`` maps a tier's name to keys added to its noise model (``flips``, ``load``).
+    ``stability`` maps a tier's name to keys added to its noise model (``flips``, ``load``);
+    ``canary_runs`` gives each tier its ``canaries`` section.
     """
-    export = build_export(fit, config=config, tiers=tiers, labels=labels, run_id=run_id)
+    canaries = canary_rates(canary_runs, tiers) if canary_runs is not None else None
+    export = build_export(
+        fit, config=config, tiers=tiers, labels=labels, run_id=run_id, canaries=canaries
+    )
     for tier_name, parts in (stability or {}).items():
         export["noise_models"][tier_name.lower()].update(parts)
     write_export(config.export, export)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from calib_async.errors import CalibError
+from calib_async.export.canary_model import CanaryRate
 from calib_async.export.load_curve import LoadCurve
 from calib_async.records import Outcome, Truth
 from calib_async.stats.survival import (
@@ -48,6 +49,14 @@ class TierNoise:
     training_samples: int | None = None
     timeout_s: float | None = None
     load: LoadCurve | None = None  # the load experiment's fit (--load-levels)
+    canaries: Mapping[str, CanaryRate] = field(default_factory=dict)  # by exploit class
+
+    def canary(self, exploit: str) -> CanaryRate:
+        """The canary rate of ``exploit`` (e.g. ``"axiom"``); CalibError if it was not run."""
+        if exploit not in self.canaries:
+            have = ", ".join(self.canaries) or "none (run with --canaries)"
+            raise CalibError(f"tier {self.name} has no canary class {exploit!r}; it has {have}")
+        return self.canaries[exploit]
     #: {target rate: ``{timeout_s, method, extrapolated, reason, ...}``} (newer files)
     timeout_recommendations: Mapping[float, Mapping[str, Any]] = field(default_factory=dict)
 

@@ -26,8 +26,10 @@ Verifier options (``verifiers.<name>.options`` in YAML, all optional):
     space can exceed resident memory by far; see examples/README.md).
 
 Tier options (``tiers.<NAME>.options``): ``max_heartbeats`` (``-D maxHeartbeats=N``),
-``reject_sorry``, ``audit_axioms``, ``threads`` (``-j N``). ``memory_limit_mb`` becomes ``-M MB``.
-``args`` are appended before the file.
+``reject_sorry``, ``audit_axioms``, ``threads`` (``-j N``), ``check_statement`` and
+``reject_skip_kernel`` (:mod:`calib_async.verifiers.lean_checks`). ``memory_limit_mb`` becomes
+``-M MB``. ``args`` are appended before the file. With ``--json`` the axiom audit reads only
+the answers positioned at its own ``#print axioms`` lines; ``#exit`` fails the audit.
 
 Classification (:func:`classify_lean_result`, pure) — resource failures win over proof errors,
 because a run cut short by a limit is not a complete check:
@@ -68,7 +70,13 @@ from calib_async.verifiers.lean_axioms import (
     audit_source,
     forbidden_axioms,
     parse_axioms,
-    plan_audit,
+)
+from calib_async.verifiers.lean_checks import (
+    KERNEL_FLAG,
+    STATEMENT_FLAG,
+    audit_problem,
+    checked_copy_text,
+    read_audit,
 )
 from calib_async.verifiers.lean_messages import (
     HEARTBEAT_RE,
@@ -96,7 +104,6 @@ log = structlog.get_logger(__name__)
 #: The first Lean release whose ``lean`` accepts ``--json``.
 JSON_MIN_VERSION = (4, 0, 0)
 _VERSION_RE = re.compile(r"version (\d+)\.(\d+)\.(\d+)")
-_AUDIT_FILE_RE = re.compile(r"\.audit-L(?P<line>\d+)-D(?P<decls>\d+)\.lean$")
 _MEMORY_EXIT_CODES = frozenset({137})  # 128 + SIGKILL, as a wrapper (lake, a shell) reports it
 
 
@@ -220,20 +227,28 @@ class LeanVerifier:
         return root
 
     def checked_file(self, item: CorpusItem, tier: Tier) -> Path:
-        """The file Lean reads: the item itself, or its axiom-audit copy."""
+        """The file Lean reads: the item itself, or a copy (axiom audit, failed source checks;
+        see :mod:`calib_async.verifiers.lean_checks`)."""
         path = Path(item.path)
-        if not _flag(tier.options, "audit_axioms"):
+        audit = _flag(tier.options, "audit_axioms")
+        checks = _flag(tier.options, "check_statement") or _flag(tier.options, "reject_skip_kernel")
+        if not audit and not checks:
             return path
         try:
             source = path.read_bytes().decode("utf-8", errors="surrogateescape")
         except OSError:
             return path  # Lean itself will report the missing file (VERIFIER_ERROR)
-        plan = plan_audit(source)
-        data = plan.text.encode("utf-8", errors="surrogateescape")
-        name = (
-            f"{item.item_id}.{item.content_hash[:12]}"
-            f".audit-L{plan.first_line}-D{len(plan.names)}.lean"
+        copy = checked_copy_text(
+            source,
+            audit=audit,
+            check_statement=_flag(tier.options, "check_statement"),
+            formal_statement=item.formal_statement,
+            reject_skip_kernel=_flag(tier.options, "reject_skip_kernel"),
         )
+        if copy is None:
+            return path
+        data = copy[0].encode("utf-8", errors="surrogateescape")
+        name = f"{item.item_id}.{item.content_hash[:12]}{copy[1]}"
         target = self._work_dir / name
         self._work_dir.mkdir(parents=True, exist_ok=True)
         if not target.is_file() or target.read_bytes() != data:
@@ -271,15 +286,9 @@ class LeanVerifier:
             reject_sorry=_flag(tier.options, "reject_sorry"),
             audit_axioms=_flag(tier.options, "audit_axioms"),
             allowlist=self.allowlist,
+            check_statement=_flag(tier.options, "check_statement"),
+            reject_skip_kernel=_flag(tier.options, "reject_skip_kernel"),
         )
-
-
-def _audit_window(argv: Sequence[str]) -> tuple[int, int] | None:
-    """(first audit line, number of audited declarations) encoded in the audit file's name."""
-    for arg in reversed(argv):
-        if match := _AUDIT_FILE_RE.search(arg):
-            return int(match["line"]), int(match["decls"])
-    return None
 
 
 def classify_lean_result(
@@ -288,17 +297,16 @@ def classify_lean_result(
     reject_sorry: bool = False,
     audit_axioms: bool = False,
     allowlist: Sequence[str] = DEFAULT_AXIOM_ALLOWLIST,
+    check_statement: bool = False,
+    reject_skip_kernel: bool = False,
 ) -> Verdict:
     """Pure: the verdict for a Lean run that ended on its own (see the module docstring)."""
     # stdout and stderr are read apart: runtime text on stderr must not continue a message.
     messages, leftover = parse_messages(_decode(result.stdout))
     err_messages, err_leftover = parse_messages(_decode(result.stderr))
     messages += err_messages
-    window = _audit_window(result.argv) if audit_axioms else None
-
-    def in_audit(m: LeanMessage) -> bool:
-        return window is not None and m.line is not None and m.line >= window[0]
-
+    audit = read_audit(result.argv, messages, leftover, audit_axioms=audit_axioms)
+    in_audit = audit.in_audit
     all_errors = [m for m in messages if m.severity is Severity.ERROR]
     errors = [m for m in all_errors if not in_audit(m)]
     # Lean exits 1 for an error in the generated audit section (a name it could not resolve);
@@ -308,8 +316,7 @@ def classify_lean_result(
         SORRY_RE.search(m.text) for m in messages if m.severity is not Severity.INFORMATION
     )
     first_error = errors[0].header() if errors else None
-    info_text = "\n".join(m.text for m in messages if m.severity is Severity.INFORMATION)
-    axioms_by_decl = parse_axioms(info_text + "\n" + leftover) if audit_axioms else {}
+    axioms_by_decl = audit.axioms_by_decl
     all_axioms = sorted({a for names in axioms_by_decl.values() for a in names})
     if "sorryAx" in all_axioms:
         uses_sorry = True
@@ -345,11 +352,13 @@ def classify_lean_result(
     if reject_sorry and uses_sorry:
         sorry = next((m.header() for m in messages if SORRY_RE.search(m.text)), "uses sorry")
         return verdict(Outcome.PROOF_INVALID, sorry)
+    if check_statement and STATEMENT_FLAG in audit.flags:
+        return verdict(Outcome.PROOF_INVALID, "the statement differs from the formal_statement")
+    if reject_skip_kernel and KERNEL_FLAG in audit.flags:
+        return verdict(Outcome.PROOF_INVALID, "the file turns kernel checking off")
     if audit_axioms:
-        if window is not None and window[1] > 0 and not axioms_by_decl:
-            return verdict(
-                Outcome.PROOF_INVALID, f"axiom audit printed no report for {window[1]} declarations"
-            )
+        if problem := audit_problem(audit, messages):
+            return verdict(Outcome.PROOF_INVALID, problem)
         bad = forbidden_axioms(axioms_by_decl, allowlist)
         if bad:
             culprits = [d for d, names in axioms_by_decl.items() if set(names) & set(bad)]

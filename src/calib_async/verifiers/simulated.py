@@ -55,13 +55,17 @@ class SimulatedVerifier:
         self, item: CorpusItem, tier: Tier, *, timeout_s: float, attempt: int
     ) -> ExecSpec:
         precision = precision_of(self.config, tier)
-        path = self._lean.checked_file(item, self._effective(tier))
+        effective = self._effective(tier)
+        path = self._lean.checked_file(item, effective)
+        # the audit reads Lean's answers by position, which only --json output carries
+        json_flag = ("--json",) if effective.options.get("audit_axioms") else ()
         guards = ",".join(f"{tier.timeout_s * f:g}" for f in _GUARD_FACTORS)
         argv = (
             sys.executable, "-I", "-S", str(CHECKER),
             "--precision", precision,
             "--seed", str(int(self.config.options.get("seed", 0))),
             "--guard", guards,
+            *json_flag,
             *tier.args,
             str(path),
         )  # fmt: skip

@@ -12,11 +12,16 @@ What it does is decided by the proof file, as Lean's behaviour is:
   checker misses a subtle error (``miss``) and the chance of a resource-related spurious
   failure (``flake``). The generator (``calib_async.corpus.synthetic``) writes these; the pipeline
   never reads them.
-* the proof body decides validity: ``sorry`` (warning only, exit 0), ``native_decide``
-  (passes, but ``#print axioms`` shows ``Lean.ofReduceBool``), ``exact absurd_...`` (an error),
-  ``exact subtle_gap_...`` (an error the checker misses with probability ``miss``), anything
-  else is a valid proof.
-* ``#print axioms NAME`` lines are answered in Lean's format.
+* the proof body decides validity: ``sorry`` or ``admit`` (warning only, exit 0),
+  ``native_decide`` (passes, but ``#print axioms`` shows ``Lean.ofReduceBool``), ``exact
+  absurd_...`` (an error), ``exact subtle_gap_...`` (an error the checker misses with
+  probability ``miss``), anything else is a valid proof.
+* as Lean does, it answers ``#print axioms NAME`` lines (``sorryAx`` for sorry/admit,
+  ``Lean.ofReduceBool`` when ``native_decide`` occurs, and every ``axiom X : ...`` the file
+  declares), prints ``#eval IO.println "..."`` text as an information message at the
+  ``#eval``'s line, and stops at ``#exit`` with Lean's warning (nothing after it runs). Like
+  Lean it does not see ``set_option debug.skipKernelTC true``, and does not know the intended
+  statement: the canary classes of :mod:`calib_async.corpus.canaries` behave as with Lean.
 
 Randomness is seeded from the file's bytes and the flags, so a run is reproducible. Flags:
 
@@ -27,11 +32,13 @@ Randomness is seeded from the file's bytes and the flags, so a run is reproducib
 ``--guard S1,S2,..``  seconds around which a drawn duration is never placed (±20 %), so that
     an outcome does not depend on machine load; documented as part of the latent model.
 ``--burn F``  fraction of the duration spent burning CPU (default 0.08); the rest sleeps.
+``--json``  messages as Lean's ``--json`` prints them, one JSON object per line.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import re
 import sys
@@ -40,6 +47,10 @@ import time
 _PRAGMA = re.compile(r"^--\s*@sim\s+(.*)$", re.MULTILINE)
 _THEOREM = re.compile(r"^(?:theorem|lemma)\s+([A-Za-z_][\w.']*)", re.MULTILINE)
 _PRINT_AXIOMS = re.compile(r"^#print\s+axioms\s+([\w.']+)\s*$", re.MULTILINE)
+_AXIOM_DECL = re.compile(r"^axiom\s+([A-Za-z_][\w.']*)\s*:", re.MULTILINE)
+_EVAL_PRINT = re.compile(r'^#eval\s+IO\.println\s+"((?:[^"\\]|\\.)*)"\s*$')
+_EXIT = re.compile(r"^#exit\s*$", re.MULTILINE)
+_NATIVE = re.compile(r"\bnative_decide\b")
 
 #: (miss multiplier, flake multiplier, duration multiplier) per precision.
 PRECISION = {
@@ -90,6 +101,7 @@ def burn(seconds: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     precision, seed, guards, burn_fraction, path = "balanced", 0, [], 0.08, None
+    as_json = False
     i = 0
     while i < len(args):
         a = args[i]
@@ -101,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             guards, i = [float(g) for g in args[i + 1].split(",") if g], i + 2
         elif a == "--burn":
             burn_fraction, i = float(args[i + 1]), i + 2
+        elif a == "--json":
+            as_json, i = True, i + 1
         elif a == "--version":
             print("Lean (version 4.0.0-sim, calib-async simulated checker)")
             return 0
@@ -137,11 +151,16 @@ def main(argv: list[str] | None = None) -> int:
     del block
 
     messages: list[tuple[int, int, str, str]] = []
+    exit_at = _EXIT.search(text)
+    if exit_at is not None:  # Lean stops here: nothing after #exit is checked
+        exit_line = text.count("\n", 0, exit_at.start()) + 1
+        text = text[: exit_at.start()]
+        messages.append((exit_line, 0, "warning", "using 'exit' to interrupt Lean"))
     lines = text.splitlines()
     for lineno, line in enumerate(lines, start=1):
         stripped = line.strip()
         col = len(line) - len(line.lstrip())
-        if stripped == "sorry":
+        if stripped in ("sorry", "admit"):
             messages.append((_decl_line(lines, lineno), 8, "warning", "declaration uses 'sorry'"))
         elif stripped.startswith("exact absurd_"):
             name = stripped.split()[1]
@@ -156,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
                     "but is expected to have type\n  a < b : Prop",
                 )
             )
+        elif printed := _EVAL_PRINT.match(stripped):
+            shown = printed.group(1).replace('\\"', '"').replace("\\\\", "\\")
+            messages.append((lineno, 0, "information", shown + "\n"))
     if flake:
         msg = FLAKE_MESSAGES[rng.randrange(len(FLAKE_MESSAGES))]
         messages.append((1, 0, "error", msg))
@@ -163,12 +185,26 @@ def main(argv: list[str] | None = None) -> int:
         lineno = text.count("\n", 0, m.start()) + 1
         messages.append((lineno, 0, "information", _axioms_message(m.group(1), text)))
     for lineno, col, severity, msg in sorted(messages, key=lambda m: (m[0], m[1])):
-        if severity == "information":
-            print(msg)
+        if as_json:
+            print(json.dumps(_json_message(path, lineno, col, severity, msg), ensure_ascii=False))
+        elif severity == "information":
+            print(msg.rstrip("\n"))
         else:
             print(f"{path}:{lineno}:{col}: {severity}: {msg}")
     sys.stdout.flush()
     return 1 if any(m[2] == "error" for m in messages) else 0
+
+
+def _json_message(path: str, line: int, col: int, severity: str, data: str) -> dict[str, object]:
+    return {
+        "fileName": path,
+        "pos": {"line": line, "column": col},
+        "endPos": {"line": line, "column": col + 1},
+        "severity": severity,
+        "caption": "",
+        "data": data,
+        "kind": "[anonymous]",
+    }
 
 
 def _decl_line(lines: list[str], lineno: int) -> int:
@@ -181,12 +217,11 @@ def _decl_line(lines: list[str], lineno: int) -> int:
 def _axioms_message(name: str, text: str) -> str:
     body = _PRINT_AXIOMS.sub("", text)
     axioms = ["propext", "Classical.choice", "Quot.sound"]
-    if re.search(r"^\s*sorry\s*$", body, re.MULTILINE):
+    if re.search(r"^\s*(?:sorry|admit)\s*$", body, re.MULTILINE):
         axioms.append("sorryAx")
-    if re.search(r"^\s*native_decide\s*$", body, re.MULTILINE):
+    if _NATIVE.search("\n".join(ln for ln in body.splitlines() if not ln.startswith("--"))):
         axioms.append("Lean.ofReduceBool")
-    if not axioms:
-        return f"'{name}' does not depend on any axioms"
+    axioms += [a for a in _AXIOM_DECL.findall(body) if a not in axioms]
     return f"'{name}' depends on axioms: [{', '.join(sorted(axioms))}]"
 
 
