@@ -247,6 +247,8 @@ def test_summary_tolerates_missing_keys_and_shows_cis() -> None:
                 "training_samples": 80,
             },
             "slow": {"timeout_distribution": {"type": None}},
+            "balanced": {"timeout_distribution": {"type": "expon", "units": "s",
+                                                  "params": {"scale": 1.5}}},
             "extra": "not a mapping",
         },
     }
@@ -254,9 +256,11 @@ def test_summary_tolerates_missing_keys_and_shows_cis() -> None:
     display.print_summary({})
     out = console.file.getvalue()  # type: ignore[attr-defined]
     fast = next(line for line in out.splitlines() if "FAST" in line)
-    assert "0.120 [0.080, 0.170]" in fast and "0.300" in fast and "gamma(a=2, scale=90)" in fast
+    assert "0.120 [0.080, 0.170]" in fast and "0.300" in fast and "gamma(a=2, scale=0.09 s)" in fast
     assert "5%: 0.81 s, 1%: 1.4 s" in fast and "0.5 s" in fast
     assert "no fit" in next(line for line in out.splitlines() if "SLOW" in line)
+    # one unit per column: time parameters in seconds whatever unit the export used
+    assert "expon(scale=1.5 s)" in next(line for line in out.splitlines() if "balanced" in line)
     assert "Validation: FAILED" in out
 
 

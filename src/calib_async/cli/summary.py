@@ -105,15 +105,27 @@ def _rate_ci(model: Mapping[str, Any], key: str) -> str:
     return f"{value:.3f}"
 
 
+#: Duration-fit parameters that are times (the others are shapes, without a unit).
+TIME_PARAMS = ("scale", "loc")
+_PER_SECOND = {"ms": 1000.0, "s": 1.0}
+
+
 def _fit(dist: Any) -> str:
+    """The duration fit with its time parameters in seconds, like the timeout beside it."""
     if not isinstance(dist, Mapping) or not dist.get("type"):
         return "no fit"
     params = dist.get("params")
     if isinstance(params, Mapping):
-        shown = ", ".join(
-            f"{k}={v:.3g}" for k, v in params.items() if isinstance(v, Real) and k != "loc"
-        )
-        return f"{dist['type']}({shown})"
+        per_s = _PER_SECOND.get(str(dist.get("units") or dist.get("unit") or "ms"))
+        shown = []
+        for k, v in params.items():
+            if not isinstance(v, Real) or k == "loc":
+                continue
+            if k in TIME_PARAMS:
+                shown.append(f"{k}=?" if per_s is None else f"{k}={v / per_s:.3g} s")
+            else:
+                shown.append(f"{k}={v:.3g}")
+        return f"{dist['type']}({', '.join(shown)})"
     return str(dist["type"])
 
 
