@@ -334,11 +334,13 @@ def _calibrate_main(argv: list[str]) -> int:
 
 
 async def _run(config: object, display: object) -> object:
+    from calib_async.cli.prewarm import Prewarm
     from calib_async.cli.signals import run_until_signal
     from calib_async.pipeline import run_calibration
 
+    listeners = [display, Prewarm()]
     return await run_until_signal(
-        lambda: run_calibration(config, listeners=[display])  # type: ignore[arg-type,list-item]
+        lambda: run_calibration(config, listeners=listeners)  # type: ignore[arg-type]
     )
 
 
