@@ -42,9 +42,7 @@ def load_renderer(spec: str) -> SectionRenderer | None:
     return renderer if callable(renderer) else None
 
 
-def optional_sections(
-    export: Mapping[str, Any], specs: tuple[str, ...] | None = None
-) -> list[str]:
+def optional_sections(export: Mapping[str, Any], specs: tuple[str, ...] | None = None) -> list[str]:
     """The HTML of every registered section that has something to show."""
     out = []
     for spec in OPTIONAL_SECTIONS if specs is None else specs:
