@@ -1,7 +1,7 @@
 """The final per-tier summary table printed after a calibration (rates, CIs, timeouts).
 
 Reads the export dictionary (calibration.yaml's content) and tolerates missing keys and
-``None`` rates. On a non-terminal console the table is rendered 160 columns wide instead of
+``None`` rates. On a non-terminal console the table is rendered 180 columns wide instead of
 rich's default 80, so a log file keeps one row per tier.
 """
 
@@ -19,7 +19,7 @@ from rich.text import Text
 
 log = structlog.get_logger("calib_async.cli.progress")
 
-LOG_WIDTH = 160
+LOG_WIDTH = 180  # one row per tier, with the duration fit in seconds
 
 
 def summary_table(export: Mapping[str, Any], tiers: Sequence[str] = ()) -> Table:

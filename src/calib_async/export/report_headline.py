@@ -156,7 +156,7 @@ def _timeout_rows(model: Mapping[str, Any], timeout_s: float | None) -> list[str
         data = "" if seconds is None else f' data-key="timeout_for_rate" data-value="{seconds!r}"'
         mark = "".join(f' <span class="flag">{esc(m)}</span>' for m in marks)
         rows.append(
-            f"<tr><th>timeout for ≤ {rate:.0%} timeouts</th>"
+            f"<tr><th>recommended timeout, ≤ {rate:.0%} timeouts</th>"
             f'<td class="num"{data} data-rate="{rate!r}">{esc(text)}</td>'
             f'<td colspan="2">{mark}</td></tr>'
         )
