@@ -45,3 +45,18 @@ def test_the_default_registry_names_the_canary_and_stability_sections() -> None:
     assert "calib_async.export.report_canaries:render_section" in OPTIONAL_SECTIONS
     assert "calib_async.export.report_stability:render_section" in OPTIONAL_SECTIONS
     assert all(isinstance(s, str) for s in optional_sections({}, report_sections.OPTIONAL_SECTIONS))
+
+
+def test_held_out_ids_in_labels_json_are_found_by_key(tmp_path: Any) -> None:
+    from calib_async.export.report_headline import held_out_note
+    from calib_async.export.report_sections import labels_held_out_key
+
+    report = tmp_path / "report.html"
+    assert labels_held_out_key(report) is None  # no labels.json
+    (tmp_path / "labels.json").write_text('{"items": {}}')
+    assert labels_held_out_key(report) is None  # not listed yet
+    (tmp_path / "labels.json").write_text('{"items": {}, "held_out_items": ["a", "b"]}')
+    assert labels_held_out_key(report) == "held_out_items"
+    export = {"validation_report": {"held_out": {"items": 2}}}
+    note = held_out_note(export, "held_out_items")
+    assert "their ids are in labels.json (held_out_items)" in note

@@ -30,13 +30,16 @@ from calib_async.export.report_headline import headline, verdict
 from calib_async.export.report_html import esc as _e
 from calib_async.export.report_html import fmt as _fmt
 from calib_async.export.report_html import value_html as _value
-from calib_async.export.report_sections import optional_sections
+from calib_async.export.report_sections import (
+    labels_held_out_key,
+    optional_sections,
+    run_details,
+)
 from calib_async.records import LabeledRecord, Outcome, Phase, TelemetryRecord, Truth
 
 log = structlog.get_logger(__name__)
 
 REPORT_NAME = "report.html"
-_VALIDATION_KEYS = ("tier_monotonicity", "calibration_error", "coverage")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
@@ -93,7 +96,7 @@ def write_report(
     if held is not None:  # the runs (and labels) the models were fitted on
         telemetry = [r for r in telemetry if r.item_id not in held]
         labeled = [lr for lr in labeled if lr.record.item_id not in held]
-    body = [_header(export), verdict(export), headline(models, export)]
+    body = [_header(export), verdict(export), headline(models, export, labels_held_out_key(path))]
     body.append(_rates_section(models, plots))
     if plots is None:
         body.append(
@@ -103,7 +106,7 @@ def write_report(
     for tier, model in models.items():
         body.append(_tier_section(tier, model, export, telemetry, labeled, plots, held is not None))
     body += optional_sections(export)
-    body.append(_details(export, held))
+    body.append(run_details(export, held))
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
@@ -149,30 +152,6 @@ def _header(export: Mapping[str, Any]) -> str:
     bits = [f"{k} {meta[k]}" for k in ("n", "date") if meta.get(k) is not None]
     sub = f'<p class="muted">{_e(" · ".join(bits))}</p>' if bits else ""
     return title + sub
-
-
-def _details(export: Mapping[str, Any], held: frozenset[str] | None) -> str:
-    """Run metadata, the raw validation tables and the held-out ids, collapsed, at the end."""
-    out = ['<details id="details"><summary><b>Run details</b>: metadata, validation tables, '
-           "held-out items</summary>"]  # fmt: skip
-    meta = export.get("calibration_metadata")
-    if isinstance(meta, Mapping) and meta:
-        out.append("<h3>Run metadata</h3>" + _value(meta))
-    report = export.get("validation_report")
-    if isinstance(report, Mapping):
-        for key in _VALIDATION_KEYS:
-            if key in report:
-                out.append(f"<h3>Validation: {_e(key.replace('_', ' '))}</h3>{_value(report[key])}")
-        rest = {k: v for k, v in report.items() if k not in _VALIDATION_KEYS}
-        if rest:
-            out.append("<h3>Validation: summary and counts</h3>" + _value(rest))
-    else:
-        out.append('<p class="muted">No validation report in the export.</p>')
-    if held:
-        ids = ", ".join(sorted(held))
-        out.append(f'<h3>Held-out items ({len(held)})</h3><p class="held-ids">{_e(ids)}</p>')
-    out.append("</details>")
-    return "\n".join(out)
 
 
 def _rates_section(models: Mapping[str, Mapping[str, Any]], plots: Any) -> str:

@@ -52,14 +52,18 @@ def verdict(export: Mapping[str, Any]) -> str:
     )
 
 
-def headline(models: Mapping[str, Mapping[str, Any]], export: Mapping[str, Any]) -> str:
+def headline(
+    models: Mapping[str, Mapping[str, Any]],
+    export: Mapping[str, Any],
+    labels_key: str | None = None,
+) -> str:
     """``<section id="headline">``: one table per tier, then the held-out note."""
     if not models:
         return '<section id="headline"><p class="muted">No tier in the export.</p></section>'
     tables = "".join(tier_table(tier, model) for tier, model in models.items())
     return (
         '<section id="headline"><h2>Results per tier</h2>'
-        f'<div class="headline-grid">{tables}</div>{held_out_note(export)}'
+        f'<div class="headline-grid">{tables}</div>{held_out_note(export, labels_key)}'
         '<p class="muted">Rates are probabilities with 95% intervals, estimated on the training '
         "items; times in seconds. A recommended timeout above the tier's own timeout is "
         "extrapolated: no run was watched for longer.</p></section>"
@@ -86,8 +90,9 @@ def tier_table(tier: str, model: Mapping[str, Any]) -> str:
     )
 
 
-def held_out_note(export: Mapping[str, Any]) -> str:
-    """How many items validation held out, and where their ids are."""
+def held_out_note(export: Mapping[str, Any], labels_key: str | None = None) -> str:
+    """How many items validation held out, and where their ids are (``labels_key``: the key
+    of labels.json that lists them, when it does)."""
     report = export.get("validation_report")
     held = report.get("held_out") if isinstance(report, Mapping) else None
     if not isinstance(held, Mapping) or _num(held.get("items")) is None:
@@ -101,7 +106,9 @@ def held_out_note(export: Mapping[str, Any]) -> str:
     if counts:
         parts[0] += f" ({', '.join(counts)})"
     ids = held.get("ids") or held.get("item_ids")
-    if isinstance(ids, list) and ids:
+    if labels_key:
+        where = f"their ids are in labels.json ({labels_key}) and at the end of this page"
+    elif isinstance(ids, list) and ids:
         where = "their ids are in the YAML (validation_report.held_out) and at the end of this page"
     else:
         where = (
