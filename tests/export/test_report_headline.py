@@ -55,10 +55,10 @@ def test_headline_table_shows_rates_cis_ns_and_marks_extrapolated_timeouts() -> 
     html = tier_table("FAST", model())
     assert "<caption>FAST · timeout 0.5 s · n = 80 training runs</caption>" in html
     assert 'data-key="spurious_fail_rate" data-value="0.1234">0.123</td>' in html
-    assert "[0.050, 0.250]" in html and "48 labelled valid runs" in html and "80 runs" in html
+    assert "[0.050, 0.250]" in html and ">48 valid</td>" in html and ">80 runs</td>" in html
     rows = html.split("<tr>")
-    at_5 = next(r for r in rows if "≤ 5% timeouts" in r)
-    at_1 = next(r for r in rows if "≤ 1% timeouts" in r)
+    at_5 = next(r for r in rows if "timeout for ≤ 5%<" in r)
+    at_1 = next(r for r in rows if "timeout for ≤ 1%<" in r)
     assert "0.33 s" in at_5 and "extrapolated" not in at_5
     assert "0.9 s" in at_1 and '<span class="flag">extrapolated</span>' in at_1  # 0.9 > 0.5
     assert html.index("≤ 5%") < html.index("≤ 1%")
@@ -78,10 +78,10 @@ def test_other_versions_keys_render_when_present_and_nothing_when_absent() -> No
     html = tier_table("SLOW", extra)
     assert '<span class="flag" data-key="status">low_labels</span> – 8 labelled invalid' in html
     assert "bounds [0.000, 0.400]" in html
-    assert "unreachable" in next(r for r in html.split("<tr>") if "≤ 1% " in r)
+    assert "unreachable" in next(r for r in html.split("<tr>") if "≤ 1%<" in r)
     assert html.count("extrapolated") == 1
     assert "planted=5, caught=4" in html and "flip rate" in html and "0.02" in html
-    assert "timeouts rise with load (flagged) (load_avg_1m p=0.01)" in html
+    assert "timeouts rise with load (flagged) (load avg p=0.01)" in html
     bare = tier_table("X", {})
     assert bare.startswith('<table class="headline" data-tier="X"><caption>X</caption>')
     assert "<tbody></tbody>" in bare  # nothing made up

@@ -43,7 +43,7 @@ REPORT_NAME = "report.html"
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
-max-width:1100px;padding:1.5rem;color:#1d2430;background:#fff;line-height:1.4}
+max-width:1240px;padding:1.5rem;color:#1d2430;background:#fff;line-height:1.4}
 h1{font-size:1.6rem;margin-bottom:.2rem} h2{border-bottom:2px solid #dde3ea;padding-bottom:.2rem;
 margin-top:2rem} h3{margin-bottom:.3rem} .muted{color:#667}
 table{border-collapse:collapse;font-size:.85rem;margin:.4rem 0}
@@ -58,9 +58,13 @@ figure img{max-width:100%;height:auto;border:1px solid #e3e7ec}
 figcaption{font-size:.8rem;color:#556}
 .tier{border:1px solid #dde3ea;border-radius:.5rem;padding:.3rem 1rem 1rem;margin:1rem 0}
 details summary{cursor:pointer;color:#345}
-.verdict{font-size:1.15rem;margin:.6rem 0 1rem} .verdict .why{vertical-align:middle}
+.verdict{font-size:1.1rem;margin:.6rem 0 1rem;padding:.5rem .8rem;border-left:.4rem solid #757575;
+background:#f4f4f4} .verdict-pass{border-color:#2e7d32;background:#edf7ee}
+.verdict-fail{border-color:#c62828;background:#fdeeee}
 .headline-grid{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
-table.headline{margin:0} table.headline caption{font-weight:700;text-align:left;padding:.2rem 0}
+table.headline{margin:0;font-size:.8rem} table.headline caption{font-weight:700;text-align:left;
+padding:.2rem 0;font-size:.9rem} table.headline td[colspan]{white-space:normal;max-width:11rem}
+table.headline td,table.headline th{padding:.15rem .35rem}
 .flag{color:#b26a00;font-weight:600} span.ok{color:#2e7d32;font-weight:600}
 #details{margin-top:2rem}
 """

@@ -16,13 +16,13 @@ from typing import Any
 
 from calib_async.export.report_html import esc, fmt, value_html
 
-#: (key, label, what the rate's n counts) in display order.
+#: (key, label, what the rate's n counts, tooltip) in display order.
 RATES = (
-    ("timeout_rate", "timeout rate", "runs"),
-    ("spurious_fail_rate", "spurious fail · P(fails | valid)", "labelled valid runs"),
-    ("spurious_pass_rate", "spurious pass · P(passes | invalid)", "labelled invalid runs"),
-    ("timeout_given_valid", "timeout | valid", "labelled valid runs"),
-    ("timeout_given_invalid", "timeout | invalid", "labelled invalid runs"),
+    ("timeout_rate", "timeout rate", "runs", "P(timeout) over all training runs"),
+    ("spurious_fail_rate", "spurious fail", "valid", "P(fails | valid), labelled valid runs"),
+    ("spurious_pass_rate", "spurious pass", "invalid", "P(passes | invalid), labelled invalid"),
+    ("timeout_given_valid", "timeout | valid", "valid", "labelled valid runs"),
+    ("timeout_given_invalid", "timeout | invalid", "invalid", "labelled invalid runs"),
 )
 #: Optional per-tier figures other versions export; rendered generically when present.
 EXTRA_KEY_HINTS = ("canar", "flip")
@@ -47,7 +47,8 @@ def verdict(export: Mapping[str, Any]) -> str:
     sentence = f"Validation {label.lower()}: {why.strip()}"
     sentence = sentence if sentence.endswith(".") else sentence + "."
     return (
-        f'<section id="verdict" class="verdict {cls}"><span class="badge {cls}">{label}</span> '
+        f'<section id="verdict" class="verdict verdict-{cls}">'
+        f'<span class="badge {cls}">{label}</span> '
         f'<span class="why">{esc(sentence)}</span></section>'
     )
 
@@ -65,7 +66,8 @@ def headline(
         '<section id="headline"><h2>Results per tier</h2>'
         f'<div class="headline-grid">{tables}</div>{held_out_note(export, labels_key)}'
         '<p class="muted">Rates are probabilities with 95% intervals, estimated on the training '
-        "items; times in seconds. A recommended timeout above the tier's own timeout is "
+        "items; n counts training runs, or labelled valid / invalid runs for rates given the "
+        "truth. Times in seconds. A recommended timeout above the tier's own timeout is "
         "extrapolated: no run was watched for longer.</p></section>"
     )
 
@@ -79,7 +81,7 @@ def tier_table(tier: str, model: Mapping[str, Any]) -> str:
         caption += f" · timeout {timeout_s:g} s"
     if _num(n) is not None:
         caption += f" · n = {int(n)} training runs"
-    rows = [_rate_row(model, key, label, unit) for key, label, unit in RATES if key in model]
+    rows = [_rate_row(model, *spec) for spec in RATES if spec[0] in model]
     rows += _timeout_rows(model, timeout_s)
     rows += _flag_rows(model)
     body = "".join(r for r in rows if r)
@@ -127,7 +129,7 @@ def held_out_note(export: Mapping[str, Any], labels_key: str | None = None) -> s
 # rows
 
 
-def _rate_row(model: Mapping[str, Any], key: str, label: str, unit: str) -> str:
+def _rate_row(model: Mapping[str, Any], key: str, label: str, unit: str, tip: str) -> str:
     value = _num(model.get(key))
     cell = (
         '<td class="num">–</td>'
@@ -147,7 +149,7 @@ def _rate_row(model: Mapping[str, Any], key: str, label: str, unit: str) -> str:
     status = model.get(f"{key}_status", sub.get("status"))
     flag = "" if status in _OK else f' <span class="flag">{esc(str(status))}</span>'
     return (
-        f"<tr><th>{esc(label)}{flag}</th>{cell}"
+        f'<tr><th title="{esc(tip)}">{esc(label)}{flag}</th>{cell}'
         f'<td class="num">{esc(ci_text)}</td><td class="num">{esc(n_text)}</td></tr>'
     )
 
@@ -163,7 +165,8 @@ def _timeout_rows(model: Mapping[str, Any], timeout_s: float | None) -> list[str
         data = "" if seconds is None else f' data-key="timeout_for_rate" data-value="{seconds!r}"'
         mark = "".join(f' <span class="flag">{esc(m)}</span>' for m in marks)
         rows.append(
-            f"<tr><th>recommended timeout, ≤ {rate:.0%} timeouts</th>"
+            f'<tr><th title="smallest budget whose predicted timeout rate is at most {rate:.0%}">'
+            f"timeout for ≤ {rate:.0%}</th>"
             f'<td class="num"{data} data-rate="{rate!r}">{esc(text)}</td>'
             f'<td colspan="2">{mark}</td></tr>'
         )
@@ -212,18 +215,21 @@ def _flag_rows(model: Mapping[str, Any]) -> list[str]:
 def _load_text(load: Mapping[str, Any]) -> str:
     flagged = load.get("flagged")
     ps = [
-        f"{name} p={fmt(sub.get('p_holm', sub.get('p_value')))}"
+        f"{_LOAD_NAMES.get(str(name), name)} p={_num(sub.get('p_holm', sub.get('p_value'))):.2g}"
         for name, sub in load.items()
         if isinstance(sub, Mapping) and _num(sub.get("p_holm", sub.get("p_value"))) is not None
     ]
     head = (
         "timeouts rise with load (flagged)"
         if flagged is True
-        else "no significant rise of timeouts with load"
+        else "no significant rise"
         if flagged is False
         else "not evaluated"
     )
     return head + (f" ({', '.join(ps)})" if ps else "")
+
+
+_LOAD_NAMES = {"load_avg_1m": "load avg", "concurrency": "concurrency"}
 
 
 def _compact(value: Any) -> str:
