@@ -154,8 +154,9 @@ def test_plain_line_counts_the_worker_of_the_run_that_just_finished() -> None:
         display(RunFinished(task("c", "SLOW"), record(task("c", "SLOW"), "VERIFIED"), 0, True))
         clock.now += 11.0
         display(RunFinished(b, record(b, "VERIFIED"), running=0, busy=1))
+        display(StageFinished(2, "telemetry"))  # its last line: nothing busy any more
     lines = [e for e in logs if e["event"] == "progress"]
-    assert [e["workers_busy"] for e in lines] == [2, 1]
+    assert [e["workers_busy"] for e in lines] == [2, 1, 0]
     assert "running" not in lines[0]
 
 

@@ -205,6 +205,8 @@ class ProgressDisplay:
             self._last_plain = now
 
     def _stage_finished(self, event: StageFinished, now: float) -> None:
+        if _STAGE_KINDS.get(event.stage) is not None:
+            self.running = 0  # every run of the stage has been handed over
         elapsed = None if self.stage_started_at is None else now - self.stage_started_at
         summary = dict(event.summary or {})
         if self.enabled:
