@@ -16,7 +16,8 @@ from calib_async.records import Task, TelemetryRecord
 
 @dataclass(frozen=True, slots=True)
 class StageStarted:
-    """One of the six stages (1..6) began. ``total`` is the number of runs it plans, if known."""
+    """One of the six stages (1..6) began. ``total`` is the number of runs it plans, if known;
+    ``totals_by_tier`` splits it: per tier in stage 2, per consensus profile in stage 3."""
 
     stage: int
     name: str
@@ -43,6 +44,9 @@ class RunFinished:
     record: TelemetryRecord
     running: int  # checkers still running after this one finished
     resumed: bool = False  # True when replayed from the checkpoint instead of run
+    #: workers occupied when this was emitted, this run's own included: its worker is busy
+    #: until the record is handed over (None: not known, e.g. a replay)
+    busy: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,6 +115,32 @@ def test_labeller_shows_outcomes_first_error_and_tail(run_dir: Path) -> None:
     assert not (run_dir / "manual_labels.jsonl").exists()
 
 
+def test_nothing_to_label_says_why_without_naming_a_missing_file(run_dir: Path) -> None:
+    labels = json.loads((run_dir / "labels.json").read_text())
+    for entry in labels["items"].values():
+        entry["truth"] = "VERIFIED"
+    (run_dir / "labels.json").write_text(json.dumps(labels))
+    assert not (run_dir / "manual_labels.jsonl").exists()
+    console = quiet_console()
+    assert run_labeler(run_dir, console=console, input_fn=scripted()) == 0
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    assert out == "Nothing to label: the calibration left no item undetermined.\n"
+
+
+def test_cli_label_with_nothing_to_do_suggests_no_rerun(run_dir: Path) -> None:
+    import subprocess
+
+    from helpers import run_env
+
+    (run_dir / "labels.json").write_text(json.dumps({"items": {}}))
+    out = subprocess.run(
+        [sys.executable, "-m", "calib_async", "label", "--output-dir", str(run_dir)],
+        capture_output=True, text=True, env=run_env(), timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert out.returncode == 0
+    assert out.stdout == "Nothing to label: the calibration left no item undetermined.\n"
+
+
 @pytest.mark.parametrize("missing", ["telemetry.jsonl", "labels.json"])
 def test_labeller_without_a_calibration_says_to_run_it(run_dir: Path, missing: str) -> None:
     (run_dir / missing).unlink()

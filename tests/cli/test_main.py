@@ -40,6 +40,17 @@ def cli(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.
     )
 
 
+def test_version_prints_the_tool_and_schema_version() -> None:
+    from calib_async.version import SCHEMA_VERSION, __version__
+
+    out = cli("--version")
+    assert (out.returncode, out.stderr) == (0, "")
+    assert out.stdout == f"calibrate_noise {__version__} (export schema {SCHEMA_VERSION})\n"
+    assert "--version" in cli("--help").stdout
+    later = cli("--tiers", "FAST", "--version")  # argparse's action, anywhere on the line
+    assert (later.returncode, later.stdout) == (0, out.stdout)
+
+
 def test_help_lists_every_plan_flag() -> None:
     out = cli("--help")
     assert out.returncode == 0

@@ -87,12 +87,91 @@ def test_bars_rates_etas_and_outcome_counts_from_events() -> None:
     display(RunFinished(esc, record(esc, "VERIFIED"), running=0))
     text = frame(display)
     assert "escalations in flight 0" in text
-    assert row(text, "FAST (label)").split()[-5:] == ["1", "0", "0", "0", "0"]
+    assert row(text, "escalation · FAST").split()[-5:] == ["1", "0", "0", "0", "0"]
     # stage headers go to the display's console
     display(StageFinished(2, "telemetry", summary={"records": 8}))
     printed = ANSI.sub("", console.file.getvalue())  # type: ignore[attr-defined]
     assert "Stage 2/6 · telemetry" in printed
     assert "✓ Stage 2/6 telemetry done in 0:00:08  records=8" in printed
+
+
+def test_label_bars_are_named_by_what_they_do_with_planned_totals() -> None:
+    clock = FakeClock()
+    console = Console(file=io.StringIO(), force_terminal=True, width=160)
+    display = ProgressDisplay(console=console, tiers=TIERS, enabled=True, clock=clock)
+    profiles = {"oracle": 4, "oracle-b": 4}
+    display(StageStarted(3, "ground-truth labelling", total=8, totals_by_tier=profiles))
+    consensus = Task(
+        item=CorpusItem("i0", "M.i0", "/c/i0.lean", "0" * 64),
+        tier=Tier("label:oracle", 20.0, "oracle"),
+        verifier="oracle",
+        phase=Phase.LABEL,
+    )
+    display(RunFinished(consensus, record(consensus, "VERIFIED"), running=0, busy=1))
+    escalated = task("i1", "FAST", Phase.LABEL, attempt=1)
+    display(RunFinished(escalated, record(escalated, "VERIFIED"), running=0, busy=1))
+    text = frame(display)
+    assert row(text, "consensus · oracle").split()[-8:-5] == ["1/4", "–", "–"]
+    assert row(text, "consensus · oracle-b").split()[-8:-5] == ["0/4", "–", "–"]
+    assert row(text, "escalation · FAST").split()[-8:-5] == ["1", "–", "–"]  # no plan: no total
+    assert "label" not in "".join(line.split()[0] for line in text.splitlines()[1:])
+    assert "label runs 2/8" in text
+
+
+def test_plain_line_counts_the_worker_of_the_run_that_just_finished() -> None:
+    """Two workers busy, one run finishes: its line still says two (its worker is busy until
+    the record is handed over), as the scheduler reports in ``busy``."""
+    clock = FakeClock()
+    display = ProgressDisplay(
+        console=Console(file=io.StringIO()), tiers=TIERS, enabled=False, clock=clock
+    )
+    with capture_logs() as logs, display:
+        display(StageStarted(2, "telemetry", totals_by_tier={t: 2 for t in TIERS}))
+        a, b = task("a", "FAST"), task("b", "FAST")
+        display(RunStarted(a, running=1))
+        display(RunStarted(b, running=2))
+        clock.now += 11.0
+        display(RunFinished(a, record(a, "VERIFIED"), running=1, busy=2))
+        # a replay from the checkpoint does not reset the count
+        display(RunFinished(task("c", "SLOW"), record(task("c", "SLOW"), "VERIFIED"), 0, True))
+        clock.now += 11.0
+        display(RunFinished(b, record(b, "VERIFIED"), running=0, busy=1))
+        display(StageFinished(2, "telemetry"))  # its last line: nothing busy any more
+    lines = [e for e in logs if e["event"] == "progress"]
+    assert [e["workers_busy"] for e in lines] == [2, 1, 0]
+    assert "running" not in lines[0]
+
+
+@pytest.mark.anyio
+async def test_scheduler_reports_busy_workers_when_a_run_finishes(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    from calib_async.config.schema import parse_verifier
+    from calib_async.telemetry.scheduler import Scheduler
+    from calib_async.verifiers.command import CommandVerifier
+
+    code = "import sys, time; time.sleep(float(open(sys.argv[1]).read()))"
+    rules = [{"exit_code": 0, "outcome": "VERIFIED"}]
+    v = CommandVerifier(
+        parse_verifier("s", {"command": [sys.executable, "-I", "-S", "-c", code, "{file}"],
+                             "rules": rules})
+    )  # fmt: skip
+    tier = Tier("FAST", 20.0, "s", grace_s=0.1)
+    tasks = []
+    for name, seconds in (("quick", "0"), ("slow", "1.5")):
+        path = tmp_path / name
+        path.write_text(seconds)
+        tasks.append(Task(CorpusItem(name, name, str(path), "0" * 64), tier, "s"))
+    finished: list[RunFinished] = []
+    listener = lambda e: finished.append(e) if isinstance(e, RunFinished) else None  # noqa: E731
+    async with Scheduler(verifiers={"s": v}, workers=2, listeners=[listener]) as scheduler:
+        records = [r async for r in scheduler.map(tasks)]
+    assert [r.item_id for r in records] == ["quick", "slow"]
+    # when the quick run finished, the slow one was still running: both workers were busy
+    assert [(e.task.item.item_id, e.running, e.busy) for e in finished] == [
+        ("quick", 1, 2),
+        ("slow", 0, 1),
+    ]
 
 
 def test_disabled_display_logs_plain_lines_and_emits_no_ansi() -> None:
@@ -151,6 +230,8 @@ def test_summary_tolerates_missing_keys_and_shows_cis() -> None:
                 "training_samples": 80,
             },
             "slow": {"timeout_distribution": {"type": None}},
+            "balanced": {"timeout_distribution": {"type": "expon", "units": "s",
+                                                  "params": {"scale": 1.5}}},
             "extra": "not a mapping",
         },
     }
@@ -158,9 +239,11 @@ def test_summary_tolerates_missing_keys_and_shows_cis() -> None:
     display.print_summary({})
     out = console.file.getvalue()  # type: ignore[attr-defined]
     fast = next(line for line in out.splitlines() if "FAST" in line)
-    assert "0.120 [0.080, 0.170]" in fast and "0.300" in fast and "gamma(a=2, scale=90)" in fast
+    assert "0.120 [0.080, 0.170]" in fast and "0.300" in fast and "gamma(a=2, scale=0.09 s)" in fast
     assert "5%: 0.81 s, 1%: 1.4 s" in fast and "0.5 s" in fast
     assert "no fit" in next(line for line in out.splitlines() if "SLOW" in line)
+    # one unit per column: time parameters in seconds whatever unit the export used
+    assert "expon(scale=1.5 s)" in next(line for line in out.splitlines() if "balanced" in line)
     assert "Validation: FAILED" in out
 
 

@@ -282,3 +282,111 @@ def test_sibling_results_sharing_keys_render_as_one_table() -> None:
         value_html({"x": "<b>"})
         == '<table class="kv"><tbody><tr><th>x</th><td>&lt;b&gt;</td></tr></tbody></table>'
     )
+
+
+class _Landmarks(HTMLParser):
+    """Where the report's landmarks start, in document order, and the headline cells."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list[str] = []
+        self.cells: list[dict[str, str | None]] = []
+        self.depth = 0
+        self.top_level_after_details: list[str] = []
+        self._in_body = False
+        self._details_closed = False
+        self._table_tier: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "body":
+            self._in_body = True
+            return
+        if self._in_body and self.depth == 0 and self._details_closed:
+            self.top_level_after_details.append(tag)
+        if tag == "section" and a.get("id") in ("verdict", "headline"):
+            self.order.append(str(a["id"]))
+        elif tag == "table" and "headline" in (a.get("class") or ""):
+            self.order.append("headline-table")
+            self._table_tier = a.get("data-tier")
+        elif tag == "figure":
+            self.order.append(f"plot:{a.get('data-kind')}")
+        elif tag == "section" and "tier" in (a.get("class") or "").split():
+            self.order.append("tier-section")
+        elif tag == "details" and a.get("id") == "details":
+            self.order.append("details")
+        elif tag == "td" and a.get("data-key"):
+            self.cells.append({**a, "tier": self._table_tier})
+        if self._in_body and tag not in ("img", "br", "meta"):
+            self.depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "body":
+            self._in_body = False
+        elif self._in_body and tag not in ("img", "br", "meta"):
+            self.depth -= 1
+            if tag == "details" and self.depth == 0:
+                self._details_closed = True
+
+
+def test_report_answers_first_and_its_headline_numbers_are_the_yamls(tmp_path: Path) -> None:
+    import yaml
+
+    from calib_async.export.document import write_export
+
+    export, telemetry, labeled = synthetic_run(n=60)
+    fast = export["noise_models"]["fast"]
+    fast["timeout_for_rate"] = {0.05: fast["timeout_for_rate"]["0.05"], 0.01: None}  # unreachable
+    write_export(tmp_path / "c.yaml", export)
+    out = write_report(tmp_path, export=export, telemetry=telemetry, labeled=labeled)
+    text = out.read_text(encoding="utf-8")
+    doc = _Landmarks()
+    doc.feed(text)
+    order = doc.order
+    # verdict, then the headline tables, then the plots, then the tier sections; details last
+    assert order[:2] == ["verdict", "headline"]
+    assert order[2:5] == ["headline-table"] * 3
+    assert order[5] == "plot:rates"
+    assert order.index("tier-section") > order.index("plot:rates")
+    assert order[-1] == "details" and order.count("details") == 1
+    assert doc.top_level_after_details in ([], ["p"])  # at most the generated-by footer
+    assert "PASSED" in text.split('id="headline"')[0]
+    # every headline number is the YAML's, shown to 3 decimals (rates) or in seconds
+    data = yaml.safe_load((tmp_path / "c.yaml").read_text())
+    models = data["noise_models"]
+    seen = set()
+    for cell in doc.cells:
+        tier, key, value = str(cell["tier"]).lower(), cell["data-key"], float(cell["data-value"])
+        if key == "timeout_for_rate":
+            targets = {float(k): v for k, v in models[tier]["timeout_for_rate"].items()}
+            assert value == targets[float(cell["data-rate"])]
+        elif key != "status":
+            assert value == models[tier][key]
+        seen.add((tier, key))
+    assert {(t.lower(), "timeout_rate") for t in TIERS} <= seen
+    assert ("fast", "spurious_fail_rate") in seen and ("fast", "spurious_pass_rate") not in seen
+    fast_table = text.split('data-tier="FAST"><caption>')[1].split("</table>")[0]
+    assert fast_table.startswith(f"FAST · timeout 0.5 s · n = {fast['training_samples']} ")
+    assert f">{fast['timeout_rate']:.3f}</td>" in fast_table
+    assert "unreachable" in fast_table
+
+
+def test_titles_and_tables_count_the_same_training_runs(tmp_path: Path) -> None:
+    export, telemetry, labeled = synthetic_run(n=50)
+    held = {f"i{i}" for i in range(10)}  # the fit's held-out items
+    for model in export["noise_models"].values():
+        model["training_samples"] = 40
+    export["validation_report"]["held_out"] = {"items": 10, "records": 30, "labelled": 9}
+    export["calibration_metadata"].update(n=50, validation_split=0.2)
+    out = write_report(
+        tmp_path, export=export, telemetry=telemetry, labeled=labeled, held_out=held
+    )
+    text = out.read_text(encoding="utf-8")
+    fast = text.split('id="tier-FAST"')[1].split("</section>")[0]
+    assert "<tr><th>training runs plotted</th><td>40</td></tr>" in fast
+    assert "n = 40 training runs" in text.split('id="headline"')[1].split("</table>")[0]
+    note = text.split('class="held-out">')[1].split("</p>")[0]
+    assert note.startswith("Validation held out 10 items of 50 (30 records, 9 labelled); ")
+    assert "labels.json does not list them yet" in note and "--seed 0" in note
+    details = text.split('id="details"')[1]
+    assert "Held-out items (10)" in details and "i0, i1, i2" in details

@@ -74,12 +74,7 @@ def run_labeler(
     undetermined = [i for i, e in labels.items() if e["truth"] == Truth.UNDETERMINED.value]
     todo = [i for i in undetermined if i not in done]
     if not todo:
-        console.print(
-            Text(
-                f"Nothing to label: {len(undetermined)} undetermined item(s), "
-                f"all already in {manual_path}."
-            )
-        )
+        console.print(Text(_nothing_to_label(len(undetermined), manual_path)))
         return 0
     console.print(
         Text(
@@ -251,3 +246,10 @@ def _duration(ms: Any) -> str:
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) else 0
+
+
+def _nothing_to_label(undetermined: int, manual_path: Path) -> str:
+    """Why there is nothing to ask: no undetermined item, or all answered already."""
+    if undetermined == 0:
+        return "Nothing to label: the calibration left no item undetermined."
+    return f"Nothing to label: all {undetermined} undetermined item(s) are in {manual_path}."

@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    p.add_argument("--version", action="version", version=_version_line())
     g = p.add_argument_group("what to calibrate (plan)")
     g.add_argument(
         "--tiers",
@@ -218,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _version_line() -> str:
+    from calib_async.version import SCHEMA_VERSION, __version__
+
+    return f"{PROG} {__version__} (export schema {SCHEMA_VERSION})"
+
+
 def build_label_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=f"{PROG} label",
@@ -288,6 +295,9 @@ def _resume_command(argv: Sequence[str]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv[:1] == ["--version"]:  # before --tiers/--n/--export are required
+            print(_version_line())
+            return 0
         if argv[:1] == ["label"]:
             return _label_main(argv[1:])
         if argv[:1] == ["compare"]:
@@ -310,7 +320,8 @@ def _label_main(argv: list[str]) -> int:
     args = build_label_parser().parse_args(argv)
     configure_logging(level="WARNING")
     count = run_labeler(args.output_dir)
-    print(f"labelled {count} item(s); re-run the calibration with --resume to use them")
+    if count:
+        print(f"labelled {count} item(s); re-run the calibration with --resume to use them")
     return 0
 
 
@@ -385,11 +396,13 @@ def _calibrate_main(argv: list[str]) -> int:
 
 
 async def _run(config: object, display: object) -> object:
+    from calib_async.cli.prewarm import Prewarm
     from calib_async.cli.signals import run_until_signal
     from calib_async.pipeline import run_calibration
 
+    listeners = [display, Prewarm()]
     return await run_until_signal(
-        lambda: run_calibration(config, listeners=[display])  # type: ignore[arg-type,list-item]
+        lambda: run_calibration(config, listeners=listeners)  # type: ignore[arg-type]
     )
 
 

@@ -48,7 +48,10 @@ OUTCOME_COLUMNS = (
     ("ERROR", "VERIFIER_ERROR", "bright_red"),
 )
 _SHORT_HEADERS = {"VERIFIED": "VER", "INVALID": "INV", "TIMEOUT": "T/O", "ERROR": "ERR"}
-_STAGE_PHASE = {2: "telemetry", 3: "label"}
+#: The bar kinds each stage's runs fill: stage 2 runs every item at every tier; stage 3 runs
+#: each consensus profile on the sampled items (attempt 0) and escalation ladders (attempt >= 1).
+_STAGE_KINDS = {2: ("telemetry",), 3: ("consensus", "escalation")}
+_KIND_ORDER = {"telemetry": 0, "consensus": 1, "escalation": 2}
 _RESERVED = {"event", "stage", "name", "elapsed_s", "level", "logger", "timestamp"}
 
 
@@ -83,8 +86,8 @@ class _Bar:
 
     def brief(self) -> str:
         counts = " ".join(f"{h[0]}{self.outcomes[o]}" for h, o, _ in OUTCOME_COLUMNS)
-        total = "?" if self.total is None else str(self.total)
-        return f"{self.done}/{total} ({counts})"
+        done = str(self.done) if self.total is None else f"{self.done}/{self.total}"
+        return f"{done} ({counts})"
 
 
 class ProgressDisplay:
@@ -150,7 +153,7 @@ class ProgressDisplay:
         now = self.clock()
         if isinstance(event, RunStarted):
             self.running = event.running
-            bar = self._bar(event.task.phase, event.task.tier.name)
+            bar = self._bar(*_bar_key(event.task))
             if bar.first_start is None:
                 bar.first_start = now
         elif isinstance(event, RunFinished):
@@ -170,9 +173,12 @@ class ProgressDisplay:
                 self._log_plain(now)
 
     def _finished(self, event: RunFinished, now: float) -> None:
-        self.running = event.running
+        if not event.resumed:  # a replay says nothing about the workers
+            # busy workers, this run's included: the plain line is written right after a run
+            # finishes, while its worker is still handing the record over
+            self.running = event.running if event.busy is None else event.busy
         self.escalations.discard(event.task.key)
-        bar = self._bar(event.task.phase, event.task.tier.name)
+        bar = self._bar(*_bar_key(event.task))
         bar.done += 1
         bar.outcomes[event.record.outcome] += 1
         if not event.resumed:
@@ -184,11 +190,11 @@ class ProgressDisplay:
     def _stage_started(self, event: StageStarted, now: float) -> None:
         self.stage = (event.stage, event.name)
         self.stage_started_at = now
-        phase = _STAGE_PHASE.get(event.stage)
-        if phase is not None and event.totals_by_tier:
-            for tier, total in event.totals_by_tier.items():
-                self._bar(phase, tier).total = total
-        if phase == "label":
+        kinds = _STAGE_KINDS.get(event.stage)
+        if kinds is not None and event.totals_by_tier:
+            for name, total in event.totals_by_tier.items():  # stage 3: per consensus profile
+                self._bar(kinds[0], name).total = total
+        if event.stage == 3:
             self._label_total = event.total
         if self.enabled:
             self.console.rule(
@@ -199,6 +205,8 @@ class ProgressDisplay:
             self._last_plain = now
 
     def _stage_finished(self, event: StageFinished, now: float) -> None:
+        if _STAGE_KINDS.get(event.stage) is not None:
+            self.running = 0  # every run of the stage has been handed over
         elapsed = None if self.stage_started_at is None else now - self.stage_started_at
         summary = dict(event.summary or {})
         if self.enabled:
@@ -212,7 +220,7 @@ class ProgressDisplay:
                 )
             )
         else:
-            if _STAGE_PHASE.get(event.stage) is not None:
+            if _STAGE_KINDS.get(event.stage) is not None:
                 self._log_plain(now)
             log.info(
                 "stage.finished",
@@ -223,26 +231,26 @@ class ProgressDisplay:
             )
         self.stage = None
 
-    def _bar(self, phase: str, tier: str) -> _Bar:
-        key = (str(phase), tier)
+    def _bar(self, kind: str, tier: str) -> _Bar:
+        key = (kind, tier)
         bar = self._bars.get(key)
         if bar is None:
-            if tier not in self.tiers:
+            if kind != "consensus" and tier not in self.tiers:
                 self.tiers.append(tier)
             bar = self._bars[key] = _Bar()  # one assignment: safe against the refresh thread
         return bar
 
     def _log_plain(self, now: float) -> None:
         self._last_plain = now
-        phase = _STAGE_PHASE.get(self.stage[0]) if self.stage else None
+        kinds = _STAGE_KINDS.get(self.stage[0]) if self.stage else None
         fields: dict[str, Any] = {}
-        for (bar_phase, tier), bar in list(self._bars.items()):
-            if phase is None or bar_phase == phase:
-                fields[tier if bar_phase == "telemetry" else f"{tier}_{bar_phase}"] = bar.brief()
+        for (kind, tier), bar in list(self._bars.items()):
+            if kinds is None or kind in kinds:
+                fields[tier if kind == "telemetry" else f"{kind}:{tier}"] = bar.brief()
         log.info(
             "progress",
             stage=self.stage[1] if self.stage else None,
-            running=self.running,
+            workers_busy=self.running,
             escalations=len(self.escalations),
             **fields,
         )
@@ -261,17 +269,19 @@ class ProgressDisplay:
         header.append(f"   workers busy {self.running}")
         header.append(f"   escalations in flight {len(self.escalations)}")
         if self._label_total is not None:
-            done = sum(b.done for (p, _), b in list(self._bars.items()) if p == "label")
+            done = sum(b.done for (k, _), b in list(self._bars.items()) if k != "telemetry")
             header.append(f"   label runs {done}/{self._label_total}")
         bars = list(self._bars.items())
         if not any(b.total is not None or b.done for _, b in bars):
             return header  # nothing planned yet (stage 1): no empty bars
 
-        rows = sorted(bars, key=lambda kv: (kv[0][0] != "telemetry", self._tier_index(kv[0][1])))
-        names = [t if p == "telemetry" else f"{t} ({p})" for (p, t), _ in rows]
+        rows = sorted(
+            bars, key=lambda kv: (_KIND_ORDER.get(kv[0][0], 3), self._tier_index(kv[0][1]))
+        )
+        names = [t if k == "telemetry" else f"{k} · {t}" for (k, t), _ in rows]
         cells = [
             (
-                f"{bar.done}/{'?' if bar.total is None else bar.total}",
+                str(bar.done) if bar.total is None else f"{bar.done}/{bar.total}",
                 "–" if (rate := bar.rate(now)) is None else _rate(rate),
                 "–" if (eta := bar.eta(now)) is None else _duration(eta),
             )
@@ -324,6 +334,16 @@ class ProgressDisplay:
 
 # ---------------------------------------------------------------------------------------------
 # formatting
+
+
+def _bar_key(task: Any) -> tuple[str, str]:
+    """(kind, name) of the bar a run counts in: telemetry per tier; in labelling, consensus
+    runs (attempt 0) per profile and escalation attempts per tier."""
+    if str(getattr(task.phase, "value", task.phase)) == "telemetry":
+        return "telemetry", task.tier.name
+    if task.attempt == 0:
+        return "consensus", task.verifier
+    return "escalation", task.tier.name
 
 
 def _duration(seconds: float) -> str:

@@ -1,7 +1,7 @@
 """The final per-tier summary table printed after a calibration (rates, CIs, timeouts).
 
 Reads the export dictionary (calibration.yaml's content) and tolerates missing keys and
-``None`` rates. On a non-terminal console the table is rendered 160 columns wide instead of
+``None`` rates. On a non-terminal console the table is rendered 180 columns wide instead of
 rich's default 80, so a log file keeps one row per tier.
 """
 
@@ -21,7 +21,7 @@ from calib_async.cli.canary_table import canary_table
 
 log = structlog.get_logger("calib_async.cli.progress")
 
-LOG_WIDTH = 160
+LOG_WIDTH = 180  # one row per tier, with the duration fit in seconds
 
 
 def summary_table(export: Mapping[str, Any], tiers: Sequence[str] = ()) -> Table:
@@ -116,15 +116,27 @@ def _rate_ci(model: Mapping[str, Any], key: str) -> str:
     return f"{value:.3f}"
 
 
+#: Duration-fit parameters that are times (the others are shapes, without a unit).
+TIME_PARAMS = ("scale", "loc")
+_PER_SECOND = {"ms": 1000.0, "s": 1.0}
+
+
 def _fit(dist: Any) -> str:
+    """The duration fit with its time parameters in seconds, like the timeout beside it."""
     if not isinstance(dist, Mapping) or not dist.get("type"):
         return "no fit"
     params = dist.get("params")
     if isinstance(params, Mapping):
-        shown = ", ".join(
-            f"{k}={v:.3g}" for k, v in params.items() if isinstance(v, Real) and k != "loc"
-        )
-        return f"{dist['type']}({shown}){_fit_notes(dist)}"
+        per_s = _PER_SECOND.get(str(dist.get("units") or dist.get("unit") or "ms"))
+        shown = []
+        for k, v in params.items():
+            if not isinstance(v, Real) or k == "loc":
+                continue
+            if k in TIME_PARAMS:
+                shown.append(f"{k}=?" if per_s is None else f"{k}={v / per_s:.3g} s")
+            else:
+                shown.append(f"{k}={v:.3g}")
+        return f"{dist['type']}({', '.join(shown)}){_fit_notes(dist)}"
     return str(dist["type"]) + _fit_notes(dist)
 
 

@@ -149,7 +149,7 @@ def default_synthetic_config() -> CheckerConfig:
             options={"precision": "reference", "seed": 3, "timeout_s": 6.0},
         ),
     }
-    memory = {"FAST": 160, "BALANCED": 320, "SLOW": 640}
+    memory = {"FAST": 80, "BALANCED": 160, "SLOW": 320}
     tiers = {
         name: Tier(
             name=name,

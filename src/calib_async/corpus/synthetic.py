@@ -11,7 +11,8 @@ Latent model per item (seeded by ``seed``):
   (scaled by tier precision) — the source of spurious passes that no tier escapes.
 * durations: Weibull(shape 1.5, scale ``scale_ms``) per run; ``scale_ms`` is log-normal across
   items (median 80 ms), and 7 % of items are hard (1.2-3 s), so every tier sees timeouts.
-* memory: ``mem_mb`` touched per run; 5 % of items need 200-450 MB, beyond the FAST limit.
+* memory: ``mem_mb`` touched per run (median 11 MB); 5 % of items need 100-225 MB, beyond the
+  FAST limit (80 MB) and often the BALANCED one (160 MB).
 * ``flake``: chance of a resource-related spurious failure per run (valid items: 5 %).
 """
 
@@ -55,7 +56,7 @@ def _draw_item(rng: random.Random, i: int) -> dict[str, object]:
     hard = rng.random() < 0.07
     scale = rng.uniform(1200, 3000) if hard else 80.0 * rng.lognormvariate(0.0, 0.7)
     hungry = rng.random() < 0.05
-    mem = rng.uniform(200, 450) if hungry else 10.0 + 12.0 * rng.lognormvariate(0.0, 0.5)
+    mem = rng.uniform(100, 225) if hungry else 5.0 + 6.0 * rng.lognormvariate(0.0, 0.5)
     return {
         "kind": kind,
         "valid": kind == "valid",

@@ -1,9 +1,14 @@
 """output_dir/report.html: one self-contained page (inline CSS, PNG as data: URIs, no scripts).
 
-Sections: metadata, validation results, rates with CIs across tiers, then per tier the
-Kaplan–Meier survival of durations against the fitted distribution (timeout marked), the
-predicted timeout rate against the time budget, the outcome x ground-truth confusion matrix
-and the exported numbers. Opens offline: nothing is fetched.
+It answers first. In order: the verdict (validation passed or failed, and why, in one
+sentence); one headline table per tier (rates with CIs, recommended timeouts with extrapolated
+or unreachable ones marked, status flags, load and any canary/flip figures:
+:mod:`calib_async.export.report_headline`); the rates across tiers; per tier the Kaplan–Meier
+survival of the training runs' durations against the fitted distribution (timeout marked), the
+predicted timeout rate against the time budget, the outcome x ground-truth confusion matrix and
+the exported numbers; optional sections (:mod:`calib_async.export.report_sections`); last,
+collapsed, the run metadata, the raw validation tables and the held-out item ids.
+Opens offline: nothing is fetched.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import base64
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from numbers import Real
 from pathlib import Path
@@ -20,22 +25,26 @@ from typing import Any
 import structlog
 
 from calib_async.errors import CalibError
-from calib_async.export.report_canaries import canary_section
+from calib_async.export.report_headline import headline, verdict
 from calib_async.export.report_html import esc as _e
 from calib_async.export.report_html import fmt as _fmt
+from calib_async.export.report_html import tier_models
 from calib_async.export.report_html import value_html as _value
-from calib_async.export.report_stability import stability_section
+from calib_async.export.report_sections import (
+    labels_held_out_key,
+    optional_sections,
+    run_details,
+)
 from calib_async.records import LabeledRecord, Outcome, Phase, TelemetryRecord, Truth
 from calib_async.stats.survival import SurvivalModel
 
 log = structlog.get_logger(__name__)
 
 REPORT_NAME = "report.html"
-_VALIDATION_KEYS = ("tier_monotonicity", "calibration_error", "coverage")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
-max-width:1100px;padding:1.5rem;color:#1d2430;background:#fff;line-height:1.4}
+max-width:1240px;padding:1.5rem;color:#1d2430;background:#fff;line-height:1.4}
 h1{font-size:1.6rem;margin-bottom:.2rem} h2{border-bottom:2px solid #dde3ea;padding-bottom:.2rem;
 margin-top:2rem} h3{margin-bottom:.3rem} .muted{color:#667}
 table{border-collapse:collapse;font-size:.85rem;margin:.4rem 0}
@@ -50,6 +59,15 @@ figure img{max-width:100%;height:auto;border:1px solid #e3e7ec}
 figcaption{font-size:.8rem;color:#556}
 .tier{border:1px solid #dde3ea;border-radius:.5rem;padding:.3rem 1rem 1rem;margin:1rem 0}
 details summary{cursor:pointer;color:#345}
+.verdict{font-size:1.1rem;margin:.6rem 0 1rem;padding:.5rem .8rem;border-left:.4rem solid #757575;
+background:#f4f4f4} .verdict-pass{border-color:#2e7d32;background:#edf7ee}
+.verdict-fail{border-color:#c62828;background:#fdeeee}
+.headline-grid{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
+table.headline{margin:0;font-size:.8rem} table.headline caption{font-weight:700;text-align:left;
+padding:.2rem 0;font-size:.9rem} table.headline td[colspan]{white-space:normal;max-width:11rem}
+table.headline td,table.headline th{padding:.15rem .35rem}
+.flag{color:#b26a00;font-weight:600} span.ok{color:#2e7d32;font-weight:600}
+#details{margin-top:2rem}
 """
 
 
@@ -59,9 +77,12 @@ def write_report(
     export: Mapping[str, Any],
     telemetry: Sequence[TelemetryRecord],
     labeled: Sequence[LabeledRecord],
+    held_out: Collection[str] | None = None,
 ) -> Path:
     """Write the HTML report to ``path`` (a file, or a directory to hold report.html).
 
+    ``held_out``: the item ids validation held out (the fit's split). When given, the survival
+    plots show the training runs only, so their n is the headline's; they are listed at the end.
     Returns the file written. Without matplotlib the report is written with tables only and
     says how to get the plots.
     """
@@ -75,21 +96,22 @@ def write_report(
         from calib_async.export import report_plots as plots
     except ImportError:  # matplotlib missing: tables only
         plots = None
-    models = _models(export)
-    body = [
-        _header(export),
-        _validation(export.get("validation_report")),
-        _rates_section(models, plots),
-        stability_section(models, plots is not None),
-        canary_section(models),
-    ]
+    models = tier_models(export)
+    held = frozenset(held_out) if held_out is not None else None
+    if held is not None:  # the runs (and labels) the models were fitted on
+        telemetry = [r for r in telemetry if r.item_id not in held]
+        labeled = [lr for lr in labeled if lr.record.item_id not in held]
+    body = [_header(export), verdict(export), headline(models, export, labels_held_out_key(path))]
+    body.append(_rates_section(models, plots))
     if plots is None:
         body.append(
             '<p class="muted">Plots need matplotlib: <code>pip install matplotlib</code>, '
             "then re-run the export.</p>"
         )
     for tier, model in models.items():
-        body.append(_tier_section(tier, model, export, telemetry, labeled, plots))
+        body.append(_tier_section(tier, model, export, telemetry, labeled, plots, held is not None))
+    body += optional_sections(export)
+    body.append(run_details(export, held))
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
@@ -113,78 +135,24 @@ def write_report(
 # sections
 
 
-def _models(export: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """Tier display name -> its noise_models entry (names from calibration_metadata.tiers)."""
-    raw = export.get("noise_models")
-    if not isinstance(raw, Mapping):
-        return {}
-    meta = export.get("calibration_metadata")
-    meta_tiers = meta.get("tiers") if isinstance(meta, Mapping) else None
-    names = {str(n).lower(): str(n) for n in meta_tiers} if isinstance(meta_tiers, Mapping) else {}
-    return {
-        names.get(str(k).lower(), str(k)): (v if isinstance(v, Mapping) else {})
-        for k, v in raw.items()
-    }
-
-
 def _header(export: Mapping[str, Any]) -> str:
     meta = export.get("calibration_metadata")
     meta = meta if isinstance(meta, Mapping) else {}
     corpus = _e(str(meta.get("corpus", "")))
-    parts = [f"<h1>Checker noise calibration{': ' + corpus if corpus else ''}</h1>"]
-    parts.append(
-        '<p class="muted">Rates are probabilities with 95% intervals; durations in seconds. '
-        "The telemetry phase's first attempts feed the survival curves.</p>"
-    )
-    if meta:
-        parts.append("<h2>Run</h2>" + _value(meta))
-    return "\n".join(parts)
-
-
-def _validation(report: Any) -> str:
-    out = ["<h2>Validation</h2>"]
-    if not isinstance(report, Mapping):
-        return out[0] + '<p class="muted">No validation report in the export.</p>'
-    passed = report.get("passed")
-    summary = report.get("summary", "PASSED" if passed else "FAILED" if passed is False else "?")
-    cls = "pass" if passed is True else "fail" if passed is False else "unknown"
-    out.append(f'<p><span class="badge {cls}">{_e(str(summary))}</span></p>')
-    for key in _VALIDATION_KEYS:
-        if key in report:
-            out.append(f"<h3>{_e(key.replace('_', ' '))}</h3>{_value(report[key])}")
-    rest = {k: v for k, v in report.items() if k not in (*_VALIDATION_KEYS, "summary", "passed")}
-    if rest:
-        out.append("<details><summary>more</summary>" + _value(rest) + "</details>")
-    return "\n".join(out)
+    title = f"<h1>Checker noise calibration{': ' + corpus if corpus else ''}</h1>"
+    bits = [f"{k} {meta[k]}" for k in ("n", "date") if meta.get(k) is not None]
+    sub = f'<p class="muted">{_e(" · ".join(bits))}</p>' if bits else ""
+    return title + sub
 
 
 def _rates_section(models: Mapping[str, Mapping[str, Any]], plots: Any) -> str:
-    out = ["<h2>Rates across tiers</h2>"]
+    out = ['<section id="rates"><h2>Rates across tiers</h2>']
     if plots is not None and models:
         png = plots.rates_plot(models)
         if png is not None:
-            out.append(_img(png, "rates", "all", "Rates with 95% CI bars, per tier"))
-    rows = []
-    for tier, m in models.items():
-        rows.append(
-            f"<tr><th>{_e(tier)}</th>"
-            + "".join(
-                f'<td class="num">{_rate_ci(m, k)}</td>'
-                for k in (
-                    "timeout_rate",
-                    "spurious_fail_rate",
-                    "spurious_pass_rate",
-                    "timeout_given_valid",
-                    "timeout_given_invalid",
-                )
-            )
-            + f'<td class="num">{_e(_fmt(m.get("training_samples")))}</td></tr>'
-        )
-    out.append(
-        "<table><thead><tr><th>tier</th><th>timeout</th><th>spurious fail</th>"
-        "<th>spurious pass</th><th>timeout | valid</th><th>timeout | invalid</th>"
-        "<th>training samples</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
-    )
+            out.append(_img(png, "rates", "all", "Rates with 95% CI bars, per tier (the "
+                            "headline tables' numbers)."))  # fmt: skip
+    out.append("</section>")
     return "\n".join(out)
 
 
@@ -195,6 +163,7 @@ def _tier_section(
     telemetry: Sequence[TelemetryRecord],
     labeled: Sequence[LabeledRecord],
     plots: Any,
+    training_only: bool = False,
 ) -> str:
     out = [f'<section class="tier" id="tier-{_e(tier)}"><h2>Tier {_e(tier)}</h2>']
     records = [
@@ -214,7 +183,10 @@ def _tier_section(
     if plots is not None:
         figs = [
             _img(
-                plots.survival_plot(tier, records, dist, timeout_s, (rate, ci)),
+                plots.survival_plot(
+                    tier, records, dist, timeout_s, (rate, ci), "training runs" if training_only
+                    else "runs"
+                ),
                 "survival",
                 tier,
                 "Kaplan–Meier survival of durations (runs that timed out are right-censored) "
@@ -229,7 +201,7 @@ def _tier_section(
             ),
         ]
         out.append('<div class="grid">' + "".join(figs) + "</div>")
-    out.append(_fit_summary(model, dist, timeout_s, len(records)))
+    out.append(_fit_summary(model, dist, timeout_s, len(records), training_only))
     out.append("<h3>Outcome × ground truth (labelled runs)</h3>")
     out.append(_confusion([lr for lr in labeled if lr.record.tier.lower() == tier.lower()]))
     out.append(
@@ -242,7 +214,11 @@ def _tier_section(
 
 
 def _fit_summary(
-    model: Mapping[str, Any], dist: SurvivalModel | None, timeout_s: float | None, n_runs: int
+    model: Mapping[str, Any],
+    dist: SurvivalModel | None,
+    timeout_s: float | None,
+    n_runs: int,
+    training_only: bool = False,
 ) -> str:
     """The tier's headline numbers: timeout, runs, duration fit and its goodness of fit."""
     spec = model.get("timeout_distribution")
@@ -253,8 +229,7 @@ def _fit_summary(
         reason = spec.get("reason") or spec.get("status") or "no fitted distribution"
         fit = f'<span class="muted">{_e(str(reason))}</span>'
     else:
-        shown = ", ".join(f"{k}={_fmt(v)}" for k, v in dist.params.items() if k != "loc")
-        fit = _e(f"{dist.family}({shown}), durations in {dist.units}")
+        fit = _e(_fit_text(dist))
         if dist.cure_fraction or dist.reported_share:
             fit += _e(
                 f"; runaway share {dist.cure_fraction:.3g}, reported {dist.reported_share:.3g}"
@@ -264,7 +239,7 @@ def _fit_summary(
             fit += f" <strong>{_e(dist.status.upper())}</strong> {_e(why)} (Kaplan–Meier used)"
     rows = {
         "timeout": "–" if timeout_s is None else f"{timeout_s:g} s",
-        "first-attempt telemetry runs": str(n_runs),
+        ("training runs plotted" if training_only else "first-attempt telemetry runs"): str(n_runs),
         "training samples": _fmt(model.get("training_samples")),
         "timeout rate": _rate_ci(model, "timeout_rate"),
     }
@@ -313,6 +288,17 @@ def _confusion(labeled: Sequence[LabeledRecord]) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # helpers
+
+
+def _fit_text(dist: SurvivalModel) -> str:
+    """The fitted family with its time parameters in seconds (shapes have no unit)."""
+    per_s = 1000.0 if dist.units == "ms" else 1.0
+    shown = [
+        f"{k}={float(v) / per_s:.3g} s" if k == "scale" else f"{k}={_fmt(v)}"
+        for k, v in dist.params.items()
+        if k != "loc"
+    ]
+    return f"{dist.family}({', '.join(shown)})"
 
 
 def _timeout_s(

@@ -64,3 +64,10 @@ def canary_section(models: Mapping[str, Mapping[str, Any]]) -> str:
         "green: the tier caught every canary, red: it passed them all.</p>"
         f'<table class="canaries"><tr><th>tier</th>{head}</tr>{"".join(rows)}</table></section>'
     )
+
+
+def render_section(export: Mapping[str, Any]) -> str | None:
+    """The report's optional-section hook (see :mod:`calib_async.export.report_sections`)."""
+    from calib_async.export.report_html import tier_models
+
+    return canary_section(tier_models(export)) or None

@@ -100,3 +100,17 @@ def _matrix(rows: Mapping[str, Mapping[str, Any]], cols: list[str], depth: int) 
         for name, sub in rows.items()
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def tier_models(export: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Tier display name -> its noise_models entry (names from calibration_metadata.tiers)."""
+    raw = export.get("noise_models")
+    if not isinstance(raw, Mapping):
+        return {}
+    meta = export.get("calibration_metadata")
+    meta_tiers = meta.get("tiers") if isinstance(meta, Mapping) else None
+    names = {str(n).lower(): str(n) for n in meta_tiers} if isinstance(meta_tiers, Mapping) else {}
+    return {
+        names.get(str(k).lower(), str(k)): (v if isinstance(v, Mapping) else {})
+        for k, v in raw.items()
+    }

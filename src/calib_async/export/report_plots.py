@@ -29,11 +29,21 @@ _RATE_LABELS = {
 _MAX_STEP_POINTS = 2000
 
 
-def _figure(width: float, height: float) -> Any:
+def _figure(width: float, height: float, **margins: float) -> Any:
+    """A figure with fixed margins (in inches, converted to fractions): constrained layout
+    drew every figure twice and took half the report's time on a busy machine."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    m = {"left": 0.62, "right": 0.15, "bottom": 0.5, "top": 0.5, **margins}
+    fig.subplots_adjust(
+        left=m["left"] / width,
+        right=1 - m["right"] / width,
+        bottom=m["bottom"] / height,
+        top=1 - m["top"] / height,
+        wspace=m.get("wspace", 0.2),
+    )
     FigureCanvasAgg(fig)
     return fig
 
@@ -80,8 +90,12 @@ def survival_plot(
     model: SurvivalModel | None,
     timeout_s: float | None,
     observed: tuple[float | None, Sequence[float] | None] = (None, None),
+    what: str = "runs",
 ) -> bytes:
-    """Kaplan–Meier survival of a tier's durations against the fitted survival, timeout marked."""
+    """Kaplan–Meier survival of a tier's durations against the fitted survival, timeout marked.
+
+    The title counts ``records`` as ``what`` (e.g. "training runs"), the n of the tables beside it.
+    """
     fig = _figure(5.0, 3.6)
     ax = fig.add_subplot()
     n_cens = sum(1 for r in records if r.timed_out)
@@ -127,7 +141,8 @@ def survival_plot(
     ax.set_ylabel("P(duration > t)")
     fit = "no fit" if model is None else model.family
     ax.set_title(
-        f"{tier}: survival of durations\n(n={len(records)}, {n_cens} timed out; {fit})", fontsize=9
+        f"{tier}: survival of durations\n(n = {len(records)} {what}, {n_cens} timed out; {fit})",
+        fontsize=9,
     )
     ax.grid(alpha=0.3)
     _legend(ax, "lower left")
@@ -193,7 +208,7 @@ def rates_plot(models: Mapping[str, Mapping[str, Any]]) -> bytes | None:
     if not keys:
         return None
     tiers = list(models)
-    fig = _figure(min(3.0 * len(keys), 13.0), 3.2)
+    fig = _figure(min(3.0 * len(keys), 13.0), 3.2, left=0.45, top=0.35, wspace=0.3)
     axes = fig.subplots(1, len(keys), squeeze=False)[0]
     for ax, key in zip(axes, keys, strict=True):
         for i, tier in enumerate(tiers):

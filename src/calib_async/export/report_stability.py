@@ -158,3 +158,18 @@ def load_plot(loads: Mapping[str, Mapping[str, Any]]) -> bytes:
     ax.legend(fontsize=7, loc="best")
     ax.set_title("Timeout rate against load (95% intervals)", fontsize=9)
     return _png(fig)
+
+
+def render_section(export: Mapping[str, Any]) -> str | None:
+    """The report's optional-section hook (see :mod:`calib_async.export.report_sections`)."""
+    from calib_async.export.report_html import tier_models
+
+    return stability_section(tier_models(export), _plots_available()) or None
+
+
+def _plots_available() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True

@@ -43,6 +43,10 @@ def export_calibration(
         from calib_async.export.report import write_report
 
         report_path = write_report(
-            config.output_dir / "report.html", export=export, telemetry=telemetry, labeled=labeled
+            config.output_dir / "report.html",
+            export=export,
+            telemetry=telemetry,
+            labeled=labeled,
+            held_out=fit.held_out_items,
         )
     return export, report_path

@@ -129,6 +129,7 @@ async def run_label_stage(
             STAGE,
             NAME,
             len(sampled_items) * len(consensus),
+            {name: len(sampled_items) for name in consensus},  # per consensus profile
         ),
     )
     evidence: list[Evidence] = []

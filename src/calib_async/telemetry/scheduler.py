@@ -178,7 +178,8 @@ class Scheduler:
             outcome=record.outcome,
             duration_ms=round(record.duration_ms, 1),
         )
-        self._emit(RunFinished(task=task, record=record, running=self.running))
+        busy = self.workers - int(self._slots.value)  # this run's slot is still held
+        self._emit(RunFinished(task=task, record=record, running=self.running, busy=busy))
         return record
 
     async def _version(self, name: str, verifier: Verifier) -> str | None:

@@ -37,7 +37,8 @@ def load_finished(config: RunConfig, fingerprint: dict) -> dict[str, TelemetryRe
         for raw in finished:
             record = TelemetryRecord.from_dict(dict(raw))
             done[record.task_key] = record
-        log.info("resume.loaded", records=len(done), torn_bytes=contents.torn_bytes)
+        if contents.resumed:  # a fresh log has nothing to report
+            log.info("resume.loaded", records=len(done), torn_bytes=contents.torn_bytes)
     return done
 
 
