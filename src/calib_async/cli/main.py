@@ -149,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="CSV or JSONL of manual labels (item_id, label VERIFIED|INVALID, tier)",
     )
     x.add_argument(
+        "--label-budget",
+        type=int,
+        default=None,
+        metavar="RUNS",
+        help="extra label runs to spend on items left undetermined after the first pass "
+        "(default: as many as the first pass's consensus runs; 0: one pass only)",
+    )
+    x.add_argument(
         "--bootstrap",
         type=int,
         default=99,
@@ -210,6 +218,8 @@ def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
         parser.error("--label-sample must be >= 0")
     if not args.timeout_multiplier >= 1.0:
         parser.error("--timeout-multiplier must be >= 1")
+    if args.label_budget is not None and args.label_budget < 0:
+        parser.error("--label-budget must be >= 0")
     if args.bootstrap < 0:
         parser.error("--bootstrap must be >= 0")
     if args.resume and args.fresh:
@@ -290,6 +300,7 @@ def _calibrate_main(argv: list[str]) -> int:
         seed=args.seed,
         validation_split=args.validation_split,
         label_sample=args.label_sample,
+        label_budget=args.label_budget,
         timeout_multiplier=args.timeout_multiplier,
         consensus_verifiers=tuple(args.consensus_verifiers) if args.consensus_verifiers else None,
         output_dir=args.output_dir,

@@ -95,21 +95,25 @@ def sample_for_labeling(
 ) -> list[SampledRecord]:
     """A seeded sample stratified by (tier, observed outcome), with Horvitz–Thompson weights.
 
-    Linear in the number of records (the plan's version was quadratic).
+    Nested: each stratum's records are put in one seeded order (its own generator, seeded by
+    ``seed`` and the stratum) and the first ``k`` are taken, and :func:`allocate` never gives a
+    stratum less for a larger ``total``; so a larger ``--label-sample`` labels a superset of
+    the records a smaller one labelled, and ``--resume`` only adds label runs.
+    Linear in the number of records, up to the sort (the plan's version was quadratic).
     """
     by_stratum: dict[str, list[TelemetryRecord]] = defaultdict(list)
     for record in records:
         by_stratum[stratum_of(record)].append(record)
     alloc = allocate({h: len(rs) for h, rs in by_stratum.items()}, total)
-    rng = random.Random(f"calib-async-label-sample-{seed}")
     sampled: list[SampledRecord] = []
     for h in sorted(by_stratum):
-        members = sorted(by_stratum[h], key=lambda r: r.task_key)
         k = alloc[h]
         if k == 0:
             continue
-        weight = len(members) / k
-        for record in rng.sample(members, k):
+        members = sorted(by_stratum[h], key=lambda r: r.task_key)
+        random.Random(f"calib-async-label-sample-{seed}-{h}").shuffle(members)
+        weight = len(by_stratum[h]) / k
+        for record in members[:k]:
             sampled.append(SampledRecord(record=record, stratum=h, weight=weight))
     return sampled
 
@@ -216,8 +220,12 @@ def labeled_records(
     return out
 
 
-def label_summary(labels: Mapping[tuple[str, str | None], ItemLabel]) -> dict[str, object]:
-    """Counts for the export: by method, by truth, conflicts, undetermined."""
+def label_summary(
+    labels: Mapping[tuple[str, str | None], ItemLabel],
+    reasons: Mapping[str, str] | None = None,
+) -> dict[str, object]:
+    """Counts for the export: by method, by truth, conflicts, undetermined (and why, when
+    ``reasons`` maps each undetermined item to its reason)."""
     item_labels = [lab for (item, tier), lab in labels.items() if tier is None]
     by_method = Counter(lab.method.value for lab in item_labels)
     by_truth = Counter(lab.truth.value for lab in item_labels)
@@ -229,5 +237,6 @@ def label_summary(labels: Mapping[tuple[str, str | None], ItemLabel]) -> dict[st
         "conflicts": sum(1 for lab in labels.values() if lab.conflicts),
         "conflicts_by_method": dict(sorted(conflicts.items())),
         "undetermined": by_truth.get(Truth.UNDETERMINED.value, 0),
+        "undetermined_by_reason": dict(sorted(Counter((reasons or {}).values()).items())),
         "confidence_threshold": CONFIDENCE_THRESHOLD,
     }

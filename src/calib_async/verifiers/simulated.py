@@ -60,7 +60,7 @@ class SimulatedVerifier:
         argv = (
             sys.executable, "-I", "-S", str(CHECKER),
             "--precision", precision,
-            "--seed", str(int(self.config.options.get("seed", 0))),
+            "--seed", str(self.seed_for(tier)),
             "--guard", guards,
             *tier.args,
             str(path),
@@ -72,6 +72,11 @@ class SimulatedVerifier:
             limits=limits_for(tier),
             grace_s=tier.grace_s,
         )
+
+    def seed_for(self, tier: Tier) -> int:
+        """The profile's seed; an independent repeat (tier option ``repeat``) shifts it, so a
+        repeated consensus check is a fresh draw, as a re-run of a noisy checker would be."""
+        return int(self.config.options.get("seed", 0)) + 7919 * int(tier.options.get("repeat", 0))
 
     def classify(self, result: ExecResult, tier: Tier) -> Verdict:
         return self._lean.classify(result, self._effective(tier))
