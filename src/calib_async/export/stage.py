@@ -8,6 +8,8 @@ from typing import Any
 
 from calib_async.config.run import RunConfig
 from calib_async.export.document import build_export, write_export
+from calib_async.labels.store import NAME as LABELS_NAME
+from calib_async.labels.store import record_split, split_summary
 from calib_async.records import LabeledRecord, TelemetryRecord, Tier
 from calib_async.stats.fit import CalibrationFit
 
@@ -22,8 +24,21 @@ def export_calibration(
     telemetry: Sequence[TelemetryRecord],
     labeled: Sequence[LabeledRecord],
 ) -> tuple[dict[str, Any], Path | None]:
-    """Write ``config.export`` (and the report unless disabled); the document and report path."""
+    """Write ``config.export`` (and the report unless disabled); the document and report path.
+
+    The held-out split the statistics used goes into ``labels.json`` (``validation_split``:
+    the item ids, their count and sha256) and its count and sha256 into the YAML's
+    ``validation_report.held_out_items``, so any figure can be recomputed from the log.
+    """
     export = build_export(fit, config=config, tiers=tiers, labels=labels, run_id=run_id)
+    split = split_summary(fit.held_out_items, fit.validation_split, fit.seed)
+    export["validation_report"]["held_out_items"] = {
+        "count": split["count"],
+        "sha256": split["sha256"],
+    }
+    labels_path = config.output_dir / LABELS_NAME
+    if labels_path.exists():
+        record_split(labels_path, split)
     write_export(config.export, export)
     report_path = None
     if config.report:

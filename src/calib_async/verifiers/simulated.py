@@ -16,7 +16,8 @@ from pathlib import Path
 from calib_async.config.schema import TIER_PRECISION, VerifierConfig
 from calib_async.records import CorpusItem, Tier
 from calib_async.runner.spec import ExecResult, ExecSpec
-from calib_async.verifiers.base import Verdict, allowlisted_env
+from calib_async.runner.workdir import new_workdir
+from calib_async.verifiers.base import Verdict, allowlisted_env, workdir_env
 from calib_async.verifiers.command import limits_for
 from calib_async.verifiers.lean import LeanVerifier
 
@@ -65,12 +66,15 @@ class SimulatedVerifier:
             *tier.args,
             str(path),
         )  # fmt: skip
+        workdir = new_workdir()
         return ExecSpec(
             argv=argv,
             timeout_s=timeout_s,
-            env=self._env,
+            env=workdir_env(self._env, workdir),
+            cwd=workdir,
             limits=limits_for(tier),
             grace_s=tier.grace_s,
+            workdir=workdir,
         )
 
     def seed_for(self, tier: Tier) -> int:
