@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Calibrate noise models for a proof checker: run it over a corpus at several "
             "tiers, label ground truth, fit per-tier timeout / spurious-fail / spurious-pass "
             "rates with confidence intervals, validate them, and export YAML. "
-            "Interactive labelling: 'calibrate_noise label --output-dir DIR'."
+            "Interactive labelling: 'calibrate_noise label --output-dir DIR'; statistics "
+            "again without checking: 'calibrate_noise refit --output-dir DIR --export PATH'."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -244,6 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv[:1] == ["label"]:
             return _label_main(argv[1:])
+        if argv[:1] == ["refit"]:
+            from calib_async.cli.refit import run_refit
+
+            return run_refit(argv[1:])
         if argv[:1] == ["compare"]:
             from calib_async.cli.compare import run_compare
 

@@ -142,5 +142,5 @@ def read_labels_json(path: Path) -> dict[str, Any]:
 
 def _write(path: Path, doc: Mapping[str, Any]) -> None:
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True))
+    tmp.write_text(json.dumps(doc, indent=1))  # key order kept: refit exports it as it was
     tmp.replace(path)
