@@ -8,12 +8,14 @@ Layout (``format`` 2; a file without ``format`` is the first layout, ``items`` o
      "sample": [{"task_key", "stratum", "weight", "truth", "method", "confidence"}, ...],
      "run": {"tiers": [{"name", ...Tier.identity()}], "corpus", "n", "seed", ...,
              "labels": <the YAML's label summary>},
-     "validation_split": {"fraction", "seed", "count", "sha256", "held_out": [ids]}}
+     "validation_split": {"fraction", "seed", "count", "sha256", "held_out": [ids]},
+     "validation_splits": {"<sha256>": {"fraction", "seed", "count", "held_out"}, ...}}
 
 ``sample`` is the labelled sample (each sampled telemetry record by task key, with its
 stratum, Horvitz–Thompson weight and label); ``run`` is what stages 4-6 need besides the log;
 ``validation_split`` is written by stage 6 (and by ``refit``): the held-out item ids the
-statistics used, their count and :func:`split_digest`.
+statistics of the latest export used, their count and :func:`split_digest`;
+``validation_splits`` keeps every split an export named, by digest.
 """
 
 from __future__ import annotations
@@ -119,9 +121,14 @@ def split_summary(held_out: Iterable[str], fraction: float, seed: int) -> dict[s
 
 
 def record_split(path: Path, split: Mapping[str, Any]) -> None:
-    """Add (or replace) ``validation_split`` in an existing ``labels.json``."""
+    """Set ``validation_split`` (the latest export's) in an existing ``labels.json``, and keep
+    every split an export used under ``validation_splits`` by its sha256 (a refit with another
+    split does not lose the one the first export names)."""
     doc = read_labels_json(path)
     doc["validation_split"] = dict(split)
+    kept = dict(doc.get("validation_splits") or {})
+    kept[str(split["sha256"])] = {k: v for k, v in split.items() if k != "sha256"}
+    doc["validation_splits"] = kept
     _write(path, doc)
 
 
