@@ -9,11 +9,15 @@ Methods, in precedence order (the first that decides wins, as in the plan's DAG)
 2. **axiom audit** — a consensus run whose ``#print axioms`` output shows ``sorryAx``, a
    ``native_decide`` axiom or any axiom outside the allowlist proves the item INVALID
    (confidence 1.0). A clean audit is not evidence of validity by itself.
-3. **consensus** — each consensus profile checks the item once; VERIFIED and PROOF_INVALID
-   are votes, other outcomes abstain. The label is the majority of the votes cast, with
+3. **consensus** — each consensus profile checks the item (once, then more often for items
+   left undetermined: :mod:`calib_async.labels.resolution`); the last rung of each check is
+   its verdict; VERIFIED and PROOF_INVALID are votes, other outcomes abstain. The label is the majority of the votes cast, with
    confidence = the agreeing share of votes cast; a tie (or no vote) is undetermined.
 4. **extended timeout** — the escalation ladder's last attempt for a timed-out record:
-   VERIFIED gives VERIFIED (0.9), PROOF_INVALID gives INVALID (0.8), as in the plan.
+   VERIFIED gives VERIFIED (0.9), PROOF_INVALID gives INVALID (0.8), as in the plan; used
+   only when the tier's check is at least as strict as the consensus
+   (:func:`calib_async.labels.consensus.ladder_decides_validity`): a ladder otherwise settles
+   termination, not validity.
 
 A method's label is used only when its confidence is at least the plan's threshold, 0.8.
 Items where two deciding methods disagree are counted as conflicts in the export.
