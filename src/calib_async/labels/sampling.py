@@ -11,8 +11,9 @@ Methods, in precedence order (the first that decides wins, as in the plan's DAG)
    (confidence 1.0). A clean audit is not evidence of validity by itself.
 3. **consensus** — each consensus profile checks the item (once, then more often for items
    left undetermined: :mod:`calib_async.labels.resolution`); the last rung of each check is
-   its verdict; VERIFIED and PROOF_INVALID are votes, other outcomes abstain. The label is the majority of the votes cast, with
-   confidence = the agreeing share of votes cast; a tie (or no vote) is undetermined.
+   its verdict; VERIFIED and PROOF_INVALID are votes, other outcomes abstain. The label is
+   the majority of the votes cast, with confidence = the agreeing share of votes cast; a tie
+   (or no vote) is undetermined.
 4. **extended timeout** — the escalation ladder's last attempt for a timed-out record:
    VERIFIED gives VERIFIED (0.9), PROOF_INVALID gives INVALID (0.8), as in the plan; used
    only when the tier's check is at least as strict as the consensus
