@@ -250,7 +250,7 @@ async def test_private_tmp_hidden_output_dir_and_no_host_processes(
     secret.write_text("latent truth")
     script = (
         'set -e; case "$TMPDIR" in */run-*) ;; *) exit 3;; esac; test "$PWD" = "$TMPDIR"; '
-            'echo w > "$TMPDIR/w"; echo hi > /tmp/x; test "$(cat /tmp/x)" = hi; '
+        'echo w > "$TMPDIR/w"; echo hi > /tmp/x; test "$(cat /tmp/x)" = hi; '
         f'cat "$1" >/dev/null; ! cat {secret} 2>/dev/null; '
         f"! kill -0 {os.getpid()} 2>/dev/null; ! touch {outside}/x 2>/dev/null; "
         f"! touch {work}/y 2>/dev/null; ! mount -o remount,rw / 2>/dev/null; exit 0"
