@@ -87,11 +87,28 @@ async def test_a_workdir_that_cannot_be_created_is_a_spawn_error(
 ) -> None:
     taken = tmp_path / "taken"
     taken.mkdir()
+    (taken / "keep").write_text("mine")
     spec = ExecSpec(argv=("true",), timeout_s=5, env={"PATH": "/usr/bin:/bin"}, workdir=str(taken))
     result = await run_process_measured(spec)
     assert result.termination is Termination.SPAWN_ERROR
     assert result.message is not None and result.message.startswith("cannot create the run's")
-    assert taken.is_dir()  # not ours: left alone
+    assert (taken / "keep").read_text() == "mine"  # not ours: left alone
+
+
+async def test_a_retried_spec_gets_its_directory_afresh(anyio_backend: str) -> None:
+    workdir = new_workdir()
+    os.makedirs(workdir)
+    Path(workdir, "left-by-a-killed-attempt").write_text("x")
+    spec = ExecSpec(
+        argv=("sh", "-c", 'test -z "$(ls -A)"'),
+        timeout_s=5,
+        env={"PATH": "/usr/bin:/bin"},
+        cwd=workdir,
+        workdir=workdir,
+    )
+    result = await run_process_measured(spec)
+    assert result.exit_code == 0, result.output_text
+    assert not os.path.exists(workdir)
 
 
 def test_relative_command_still_resolves_against_the_driver_cwd(tmp_path: Path) -> None:

@@ -36,11 +36,18 @@ def new_workdir() -> str:
 def create_workdir(path: str | None) -> None:
     """Create ``path`` empty, mode 0700 (its parent too, when missing); nothing for None.
 
-    Raises OSError when it cannot be created, or already exists.
+    A run directory of ours (``run-*`` under :func:`workdir_root`) that already exists is
+    the leftover of an earlier attempt of the same spec (a Ray worker killed mid-run, then
+    retried): it is emptied first. Raises OSError when the directory cannot be created, or
+    when any other path already exists.
     """
     if path is None:
         return
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    parent = os.path.dirname(path)
+    os.makedirs(parent, mode=0o700, exist_ok=True)
+    ours = os.path.basename(path).startswith("run-") and parent == str(workdir_root())
+    if ours and os.path.lexists(path):
+        remove_tree(path)
     os.mkdir(path, 0o700)
 
 
