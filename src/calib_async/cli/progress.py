@@ -35,6 +35,7 @@ from calib_async.events import (
     StageFinished,
     StageStarted,
 )
+from calib_async.records import Phase, Task
 
 log = structlog.get_logger(__name__)
 
@@ -150,7 +151,7 @@ class ProgressDisplay:
         now = self.clock()
         if isinstance(event, RunStarted):
             self.running = event.running
-            bar = self._bar(event.task.phase, event.task.tier.name)
+            bar = self._bar(event.task.phase, _bar_tier(event.task))
             if bar.first_start is None:
                 bar.first_start = now
         elif isinstance(event, RunFinished):
@@ -172,7 +173,7 @@ class ProgressDisplay:
     def _finished(self, event: RunFinished, now: float) -> None:
         self.running = event.running
         self.escalations.discard(event.task.key)
-        bar = self._bar(event.task.phase, event.task.tier.name)
+        bar = self._bar(event.task.phase, _bar_tier(event.task))
         bar.done += 1
         bar.outcomes[event.record.outcome] += 1
         if not event.resumed:
@@ -337,3 +338,9 @@ def _rate(per_second: float) -> str:
     if per_second >= 1:
         return f"{per_second:.1f}/s"
     return f"{per_second * 60:.1f}/min"
+
+
+def _bar_tier(task: Task) -> str:
+    """The bar a run counts in: repeats of a consensus check (``label:P#R``) count in P's."""
+    name = task.tier.name
+    return name.split("#", 1)[0] if task.phase == Phase.LABEL else name
