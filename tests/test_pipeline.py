@@ -130,24 +130,31 @@ def expected_keys(rows: list[dict], *, seed: int = 3, label_sample: int = 1000) 
     """The task keys an uninterrupted run produces from these telemetry outcomes.
 
     Telemetry keys are fixed by (items, tiers). Label keys follow from the telemetry outcomes:
-    the stratified sample, one consensus run per sampled item and profile, and for each
-    sampled timeout an escalation ladder up to its first non-timeout. Outcomes near a timeout
-    depend on machine load, so a run is compared with what its own outcomes imply.
+    the stratified sample, for each sampled timeout an escalation ladder up to its first
+    non-timeout, and the consensus runs that adaptive resolution plans from the outcomes of
+    earlier ones (replayed here from the log's own records, as a resume would). Outcomes near
+    a timeout depend on machine load, so a run is compared with what its own outcomes imply.
     """
+    import anyio
+
     from calib_async.config.schema import default_synthetic_config
+    from calib_async.labels.consensus import consensus_ladder, consensus_tier, top_timeout
+    from calib_async.labels.resolution import run_consensus
     from calib_async.labels.sampling import sample_for_labeling
+    from calib_async.labels.stage import manual_evidence
+    from calib_async.pipeline import RunConfig
     from calib_async.records import CorpusItem, Phase, TelemetryRecord, task_key
     from calib_async.telemetry.scheduler import escalation_ladder
+    from calib_async.verifiers.lean_axioms import DEFAULT_AXIOM_ALLOWLIST
 
     by_key = {r["task_key"]: r for r in rows}
     telemetry = [TelemetryRecord.from_dict(r) for r in rows if r["phase"] == "telemetry"]
     keys = {r.task_key for r in telemetry}
     hashes = {r.item_id: r.content_hash for r in telemetry}
     sample = sample_for_labeling(telemetry, label_sample, seed)
-    consensus = default_synthetic_config().consensus_verifiers
-    for item_id in {s.record.item_id for s in sample}:
-        item = CorpusItem(item_id, item_id, "", hashes[item_id])
-        keys |= {task_key(item, f"label:{p}", Phase.LABEL, 0, p) for p in consensus}
+    checker = default_synthetic_config()
+    consensus = checker.consensus_verifiers
+    tiers = [checker.tiers[t] for t in TIERS]
     for s in sample:
         r = s.record
         if r.outcome != "VERIFIER_TIMEOUT":
@@ -158,6 +165,28 @@ def expected_keys(rows: list[dict], *, seed: int = 3, label_sample: int = 1000) 
             keys.add(key)
             if key not in by_key or by_key[key]["outcome"] != "VERIFIER_TIMEOUT":
                 break
+
+    class Replay:  # a runner that only replays the log (a missing run ends the plan there)
+        async def run_all(self, tasks):  # type: ignore[no-untyped-def]
+            for task in tasks:
+                keys.add(task.key)
+                if task.key in by_key:
+                    yield TelemetryRecord.from_dict(by_key[task.key])
+
+    items = [CorpusItem(i, i, "", hashes[i]) for i in sorted({s.record.item_id for s in sample})]
+    top = top_timeout(tiers, 10.0)
+    ladders = {
+        p: consensus_ladder(consensus_tier(p, tiers, checker, 10.0).timeout_s, top)
+        for p in consensus
+    }
+    config = RunConfig(tiers=tuple(TIERS), n=1, export=Path("x"), output_dir=Path("/nonexistent"))
+    anyio.run(
+        lambda: run_consensus(
+            items, consensus, lambda p, r: consensus_tier(p, tiers, checker, 10.0, r), Replay(),  # type: ignore[arg-type]
+            other_evidence=manual_evidence(config), allowlist=DEFAULT_AXIOM_ALLOWLIST,
+            ladders=ladders, budget=len(items) * len(consensus),
+        )
+    )  # fmt: skip
     return keys
 
 

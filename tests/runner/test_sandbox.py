@@ -228,7 +228,10 @@ def test_network_and_writes_outside_tmp_fail_in_the_sandbox_only(
     assert not (outside / "escaped-bwrap").exists()
     # the private temp dir works, and is private: nothing of it reaches the host's /tmp
     assert inside["tmp"]["outcome"] == "VERIFIED", inside["tmp"]["output_tail"]
-    assert inside["tmp"]["output_tail"].startswith("/tmp/scratch")
+    # TMPDIR is the run's private workdir (bound writable), gone after the run
+    scratch = inside["tmp"]["output_tail"].strip()
+    assert "/calib-async-" in scratch and scratch.endswith("/scratch"), scratch
+    assert "/run-" in scratch and not Path(scratch).parent.exists()
 
 
 @pytest.mark.anyio
@@ -241,7 +244,8 @@ async def test_private_tmp_hidden_output_dir_and_no_host_processes(
     item = make_item(work / "synthetic" / "p.lean")
     secret.write_text("latent truth")
     script = (
-        'set -e; test "$TMPDIR" = /tmp; echo hi > /tmp/x; test "$(cat /tmp/x)" = hi; '
+        'set -e; case "$TMPDIR" in */run-*) ;; *) exit 3;; esac; test "$PWD" = "$TMPDIR"; '
+        'echo w > "$TMPDIR/w"; echo hi > /tmp/x; test "$(cat /tmp/x)" = hi; '
         f'cat "$1" >/dev/null; ! cat {secret} 2>/dev/null; '
         f"! kill -0 {os.getpid()} 2>/dev/null; ! touch {outside}/x 2>/dev/null; "
         f"! touch {work}/y 2>/dev/null; ! mount -o remount,rw / 2>/dev/null; exit 0"

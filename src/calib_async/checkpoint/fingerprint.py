@@ -42,14 +42,17 @@ def make_fingerprint(
     verifiers: Mapping[str, VerifierConfig],
     seed: int,
     n: int,
-    label_sample: int,
+    label_sample: int | None = None,
     tool_version: str,
     extra: Mapping[str, Any] | None = None,
+    labelling: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The canonical fingerprint of a run (see the module docstring).
 
     ``verifiers`` should hold every profile the run uses (the tiers' and the consensus ones);
-    ``extra`` holds anything else a resume must match (e.g. ``--timeout-multiplier``).
+    ``extra`` holds anything else a resume must match (e.g. ``--corpus``); ``labelling``
+    the labelling-defining settings (see :mod:`calib_async.checkpoint.fingerprint_parts`;
+    when given, ``label_sample`` belongs there and is left out of the top level).
     Raises ValueError when a tier names a verifier profile that is not in ``verifiers``.
     """
     corpus: dict[str, str] = {}
@@ -61,18 +64,20 @@ def make_fingerprint(
     for tier in tiers.values():
         if tier.verifier not in verifiers:
             raise ValueError(f"tier {tier.name} uses verifier {tier.verifier!r}, not given")
-    return canonicalize(
-        {
-            "corpus": {"count": len(corpus), "digest": digest.hexdigest(), "items": corpus},
-            "tiers": {name: tier.identity() for name, tier in tiers.items()},
-            "verifiers": {name: v.identity() for name, v in verifiers.items()},
-            "seed": seed,
-            "n": n,
-            "label_sample": label_sample,
-            "tool_version": tool_version,
-            "extra": dict(extra or {}),
-        }
-    )
+    fp: dict[str, Any] = {
+        "corpus": {"count": len(corpus), "digest": digest.hexdigest(), "items": corpus},
+        "tiers": {name: tier.identity() for name, tier in tiers.items()},
+        "verifiers": {name: v.identity() for name, v in verifiers.items()},
+        "seed": seed,
+        "n": n,
+        "tool_version": tool_version,
+        "extra": dict(extra or {}),
+    }
+    if labelling is not None:
+        fp["labelling"] = dict(labelling)
+    else:
+        fp["label_sample"] = label_sample
+    return canonicalize(fp)
 
 
 def diff_fingerprints(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -97,7 +102,7 @@ def diff_fingerprints(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[st
         if a.get(key, _ABSENT) != b.get(key, _ABSENT):
             out.append(f"{flag}: {_show(a.get(key, _ABSENT))} -> {_show(b.get(key, _ABSENT))}")
     out += [f"extra {d}" for d in _value_diff(a.get("extra", {}), b.get("extra", {}), "")]
-    known = {"corpus", "tiers", "verifiers", "extra", *_FLAGS}
+    known = {"corpus", "tiers", "verifiers", "extra", "labelling", *_FLAGS}
     for key in sorted((set(a) | set(b)) - known):
         out += _value_diff(a.get(key, _ABSENT), b.get(key, _ABSENT), key)
     return out

@@ -11,7 +11,7 @@ import orjson
 import structlog
 
 from calib_async.checkpoint.canonical import canonicalize
-from calib_async.checkpoint.fingerprint import diff_fingerprints
+from calib_async.checkpoint.fingerprint_parts import labelling_changes, resume_refusals
 from calib_async.checkpoint.reading import FORMAT, LogContents, _check_header, _read, _report_torn
 from calib_async.checkpoint.writing import check_unlocked, create_log, move_aside, truncate_log
 from calib_async.errors import CheckpointError
@@ -72,12 +72,15 @@ def prepare_log(
         create_log(path, header)
         return LogContents(path=path, header=header, records=[])
     old_fp = contents.header["fingerprint"]  # canonical as written; fp is canonical too
-    diffs = [] if old_fp == fp else diff_fingerprints(old_fp, fp)
+    diffs = [] if old_fp == fp else resume_refusals(old_fp, fp)
     if diffs:
         raise CheckpointError(
             f"cannot resume {path}: this run differs from the one that wrote it "
             f"({'; '.join(diffs)}); rerun with the original settings, or pass --fresh"
         )
+    extended = [] if old_fp == fp else labelling_changes(old_fp, fp)
+    if extended:  # finished label runs are replayed; only missing ones run
+        log.info("resume.labelling_changed", path=str(path), changes="; ".join(extended))
     if torn_line is not None:
         _report_torn(contents, torn_line, truncated=True)
         truncate_log(path, good_end)

@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Calibrate noise models for a proof checker: run it over a corpus at several "
             "tiers, label ground truth, fit per-tier timeout / spurious-fail / spurious-pass "
             "rates with confidence intervals, validate them, and export YAML. "
-            "Interactive labelling: 'calibrate_noise label --output-dir DIR'."
+            "Interactive labelling: 'calibrate_noise label --output-dir DIR'; statistics "
+            "again without checking: 'calibrate_noise refit --output-dir DIR --export PATH'."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -150,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="CSV or JSONL of manual labels (item_id, label VERIFIED|INVALID, tier)",
     )
     x.add_argument(
+        "--label-budget",
+        type=int,
+        default=None,
+        metavar="RUNS",
+        help="extra label runs to spend on items left undetermined after the first pass "
+        "(default: as many as the first pass's consensus runs; 0: one pass only)",
+    )
+    x.add_argument(
         "--bootstrap",
         type=int,
         default=99,
@@ -251,6 +260,8 @@ def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
         parser.error("--label-sample must be >= 0")
     if not args.timeout_multiplier >= 1.0:
         parser.error("--timeout-multiplier must be >= 1")
+    if args.label_budget is not None and args.label_budget < 0:
+        parser.error("--label-budget must be >= 0")
     if args.bootstrap < 0:
         parser.error("--bootstrap must be >= 0")
     if args.replicates < 0 or args.replicate_sample < 1 or args.load_sample < 1:
@@ -300,6 +311,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if argv[:1] == ["label"]:
             return _label_main(argv[1:])
+        if argv[:1] == ["refit"]:
+            from calib_async.cli.refit import run_refit
+
+            return run_refit(argv[1:])
         if argv[:1] == ["compare"]:
             from calib_async.cli.compare import run_compare
 
@@ -357,6 +372,7 @@ def _calibrate_main(argv: list[str]) -> int:
         seed=args.seed,
         validation_split=args.validation_split,
         label_sample=args.label_sample,
+        label_budget=args.label_budget,
         timeout_multiplier=args.timeout_multiplier,
         consensus_verifiers=tuple(args.consensus_verifiers) if args.consensus_verifiers else None,
         output_dir=args.output_dir,

@@ -338,12 +338,17 @@ class ProgressDisplay:
 
 def _bar_key(task: Any) -> tuple[str, str]:
     """(kind, name) of the bar a run counts in: telemetry per tier; in labelling, consensus
-    runs (attempt 0) per profile and escalation attempts per tier."""
-    if str(getattr(task.phase, "value", task.phase)) == "telemetry":
-        return "telemetry", task.tier.name
-    if task.attempt == 0:
+    runs (their made-up tiers ``label:P``, repeats and ladders included) per profile and a
+    tier's escalation attempts per tier; canary, replicate and load runs per phase and tier."""
+    phase = str(getattr(task.phase, "value", task.phase))
+    name = task.tier.name
+    if phase == "telemetry":
+        return "telemetry", name
+    if phase != "label":
+        return phase, name
+    if name.startswith("label:"):
         return "consensus", task.verifier
-    return "escalation", task.tier.name
+    return "escalation", name
 
 
 def _duration(seconds: float) -> str:
@@ -357,3 +362,5 @@ def _rate(per_second: float) -> str:
     if per_second >= 1:
         return f"{per_second:.1f}/s"
     return f"{per_second * 60:.1f}/min"
+
+

@@ -23,6 +23,7 @@ class RunConfig:
     seed: int = 12345
     validation_split: float = 0.2
     label_sample: int = 1000
+    label_budget: int | None = None  # extra label runs; None: as many as the first pass's
     timeout_multiplier: float = 10.0
     consensus_verifiers: tuple[str, ...] | None = None
     output_dir: Path = Path("./calibration_output")

@@ -8,6 +8,8 @@ from typing import Any
 
 from calib_async.config.run import RunConfig
 from calib_async.export.document import build_export, write_export
+from calib_async.labels.store import NAME as LABELS_NAME
+from calib_async.labels.store import record_split, split_summary
 from calib_async.records import LabeledRecord, TelemetryRecord, Tier
 from calib_async.stats.canaries import canary_rates
 from calib_async.stats.fit import CalibrationFit
@@ -29,7 +31,10 @@ def export_calibration(
     """Write ``config.export`` (and the report unless disabled); the document and report path.
 
     ``stability`` maps a tier's name to keys added to its noise model (``flips``, ``load``);
-    ``canary_runs`` gives each tier its ``canaries`` section.
+    ``canary_runs`` gives each tier its ``canaries`` section. The held-out split the statistics
+    used goes into ``labels.json`` (``validation_split``: the item ids, their count and sha256)
+    and its count and sha256 into the YAML's ``validation_report.held_out_items``, so any
+    figure can be recomputed from the log.
     """
     canaries = canary_rates(canary_runs, tiers) if canary_runs is not None else None
     export = build_export(
@@ -37,6 +42,14 @@ def export_calibration(
     )
     for tier_name, parts in (stability or {}).items():
         export["noise_models"][tier_name.lower()].update(parts)
+    split = split_summary(fit.held_out_items, fit.validation_split, fit.seed)
+    export["validation_report"]["held_out_items"] = {
+        "count": split["count"],
+        "sha256": split["sha256"],
+    }
+    labels_path = config.output_dir / LABELS_NAME
+    if labels_path.exists():
+        record_split(labels_path, split)
     write_export(config.export, export)
     report_path = None
     if config.report:

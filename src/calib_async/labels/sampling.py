@@ -9,11 +9,16 @@ Methods, in precedence order (the first that decides wins, as in the plan's DAG)
 2. **axiom audit** — a consensus run whose ``#print axioms`` output shows ``sorryAx``, a
    ``native_decide`` axiom or any axiom outside the allowlist proves the item INVALID
    (confidence 1.0). A clean audit is not evidence of validity by itself.
-3. **consensus** — each consensus profile checks the item once; VERIFIED and PROOF_INVALID
-   are votes, other outcomes abstain. The label is the majority of the votes cast, with
-   confidence = the agreeing share of votes cast; a tie (or no vote) is undetermined.
+3. **consensus** — each consensus profile checks the item (once, then more often for items
+   left undetermined: :mod:`calib_async.labels.resolution`); the last rung of each check is
+   its verdict; VERIFIED and PROOF_INVALID are votes, other outcomes abstain. The label is
+   the majority of the votes cast, with confidence = the agreeing share of votes cast; a tie
+   (or no vote) is undetermined.
 4. **extended timeout** — the escalation ladder's last attempt for a timed-out record:
-   VERIFIED gives VERIFIED (0.9), PROOF_INVALID gives INVALID (0.8), as in the plan.
+   VERIFIED gives VERIFIED (0.9), PROOF_INVALID gives INVALID (0.8), as in the plan; used
+   only when the tier's check is at least as strict as the consensus
+   (:func:`calib_async.labels.consensus.ladder_decides_validity`): a ladder otherwise settles
+   termination, not validity.
 
 A method's label is used only when its confidence is at least the plan's threshold, 0.8.
 Items where two deciding methods disagree are counted as conflicts in the export.
@@ -198,8 +203,13 @@ def sample_for_labeling(
 ) -> list[SampledRecord]:
     """A seeded sample stratified by (tier, observed outcome), with Horvitz–Thompson weights.
 
-    Linear in the number of records (the plan's version was quadratic). When ``total`` is
-    below the floor's need (:func:`labels_needed`), one warning says how many are needed.
+    Nested: each stratum's records are put in one seeded order (its own generator, seeded by
+    ``seed`` and the stratum) and the first ``k`` are taken, and :func:`allocate` never gives a
+    stratum less for a larger ``total``; so a larger ``--label-sample`` labels a superset of
+    the records a smaller one labelled, and ``--resume`` only adds label runs.
+    Linear in the number of records, up to the sort (the plan's version was quadratic). When
+    ``total`` is below the floor's need (:func:`labels_needed`), one warning says how many are
+    needed.
     """
     by_stratum: dict[str, list[TelemetryRecord]] = defaultdict(list)
     for record in records:
@@ -216,15 +226,15 @@ def sample_for_labeling(
             floor=LABEL_FLOOR,
         )
     alloc = allocate(sizes, total)
-    rng = random.Random(f"calib-async-label-sample-{seed}")
     sampled: list[SampledRecord] = []
     for h in sorted(by_stratum):
-        members = sorted(by_stratum[h], key=lambda r: r.task_key)
         k = alloc[h]
         if k == 0:
             continue
-        weight = len(members) / k
-        for record in rng.sample(members, k):
+        members = sorted(by_stratum[h], key=lambda r: r.task_key)
+        random.Random(f"calib-async-label-sample-{seed}-{h}").shuffle(members)
+        weight = len(by_stratum[h]) / k
+        for record in members[:k]:
             sampled.append(SampledRecord(record=record, stratum=h, weight=weight))
     return sampled
 
@@ -331,8 +341,12 @@ def labeled_records(
     return out
 
 
-def label_summary(labels: Mapping[tuple[str, str | None], ItemLabel]) -> dict[str, object]:
-    """Counts for the export: by method, by truth, conflicts, undetermined."""
+def label_summary(
+    labels: Mapping[tuple[str, str | None], ItemLabel],
+    reasons: Mapping[str, str] | None = None,
+) -> dict[str, object]:
+    """Counts for the export: by method, by truth, conflicts, undetermined (and why, when
+    ``reasons`` maps each undetermined item to its reason)."""
     item_labels = [lab for (item, tier), lab in labels.items() if tier is None]
     by_method = Counter(lab.method.value for lab in item_labels)
     by_truth = Counter(lab.truth.value for lab in item_labels)
@@ -344,5 +358,6 @@ def label_summary(labels: Mapping[tuple[str, str | None], ItemLabel]) -> dict[st
         "conflicts": sum(1 for lab in labels.values() if lab.conflicts),
         "conflicts_by_method": dict(sorted(conflicts.items())),
         "undetermined": by_truth.get(Truth.UNDETERMINED.value, 0),
+        "undetermined_by_reason": dict(sorted(Counter((reasons or {}).values()).items())),
         "confidence_threshold": CONFIDENCE_THRESHOLD,
     }

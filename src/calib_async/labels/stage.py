@@ -7,10 +7,8 @@ drives the checker runs through stage 2's resume-aware runner.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -19,17 +17,23 @@ from calib_async.config.run import RunConfig
 from calib_async.config.schema import CheckerConfig
 from calib_async.config.setup import consensus_profiles
 from calib_async.events import Listener, StageFinished, StageStarted, emit
+from calib_async.labels.consensus import (
+    consensus_ladder,
+    consensus_tier,
+    ladder_decides_validity,
+    top_timeout,
+)
+from calib_async.labels.resolution import Resolution, item_evidence, reasons_for, run_consensus
 from calib_async.labels.sampling import (
     Evidence,
     SampledRecord,
-    axiom_evidence,
-    consensus_evidence,
     extended_timeout_evidence,
     label_summary,
     labeled_records,
     merge_labels,
     sample_for_labeling,
 )
+from calib_async.labels.store import run_description, write_labels_json
 from calib_async.records import (
     CorpusItem,
     ItemLabel,
@@ -50,12 +54,14 @@ NAME = "ground-truth labelling"
 
 @dataclass(frozen=True, slots=True)
 class GroundTruth:
-    """Stage 3's output: merged labels, the labelled sample, and the runs it took."""
+    """Stage 3's output: merged labels, the labelled sample, the runs it took, and why the
+    undetermined items stayed so (item id -> :class:`~calib_async.labels.resolution.Reason`)."""
 
     labels: dict[tuple[str, str | None], ItemLabel]
     labeled: list[LabeledRecord]
     label_runs: list[TelemetryRecord]
     summary: dict[str, Any]
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
 async def establish_ground_truth(
@@ -72,35 +78,45 @@ async def establish_ground_truth(
     **Cancellation:** running checkers are killed and reaped; finished label runs are already
     in the checkpoint, and ``labels.json`` is not written.
     """
-    evidence, sample, label_runs = await run_label_stage(
-        config, checker, tiers, items, telemetry, runner, listeners
+    outcome = await run_label_stage(config, checker, tiers, items, telemetry, runner, listeners)
+    labels = merge_labels(outcome.evidence)
+    labeled = labeled_records(outcome.sample, labels)
+    reasons = reasons_for(labels, outcome.resolution, outcome.ladders)
+    summary = label_summary(labels, reasons)
+    summary["label_budget"] = {
+        "runs": outcome.resolution.budget,
+        "spent": outcome.resolution.extra_runs,
+    }
+    write_labels_json(
+        config.output_dir / "labels.json",
+        labels,
+        reasons=reasons,
+        sample=labeled,
+        run=run_description(config, tiers, summary),
     )
-    labels = merge_labels(evidence)
-    labeled = labeled_records(sample, labels)
-    write_labels_json(config.output_dir / "labels.json", labels)
-    summary = label_summary(labels)
     emit(listeners, StageFinished(STAGE, NAME, summary))
-    return GroundTruth(labels=labels, labeled=labeled, label_runs=label_runs, summary=summary)
-
-
-def consensus_tier(
-    name: str, tiers: Sequence[Tier], checker: CheckerConfig, multiplier: float
-) -> Tier:
-    """The tier a consensus profile runs at: strict, long timeout, no memory limit."""
-    longest = max(tiers, key=lambda t: t.timeout_s)
-    profile = checker.verifiers[name]
-    timeout = float(profile.options.get("timeout_s") or longest.timeout_s * multiplier)
-    options = {**longest.options, "reject_sorry": True, "audit_axioms": True}
-    options.pop("precision", None)
-    return Tier(
-        name=f"label:{name}",
-        timeout_s=timeout,
-        verifier=name,
-        memory_limit_mb=None,
-        args=(),
-        options=options,
-        grace_s=longest.grace_s,
+    return GroundTruth(
+        labels=labels, labeled=labeled, label_runs=outcome.runs, summary=summary, reasons=reasons
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LabelStageOutcome:
+    """What stage 3's runs gave: all evidence, the sample, the runs, the consensus state."""
+
+    evidence: list[Evidence]
+    sample: list[SampledRecord]
+    runs: list[TelemetryRecord]
+    resolution: Resolution
+    ladders: dict[str, list[float]]
+
+
+def label_budget(config: RunConfig, sampled_items: int, profiles: int) -> int:
+    """``--label-budget`` (extra label runs); by default as many as the first pass's
+    consensus runs, so resolving undetermined items at most doubles the consensus work."""
+    if config.label_budget is not None:
+        return config.label_budget
+    return sampled_items * profiles
 
 
 async def run_label_stage(
@@ -111,8 +127,14 @@ async def run_label_stage(
     telemetry: Sequence[TelemetryRecord],
     runner: ResumingRunner,
     listeners: Sequence[Listener],
-) -> tuple[list[Evidence], list[SampledRecord], list[TelemetryRecord]]:
+) -> LabelStageOutcome:
     """The evidence of stage 3's runs (and manual labels), the sample, and the label runs.
+
+    Tier ladders (the tier's own profile) run for every sampled timeout: they settle
+    termination, and count as validity evidence only where
+    :func:`~calib_async.labels.consensus.ladder_decides_validity`. Validity otherwise comes
+    from consensus (:func:`~calib_async.labels.resolution.run_consensus`), audits and manual
+    labels.
 
     **Cancellation:** as :func:`establish_ground_truth`.
     """
@@ -132,39 +154,27 @@ async def run_label_stage(
             {name: len(sampled_items) for name in consensus},  # per consensus profile
         ),
     )
-    evidence: list[Evidence] = []
+    evidence: list[Evidence] = list(manual_evidence(config))  # first; they win the merge anyway
     label_runs: list[TelemetryRecord] = []
-    consensus_tiers = {
-        name: consensus_tier(name, tiers, checker, config.timeout_multiplier) for name in consensus
-    }
-
-    # Manual labels first (they take precedence in the merge anyway).
-    evidence.extend(manual_evidence(config))
-
-    consensus_tasks = [
-        Task(by_id[item_id], consensus_tiers[name], name, Phase.LABEL, 0)
-        for item_id in sampled_items
+    multiplier = config.timeout_multiplier
+    top = top_timeout(tiers, multiplier)
+    ladders = {
+        name: consensus_ladder(consensus_tier(name, tiers, checker, multiplier).timeout_s, top)
         for name in consensus
-    ]
-    per_item: dict[str, list[TelemetryRecord]] = {}
+    }
 
     async def escalate_all() -> None:
         limiter = anyio.CapacityLimiter(max(1, config.workers))
 
-        async def one(s: Any) -> None:
+        async def one(s: SampledRecord) -> None:
             async with limiter:
-                base = Task(
-                    by_id[s.record.item_id],
-                    tier_by_name[s.record.tier],
-                    s.record.verifier,
-                    Phase.LABEL,
-                    0,
-                )
+                tier = tier_by_name[s.record.tier]
+                base = Task(by_id[s.record.item_id], tier, s.record.verifier, Phase.LABEL, 0)
                 ladder = await runner.scheduler.escalate(
-                    base, s.record, max_multiplier=config.timeout_multiplier, run_one=runner.run_one
+                    base, s.record, max_multiplier=multiplier, run_one=runner.run_one
                 )
                 label_runs.extend(ladder)
-                if ladder:
+                if ladder and ladder_decides_validity(tier, consensus, checker):
                     ev = extended_timeout_evidence(ladder[-1])
                     if ev is not None:
                         evidence.append(ev)
@@ -173,27 +183,44 @@ async def run_label_stage(
             for s in timeouts:
                 tg.start_soon(one, s)
 
+    allow = next(
+        (a for a in (checker.verifiers[p].options.get("axiom_allowlist") for p in consensus) if a),
+        DEFAULT_AXIOM_ALLOWLIST,
+    )
+    ladders_done = anyio.Event()
+    resolved: list[Resolution] = []
+
+    async def ladders_then_signal() -> None:
+        try:
+            await escalate_all()
+        finally:
+            ladders_done.set()  # their evidence joins every merge of the adaptive rounds
+
     async def consensus_all() -> None:
-        async for record in runner.run_all(consensus_tasks):
-            label_runs.append(record)
-            per_item.setdefault(record.item_id, []).append(record)
+        resolved.append(
+            await run_consensus(
+                [by_id[i] for i in sampled_items],
+                consensus,
+                lambda name, repeat: consensus_tier(name, tiers, checker, multiplier, repeat),
+                runner,
+                other_evidence=evidence,
+                allowlist=allow,
+                ladders=ladders,
+                budget=label_budget(config, len(sampled_items), len(consensus)),
+                listeners=listeners,
+                ready=ladders_done,
+            )
+        )
 
     async with anyio.create_task_group() as tg:
-        tg.start_soon(escalate_all)
+        tg.start_soon(ladders_then_signal)
         tg.start_soon(consensus_all)
 
-    allowlist = DEFAULT_AXIOM_ALLOWLIST  # Lean's standard three
+    resolution = resolved[0]
+    label_runs.extend(resolution.runs)
     for item_id in sampled_items:
-        records = per_item.get(item_id, [])
-        evidence.append(consensus_evidence(item_id, (r.outcome for r in records)))
-        profiles_allow = [
-            checker.verifiers[r.verifier].options.get("axiom_allowlist") for r in records
-        ]
-        allow = next((a for a in profiles_allow if a), allowlist)
-        ev = axiom_evidence(item_id, (r.axioms for r in records), allow)
-        if ev is not None:
-            evidence.append(ev)
-    return evidence, sample, label_runs
+        evidence.extend(item_evidence(item_id, resolution.chains[item_id], allow))
+    return LabelStageOutcome(evidence, sample, label_runs, resolution, ladders)
 
 
 def manual_evidence(config: RunConfig) -> list[Evidence]:
@@ -212,19 +239,10 @@ def manual_evidence(config: RunConfig) -> list[Evidence]:
     return out
 
 
-def write_labels_json(path: Path, labels: dict[tuple[str, str | None], ItemLabel]) -> None:
-    """``labels.json``: the merged item-wide label of every labelled item (for the labeller)."""
-    items = {
-        item: {
-            "truth": lab.truth.value,
-            "method": lab.method.value,
-            "confidence": lab.confidence,
-            "votes": lab.votes,
-            "conflicts": lab.conflicts,
-        }
-        for (item, tier), lab in sorted(labels.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
-        if tier is None
-    }
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"items": items}, indent=1, sort_keys=True))
-    tmp.replace(path)
+__all__ = [
+    "GroundTruth",
+    "consensus_tier",
+    "establish_ground_truth",
+    "run_label_stage",
+    "write_labels_json",
+]

@@ -14,6 +14,7 @@ from calib_async.runner.process import MeasuredProcess
 from calib_async.runner.sampler import TreeSampler
 from calib_async.runner.spawn import SpawnError, start_checker
 from calib_async.runner.spec import ExecResult, ExecSpec
+from calib_async.runner.workdir import create_workdir, remove_tree
 
 
 @asynccontextmanager
@@ -26,14 +27,26 @@ async def open_process_measured(
     **Cancellation:** as :meth:`MeasuredProcess.wait`: the tree is killed, shielded, then the
     cancellation propagates.
     """
-    proc = MeasuredProcess(spec, sampler)
+    created = False
+    try:
+        create_workdir(spec.workdir)
+        created = spec.workdir is not None
+    except OSError as e:
+        message = f"cannot create the run's working directory {spec.workdir}: {e.strerror or e}"
+        proc = MeasuredProcess(spec, sampler, spawn_error=message)
+    else:
+        proc = MeasuredProcess(spec, sampler)
     try:
         yield proc
     finally:
-        if proc._result is None:
-            if proc._proc is not None and proc._exit_at is None:
-                proc.terminate()
-            await proc.wait()
+        try:
+            if proc._result is None:
+                if proc._proc is not None and proc._exit_at is None:
+                    proc.terminate()
+                await proc.wait()
+        finally:
+            if created and spec.workdir is not None:  # after the reap
+                remove_tree(spec.workdir)
 
 
 async def run_process_measured(spec: ExecSpec, *, sampler: TreeSampler | None = None) -> ExecResult:
@@ -46,10 +59,19 @@ async def run_process_measured(spec: ExecSpec, *, sampler: TreeSampler | None = 
     **Cancellation:** the whole tree is killed (SIGTERM, ``grace_s``, SIGKILL, sweep), shielded,
     the leader is reaped, then the cancellation is re-raised; no result is returned.
     """
-    if sampler is None:
-        async with TreeSampler(interval_s=spec.sample_interval_s) as own:
-            return await (await _start_measured(spec, own)).wait()
-    return await (await _start_measured(spec, sampler)).wait()
+    try:
+        create_workdir(spec.workdir)
+    except OSError as e:
+        message = f"cannot create the run's working directory {spec.workdir}: {e.strerror or e}"
+        return await MeasuredProcess(spec, sampler or TreeSampler(), spawn_error=message).wait()
+    try:
+        if sampler is None:
+            async with TreeSampler(interval_s=spec.sample_interval_s) as own:
+                return await (await _start_measured(spec, own)).wait()
+        return await (await _start_measured(spec, sampler)).wait()
+    finally:
+        if spec.workdir is not None:  # after the reap: no process of the run is left in it
+            remove_tree(spec.workdir)
 
 
 async def _start_measured(spec: ExecSpec, sampler: TreeSampler) -> MeasuredProcess:

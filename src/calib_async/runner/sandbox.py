@@ -11,8 +11,11 @@ timeouts, measurement) is unchanged: process.py runs ``bwrap`` as the leader of 
 What a sandboxed checker sees:
 
 * the whole file system **read-only** (``--ro-bind / /``), with a fresh ``/dev`` and ``/proc``;
+* the run's **private working directory** (``ExecSpec.workdir``, ``{workdir}`` in profiles)
+  bound **writable** at its own path, with ``TMPDIR`` pointing there; the runner creates it
+  empty before the run and removes it after;
 * a **private, writable, empty ``/tmp``** (a tmpfs of at most ``max_file_mb`` of the tier, or
-  1024 MiB), with ``TMPDIR=/tmp``; it vanishes when the run ends;
+  1024 MiB; ``TMPDIR=/tmp`` for a spec without a workdir); it vanishes when the run ends;
 * an empty ``/run`` (hides the host's Unix sockets there: D-Bus, Docker, ...);
 * the **output directory hidden** (an empty read-only tmpfs over ``--output-dir``: the telemetry
   log, other proof attempts, the synthetic manifest), except the files the run needs;
@@ -196,8 +199,12 @@ def sandbox_spec(
             flags += ["--ro-bind", p, p]
     for d in extra:
         flags += ["--remount-ro", d]
+    tmpdir = "/tmp"
+    if spec.workdir is not None:  # the run's private directory is its writable place
+        flags += ["--bind", spec.workdir, spec.workdir]
+        tmpdir = spec.workdir
     flags += ["--chdir", cwd]
-    env = {**spec.env, "TMPDIR": "/tmp"}
+    env = {**spec.env, "TMPDIR": tmpdir}
     return replace(spec, argv=(bwrap.path, *flags, "--", exe, *spec.argv[1:]), env=env)
 
 

@@ -43,6 +43,7 @@ class ExecSpec:
     limits: Limits = field(default_factory=Limits)
     grace_s: float = 1.0  # SIGTERM -> SIGKILL grace period
     sample_interval_s: float = 0.2
+    workdir: str | None = None  # created empty before the run, removed after (runner/workdir.py)
 
 
 @dataclass(frozen=True, slots=True)

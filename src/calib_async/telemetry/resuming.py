@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
 
+from calib_async.checkpoint.canonical import canonicalize
 from calib_async.checkpoint.writing import CheckpointWriter
 from calib_async.events import Listener, RunFinished, emit
 from calib_async.records import Task, TelemetryRecord
@@ -49,9 +50,7 @@ class ResumingRunner:
             else:
                 pending.append(task)
         async for record in self.scheduler.map(pending):
-            self.writer.append(record.to_dict())
-            self.done[record.task_key] = record
-            yield record
+            yield self._keep(record)
 
     async def run_one(self, task: Task) -> TelemetryRecord:
         """The record of one task, replayed or run.
@@ -60,7 +59,15 @@ class ResumingRunner:
         """
         record = self._replay(task)
         if record is None:
-            record = await self.scheduler.run_one(task)
-            self.writer.append(record.to_dict())
-            self.done[record.task_key] = record
+            record = self._keep(await self.scheduler.run_one(task))
         return record
+
+    def _keep(self, record: TelemetryRecord) -> TelemetryRecord:
+        """Append ``record`` to the checkpoint; return it as the checkpoint holds it (canonical:
+        measurements rounded), so that later stages see exactly what a resume or a refit
+        reads back from the log."""
+        raw = canonicalize(record.to_dict())
+        self.writer.append(raw)
+        kept = TelemetryRecord.from_dict(raw)
+        self.done[kept.task_key] = kept
+        return kept

@@ -45,21 +45,28 @@ def load_finished(config: RunConfig, fingerprint: dict) -> dict[str, TelemetryRe
 def run_fingerprint(
     config: RunConfig, checker: CheckerConfig, tiers: Sequence[Tier], items: Sequence[CorpusItem]
 ) -> dict:
-    """What makes the log this run's: items, tiers, profiles and the settings that shape runs."""
-    used = {t.verifier for t in tiers} | set(consensus_profiles(config, checker))
+    """What makes the log this run's, in two parts: what defines the telemetry runs (items,
+    tiers and their profiles, seed, ``--n``, corpus kind, sandbox) and, under ``labelling``,
+    what defines the label runs (sample size, consensus profiles, multiplier, budget).
+    Statistics-only settings are not in it (see :mod:`calib_async.checkpoint.fingerprint_parts`).
+    """
+    consensus = list(consensus_profiles(config, checker))
     return make_fingerprint(
         items=items,
         tiers={t.name: t for t in tiers},
-        verifiers={name: checker.verifiers[name] for name in sorted(used)},
+        verifiers={name: checker.verifiers[name] for name in sorted({t.verifier for t in tiers})},
         seed=config.seed,
         n=config.n,
-        label_sample=config.label_sample,
         tool_version=__version__,
-        extra={
+        extra={"corpus": config.corpus, "sandbox": config.sandbox},
+        labelling={
+            "label_sample": config.label_sample,
+            "label_budget": config.label_budget,
             "timeout_multiplier": config.timeout_multiplier,
-            "consensus_verifiers": list(consensus_profiles(config, checker)),
-            "corpus": config.corpus,
-            "sandbox": config.sandbox,
+            "consensus_verifiers": consensus,
+            "consensus_profiles": {
+                name: checker.verifiers[name].identity() for name in sorted(consensus)
+            },
         },
     )
 

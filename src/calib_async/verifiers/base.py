@@ -31,6 +31,14 @@ def allowlisted_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def workdir_env(env: Mapping[str, str], workdir: str) -> dict[str, str]:
+    """``env`` with ``TMPDIR`` set to the run's private directory and ``{workdir}`` filled in
+    wherever a value names it."""
+    out = {k: v.replace("{workdir}", workdir) for k, v in env.items()}
+    out["TMPDIR"] = workdir
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """A profile's reading of a finished run."""

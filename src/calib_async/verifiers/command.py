@@ -8,16 +8,23 @@ from collections.abc import Mapping
 from calib_async.config.schema import VerifierConfig
 from calib_async.records import CorpusItem, Outcome, Tier
 from calib_async.runner.spec import ExecResult, ExecSpec, Limits
-from calib_async.verifiers.base import Verdict, allowlisted_env
+from calib_async.runner.workdir import PLACEHOLDER, new_workdir
+from calib_async.verifiers.base import Verdict, allowlisted_env, workdir_env
 from calib_async.verifiers.diagnostics import first_error_line
 
 
 def expand_argv(
-    template: tuple[str, ...], item: CorpusItem, tier: Tier, *, timeout_s: float
+    template: tuple[str, ...],
+    item: CorpusItem,
+    tier: Tier,
+    *,
+    timeout_s: float,
+    workdir: str | None = None,
 ) -> tuple[str, ...]:
     """Substitute placeholders in each argv element.
 
-    ``{file}`` absolute path, ``{module}`` module name, ``{timeout_s}``, ``{memory_mb}``.
+    ``{file}`` absolute path, ``{module}`` module name, ``{timeout_s}``, ``{memory_mb}``,
+    ``{workdir}`` the run's private directory (when given).
     An element that is exactly ``{args}`` expands to the tier's args; without it, the tier's
     args are appended.
     """
@@ -27,6 +34,8 @@ def expand_argv(
         "{timeout_s}": f"{timeout_s:g}",
         "{memory_mb}": str(tier.memory_limit_mb or 0),
     }
+    if workdir is not None:
+        values = {**values, PLACEHOLDER: workdir}
     out: list[str] = []
     used_args = False
     for element in template:
@@ -62,13 +71,20 @@ class CommandVerifier:
     def build_spec(
         self, item: CorpusItem, tier: Tier, *, timeout_s: float, attempt: int
     ) -> ExecSpec:
+        """The command with its placeholders filled in, run in a fresh private directory
+        (``{workdir}``, also ``TMPDIR`` and the working directory unless ``cwd`` is set)."""
+        workdir = new_workdir()
+        argv = expand_argv(self.config.command, item, tier, timeout_s=timeout_s, workdir=workdir)
+        if self.config.cwd is None and "/" in argv[0] and not os.path.isabs(argv[0]):
+            argv = (os.path.abspath(argv[0]), *argv[1:])  # relative to the driver, as before
         return ExecSpec(
-            argv=expand_argv(self.config.command, item, tier, timeout_s=timeout_s),
+            argv=argv,
             timeout_s=timeout_s,
-            env=self._env,
-            cwd=self.config.cwd,
+            env=workdir_env(self._env, workdir),
+            cwd=self.config.cwd or workdir,
             limits=limits_for(tier),
             grace_s=tier.grace_s,
+            workdir=workdir,
         )
 
     def classify(self, result: ExecResult, tier: Tier) -> Verdict:

@@ -63,7 +63,8 @@ from calib_async.config.schema import VerifierConfig
 from calib_async.errors import ConfigError
 from calib_async.records import CorpusItem, Outcome, Tier, TimeoutKind
 from calib_async.runner.spec import ExecResult, ExecSpec, Limits
-from calib_async.verifiers.base import Verdict, allowlisted_env
+from calib_async.runner.workdir import PLACEHOLDER, new_workdir
+from calib_async.verifiers.base import Verdict, allowlisted_env, workdir_env
 from calib_async.verifiers.command import limits_for
 from calib_async.verifiers.lean_axioms import (
     DEFAULT_AXIOM_ALLOWLIST,
@@ -260,22 +261,29 @@ class LeanVerifier:
     def build_spec(
         self, item: CorpusItem, tier: Tier, *, timeout_s: float, attempt: int
     ) -> ExecSpec:
+        """``lean FILE`` (or ``lake env lean FILE`` from the workspace root, which Lake needs
+        as its working directory) with a fresh private directory per run: ``TMPDIR`` points
+        there, and plain ``lean`` runs in it unless ``cwd`` is set, so anything it writes
+        (``-o``/``-i`` outputs named with ``{workdir}`` in ``args``) stays private to the run."""
         file = self.checked_file(item, tier)
         root = self.workspace_for(Path(item.path))
-        lean_argv = [self._lean, *self.lean_options(tier), *tier.args, str(file)]
+        workdir = new_workdir()
+        args = [a.replace(PLACEHOLDER, workdir) for a in tier.args]
+        lean_argv = [self._lean, *self.lean_options(tier), *args, str(file)]
         if root is not None:
             argv = (self._lake, "env", *lean_argv)
             cwd: str | None = str(root)
         else:
             argv = tuple(lean_argv)
-            cwd = self.config.cwd
+            cwd = self.config.cwd or workdir
         return ExecSpec(
             argv=tuple(argv),
             timeout_s=timeout_s,
-            env=allowlisted_env(self.config.env),
+            env=workdir_env(allowlisted_env(self.config.env), workdir),
             cwd=cwd,
             limits=self.runner_limits(tier),
             grace_s=tier.grace_s,
+            workdir=workdir,
         )
 
     # -- classification ------------------------------------------------------------------------

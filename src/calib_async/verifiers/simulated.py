@@ -16,7 +16,8 @@ from pathlib import Path
 from calib_async.config.schema import TIER_PRECISION, VerifierConfig
 from calib_async.records import CorpusItem, Tier
 from calib_async.runner.spec import ExecResult, ExecSpec
-from calib_async.verifiers.base import Verdict, allowlisted_env
+from calib_async.runner.workdir import new_workdir
+from calib_async.verifiers.base import Verdict, allowlisted_env, workdir_env
 from calib_async.verifiers.command import limits_for
 from calib_async.verifiers.lean import LeanVerifier
 
@@ -63,19 +64,27 @@ class SimulatedVerifier:
         argv = (
             sys.executable, "-I", "-S", str(CHECKER),
             "--precision", precision,
-            "--seed", str(int(self.config.options.get("seed", 0))),
+            "--seed", str(self.seed_for(tier)),
             "--guard", guards,
             *json_flag,
             *tier.args,
             str(path),
         )  # fmt: skip
+        workdir = new_workdir()
         return ExecSpec(
             argv=argv,
             timeout_s=timeout_s,
-            env=self._env,
+            env=workdir_env(self._env, workdir),
+            cwd=workdir,
             limits=limits_for(tier),
             grace_s=tier.grace_s,
+            workdir=workdir,
         )
+
+    def seed_for(self, tier: Tier) -> int:
+        """The profile's seed; an independent repeat (tier option ``repeat``) shifts it, so a
+        repeated consensus check is a fresh draw, as a re-run of a noisy checker would be."""
+        return int(self.config.options.get("seed", 0)) + 7919 * int(tier.options.get("repeat", 0))
 
     def classify(self, result: ExecResult, tier: Tier) -> Verdict:
         return self._lean.classify(result, self._effective(tier))

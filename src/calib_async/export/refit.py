@@ -1,0 +1,234 @@
+"""``calibrate_noise refit``: stages 4-6 again, from the telemetry log and ``labels.json``.
+
+Nothing runs: the telemetry runs come from the log, the labelled sample and its labels from
+``labels.json`` (with the tiers and settings the calibration used), and only the statistics
+settings may change (``--validation-split``, ``--bootstrap``, the split ``--seed``,
+``--confidence``). Every run the statistics need must be in the log: each (item, tier)
+telemetry run of the log's corpus and every sampled record; a missing one is refused in one
+line (finish the calibration with ``--resume`` first).
+
+Compatibility: a log of another tool version is accepted when its format is this version's
+(``checkpoint.reading.FORMAT``) and its records have every field this version needs; a
+``labels.json`` must be ``labels.store.FORMAT``. Otherwise one line says what to do.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import structlog
+
+from calib_async.checkpoint.reading import FORMAT as LOG_FORMAT
+from calib_async.checkpoint.reading import dedupe_records, read_log
+from calib_async.config.run import RunConfig
+from calib_async.errors import CalibError, CheckpointError
+from calib_async.export.stage import export_calibration
+from calib_async.labels.store import FORMAT as LABELS_FORMAT
+from calib_async.labels.store import NAME as LABELS_NAME
+from calib_async.labels.store import read_labels_json
+from calib_async.records import (
+    CorpusItem,
+    LabeledRecord,
+    LabelMethod,
+    Phase,
+    TelemetryRecord,
+    Tier,
+    Truth,
+    task_key,
+)
+from calib_async.version import __version__
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RefitSettings:
+    """The statistics settings of a refit; None keeps the calibration's own."""
+
+    validation_split: float | None = None
+    bootstrap: int | None = None
+    seed: int | None = None
+    confidence: float = 0.95
+    report: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RefitResult:
+    export_path: Path
+    export: dict[str, Any]
+    report_path: Path | None
+    runs: int
+
+
+def refit_calibration(
+    output_dir: Path,
+    *,
+    export: Path,
+    settings: RefitSettings = RefitSettings(),
+    telemetry_log: Path | None = None,
+) -> RefitResult:
+    """Fit, validate and export again from ``output_dir``'s log and labels; no checker runs."""
+    from calib_async.stats.fit import fit_and_validate
+
+    doc = read_labels_json(output_dir / LABELS_NAME)
+    if doc.get("format") != LABELS_FORMAT or "run" not in doc or "sample" not in doc:
+        raise CalibError(
+            f"{output_dir / LABELS_NAME} has no labelled sample (written by an older "
+            "calibrate_noise); re-run the calibration with --resume once to rewrite it"
+        )
+    run = doc["run"]
+    log_path = telemetry_log or output_dir / "telemetry.jsonl"
+    header, records = _read_records(log_path)
+    tiers = [_tier(t) for t in run["tiers"]]
+    telemetry = _telemetry_runs(header, records, tiers, log_path)
+    labeled = _labeled(doc["sample"], records, log_path)
+    seed = int(run["seed"]) if settings.seed is None else settings.seed
+    split = (
+        run["validation_split"] if settings.validation_split is None else settings.validation_split
+    )
+    bootstrap = int(run["bootstrap"]) if settings.bootstrap is None else settings.bootstrap
+    if not 0.0 <= split < 1.0:
+        raise CalibError(f"--validation-split must be in [0, 1), not {split}")
+    fit = fit_and_validate(
+        telemetry,
+        labeled,
+        tiers=tiers,
+        validation_split=split,
+        seed=seed,
+        bootstrap=bootstrap,
+        confidence=settings.confidence,
+    )
+    config = RunConfig(
+        tiers=tuple(t.name for t in tiers),
+        n=int(run["n"]),
+        export=export,
+        corpus=str(run["corpus"]),
+        seed=int(run["seed"]),
+        validation_split=split,
+        label_sample=int(run["label_sample"]),
+        timeout_multiplier=float(run["timeout_multiplier"]),
+        output_dir=output_dir,
+        bootstrap=bootstrap,
+        report=settings.report,
+    )
+    document, report_path = export_calibration(
+        fit,
+        config=config,
+        tiers=tiers,
+        labels=run.get("labels") or {},
+        run_id=uuid.uuid4().hex[:12],
+        telemetry=telemetry,
+        labeled=labeled,
+    )
+    return RefitResult(export, document, report_path, len(records))
+
+
+def _read_records(path: Path) -> tuple[dict[str, Any], dict[str, TelemetryRecord]]:
+    """The log's header and finished records by task key, read only (a torn tail is left)."""
+    try:
+        with open(path, "rb") as fh:
+            first = fh.readline()
+    except OSError as exc:
+        raise CalibError(f"cannot read the telemetry log {path}: {exc.strerror or exc}") from None
+    try:
+        head = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        head = None
+    if not isinstance(head, dict) or head.get("kind") != "header":
+        raise CalibError(f"{path} is not a calibrate_noise telemetry log")
+    if head.get("format") != LOG_FORMAT:
+        raise CalibError(
+            f"{path} has log format {head.get('format')!r}; this version reads format "
+            f"{LOG_FORMAT}: refit it with the calibrate_noise that wrote it"
+        )
+    try:
+        contents = read_log(path, truncate_torn=False)
+    except CheckpointError as exc:
+        raise CalibError(f"cannot refit from {path}: {exc}") from None
+    finished, _ = dedupe_records(contents.records)
+    out: dict[str, TelemetryRecord] = {}
+    for raw in finished:
+        try:
+            record = TelemetryRecord.from_dict(dict(raw))
+        except TypeError as exc:
+            raise CalibError(
+                f"{path} holds records this version cannot read ({exc}); refit it with the "
+                "calibrate_noise that wrote it"
+            ) from None
+        out[record.task_key] = record
+    version = (contents.header.get("fingerprint") or {}).get("tool_version")
+    if version != __version__:
+        log.info("refit.other_tool_version", log_version=version, this_version=__version__)
+    return contents.header, out
+
+
+def _tier(entry: dict[str, Any]) -> Tier:
+    return Tier(
+        name=str(entry["name"]),
+        timeout_s=float(entry["timeout_s"]),
+        verifier=str(entry["verifier"]),
+        memory_limit_mb=entry.get("memory_limit_mb"),
+        args=tuple(entry.get("args") or ()),
+        options=dict(entry.get("options") or {}),
+        max_processes=entry.get("max_processes"),
+        max_file_mb=entry.get("max_file_mb"),
+        output_cap_kb=int(entry.get("output_cap_kb", 64)),
+        grace_s=float(entry.get("grace_s", 1.0)),
+    )
+
+
+def _telemetry_runs(
+    header: dict[str, Any],
+    records: dict[str, TelemetryRecord],
+    tiers: list[Tier],
+    path: Path,
+) -> list[TelemetryRecord]:
+    """Every (item, tier) telemetry run of the log's corpus; CalibError when one is missing."""
+    corpus = ((header.get("fingerprint") or {}).get("corpus") or {}).get("items") or {}
+    missing, out = [], []
+    for item_id, content_hash in sorted(corpus.items()):
+        item = CorpusItem(item_id, item_id, "", content_hash)
+        for tier in tiers:
+            key = task_key(item, tier.name, Phase.TELEMETRY, 0, tier.verifier)
+            record = records.get(key)
+            if record is None:
+                missing.append(key)
+            else:
+                out.append(record)
+    if missing:
+        raise CalibError(
+            f"refit needs {len(missing)} telemetry run(s) that are not in {path} (e.g. "
+            f"{missing[0]}); finish the calibration with --resume first"
+        )
+    return out
+
+
+def _labeled(
+    sample: list[dict[str, Any]], records: dict[str, TelemetryRecord], path: Path
+) -> list[LabeledRecord]:
+    out, missing = [], []
+    for entry in sample:
+        record = records.get(entry["task_key"])
+        if record is None:
+            missing.append(entry["task_key"])
+            continue
+        out.append(
+            LabeledRecord(
+                record,
+                Truth(entry["truth"]),
+                LabelMethod(entry["method"]),
+                float(entry["confidence"]),
+                str(entry["stratum"]),
+                float(entry["weight"]),
+            )
+        )
+    if missing:
+        raise CalibError(
+            f"refit needs {len(missing)} sampled run(s) that are not in {path} (e.g. "
+            f"{missing[0]}); the log and labels.json are of different runs"
+        )
+    return out

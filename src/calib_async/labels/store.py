@@ -1,0 +1,153 @@
+"""``labels.json``: stage 3's output as a file, enough to refit without running any checker.
+
+Layout (``format`` 2; a file without ``format`` is the first layout, ``items`` only)::
+
+    {"format": 2,
+     "items": {"<item>": {"truth", "method", "confidence", "votes", "conflicts", "reason"?}},
+     "undetermined_by_reason": {"split_vote": 1, ...},
+     "sample": [{"task_key", "stratum", "weight", "truth", "method", "confidence"}, ...],
+     "run": {"tiers": [{"name", ...Tier.identity()}], "corpus", "n", "seed", ...,
+             "labels": <the YAML's label summary>},
+     "validation_split": {"fraction", "seed", "count", "sha256", "held_out": [ids]},
+     "validation_splits": {"<sha256>": {"fraction", "seed", "count", "held_out"}, ...}}
+
+``sample`` is the labelled sample (each sampled telemetry record by task key, with its
+stratum, Horvitz–Thompson weight and label); ``run`` is what stages 4-6 need besides the log;
+``validation_split`` is written by stage 6 (and by ``refit``): the held-out item ids the
+statistics of the latest export used, their count and :func:`split_digest`;
+``validation_splits`` keeps every split an export named, by digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from calib_async.config.run import RunConfig
+from calib_async.errors import CalibError
+from calib_async.records import ItemLabel, LabeledRecord, Tier
+
+FORMAT = 2
+NAME = "labels.json"
+
+
+def run_description(
+    config: RunConfig, tiers: Sequence[Tier], summary: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What stages 4-6 need besides the log and the sample (see the module docstring)."""
+    return {
+        "tiers": [{"name": t.name, **t.identity()} for t in tiers],
+        "corpus": config.corpus,
+        "n": config.n,
+        "seed": config.seed,
+        "label_sample": config.label_sample,
+        "timeout_multiplier": config.timeout_multiplier,
+        "validation_split": config.validation_split,
+        "bootstrap": config.bootstrap,
+        "labels": dict(summary),
+    }
+
+
+def write_labels_json(
+    path: Path,
+    labels: Mapping[tuple[str, str | None], ItemLabel],
+    *,
+    reasons: Mapping[str, str] | None = None,
+    sample: Sequence[LabeledRecord] = (),
+    run: Mapping[str, Any] | None = None,
+) -> None:
+    """Write ``labels.json`` atomically: every labelled item's merged item-wide label, the
+    undetermined items' reasons, the labelled sample and the run description."""
+    reasons = reasons or {}
+    items = {}
+    for (item, tier), lab in sorted(labels.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        if tier is not None:
+            continue
+        entry: dict[str, Any] = {
+            "truth": lab.truth.value,
+            "method": lab.method.value,
+            "confidence": lab.confidence,
+            "votes": lab.votes,
+            "conflicts": lab.conflicts,
+        }
+        if item in reasons:
+            entry["reason"] = reasons[item]
+        items[item] = entry
+    counts: dict[str, int] = {}
+    for reason in reasons.values():
+        counts[reason] = counts.get(reason, 0) + 1
+    doc: dict[str, Any] = {
+        "format": FORMAT,
+        "items": items,
+        "undetermined_by_reason": dict(sorted(counts.items())),
+        "sample": [
+            {
+                "task_key": lr.record.task_key,
+                "stratum": lr.stratum,
+                "weight": lr.weight,
+                "truth": lr.truth.value,
+                "method": lr.method.value,
+                "confidence": lr.confidence,
+            }
+            for lr in sample
+        ],
+    }
+    if run is not None:
+        doc["run"] = dict(run)
+    _write(path, doc)
+
+
+def split_digest(held_out: Iterable[str]) -> str:
+    """sha256 of the sorted held-out item ids, one per line (each followed by a newline)."""
+    h = hashlib.sha256()
+    for item_id in sorted(held_out):
+        h.update(item_id.encode("utf-8") + b"\n")
+    return h.hexdigest()
+
+
+def split_summary(held_out: Iterable[str], fraction: float, seed: int) -> dict[str, Any]:
+    """The held-out split as exported: fraction, seed, count, digest (and the ids)."""
+    ids = sorted(held_out)
+    return {
+        "fraction": fraction,
+        "seed": seed,
+        "count": len(ids),
+        "sha256": split_digest(ids),
+        "held_out": ids,
+    }
+
+
+def record_split(path: Path, split: Mapping[str, Any]) -> None:
+    """Set ``validation_split`` (the latest export's) in an existing ``labels.json``, and keep
+    every split an export used under ``validation_splits`` by its sha256 (a refit with another
+    split does not lose the one the first export names)."""
+    doc = read_labels_json(path)
+    doc["validation_split"] = dict(split)
+    kept = dict(doc.get("validation_splits") or {})
+    kept[str(split["sha256"])] = {k: v for k, v in split.items() if k != "sha256"}
+    doc["validation_splits"] = kept
+    _write(path, doc)
+
+
+def read_labels_json(path: Path) -> dict[str, Any]:
+    """The document, or a one-line CalibError when it is missing or not a labels file."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CalibError(f"{path} does not exist; run the calibration first") from None
+    except (OSError, ValueError) as exc:
+        raise CalibError(
+            f"cannot read {path}: {exc}; re-run the calibration with --resume"
+        ) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("items"), dict):
+        raise CalibError(f"{path} is not a labels.json written by calibrate_noise")
+    return doc
+
+
+def _write(path: Path, doc: Mapping[str, Any]) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=1))  # key order kept: refit exports it as it was
+    tmp.replace(path)
