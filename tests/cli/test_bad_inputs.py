@@ -238,7 +238,7 @@ CASES: list[Case] = [
     Case(
         "yaml-invalid-regex",
         cfg_case(verifier_cfg(command=["true"], rules=[{"output": "(", "outcome": "VERIFIED"}])),
-        message="invalid regex",
+        message="cannot use regex",
     ),
     Case(
         "yaml-unknown-outcome",

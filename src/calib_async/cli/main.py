@@ -199,9 +199,12 @@ def build_label_parser() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-    """The plan's validation, plus the obvious ranges."""
+    """The plan's validation, plus the obvious ranges; integers must fit the kernel's types."""
     if args.n < 1:
         parser.error("--n must be >= 1")
+    from calib_async.cli.flag_checks import check_flag_values
+
+    check_flag_values(args, parser.error)
     if not 0.0 <= args.validation_split <= 1.0:
         parser.error("--validation-split must be in range [0.0, 1.0]")
     if args.workers < 1:
