@@ -23,6 +23,8 @@ from calib_async.errors import CalibError, only_calib_error
 from calib_async.events import Event, Listener, StageFinished, StageStarted, emit
 from calib_async.labels.stage import establish_ground_truth
 from calib_async.records import CorpusItem, TelemetryRecord
+from calib_async.runner.cgroups import driver_cgroup_base
+from calib_async.runner.leftovers import claim_output_dir
 from calib_async.telemetry.session import open_session
 from calib_async.telemetry.stage import collect_telemetry
 
@@ -63,8 +65,14 @@ async def run_calibration(
 
 
 async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> CalibrationResult:
-    run_id = uuid.uuid4().hex[:12]
     prepare_outputs(config)
+    # one driver per output directory; no checker outlives it (runner/leftovers.py)
+    with claim_output_dir(config.output_dir, cgroup_prefix=driver_cgroup_base()):
+        return await _claimed_stages(config, listeners)
+
+
+async def _claimed_stages(config: RunConfig, listeners: Sequence[Listener]) -> CalibrationResult:
+    run_id = uuid.uuid4().hex[:12]
     checker = load_checker_setup(config)
     tiers = selected_tiers(config, checker)
 
