@@ -317,6 +317,9 @@ def _calibrate_main(argv: list[str]) -> int:
             f"{PROG}: {exc}; finished runs are saved in {config.log_path}.\n"
             f"resume with: {_resume_command(argv)}\n"
         )
+        from calib_async.cli.signals import exit_if_threads_abandoned
+
+        exit_if_threads_abandoned(exc.exit_code)
         return exc.exit_code
     display.print_summary(result.export)
     print(f"calibration written to {result.export_path}")
