@@ -126,7 +126,8 @@ def test_append_after_a_line_cut_short_starts_a_new_line(tmp_path: Path) -> None
     append_manual_label(path, ManualLabel("c", None, Truth.INVALID))
     last = path.read_text().splitlines()[-1]
     assert json.loads(last)["item_id"] == "c"
-    with pytest.raises(CorpusError, match=r":2: not valid JSON"):  # the cut line is reported, not merged
+    # the cut line is reported, not merged
+    with pytest.raises(CorpusError, match=r":2: not valid JSON"):
         load_manual_labels(path)
 
 
