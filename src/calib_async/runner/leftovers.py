@@ -46,7 +46,8 @@ log = structlog.get_logger(__name__)
 
 TOKEN_VAR = "CALIB_ASYNC_RUN"
 RECORD_NAME = ".calib-async-driver.json"
-_DASH = shutil.which("dash") or shutil.which("sh")
+_SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+_SHELL = shutil.which("dash", path=_SYSTEM_PATH) or shutil.which("sh", path=_SYSTEM_PATH)
 _token: str | None = None  # the token of the run in progress in this process, if any
 
 _WATCHER = (  # $1: token; $2: cgroup base or "-". Blocks until the driver's pipe closes.
@@ -130,16 +131,27 @@ def _reap_previous(record: Path) -> None:
             log.warning("killed leftovers of a driver that died", pid=pid, processes=killed)
 
 
-def _start_watcher(token: str, cgroup_prefix: str | None) -> tuple[subprocess.Popen[bytes], int]:
+def _start_watcher(
+    token: str, cgroup_prefix: str | None
+) -> tuple[subprocess.Popen[bytes] | None, int]:
+    """The watcher and the write end of its pipe; without a shell, (None, -1) and a warning."""
+    if _SHELL is None:
+        log.warning("no leftover watcher: no shell in /usr/bin or /bin")
+        return None, -1
     read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
     try:
         proc = subprocess.Popen(
-            [_DASH or "sh", "-c", _WATCHER, "calib-async-watcher", token, cgroup_prefix or "-"],
+            [_SHELL, "-c", _WATCHER, "calib-async-watcher", token, cgroup_prefix or "-"],
             stdin=read_fd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env={"PATH": _SYSTEM_PATH},  # grep, kill and sleep, whatever the driver's PATH
             start_new_session=True,  # a Ctrl-C to the terminal's group must not kill it first
         )
+    except OSError as exc:
+        os.close(write_fd)
+        log.warning("no leftover watcher", error=str(exc))
+        return None, -1
     finally:
         os.close(read_fd)
     return proc, write_fd
@@ -174,8 +186,9 @@ def claim_output_dir(output_dir: Path, *, cgroup_prefix: str | None = None) -> I
         yield token
     finally:
         _token = previous
-        os.close(write_fd)  # the watcher wakes, kills leftovers (if any) and exits
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            watcher.wait(timeout=2)
+        if watcher is not None:
+            os.close(write_fd)  # the watcher wakes, kills leftovers (if any) and exits
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                watcher.wait(timeout=2)
         with contextlib.suppress(OSError):
             record.unlink()
