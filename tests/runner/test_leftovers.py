@@ -90,3 +90,39 @@ def test_leftovers_of_a_dead_driver_are_killed_at_the_next_start(tmp_path: Path)
     finally:
         leftover.kill()
         leftover.wait()
+
+
+def test_a_checker_outlives_the_idle_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: PR_SET_PDEATHSIG fires when the spawning *thread* ends; spawned from an
+    anyio worker thread (pruned once idle), a long checker was SIGKILLed mid-run."""
+    import time as clock
+
+    import anyio
+    import anyio._backends._asyncio as asyncio_backend
+
+    from calib_async.runner.measured import run_process_measured
+    from calib_async.runner.sampler import TreeSampler
+    from calib_async.runner.spec import ExecSpec, Termination
+
+    monkeypatch.setattr(asyncio_backend.WorkerThread, "MAX_IDLE_TIME", 0.05)
+    results: list[object] = []
+
+    async def main() -> None:
+        async with TreeSampler(interval_s=0.2) as sampler, anyio.create_task_group() as tg:
+            spec = ExecSpec(("sleep", "1.5"), timeout_s=30, env={"PATH": os.environ["PATH"]})
+
+            async def checker() -> None:
+                results.append(await run_process_measured(spec, sampler=sampler))
+
+            tg.start_soon(checker)
+            await anyio.sleep(0.3)  # spawned; the spawning thread is idle now
+            async with anyio.create_task_group() as busy:  # reuse it, and start a second one
+                busy.start_soon(anyio.to_thread.run_sync, clock.sleep, 0.05)
+                busy.start_soon(anyio.to_thread.run_sync, clock.sleep, 0.2)
+            await anyio.sleep(0.2)
+            await anyio.to_thread.run_sync(lambda: None)  # prunes the threads idle > 0.05 s
+
+    anyio.run(main, backend="asyncio")
+    result = results[0]
+    assert result.termination is Termination.EXITED  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result  # type: ignore[attr-defined]

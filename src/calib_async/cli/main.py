@@ -202,9 +202,6 @@ def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """The plan's validation, plus the obvious ranges; integers must fit the kernel's types."""
     if args.n < 1:
         parser.error("--n must be >= 1")
-    from calib_async.cli.flag_checks import check_flag_values
-
-    check_flag_values(args, parser.error)
     if not 0.0 <= args.validation_split <= 1.0:
         parser.error("--validation-split must be in range [0.0, 1.0]")
     if args.workers < 1:
@@ -225,6 +222,9 @@ def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
         parser.error(f"--config {args.config} is not a file")
     if args.manual_labels is not None and not args.manual_labels.is_file():
         parser.error(f"--manual-labels {args.manual_labels} is not a file")
+    from calib_async.cli.flag_checks import check_flag_values
+
+    check_flag_values(args, parser.error)  # integers that fit, finite numbers, RE2 regexes
 
 
 def _resume_command(argv: Sequence[str]) -> str:
