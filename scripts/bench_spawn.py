@@ -13,6 +13,9 @@ Alternatives:
   prlimit-bin    Popen(["prlimit", "--as=..", "--core=0", "--", argv...]): one extra exec.
   sh-ulimit      Popen(["/bin/sh", "-c", 'ulimit -v ..; exec "$@"', ...]): one extra exec.
   prlimit(pid)   Popen then resource.prlimit(pid, ...): fast but racy (see process.py).
+  dash-wrapper   the runner's dash wrapper (ulimit, then exec): what a run with limits costs.
+  setpriv        Popen(["setpriv", "--pdeathsig", "KILL", "--", argv...]): PR_SET_PDEATHSIG.
+  setpriv+dash   setpriv in front of the dash wrapper: a run with limits that dies with us.
 
 Then the full ``run_process_measured`` path (pidfd + epoll + wait4, shared TreeSampler at 0.2 s)
 at concurrency 8, 2000 runs of /bin/true, under asyncio and trio, without limits, with a memory
@@ -43,6 +46,9 @@ from calib_async.runner.spec import ExecSpec, Limits
 AS_BYTES = 4 * 1024**3
 TRUE = shutil.which("true") or "/bin/true"
 PRLIMIT = shutil.which("prlimit")
+SETPRIV = shutil.which("setpriv")
+DASH = shutil.which("dash")
+WRAP = 'ulimit -v "$1" -c 0 || exit 125; shift; exec "$@"'
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
 
@@ -85,6 +91,23 @@ def prlimit_bin() -> subprocess.Popen[bytes]:
 def sh_ulimit() -> subprocess.Popen[bytes]:
     script = 'ulimit -v "$1" -c 0 || exit 127; shift; exec "$@"'
     return _spawn(["/bin/sh", "-c", script, "sh", str(AS_BYTES // 1024), TRUE])
+
+
+def dash_wrapper() -> subprocess.Popen[bytes]:
+    assert DASH is not None
+    return _spawn([DASH, "-c", WRAP, "w", str(AS_BYTES // 1024), TRUE])
+
+
+def setpriv() -> subprocess.Popen[bytes]:
+    assert SETPRIV is not None
+    return _spawn([SETPRIV, "--pdeathsig", "KILL", "--", TRUE])
+
+
+def setpriv_dash() -> subprocess.Popen[bytes]:
+    assert SETPRIV is not None and DASH is not None
+    return _spawn(
+        [SETPRIV, "--pdeathsig", "KILL", "--", DASH, "-c", WRAP, "w", str(AS_BYTES // 1024), TRUE]
+    )
 
 
 def prlimit_pid() -> subprocess.Popen[bytes]:
@@ -197,6 +220,12 @@ def main() -> None:
     }
     if PRLIMIT:
         alts["prlimit-bin"] = prlimit_bin
+    if DASH:
+        alts["dash-wrapper"] = dash_wrapper
+    if SETPRIV:
+        alts["setpriv"] = setpriv
+    if SETPRIV and DASH:
+        alts["setpriv+dash"] = setpriv_dash
     print(f"sequential spawn+wait4 of {TRUE}, {args.runs} runs x {args.rounds} rounds, median")
     print("parent RSS: small (as the driver, numpy not imported)")
     _table(alts, args.runs, args.rounds)

@@ -17,12 +17,16 @@ from typing import Any
 import anyio
 
 from calib_async.config.run import RunConfig
+from calib_async.config.schema import CheckerConfig
 from calib_async.config.setup import load_checker_setup, prepare_outputs, selected_tiers
 from calib_async.corpus.stage import select_items
 from calib_async.errors import CalibError, only_calib_error
 from calib_async.events import Event, Listener, StageFinished, StageStarted, emit
+from calib_async.labels.manual import load_manual_labels
 from calib_async.labels.stage import establish_ground_truth
 from calib_async.records import CorpusItem, TelemetryRecord
+from calib_async.runner.cgroups import driver_cgroup_base
+from calib_async.runner.leftovers import claim_output_dir
 from calib_async.telemetry.canaries import canary_classes, run_canaries
 from calib_async.telemetry.load_experiment import check_levels, run_load_experiment
 from calib_async.telemetry.replicates import run_replicates
@@ -68,9 +72,19 @@ async def run_calibration(
 
 
 async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> CalibrationResult:
-    run_id = uuid.uuid4().hex[:12]
     prepare_outputs(config)
     checker = load_checker_setup(config)
+    if config.manual_labels is not None:  # a bad file fails now, not after stage 2
+        load_manual_labels(config.manual_labels)
+    # one driver per output directory; no checker outlives it (runner/leftovers.py)
+    with claim_output_dir(config.output_dir, cgroup_prefix=driver_cgroup_base()):
+        return await _claimed_stages(config, checker, listeners)
+
+
+async def _claimed_stages(
+    config: RunConfig, checker: CheckerConfig, listeners: Sequence[Listener]
+) -> CalibrationResult:
+    run_id = uuid.uuid4().hex[:12]
     tiers = selected_tiers(config, checker)
     levels = check_levels(config.load_levels, config.workers)
     canaries = canary_classes(config, checker, tiers)  # a bad class name fails before any run

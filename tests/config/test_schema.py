@@ -76,17 +76,17 @@ def test_issue_schema_example_parses_and_classifies(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("verifiers: [", r"not valid YAML at line"),
+        ("verifiers: [", r"c\.yaml:1: not valid YAML"),
         ("bogus: 1", r"unknown top-level key"),
         ("verifiers: {x: {kind: command}}", r"'command' is required"),
         ("verifiers: {x: {command: coqc}}", r"non-empty list of strings"),
         (
             "verifiers: {x: {command: [a], rules: [{output: '(', outcome: VERIFIED}]}}",
-            "invalid regex",
+            "cannot use regex",
         ),
         ("verifiers: {x: {command: [a], rules: [{outcome: MAYBE}]}}", "is not an outcome"),
         ("verifiers: {x: {command: [a], colour: red}}", r"unknown key"),
-        ("tiers: {FAST: {timeout_s: -1, verifier: lean}}", "positive number"),
+        ("tiers: {FAST: {timeout_s: -1, verifier: lean}}", "timeout_s must be > 0"),
         ("tiers: {FAST: {timeout_s: 1, verifier: nope}}", "not defined"),
         ("tiers: {FAST: {timeout_s: 1}}", "'verifier' is required"),
     ],

@@ -336,7 +336,7 @@ def test_filter_and_seeded_sampling(tmp_path: Path, lean_on_path: None) -> None:
 
 def test_bad_and_unmatched_filter(tmp_path: Path) -> None:
     f = write(tmp_path / "One.lean", "")
-    with pytest.raises(CorpusError, match=r"^--corpus-filter '\(' is not a valid regex: "):
+    with pytest.raises(CorpusError, match=r"^--corpus-filter: cannot use regex \(: missing \)"):
         select("custom", tmp_path, corpus_path=f, corpus_filter="(")
     with pytest.raises(CorpusError, match=r"^no module of the custom corpus \(1 items\) matches"):
         select("custom", tmp_path, corpus_path=f, corpus_filter="^Zzz")

@@ -78,7 +78,7 @@ def test_later_line_wins_for_the_same_item_and_tier(tmp_path: Path) -> None:
         (
             "l.jsonl",
             '{"item_id": "a", "label": "VERIFIED"}\n{"item_id": "b",\n',
-            r":2: not JSON \(.*\)$",
+            r":2: not valid JSON \(.*\); write one JSON value per line$",
         ),
         ("l.jsonl", '\n\n["a", "VERIFIED"]\n', r":3: expected a JSON object$"),
         (
@@ -101,7 +101,7 @@ def test_bad_lines_name_the_line(tmp_path: Path, name: str, text: str, message: 
 
 
 def test_missing_file_and_unknown_suffix_are_user_errors(tmp_path: Path) -> None:
-    with pytest.raises(CalibError, match=r"cannot read manual labels .*: No such file"):
+    with pytest.raises(CalibError, match=r"^--manual-labels .* does not exist; check the path$"):
         load_manual_labels(tmp_path / "nope.csv")
     with pytest.raises(CalibError, match=r"unknown file type '\.txt'; use \.csv"):
         load_manual_labels(write(tmp_path / "l.txt", "x"))
@@ -126,7 +126,8 @@ def test_append_after_a_line_cut_short_starts_a_new_line(tmp_path: Path) -> None
     append_manual_label(path, ManualLabel("c", None, Truth.INVALID))
     last = path.read_text().splitlines()[-1]
     assert json.loads(last)["item_id"] == "c"
-    with pytest.raises(CorpusError, match=r":2: not JSON"):  # the cut line is reported, not merged
+    # the cut line is reported, not merged
+    with pytest.raises(CorpusError, match=r":2: not valid JSON"):
         load_manual_labels(path)
 
 

@@ -25,7 +25,7 @@ from calib_async.records import CorpusItem, Outcome, Task, TelemetryRecord, Tier
 from calib_async.runner.sandbox import Bwrap, find_bwrap, sandbox_spec
 from calib_async.runner.spec import ExecResult, ExecSpec, Termination
 from calib_async.telemetry.scheduler import Scheduler
-from calib_async.verifiers.base import allowlisted_env
+from calib_async.verifiers.base import allowlisted_env, classify_run
 from calib_async.verifiers.command import CommandVerifier
 from calib_async.verifiers.sandboxed import SandboxedVerifier, sandboxed_verifiers
 from helpers import file_item, run_env
@@ -274,6 +274,32 @@ async def test_limits_and_timeouts_still_apply_in_the_sandbox(tmp_path: Path) ->
             await anyio.sleep(0.05)
 
 
+# A status means one thing with and without the sandbox (issue 15): each script ends the
+# checker one way; under bwrap a signal death also arrives as 128+N, so a plain `exit 137` and a
+# SIGKILL must give one outcome both ways (and likewise 143 and SIGTERM).
+SAME_BOTH_WAYS = [
+    "exit 0", "exit 1", "exit 2", "exit 125", "exit 128", "exit 137", "exit 143", "exit 139",
+    "exit 255", "kill -TERM $$", "kill -KILL $$", "kill -SEGV $$", "kill -HUP $$",
+]  # fmt: skip
+
+
+@pytest.mark.anyio
+@needs_bwrap
+@pytest.mark.parametrize("script", SAME_BOTH_WAYS)
+async def test_an_exit_status_gives_the_same_outcome_with_and_without_bwrap(
+    tmp_path: Path, script: str
+) -> None:
+    item = make_item(tmp_path / "p.lean")
+    checker = command("sh", "-c", script)
+    inside = await run(SandboxedVerifier(checker, BWRAP), item)
+    outside = await run(checker, item)
+    assert inside.outcome == outside.outcome, (script, inside, outside)
+    if script in ("exit 137", "kill -KILL $$"):
+        assert inside.outcome == Outcome.MEMORY_LIMIT_EXCEEDED
+    if script in ("exit 143", "kill -TERM $$"):
+        assert inside.outcome == Outcome.VERIFIER_ERROR
+
+
 def _alive(mark: str) -> list[psutil.Process]:
     return [
         p
@@ -309,6 +335,6 @@ def test_bwrap_setup_failure_and_oom_kill_inside_are_classified() -> None:
     failed = v.classify(_exited(1, b"bwrap: Can't mount tmpfs on /x: No such device\n"), TIER)
     assert failed.outcome is Outcome.VERIFIER_ERROR
     assert failed.first_error == "bwrap: Can't mount tmpfs on /x: No such device"
-    assert v.classify(_exited(137), TIER).outcome is Outcome.MEMORY_LIMIT_EXCEEDED
+    assert classify_run(v, _exited(137), TIER).outcome is Outcome.MEMORY_LIMIT_EXCEEDED
     assert v.classify(_exited(0), TIER).outcome is Outcome.VERIFIED
     assert v.classify(_exited(1), TIER).outcome is Outcome.PROOF_INVALID

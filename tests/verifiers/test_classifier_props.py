@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from calib_async.config.schema import Rule, VerifierConfig
 from calib_async.records import Outcome, Tier, TimeoutKind
 from calib_async.runner.spec import ExecResult, Termination
-from calib_async.verifiers.base import Verdict, classify_run
+from calib_async.verifiers.base import Verdict, as_signal_death, classify_run
 from calib_async.verifiers.command import CommandVerifier
 from calib_async.verifiers.lean import LeanVerifier, classify_lean_result
 from calib_async.verifiers.lean_messages import parse_messages
@@ -273,7 +273,17 @@ def test_runner_decisions_win_over_any_output(data: st.DataObject) -> None:
 @SETTINGS
 @given(results(), st.lists(rules(), max_size=4))
 def test_exited_runs_are_the_profiles_to_classify(result: ExecResult, rule_list: list) -> None:
-    lean = LeanVerifier(VerifierConfig(name="lean", kind="lean"))
-    assert classify_run(lean, result, TIER) == lean.classify(result, TIER)
-    cmd = command(rule_list, Outcome.PROOF_INVALID)
-    assert classify_run(cmd, result, TIER) == cmd.classify(result, TIER)
+    """...with a status 128+N shown as signal N, and a SIGKILL the runner did not send (or a
+    status of 137) read as the OOM killer's, as with --sandbox bwrap (issue 15)."""
+    seen = as_signal_death(result)
+    for v in (
+        LeanVerifier(VerifierConfig(name="lean", kind="lean")),
+        command(rule_list, Outcome.PROOF_INVALID),
+    ):
+        verdict = classify_run(v, result, TIER)
+        if result.termination is not Termination.EXITED:
+            continue
+        if seen.signal == signal.SIGKILL:
+            assert verdict.outcome is Outcome.MEMORY_LIMIT_EXCEEDED
+        else:
+            assert verdict == v.classify(seen, TIER)

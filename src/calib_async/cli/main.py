@@ -249,7 +249,7 @@ def build_label_parser() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-    """The plan's validation, plus the obvious ranges."""
+    """The plan's validation, plus the obvious ranges; integers must fit the kernel's types."""
     if args.n < 1:
         parser.error("--n must be >= 1")
     if not 0.0 <= args.validation_split <= 1.0:
@@ -288,10 +288,14 @@ def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
         parser.error(f"--config {args.config} is not a file")
     if args.manual_labels is not None and not args.manual_labels.is_file():
         parser.error(f"--manual-labels {args.manual_labels} is not a file")
+    from calib_async.cli.flag_checks import check_flag_values
+
+    check_flag_values(args, parser.error)  # integers that fit, finite numbers, RE2 regexes
     if args.canary_sample < 1:
         parser.error("--canary-sample must be >= 1")
     if args.canaries is not None and not _canary_classes(args.canaries):
         parser.error("--canaries needs class names separated by commas, or 'all'")
+
 
 
 def _canary_classes(text: str | None) -> tuple[str, ...]:
@@ -403,6 +407,9 @@ def _calibrate_main(argv: list[str]) -> int:
             f"{PROG}: {exc}; finished runs are saved in {config.log_path}.\n"
             f"resume with: {_resume_command(argv)}\n"
         )
+        from calib_async.cli.signals import exit_if_threads_abandoned
+
+        exit_if_threads_abandoned(exc.exit_code)
         return exc.exit_code
     display.print_summary(result.export)
     print(f"calibration written to {result.export_path}")

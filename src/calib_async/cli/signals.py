@@ -7,8 +7,11 @@ command and exits 128 + the signal number. A second signal exits at once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sys
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -56,6 +59,25 @@ async def run_until_signal(main: Callable[[], Awaitable[T]]) -> T:
     if stopped:
         raise Interrupted(stopped[0])
     return result[0]
+
+
+def exit_if_threads_abandoned(exit_code: int) -> None:
+    """Exit the process now if a stage abandoned on a signal still runs in a worker thread.
+
+    Stage 1 and stages 4-6 run in worker threads abandoned on cancellation
+    (``abandon_on_cancel``); the checkpoint is already fsynced and every checker killed when
+    this is called, but Python would join those non-daemon threads at exit, so Ctrl-C would
+    wait for the corpus scan or the fit to finish (seconds to minutes). Nothing they compute
+    is kept: stdout and stderr are flushed and the process ends with ``exit_code``.
+    """
+    main = threading.main_thread()
+    if threading.current_thread() is not main:
+        return  # embedded in another program's thread: leave the exit to it
+    if any(t.is_alive() and not t.daemon and t is not main for t in threading.enumerate()):
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(exit_code)
 
 
 async def _watch(

@@ -5,16 +5,15 @@ The YAML schema (``--config FILE``) is documented in README.md; this module vali
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from calib_async.config import checks
 from calib_async.config.canaries import GenericCanary, parse_canaries
 from calib_async.errors import ConfigError
+from calib_async.inputs import UserRegex, load_yaml_text, no_nul, open_regular_file
 from calib_async.records import Outcome, Tier, plain_value
 
 VERIFIER_KINDS = ("command", "lean", "simulated")
@@ -49,7 +48,7 @@ class Rule:
 
     outcome: Outcome
     exit_codes: tuple[int, ...] | None = None
-    output: re.Pattern[str] | None = None
+    output: UserRegex | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,17 +174,13 @@ def default_synthetic_config() -> CheckerConfig:
 def load_checker_config(path: Path, base: CheckerConfig) -> CheckerConfig:
     """Read ``--config FILE`` and merge it over ``base`` (file entries replace same names)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist; check the --config path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"config file {path} is not valid YAML{where}; fix its syntax") from None
+        with open_regular_file(path, "--config", error=ConfigError) as fh:
+            text = fh.read().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 ({exc.reason}); fix it") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    data = load_yaml_text(text, source=f"config file {path}", error=ConfigError)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -223,6 +218,8 @@ def check_references(config: CheckerConfig) -> None:
                 f"tier {tier.name} uses verifier {tier.verifier!r}, which is not defined; "
                 f"defined: {sorted(config.verifiers)}"
             )
+        if config.verifiers[tier.verifier].kind == "simulated":
+            checks.precision(tier.options.get("precision"), f"tier {tier.name}: options.precision")
 
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:
@@ -247,32 +244,30 @@ def parse_verifier(name: str, raw: Any) -> VerifierConfig:
         raise ConfigError(
             f'{where}: \'command\' is required (an argv list such as ["coqc", "{{file}}"])'
         )
-    if command is not None and (
-        not isinstance(command, list) or not command or not all(isinstance(a, str) for a in command)
-    ):
-        raise ConfigError(f"{where}: 'command' must be a non-empty list of strings (an argv list)")
+    if command is not None:
+        checks.argv_list(command, f"{where}: 'command'", placeholders=True)
     cwd = raw.get("cwd")
     if cwd is not None and not isinstance(cwd, str):
         raise ConfigError(f"{where}: 'cwd' must be a string path")
-    env = raw.get("env") or {}
-    if not isinstance(env, dict) or not all(isinstance(k, str) for k in env):
-        raise ConfigError(f"{where}: 'env' must be a mapping of names to values")
+    if cwd is not None:
+        no_nul(cwd, f"{where}: cwd", error=ConfigError)
+    env = checks.environment(raw.get("env") or {}, f"{where}: env")
     rules = tuple(_parse_rule(where, i, r) for i, r in enumerate(raw.get("rules") or []))
     default = _outcome(raw.get("default", "PROOF_INVALID"), f"{where}: default")
     version = raw.get("version_command")
-    if version is not None and (
-        not isinstance(version, list) or not all(isinstance(a, str) for a in version)
-    ):
-        raise ConfigError(f"{where}: 'version_command' must be a list of strings")
+    if version is not None:
+        checks.argv_list(version, f"{where}: 'version_command'", placeholders=False)
     options = raw.get("options") or {}
     if not isinstance(options, dict):
         raise ConfigError(f"{where}: 'options' must be a mapping")
+    if kind == "simulated":
+        checks.simulated_options(options, where)
     return VerifierConfig(
         name=name,
         kind=kind,
         command=tuple(command or ()),
         cwd=cwd,
-        env={k: str(v) for k, v in env.items()},
+        env=env,
         rules=rules,
         default=default,
         version_command=tuple(version) if version else None,
@@ -310,15 +305,12 @@ def _parse_rule(where: str, index: int, raw: Any) -> Rule:
         items = codes if isinstance(codes, list) else [codes]
         if not all(isinstance(c, int) and not isinstance(c, bool) for c in items):
             raise ConfigError(f"{where}: exit_code must be an integer or a list of integers")
-        exit_codes = tuple(items)
+        exit_codes = checks.exit_codes(items, where)
     pattern = None
     if "output" in raw:
         if not isinstance(raw["output"], str):
             raise ConfigError(f"{where}: output must be a regex string")
-        try:
-            pattern = re.compile(raw["output"])
-        except re.error as exc:
-            raise ConfigError(f"{where}: invalid regex {raw['output']!r}: {exc}") from None
+        pattern = checks.output_regex(raw["output"], where)
     return Rule(outcome=outcome, exit_codes=exit_codes, output=pattern)
 
 
@@ -333,9 +325,7 @@ def parse_tier(name: str, raw: Any) -> Tier:
     for key in ("timeout_s", "verifier"):
         if key not in raw:
             raise ConfigError(f"{where}: '{key}' is required")
-    timeout = raw["timeout_s"]
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise ConfigError(f"{where}: timeout_s must be a positive number of seconds")
+    timeout = checks.timeout_s(raw["timeout_s"], where)
     if not isinstance(raw["verifier"], str):
         raise ConfigError(f"{where}: verifier must be a profile name")
 
@@ -345,20 +335,20 @@ def parse_tier(name: str, raw: Any) -> Tier:
             return None
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise ConfigError(f"{where}: {key} must be a positive integer")
-        return v
+        return checks.size(v, where, key)
 
     args = raw.get("args") or []
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
         raise ConfigError(f"{where}: args must be a list of strings")
+    for i, arg in enumerate(args):
+        no_nul(arg, f"{where}: args[{i}]", error=ConfigError)
     options = raw.get("options") or {}
     if not isinstance(options, dict):
         raise ConfigError(f"{where}: options must be a mapping")
-    grace = raw.get("grace_s", 1.0)
-    if isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0:
-        raise ConfigError(f"{where}: grace_s must be a non-negative number")
+    grace = checks.grace_s(raw.get("grace_s", 1.0), where)
     return Tier(
         name=name,
-        timeout_s=float(timeout),
+        timeout_s=timeout,
         verifier=raw["verifier"],
         memory_limit_mb=opt_int("memory_limit_mb"),
         args=tuple(args),

@@ -7,6 +7,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from calib_async.config.paths import check_no_collisions
 from calib_async.config.run import RunConfig
 from calib_async.config.schema import (
     CheckerConfig,
@@ -61,7 +62,9 @@ def selected_tiers(config: RunConfig, checker: CheckerConfig) -> list[Tier]:
 
 
 def prepare_outputs(config: RunConfig) -> None:
-    """Create ``--output-dir`` and fail before hours of checking when --export is unwritable."""
+    """Create ``--output-dir`` and fail before hours of checking when --export is unwritable
+    or any output would overwrite an input or another output."""
+    check_no_collisions(config)
     try:
         config.output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

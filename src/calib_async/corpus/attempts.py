@@ -9,11 +9,11 @@ together).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from calib_async.errors import CorpusError
+from calib_async.inputs import parse_json_line, writable_text
 
 ID_KEYS = ("id", "custom_id", "name")
 STATEMENT_KEYS = ("formal_statement", "statement")
@@ -65,7 +65,8 @@ def parse_attempts(text: str, source: str) -> list[ProofAttempt]:
     """Every attempt in a JSONL text, validated; ``source`` names the file in errors.
 
     Blank lines are skipped. Raises CorpusError (one line, ``FILE:LINE: ...``) for a malformed
-    line, a missing or non-scalar id, a duplicate id, or missing code.
+    line (lone surrogates and nesting deeper than 64 included), a missing or non-scalar id, a
+    duplicate id, or missing code.
     """
     first_line: dict[str, int] = {}
     attempts = []
@@ -73,29 +74,24 @@ def parse_attempts(text: str, source: str) -> list[ProofAttempt]:
         where = f"{source}:{lineno}"
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            msg = getattr(exc, "msg", str(exc))
-            raise CorpusError(
-                f"{where}: not valid JSON ({msg}); write one object per line"
-            ) from None
+        obj = parse_json_line(line.encode("utf-8", "surrogatepass"), where, error=CorpusError)
         if not isinstance(obj, dict):
             raise CorpusError(f'{where}: expected a JSON object like {{"id": ..., "code": ...}}')
         raw_id = next((obj[k] for k in ID_KEYS if obj.get(k) is not None), None)
         if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or raw_id == "":
             raise CorpusError(f"{where}: needs a string or integer 'id'")
-        raw = str(raw_id)
+        raw = writable_text(str(raw_id), f"{where}: id", error=CorpusError)
         if raw in first_line:
             raise CorpusError(
                 f"{where}: duplicate id {raw!r} (first at line {first_line[raw]}); "
                 "give each attempt a unique id"
             )
         first_line[raw] = lineno
+        code = writable_text(attempt_code(obj, where), f"{where}: code", error=CorpusError)
         attempts.append(
             ProofAttempt(
                 raw_id=raw,
-                code=attempt_code(obj, where),
+                code=code,
                 line=lineno,
                 formal_statement=_field(obj, STATEMENT_KEYS, where),
             )

@@ -27,7 +27,7 @@ Item ids are safe file names (``[A-Za-z0-9._-]``, no leading dot or dash, never 
 120 characters): an id that had to be changed gets a hash suffix of the original, so ids stay
 unique and stable. No id can make a file be written outside the output directory.
 
-Selection: ``--corpus-filter`` is a regex searched (``re.search``) in module names; then, when
+Selection: ``--corpus-filter`` is a regex searched in module names (RE2: linear time); then, when
 more than ``n`` items remain, ``random.Random(seed).sample`` over the list sorted by item id picks
 ``n``. The result is sorted by item id, so it depends only on the corpus, the filter, n and seed.
 """
@@ -46,7 +46,15 @@ from typing import TypeVar
 import structlog
 
 from calib_async.corpus.attempts import parse_attempts
+from calib_async.corpus.files import (
+    attempt_target,
+    checked_relative,
+    compile_filter,
+    list_entry_file,
+    read_utf8,
+)
 from calib_async.errors import CorpusError
+from calib_async.inputs import UserRegex
 from calib_async.records import CorpusItem
 
 log = structlog.get_logger(__name__)
@@ -90,22 +98,6 @@ class _Candidate:
 # Reading
 
 
-def _read_utf8(path: Path) -> tuple[bytes, str]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CorpusError(f"{path} does not exist; check the corpus path") from None
-    except OSError as exc:
-        raise CorpusError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        return data, data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise CorpusError(
-            f"{path}:{line}: not UTF-8 (bad byte at offset {exc.start}); save it as UTF-8"
-        ) from None
-
-
 def _dotted(relative: Path) -> str:
     return ".".join(relative.with_suffix("").parts)
 
@@ -114,7 +106,7 @@ def _lean_files(root: Path) -> list[Path]:
     """``.lean`` files under ``root``, sorted, skipping hidden directories and files."""
     found = []
     for path in root.rglob("*.lean"):
-        rel = path.relative_to(root)
+        rel = checked_relative(path, root)
         if any(part.startswith(".") for part in rel.parts) or not path.is_file():
             continue
         found.append(path)
@@ -182,7 +174,7 @@ def _module_path(module: str, workspace: Path) -> Path | None:
 
 
 def _list_candidates(path: Path, workspace: Path | None) -> list[_Candidate]:
-    _, text = _read_utf8(path)
+    _, text = read_utf8(path)
     base = path.resolve().parent
     first_line: dict[Path, int] = {}
     out = []
@@ -191,9 +183,7 @@ def _list_candidates(path: Path, workspace: Path | None) -> list[_Candidate]:
         if not entry or entry.startswith("#"):
             continue
         if entry.endswith(".lean") or "/" in entry:
-            file = (base / entry).resolve()
-            if not file.is_file():
-                raise CorpusError(f"{path}:{lineno}: {entry} does not exist")
+            file = list_entry_file(entry, base, f"{path}:{lineno}")
             try:
                 module = _dotted(file.relative_to(base))
             except ValueError:
@@ -218,7 +208,7 @@ def _list_candidates(path: Path, workspace: Path | None) -> list[_Candidate]:
 
 
 def _attempt_candidates(path: Path, out_dir: Path) -> list[_Candidate]:
-    _, text = _read_utf8(path)
+    _, text = read_utf8(path)
     attempts_dir = out_dir.resolve() / "attempts"
     out = []
     for attempt in parse_attempts(text, str(path)):
@@ -275,10 +265,11 @@ def _materialize(candidates: Sequence[_Candidate]) -> list[CorpusItem]:
         if c.text is not None:
             data = c.text.encode("utf-8")
             c.path.parent.mkdir(parents=True, exist_ok=True)
+            attempt_target(c.path, "proof attempt file")
             if not c.path.is_file() or c.path.read_bytes() != data:
                 c.path.write_bytes(data)
         else:
-            data, _ = _read_utf8(c.path)
+            data, _ = read_utf8(c.path)
         items.append(
             CorpusItem(
                 item_id=c.item_id,
@@ -310,16 +301,6 @@ def load_custom(path: Path, *, out_dir: Path, workspace: Path | None = None) -> 
 # Selection
 
 
-def compile_filter(pattern: str | None) -> re.Pattern[str] | None:
-    """The --corpus-filter regex, or a one-line CorpusError."""
-    if pattern is None:
-        return None
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise CorpusError(f"--corpus-filter {pattern!r} is not a valid regex: {exc}") from None
-
-
 def _select(
     entries: Sequence[T],
     *,
@@ -327,7 +308,7 @@ def _select(
     item_id: Callable[[T], str],
     n: int,
     seed: int,
-    pattern: re.Pattern[str] | None,
+    pattern: UserRegex | None,
     where: str,
 ) -> list[T]:
     if not entries:

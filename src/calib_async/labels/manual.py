@@ -15,6 +15,7 @@ wins, so an append-only file can be corrected by appending.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from calib_async.errors import CorpusError
+from calib_async.inputs import no_nul, open_regular_file, parse_json_line, writable_text
 from calib_async.records import Truth
 
 _CSV_SUFFIXES = (".csv",)
@@ -55,8 +57,11 @@ def load_manual_labels(path: Path) -> list[ManualLabel]:
             "use .csv (item_id,label[,tier]) or .jsonl"
         )
     try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            rows = list(_csv_rows(path, f) if suffix in _CSV_SUFFIXES else _jsonl_rows(path, f))
+        with open_regular_file(path, "--manual-labels", error=CorpusError) as raw:
+            f = io.StringIO(raw.read().decode("utf-8-sig"), newline="")
+        rows = list(_csv_rows(path, f) if suffix in _CSV_SUFFIXES else _jsonl_rows(path, f))
+    except csv.Error as exc:
+        raise CorpusError(f"manual labels {path}: not valid CSV ({exc}); fix the file") from None
     except OSError as exc:
         raise CorpusError(
             f"cannot read manual labels {path}: {exc.strerror or exc}; check the path"
@@ -99,6 +104,8 @@ def _parse(path: Path, lineno: int, item_id: Any, label: Any, tier: Any) -> Manu
         raise CorpusError(f"{where}: label {label!r} is not VERIFIED or INVALID")
     if tier is not None and not isinstance(tier, str):
         raise CorpusError(f"{where}: tier {tier!r} is not a string")
+    for name, text in (("item_id", item_id), ("tier", tier or "")):
+        writable_text(no_nul(text, f"{where}: {name}", error=CorpusError), where, error=CorpusError)
     tier = tier.strip() if tier else None
     return ManualLabel(
         item_id=item_id.strip(), tier=tier or None, truth=_LABELS[label.strip().upper()]
@@ -139,10 +146,8 @@ def _jsonl_rows(path: Path, f: Any) -> Iterator[ManualLabel]:
     for lineno, line in enumerate(f, start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CorpusError(f"manual labels {path}:{lineno}: not JSON ({exc.msg})") from None
+        where = f"manual labels {path}:{lineno}"
+        obj = parse_json_line(line.encode("utf-8", "surrogatepass"), where, error=CorpusError)
         if not isinstance(obj, dict):
             raise CorpusError(f"manual labels {path}:{lineno}: expected a JSON object")
         yield _parse(path, lineno, obj.get("item_id"), obj.get("label"), obj.get("tier"))

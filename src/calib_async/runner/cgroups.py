@@ -201,6 +201,9 @@ def detect_cgroup_parent(shell: str | None) -> str | None:
             owner = stale[len("calib-async-") :].split("-")[0]
             if stale.startswith("calib-async-") and not os.path.exists(f"/proc/{owner}"):
                 for sub in os.listdir(f"{parent}/{stale}"):
+                    kill = f"{parent}/{stale}/{sub}/cgroup.kill"  # escapees of a killed driver
+                    with contextlib.suppress(OSError), open(kill, "w") as f:
+                        f.write("1")
                     if os.path.isdir(f"{parent}/{stale}/{sub}"):
                         with contextlib.suppress(OSError):
                             os.rmdir(f"{parent}/{stale}/{sub}")
@@ -227,6 +230,12 @@ def detect_cgroup_parent(shell: str | None) -> str | None:
         return None
     log.info("cgroup v2 usable", parent=parent)
     return parent
+
+
+def driver_cgroup_base() -> str | None:
+    """Where this driver's run cgroups go (``open_pool`` may add ``-N``), or None without."""
+    parent = detect_cgroup_parent(WRAPPER_SHELL)
+    return None if parent is None else f"{parent}/calib-async-{os.getpid()}"
 
 
 def open_pool(shell: str | None) -> CgroupPool | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import anyio
@@ -74,13 +75,20 @@ async def run_process_measured(spec: ExecSpec, *, sampler: TreeSampler | None = 
             remove_tree(spec.workdir)
 
 
+#: The threads checkers are spawned from. They live as long as the driver: PR_SET_PDEATHSIG
+#: (spawn.py) fires when the *thread* that forked a checker ends, and anyio's worker threads
+#: end after 10 s idle, which would SIGKILL a checker still running.
+_SPAWNER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="calib-async-spawn")
+
+
 async def _start_measured(spec: ExecSpec, sampler: TreeSampler) -> MeasuredProcess:
     """Spawn in a worker thread, then watch from the event loop.
 
     A vfork suspends the spawning thread until the child has exec'd; with busy cores that is
     milliseconds, during which an event loop that spawned inline could serve no other checker
     (``fork_exec`` releases the GIL, so a thread lets the loop go on). Only the spawn runs in
-    the thread; registering with the sampler and all waiting stay on the loop.
+    the thread (one of ``_SPAWNER``'s, which never exit); registering with the sampler and all
+    waiting stay on the loop.
 
     **Cancellation:** the spawn is shielded: a started checker is always handed to a
     :class:`MeasuredProcess`, whose ``wait()`` kills and reaps it if cancelled.
@@ -90,7 +98,8 @@ async def _start_measured(spec: ExecSpec, sampler: TreeSampler) -> MeasuredProce
     t0 = time.monotonic()
     try:
         with anyio.CancelScope(shield=True):
-            started = await anyio.to_thread.run_sync(start_checker, spec, cg.path if cg else None)
+            future = _SPAWNER.submit(start_checker, spec, cg.path if cg else None)
+            started = await anyio.to_thread.run_sync(future.result)
     except SpawnError as e:
         if cg is not None and pool is not None:
             pool.release(cg)

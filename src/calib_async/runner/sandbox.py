@@ -41,8 +41,11 @@ seccomp filter is installed); Unix sockets outside ``/run``; filling the private
 the calibration measures).
 
 Differences in what is recorded: bwrap reports a checker killed by signal N as exit status 128+N,
-so the record has ``exit_code`` 128+N and no ``signal``; the profile still classifies it as a
-death by signal N (so a checker that really exits with 129..192 is taken for a signal death). The
+so the record has ``exit_code`` 128+N and no ``signal``. Classification reads a status 128+N
+as a death by signal N with *and* without the sandbox
+(:func:`calib_async.verifiers.base.as_signal_death`), so one status means one outcome both ways:
+a checker that really exits with 129..192 is taken for a signal death, and 137 for the OOM
+killer's SIGKILL, as a shell wrapper's status would be. The
 SIGTERM of the timeout ladder ends bwrap, which SIGKILLs the sandbox at once: there is no grace
 period inside. Each run costs a few milliseconds more (namespaces and mounts).
 

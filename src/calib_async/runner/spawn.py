@@ -35,6 +35,7 @@ import subprocess
 import structlog
 
 from calib_async.runner.cgroups import WRAPPER_SHELL
+from calib_async.runner.leftovers import TOKEN_VAR, current_token
 from calib_async.runner.spec import ExecSpec, Limits
 
 log = structlog.get_logger(__name__)
@@ -51,6 +52,10 @@ _WRAPPER = (  # $1..$4: AS KiB, NPROC, FSIZE 512-byte blocks, cgroup dir ("-" = 
     '; [ "$4" = - ] || echo $$ > "$4/cgroup.procs" || f "join cgroup $4"'
     '; shift 4; exec "$@"'
 )
+#: PR_SET_PDEATHSIG for the leader (util-linux ``setpriv``): the kernel SIGKILLs the checker when
+#: the driver dies, even by kill -9. One extra exec: measured in scripts/bench_spawn.py.
+SETPRIV = shutil.which("setpriv")
+_DEATHSIG = [SETPRIV, "--pdeathsig", "KILL", "--"] if SETPRIV else []
 _exe_cache: dict[tuple[str, str], str] = {}
 _devnull: int | None = None
 
@@ -118,7 +123,9 @@ def _once_per_driver() -> int:
 
 def wrapper_failure(exit_code: int, stderr: bytes) -> str | None:
     """The wrapper's own error (a limit it could not set, an exec that failed), or None."""
-    if exit_code in (125, 126, 127) and stderr.startswith(_WRAPPER_NAME.encode() + b":"):
+    if exit_code in (125, 126, 127) and stderr.startswith(
+        (_WRAPPER_NAME.encode() + b":", b"setpriv:")
+    ):
         return stderr.decode(errors="replace").strip()
     return None
 
@@ -139,6 +146,9 @@ def start_checker(
         args = [DASH, "-c", _WRAPPER, _WRAPPER_NAME, *wrap, *args]
     elif wrap is not None:
         preexec = lambda: _preexec(spec.limits, cgroup_dir)  # noqa: E731
+    args = [*_DEATHSIG, *args]  # type: ignore[list-item]
+    token = current_token()  # inherited by every descendant: the watcher finds leftovers by it
+    env = spec.env if token is None else {**spec.env, TOKEN_VAR: token}
     try:
         r_out, w_out = os.pipe2(os.O_CLOEXEC)
     except OSError as e:
@@ -155,7 +165,7 @@ def start_checker(
             stdin=devnull,
             stdout=w_out,
             stderr=w_err,
-            env=spec.env,
+            env=env,
             cwd=spec.cwd,
             start_new_session=True,
             preexec_fn=preexec,

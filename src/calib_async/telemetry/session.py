@@ -13,6 +13,7 @@ from calib_async.backends import make_backend
 from calib_async.checkpoint.fingerprint import make_fingerprint
 from calib_async.checkpoint.opening import prepare_log
 from calib_async.checkpoint.reading import dedupe_records, sync_periodically
+from calib_async.checkpoint.record_check import record_from_log
 from calib_async.checkpoint.writing import CheckpointWriter
 from calib_async.config.run import RunConfig
 from calib_async.config.schema import CheckerConfig
@@ -32,13 +33,21 @@ def load_finished(config: RunConfig, fingerprint: dict) -> dict[str, TelemetryRe
     contents = prepare_log(config.log_path, fingerprint, resume=config.resume, fresh=config.fresh)
     done: dict[str, TelemetryRecord] = {}
     if contents is not None:
-        # finished runs only (cancelled ones run again), first record of each task key
+        # every line is checked (line 1 is the header), then finished runs only (cancelled
+        # ones run again), first record of each task key
+        checked = [
+            record_from_log(dict(raw), contents.path, i + 2)
+            for i, raw in enumerate(contents.records)
+        ]
         finished, _ = dedupe_records(contents.records)
-        for raw in finished:
-            record = TelemetryRecord.from_dict(dict(raw))
-            done[record.task_key] = record
+        kept = {id(raw) for raw in finished}
+        for raw, record in zip(contents.records, checked, strict=True):
+            if id(raw) in kept:
+                done[record.task_key] = record
         if contents.resumed:  # a fresh log has nothing to report
-            log.info("resume.loaded", records=len(done), torn_bytes=contents.torn_bytes)
+            log.info(
+                "resume.loaded", records=len(done), torn_bytes=contents.torn_bytes
+            )
     return done
 
 

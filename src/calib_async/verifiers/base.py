@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from calib_async.records import CorpusItem, Outcome, TimeoutKind
@@ -71,11 +72,32 @@ class Verifier(Protocol):
         ...
 
 
+MAX_SIGNAL = 64
+OOM_KILL = "killed by a SIGKILL the runner did not send (the OOM killer?)"
+
+
+def as_signal_death(result: ExecResult) -> ExecResult:
+    """``result`` with an exit status 128+N (1 <= N <= 64) read as a death by signal N.
+
+    That is how a shell reports a child killed by a signal, and how bwrap reports its checker's
+    (it cannot re-raise the signal on itself), so a status of 137 cannot be told apart from a
+    SIGKILL under the sandbox. Reading it the same way with and without the sandbox makes one
+    exit status mean one thing everywhere. The record keeps the status as it was.
+    """
+    code = result.exit_code
+    if code is not None and 128 < code <= 128 + MAX_SIGNAL:
+        return replace(result, exit_code=None, signal=code - 128)
+    return result
+
+
 def classify_run(verifier: Verifier, result: ExecResult, tier: Tier) -> Verdict:
     """The runner's decision first (timeout, memory, spawn error), then the profile's.
 
     The first termination reason wins: a run the runner killed for time is a timeout even if
-    its output also mentions memory.
+    its output also mentions memory. A run that ended on its own is shown to the profile with
+    :func:`as_signal_death` applied; a SIGKILL the runner did not send (a status of 137
+    included) is MEMORY_LIMIT_EXCEEDED, as the runner decides for a real one: the same outcome
+    with and without ``--sandbox bwrap``.
     """
     if result.termination in (Termination.TIMEOUT, Termination.CANCELLED):
         return Verdict(Outcome.VERIFIER_TIMEOUT, timeout_kind=TimeoutKind.WALL)
@@ -83,4 +105,7 @@ def classify_run(verifier: Verifier, result: ExecResult, tier: Tier) -> Verdict:
         return Verdict(Outcome.MEMORY_LIMIT_EXCEEDED)
     if result.termination in (Termination.SPAWN_ERROR, Termination.PROCESS_LIMIT):
         return Verdict(Outcome.VERIFIER_ERROR, first_error=result.message)
-    return verifier.classify(result, tier)
+    seen = as_signal_death(result)
+    if seen.signal == signal.SIGKILL:
+        return Verdict(Outcome.MEMORY_LIMIT_EXCEEDED, first_error=OOM_KILL)
+    return verifier.classify(seen, tier)

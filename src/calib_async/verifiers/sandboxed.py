@@ -6,9 +6,7 @@ that its verdicts mean the same inside the sandbox as outside it.
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +14,7 @@ from calib_async.errors import CalibError
 from calib_async.records import CorpusItem, Outcome, Tier
 from calib_async.runner.sandbox import SANDBOXES, Bwrap, find_bwrap, sandbox_failure, sandbox_spec
 from calib_async.runner.spec import ExecResult, ExecSpec
-from calib_async.verifiers.base import Verdict, Verifier
-
-_MAX_SIGNAL = 64
-_OOM_KILL = "killed by a SIGKILL the runner did not send (the OOM killer?)"
+from calib_async.verifiers.base import Verdict, Verifier, as_signal_death
 
 
 class SandboxedVerifier:
@@ -41,19 +36,14 @@ class SandboxedVerifier:
         """The wrapped profile's verdict, as if the checker had run outside the sandbox.
 
         bwrap failing to set up is VERIFIER_ERROR. bwrap reports a checker's death by signal N
-        as exit status 128+N; the profile sees it as that signal again, and a SIGKILL nobody
-        sent (the kernel's OOM killer) is MEMORY_LIMIT_EXCEEDED, as the runner decides
-        outside the sandbox. (The record keeps bwrap's exit status.)
+        as exit status 128+N; :func:`~calib_async.verifiers.base.classify_run` reads that
+        status as signal N before any profile sees it, with and without the sandbox, so one
+        status gives one outcome both ways. (The record keeps bwrap's exit status.)
         """
         failure = sandbox_failure(result)
         if failure is not None:
             return Verdict(Outcome.VERIFIER_ERROR, first_error=failure)
-        code = result.exit_code
-        if code is not None and 128 < code <= 128 + _MAX_SIGNAL:
-            if code - 128 == signal.SIGKILL:
-                return Verdict(Outcome.MEMORY_LIMIT_EXCEEDED, first_error=_OOM_KILL)
-            result = replace(result, exit_code=None, signal=code - 128)
-        return self.inner.classify(result, tier)
+        return self.inner.classify(as_signal_death(result), tier)
 
     def version_argv(self) -> tuple[str, ...] | None:
         return self.inner.version_argv()

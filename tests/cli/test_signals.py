@@ -1,0 +1,232 @@
+"""Signals and the driver's death (issue 15), through the real CLI in a subprocess.
+
+- Ctrl-C (SIGINT) in stage 1 (a 100k-line list corpus) and in stage 4 (a long bootstrap): exit
+  130 within 2 s of the signal.
+- SIGHUP (a closed terminal): exit 129, the resume command printed, no checker left, and
+  ``--resume`` then completes.
+- ``kill -9`` of the driver mid-run, without the sandbox, with a checker that forks a
+  ``setsid`` child: no process of the run is alive 3 s later (the watcher kills them); and when
+  the watcher is killed too, they die once the next ``--resume`` has started.
+
+Processes are found by a mark in their command line (``sleep <mark>``), unique per test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from helpers import run_env
+
+CLI = [sys.executable, "-m", "calib_async"]
+STOP_WITHIN_S = 2.0
+
+
+def _alive(mark: str) -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter(["cmdline", "status"]):
+        if mark in (p.info["cmdline"] or []) and p.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(p)
+    return found
+
+
+@pytest.fixture
+def mark() -> Iterator[str]:
+    """A unique `sleep` argument; whatever still carries it at the end is killed."""
+    value = f"{7000 + uuid.uuid4().int % 1000}.{os.getpid()}"
+    yield value
+    for p in _alive(value):
+        p.kill()
+
+
+def _start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*CLI, *args],
+        cwd=cwd,
+        env=run_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_event(proc: subprocess.Popen[str], event: str, **fields: object) -> None:
+    """Read JSON log lines from stderr until ``event`` with ``fields`` appears."""
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if obj.get("event") == event and all(obj.get(k) == v for k, v in fields.items()):
+            return
+    raise AssertionError(f"the run ended before {event} {fields}")
+
+
+def _interrupt(proc: subprocess.Popen[str], sig: int) -> tuple[int, float, str, str]:
+    t0 = time.monotonic()
+    proc.send_signal(sig)
+    try:
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, time.monotonic() - t0, out, err
+
+
+def _checker_config(d: Path, script: str) -> Path:
+    cfg = {
+        "verifiers": {
+            "chk": {
+                "command": ["sh", "-c", script, "chk", "{file}"],
+                "rules": [{"exit_code": 0, "outcome": "VERIFIED"}],
+            }
+        },
+        "tiers": {"T": {"timeout_s": 60, "verifier": "chk", "grace_s": 0.2}},
+    }
+    path = d / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _corpus(d: Path, n: int) -> Path:
+    (d / "c").mkdir()
+    for i in range(n):
+        (d / "c" / f"p{i}.lean").write_text(f"theorem t{i} : True := trivial\n")
+    return d / "c"
+
+
+def _run_args(d: Path, cfg: Path, n: int = 4) -> list[str]:
+    return [
+        "--tiers", "T", "--n", str(n), "--export", str(d / "cal.yaml"),
+        "--output-dir", str(d / "out"), "--corpus", "custom",
+        "--corpus-path", str(_corpus(d, n) if not (d / "c").exists() else d / "c"),
+        "--config", str(cfg), "--consensus-verifiers", "chk", "--label-sample", "0",
+        "--bootstrap", "0", "--no-report", "--no-progress", "--workers", "2",
+        "--log-format", "json", "--log-level", "INFO",
+    ]  # fmt: skip
+
+
+def test_ctrl_c_in_stage_1_on_a_100k_line_list_exits_130_within_2_s(tmp_path: Path) -> None:
+    sources = [tmp_path / f"src{k}.lean" for k in range(4)]  # a file has at most 65000 links
+    for src in sources:
+        src.write_text("theorem t : True := trivial\n")
+    files = tmp_path / "files"
+    files.mkdir()
+    for i in range(100_000):
+        os.link(sources[i % 4], files / f"p{i}.lean")
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"files/p{i}.lean\n" for i in range(100_000)))
+    proc = _start(
+        ["--tiers", "FAST", "--n", "5", "--export", "cal.yaml", "--corpus", "custom",
+         "--corpus-path", str(listing), "--no-progress", "--log-format", "json"],
+        tmp_path,
+    )  # fmt: skip
+    _wait_for_event(proc, "stage.started", stage=1)
+    code, elapsed, _, err = _interrupt(proc, signal.SIGINT)
+    print(f"stage 1: exit {code} {elapsed:.2f} s after SIGINT")
+    assert code == 130, err[-2000:]
+    assert elapsed < STOP_WITHIN_S
+    assert "Traceback" not in err
+
+
+def test_ctrl_c_in_stage_4_exits_130_within_2_s(tmp_path: Path) -> None:
+    proc = _start(
+        ["--tiers", "FAST", "--n", "30", "--export", "cal.yaml", "--corpus", "synthetic",
+         "--output-dir", "out", "--label-sample", "10", "--bootstrap", "100000",
+         "--no-report", "--no-progress", "--log-format", "json", "--workers", "4"],
+        tmp_path,
+    )  # fmt: skip
+    _wait_for_event(proc, "stage.started", stage=4)
+    code, elapsed, _, err = _interrupt(proc, signal.SIGINT)
+    print(f"stage 4: exit {code} {elapsed:.2f} s after SIGINT")
+    assert code == 130, err[-2000:]
+    assert elapsed < STOP_WITHIN_S
+    assert "Traceback" not in err
+
+
+def test_sighup_exits_129_kills_checkers_and_resume_completes(tmp_path: Path, mark: str) -> None:
+    flag = tmp_path / "checkers-finish-now"
+    script = f'case "$1" in *p0*|*p1*) exit 0;; esac; [ -e {flag} ] && exit 0; exec sleep {mark}'
+    cfg = _checker_config(tmp_path, script)
+    args = _run_args(tmp_path, cfg)
+    proc = _start(args, tmp_path)
+    _wait_for_event(proc, "stage.started", stage=2)
+    deadline = time.monotonic() + 20
+    while not _alive(mark):  # the slow checkers have started
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    code, _, _, err = _interrupt(proc, signal.SIGHUP)
+    assert code == 129, err[-2000:]
+    assert "interrupted by SIGHUP" in err and "resume with: " in err
+    assert not _alive(mark), "a checker outlived the driver"
+    flag.touch()
+    done = subprocess.run(
+        [*CLI, *args, "--resume"], cwd=tmp_path, env=run_env(), capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "cal.yaml").is_file()
+
+
+def _kill_driver_mid_run(tmp_path: Path, mark: str) -> tuple[list[str], subprocess.Popen[str]]:
+    flag = tmp_path / "checkers-finish-now"
+    script = (
+        f"[ -e {flag} ] && exit 0; "
+        f"setsid sh -c 'exec sleep {mark}' </dev/null >/dev/null 2>&1 & exec sleep {mark}"
+    )
+    args = _run_args(tmp_path, _checker_config(tmp_path, script))
+    proc = _start(args, tmp_path)
+    deadline = time.monotonic() + 30
+    while len(_alive(mark)) < 4:  # two leaders and their two setsid children
+        assert time.monotonic() < deadline and proc.poll() is None, "checkers never started"
+        time.sleep(0.05)
+    return args, proc
+
+
+def test_kill_9_of_the_driver_leaves_no_process_3_s_later(tmp_path: Path, mark: str) -> None:
+    _, proc = _kill_driver_mid_run(tmp_path, mark)
+    proc.kill()
+    proc.communicate()
+    deadline = time.monotonic() + 3.0
+    while _alive(mark) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(mark), "checkers or their setsid children outlived the driver by 3 s"
+
+
+def test_leftovers_die_once_the_next_resume_has_started(tmp_path: Path, mark: str) -> None:
+    """The watcher is killed with the driver (a kill -9 of both): the leaders still die (the
+    kernel's PDEATHSIG), and the setsid children die when the next --resume starts."""
+    args, proc = _kill_driver_mid_run(tmp_path, mark)
+    watchers = [
+        p for p in psutil.Process(proc.pid).children() if "calib-async-watcher" in p.cmdline()
+    ]
+    assert len(watchers) == 1
+    watchers[0].kill()  # a zombie until the driver dies: it was the driver's child
+    proc.kill()
+    proc.communicate()
+    deadline = time.monotonic() + 3.0
+    while len(_alive(mark)) > 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(_alive(mark)) == 2, "the leaders did not die with the driver (PDEATHSIG)"
+    (tmp_path / "checkers-finish-now").touch()
+    resume = _start([*args, "--resume"], tmp_path)
+    _wait_for_event(resume, "stage.started", stage=1)
+    deadline = time.monotonic() + 1.0  # SIGKILLed before stage 1; a moment to be reaped
+    while _alive(mark) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _alive(mark), "the next run did not kill the leftovers before stage 1"
+    _, err = resume.communicate(timeout=120)
+    assert resume.returncode == 0, err[-2000:]
