@@ -8,11 +8,10 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import anyio
-
 from calib_async.runner.process import MeasuredProcess
 from calib_async.runner.sampler import TreeSampler
 from calib_async.runner.spawn import SpawnError, start_checker
+from calib_async.runner.spawn_thread import spawn_in_thread
 from calib_async.runner.spec import ExecResult, ExecSpec
 
 
@@ -53,12 +52,9 @@ async def run_process_measured(spec: ExecSpec, *, sampler: TreeSampler | None = 
 
 
 async def _start_measured(spec: ExecSpec, sampler: TreeSampler) -> MeasuredProcess:
-    """Spawn in a worker thread, then watch from the event loop.
-
-    A vfork suspends the spawning thread until the child has exec'd; with busy cores that is
-    milliseconds, during which an event loop that spawned inline could serve no other checker
-    (``fork_exec`` releases the GIL, so a thread lets the loop go on). Only the spawn runs in
-    the thread; registering with the sampler and all waiting stay on the loop.
+    """Spawn in a spawn thread (:mod:`calib_async.runner.spawn_thread`: why a thread, and why
+    not ``anyio.to_thread``), then watch from the event loop. Only the spawn runs in the thread;
+    registering with the sampler and all waiting stay on the loop.
 
     **Cancellation:** the spawn is shielded: a started checker is always handed to a
     :class:`MeasuredProcess`, whose ``wait()`` kills and reaps it if cancelled.
@@ -67,8 +63,7 @@ async def _start_measured(spec: ExecSpec, sampler: TreeSampler) -> MeasuredProce
     cg = pool.acquire() if pool is not None else None
     t0 = time.monotonic()
     try:
-        with anyio.CancelScope(shield=True):
-            started = await anyio.to_thread.run_sync(start_checker, spec, cg.path if cg else None)
+        started = await spawn_in_thread(start_checker, spec, cg.path if cg else None)
     except SpawnError as e:
         if cg is not None and pool is not None:
             pool.release(cg)
