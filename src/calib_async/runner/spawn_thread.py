@@ -23,6 +23,7 @@ After a ``fork()`` (Ray workers, multiprocessing) the child starts its own threa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -57,10 +58,8 @@ def _serve(requests: queue.SimpleQueue[list[Any]]) -> None:
             req[4] = e
         with _lock:
             _in_flight -= 1
-        try:
+        with contextlib.suppress(OSError):  # cannot fail while the caller waits; never die
             os.eventfd_write(req[2], 1)
-        except OSError:  # cannot happen while the caller waits; never let a thread die
-            pass
 
 
 def _after_fork_in_child() -> None:
