@@ -6,6 +6,7 @@ Units: durations in milliseconds (``*_ms``), memory in MiB (``*_mb``: bytes / 2*
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -142,7 +143,7 @@ class TelemetryRecord:
     load_level: int | None = None  # the load experiment's concurrency level (phase "load")
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return dict(zip(_RECORD_FIELD_NAMES, _record_values(self), strict=True))
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TelemetryRecord:
@@ -151,7 +152,9 @@ class TelemetryRecord:
         return cls(**{k: v for k, v in d.items() if k in _RECORD_FIELDS})
 
 
-_RECORD_FIELDS = frozenset(f.name for f in dataclasses.fields(TelemetryRecord))
+_RECORD_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(TelemetryRecord))
+_RECORD_FIELDS = frozenset(_RECORD_FIELD_NAMES)
+_record_values = operator.attrgetter(*_RECORD_FIELD_NAMES)  # to_dict without per-call fields()
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,7 +68,10 @@ def canonicalize(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def dumps_canonical(record: Mapping[str, Any]) -> bytes:
     """One canonical JSON line for ``record``, without the trailing newline."""
-    canonical = canonicalize(record)
+    try:
+        canonical = _fast_record(record)
+    except _Unusual:  # the general path decides, and names what is wrong
+        canonical = canonicalize(record)
     try:
         return orjson.dumps(canonical)
     except orjson.JSONEncodeError as exc:  # lone surrogates in a str
@@ -81,6 +84,72 @@ def loads_line(line: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"expected a JSON object, got {type(value).__name__}")
     return value
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast path of dumps_canonical (about 10x faster on a telemetry record): plain dicts with
+# str keys and values of exactly str, bool, None, int, float, list, dict. It gives the same
+# value as canonicalize() or raises _Unusual, and the general path then takes over
+# (tests/checkpoint/test_canonical_fast.py checks the equality on generated records).
+
+
+class _Unusual(Exception):
+    pass
+
+
+_UNUSUAL = _Unusual()
+
+
+def _fast_record(record: Any) -> dict[str, Any]:
+    if type(record) is not dict:
+        raise _UNUSUAL
+    try:
+        keys = sorted(record)
+    except TypeError:  # keys that do not compare: not all str
+        raise _UNUSUAL from None
+    out: dict[str, Any] = {}
+    for key in keys:
+        value = record[key]
+        if type(key) is not str:
+            raise _UNUSUAL
+        if key in _MEASUREMENTS:
+            t = type(value)
+            if t is float or t is int:
+                try:
+                    value = float(value)
+                except OverflowError:
+                    raise _UNUSUAL from None
+                if value - value != 0.0:  # NaN or infinite
+                    raise _UNUSUAL
+                out[key] = round(value, MEASUREMENT_DIGITS) + 0.0
+                continue
+        out[key] = _fast_value(value, key)
+    return out
+
+
+def _fast_value(value: Any, key: Any) -> Any:
+    t = type(value)
+    if type(key) is not str:
+        raise _UNUSUAL
+    if t is str or t is bool or value is None:
+        return value
+    if t is float:
+        if value - value != 0.0:
+            raise _UNUSUAL
+        return round(value, FLOAT_DIGITS) + 0.0
+    if t is int:
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise _UNUSUAL
+        return value
+    if t is list:
+        return [_fast_value(v, "") for v in value]
+    if t is dict:
+        try:
+            keys = sorted(value)
+        except TypeError:
+            raise _UNUSUAL from None
+        return {k: _fast_value(value[k], k) for k in keys}
+    raise _UNUSUAL
 
 
 def _is_number(value: Any) -> bool:

@@ -74,7 +74,18 @@ class RunCgroup:
         return self.files.path
 
     def kill(self) -> None:
-        """SIGKILL everything in the cgroup (cgroup.kill); never raises."""
+        """SIGKILL everything in the cgroup (cgroup.kill); never raises.
+
+        An empty cgroup is left alone: nothing can enter it again but through the spawn
+        wrapper of this cgroup's next run (a fork inside it would have kept it populated), and
+        the ``cgroup.kill`` write takes the global cgroup mutex that every spawn's
+        ``cgroup.procs`` write also needs (a ``cgroup.events`` read takes no lock).
+        """
+        try:
+            if b"populated 0" in os.pread(self.files.events, 4096, 0):
+                return
+        except OSError:
+            pass  # unknown: kill
         with contextlib.suppress(OSError):
             os.pwrite(self.files.kill_fd, b"1", 0)
 

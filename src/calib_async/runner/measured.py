@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-
-import anyio
 
 from calib_async.runner.process import MeasuredProcess
 from calib_async.runner.sampler import TreeSampler
 from calib_async.runner.spawn import SpawnError, start_checker
+from calib_async.runner.spawn_thread import spawn_in_thread
 from calib_async.runner.spec import ExecResult, ExecSpec
 from calib_async.runner.workdir import create_workdir, remove_tree
 
@@ -75,20 +73,11 @@ async def run_process_measured(spec: ExecSpec, *, sampler: TreeSampler | None = 
             remove_tree(spec.workdir)
 
 
-#: The threads checkers are spawned from. They live as long as the driver: PR_SET_PDEATHSIG
-#: (spawn.py) fires when the *thread* that forked a checker ends, and anyio's worker threads
-#: end after 10 s idle, which would SIGKILL a checker still running.
-_SPAWNER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="calib-async-spawn")
-
-
 async def _start_measured(spec: ExecSpec, sampler: TreeSampler) -> MeasuredProcess:
-    """Spawn in a worker thread, then watch from the event loop.
-
-    A vfork suspends the spawning thread until the child has exec'd; with busy cores that is
-    milliseconds, during which an event loop that spawned inline could serve no other checker
-    (``fork_exec`` releases the GIL, so a thread lets the loop go on). Only the spawn runs in
-    the thread (one of ``_SPAWNER``'s, which never exit); registering with the sampler and all
-    waiting stay on the loop.
+    """Spawn in a spawn thread (:mod:`calib_async.runner.spawn_thread`: why a thread, and why
+    not ``anyio.to_thread``), then watch from the event loop. Only the spawn runs in the thread;
+    registering with the sampler and all waiting stay on the loop. Spawn threads never exit,
+    which PR_SET_PDEATHSIG needs: it fires when the spawning *thread* ends.
 
     **Cancellation:** the spawn is shielded: a started checker is always handed to a
     :class:`MeasuredProcess`, whose ``wait()`` kills and reaps it if cancelled.
@@ -97,9 +86,7 @@ async def _start_measured(spec: ExecSpec, sampler: TreeSampler) -> MeasuredProce
     cg = pool.acquire() if pool is not None else None
     t0 = time.monotonic()
     try:
-        with anyio.CancelScope(shield=True):
-            future = _SPAWNER.submit(start_checker, spec, cg.path if cg else None)
-            started = await anyio.to_thread.run_sync(future.result)
+        started = await spawn_in_thread(start_checker, spec, cg.path if cg else None)
     except SpawnError as e:
         if cg is not None and pool is not None:
             pool.release(cg)

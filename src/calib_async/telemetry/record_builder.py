@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,35 @@ if TYPE_CHECKING:
 
 _HOST = socket.gethostname()
 _TAIL_CHARS = 2000
+
+
+def new_verification_id() -> str:
+    """A random (version 4) UUID as 32 hex digits, like ``uuid.uuid4().hex`` at a fifth of
+    its cost (no UUID object)."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40  # version 4
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return b.hex()
+
+
+class _Timestamps:
+    """``datetime.now(UTC).isoformat(timespec="milliseconds")``, with the part up to the
+    second formatted once per second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        ns = time.time_ns()
+        second, ms = divmod(ns // 1_000_000, 1000)
+        if second != self._second:
+            self._second = second
+            self._prefix = datetime.fromtimestamp(second, UTC).isoformat()[:19]
+        return f"{self._prefix}.{ms:03d}+00:00"
+
+
+_timestamps = _Timestamps()
 
 
 class LoadAverage:
@@ -55,8 +83,8 @@ def build_record(
     if result.stdout or result.stderr:
         text_tail = result.output_text[-_TAIL_CHARS:]
     return TelemetryRecord(
-        verification_id=uuid.uuid4().hex,
-        timestamp=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        verification_id=new_verification_id(),
+        timestamp=_timestamps.now(),
         context=f"calibration_{task.tier.name}_{task.item.module_name}",
         metadata=metadata,
         task_key=task.key,

@@ -24,7 +24,9 @@ delivered to listeners and to the results stream; runs that were killed are not 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from types import TracebackType
@@ -43,6 +45,23 @@ from calib_async.telemetry.record_builder import LoadAverage, build_record
 from calib_async.verifiers.base import Verifier, classify_run
 
 log = structlog.get_logger(__name__)
+
+
+class _DebugLevel:
+    """Whether debug lines are wanted, asked of the logger at most once a second: a dropped
+    ``log.debug`` still costs about 20 µs (a bound logger and the filter), once per run."""
+
+    def __init__(self) -> None:
+        self._next = -1.0
+        self._enabled = True
+
+    def enabled(self) -> bool:
+        now = time.monotonic()
+        if now >= self._next:
+            self._next = now + 1.0
+            check = getattr(log, "is_enabled_for", None)
+            self._enabled = True if check is None else bool(check(logging.DEBUG))
+        return self._enabled
 
 
 def escalation_ladder(multiplier: float) -> list[float]:
@@ -92,6 +111,7 @@ class Scheduler:
         self.running = 0
         self._slots = anyio.Semaphore(workers)  # released by whichever task finishes
         self._load = LoadAverage()
+        self._debug = _DebugLevel()
         self._versions: dict[str, str | None] = {}
         self._tg: TaskGroup | None = None
         self._send: MemoryObjectSendStream[TelemetryRecord] | None = None
@@ -168,16 +188,17 @@ class Scheduler:
             run_id=self.run_id,
             checker_version=version,
         )
-        log.debug(
-            "run.finished",
-            run_id=self.run_id,
-            tier=task.tier.name,
-            item=task.item.item_id,
-            phase=task.phase.value,
-            attempt=task.attempt,
-            outcome=record.outcome,
-            duration_ms=round(record.duration_ms, 1),
-        )
+        if self._debug.enabled():
+            log.debug(
+                "run.finished",
+                run_id=self.run_id,
+                tier=task.tier.name,
+                item=task.item.item_id,
+                phase=task.phase.value,
+                attempt=task.attempt,
+                outcome=record.outcome,
+                duration_ms=round(record.duration_ms, 1),
+            )
         busy = self.workers - int(self._slots.value)  # this run's slot is still held
         self._emit(RunFinished(task=task, record=record, running=self.running, busy=busy))
         return record
