@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from calib_async.labels.store import split_digest
-from calib_async.stats.columns import split_items
+from calib_async.stats.record_arrays import split_items
 from helpers import run_env
 from helpers.checkers import calibrate, starts, write_config, write_corpus
 

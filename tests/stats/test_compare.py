@@ -52,7 +52,7 @@ def _jeffreys(x: int, n: int) -> list[float]:
 
 
 def _tier(rng: np.random.Generator, p: tuple[float, ...], n: int, labelled: int | None) -> dict:
-    """One tier's export entry from binomial draws (keys as stats.tier.TierFit.to_export)."""
+    """One tier's export entry from binomial draws (keys as stats.tier_fit.TierFit.to_export)."""
     p_valid, p_to, p_fail, p_pass = p
     valid = rng.random(n) < p_valid
     timeout = rng.random(n) < p_to

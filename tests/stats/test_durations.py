@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from calib_async.stats.censored_likelihood import refit
 from calib_async.stats.durations import (
     CensoredDurations,
     censor_durations,
@@ -17,7 +18,6 @@ from calib_async.stats.durations import (
     log_likelihood,
 )
 from calib_async.stats.gof import goodness_of_fit, km_sup_distance
-from calib_async.stats.refit import refit
 
 
 def _censored_sample(rv, n: int, seed: int, censor_share: float = 0.15):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 
-from calib_async.stats.columns import TIMEOUT_CODE, RunColumns
 from calib_async.stats.load import cochran_armitage, load_sensitivity
+from calib_async.stats.record_arrays import TIMEOUT_CODE, RunColumns
 
 
 def _runs(

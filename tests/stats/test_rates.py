@@ -10,13 +10,6 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.proportion import test_proportions_2indep as sm_score_test
 
-from calib_async.stats.columns import (
-    OUTCOME_CODE,
-    TRUTH_INVALID,
-    TRUTH_UNDETERMINED,
-    TRUTH_VALID,
-    LabelColumns,
-)
 from calib_async.stats.rates import (
     INSUFFICIENT,
     LOW_LABELS,
@@ -28,6 +21,13 @@ from calib_async.stats.rates import (
     posterior_comparison,
     score_test_2indep,
     wilson_interval,
+)
+from calib_async.stats.record_arrays import (
+    OUTCOME_CODE,
+    TRUTH_INVALID,
+    TRUTH_UNDETERMINED,
+    TRUTH_VALID,
+    LabelColumns,
 )
 
 

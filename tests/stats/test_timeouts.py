@@ -12,11 +12,11 @@ import pytest
 from calib_async.errors import CalibError
 from calib_async.export.noise_model import ExtrapolationWarning, NoiseModel
 from calib_async.stats.censoring import censor_durations
-from calib_async.stats.columns import OUTCOME_CODE, TIMEOUT_CODE
 from calib_async.stats.duration_check import duration_model_entry
 from calib_async.stats.duration_sim import DurationScenario, simulate_runs
 from calib_async.stats.durations import fit_duration_model
 from calib_async.stats.rates import wilson_interval
+from calib_async.stats.record_arrays import OUTCOME_CODE, TIMEOUT_CODE
 from calib_async.stats.timeouts import MISFIT, OK, fit_tier_timeouts
 
 RUNAWAY = DurationScenario("runaway", cure=0.06)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from calib_async.stats.fit import CalibrationFit, fit_and_validate
 from calib_async.stats.prediction import predict_timeout_rate, timeout_for_rate
-from calib_async.stats.tier import TierFit
+from calib_async.stats.tier_fit import TierFit
 from calib_async.stats.validation import ValidationReport
 
 __all__ = [

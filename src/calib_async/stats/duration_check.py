@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from calib_async.stats.columns import TIMEOUT_CODE, RunColumns
 from calib_async.stats.rates import INSUFFICIENT, score_test_2indep
+from calib_async.stats.record_arrays import TIMEOUT_CODE, RunColumns
 
 if TYPE_CHECKING:
-    from calib_async.stats.tier import TierFit
+    from calib_async.stats.tier_fit import TierFit
 
 METHOD = "score_2indep_model"
 

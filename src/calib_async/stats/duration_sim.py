@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from calib_async.stats.columns import OUTCOME_CODE, TIMEOUT_CODE, RunColumns
 from calib_async.stats.durations import frozen
+from calib_async.stats.record_arrays import OUTCOME_CODE, TIMEOUT_CODE, RunColumns
 
 _VERIFIED = OUTCOME_CODE["VERIFIED"]
 

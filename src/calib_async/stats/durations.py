@@ -7,7 +7,7 @@ Data: the durations of *all* telemetry-phase runs of a tier, in milliseconds, ce
 Each family is fitted with ``dist.fit(scipy.stats.CensoredData(...), floc=0)`` (a free
 location gave degenerate fits), with a quasi-Newton optimiser on the log-parameters. It starts
 from the optimum of the same likelihood written directly with ``scipy.special``
-(``calib_async.stats.refit``, itself started from moment estimates), so scipy's fit, which
+(``stats.censored_likelihood``, itself started from moment estimates), so scipy's fit, which
 costs about a millisecond per likelihood evaluation whatever n is, only polishes. The
 log-likelihood is computed by hand (logpdf of events, logsf of
 right-censored runs, log of the cdf difference of interval-censored runs) because scipy's
@@ -17,7 +17,7 @@ right-censored runs, log of the cdf difference of interval-censored runs) becaus
 **Runaways (cure model).** Some runs never finish (a proof that loops, 4.5 % of Lean proofs
 with maxHeartbeats 0). Each family is also fitted as a mixture cure model
 ``S(t) = pi + (1 - pi) S_b(t)`` (``cure_fraction`` pi; the idea of lifelines'
-MixtureCureFitter), by maximising the likelihood of ``calib_async.stats.refit`` from two
+MixtureCureFitter), by maximising the likelihood of ``stats.censored_likelihood`` from two
 starts (the plain fit, and a fit of the completed runs alone with pi near the censored
 share). Without any censored run pi is not identified and the cure candidate is marked
 ``insufficient_data``. Candidates are named ``<family>`` and ``<family>+cure``.
@@ -39,12 +39,12 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
+from calib_async.stats.censored_likelihood import log_likelihood_parts, minimize_log_params, refit
 from calib_async.stats.censoring import (
     DEFAULT_RESOLUTION_MS,
     CensoredDurations,
     censor_durations,
 )
-from calib_async.stats.refit import log_likelihood_parts, minimize_log_params, refit
 
 __all__ = [
     "DEFAULT_RESOLUTION_MS",
@@ -110,7 +110,7 @@ def log_likelihood(
 ) -> float:
     """Censored log-likelihood by hand: logpdf(events) + logsf(right) + log(F(hi) - F(lo)).
 
-    With a runaway share ``cure`` > 0 the cure-model likelihood of ``refit`` (whose interval
+    With a runaway share ``cure`` > 0 the cure-model likelihood of ``censored_likelihood`` (whose interval
     parts are the ``[0, resolution]`` intervals ``censor_durations`` makes).
     """
     if cure > 0.0:

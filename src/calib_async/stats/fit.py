@@ -15,8 +15,8 @@ import numpy as np
 import structlog
 
 from calib_async.records import LabeledRecord, TelemetryRecord, Tier
-from calib_async.stats.columns import split_items, to_columns
-from calib_async.stats.tier import TierFit, fit_tier
+from calib_async.stats.record_arrays import split_items, to_columns
+from calib_async.stats.tier_fit import TierFit, fit_tier
 from calib_async.stats.validation import ValidationReport, validate
 
 log = structlog.get_logger(__name__)
@@ -101,7 +101,7 @@ def fit_and_validate(
 
     * Items (``item_id``) are split once, seeded by ``seed``: a fraction ``validation_split``
       is held out, the rest trains every tier. One item's runs in all tiers stay together.
-    * Per tier (``calib_async.stats.tier.fit_tier``): the timeout rate with a Wilson interval,
+    * Per tier (``calib_async.stats.tier_fit.fit_tier``): the timeout rate with a Wilson interval,
       the four conditional rates with the stratified ratio estimator, the censored duration
       model chosen by AIC with its goodness of fit (``bootstrap`` parametric-bootstrap
       replicates; 0 disables the p-value), predicted budgets for target timeout rates, and

@@ -8,11 +8,11 @@ conservative). Instead:
   Kaplan–Meier survival curve (``scipy.stats.ecdf`` on CensoredData) and the fitted survival
   before the tier's timeout T. Both sides of every KM jump are checked.
 * **p-value.** Parametric bootstrap: draw B data sets from the fitted model, censored at the
-  same budgets as the observed runs, refit the same family (``calib_async.stats.refit``, the
+  same budgets as the observed runs, refit the same family (``stats.censored_likelihood``, the
   same censored likelihood without scipy's per-call fit overhead), recompute D;
   ``p = (1 + #{D* >= D}) / (B + 1)``. This accounts for the estimated parameters. B = 0
   disables it (p-value None).
-* **Cost.** Refits use ``calib_async.stats.refit`` (no scipy fit overhead), so 3 tiers x
+* **Cost.** Refits use ``stats.censored_likelihood`` (no scipy fit overhead), so 3 tiers x
   10k runs x B = 199 take seconds in one thread (stages 4-6 start no processes). For n above
   ``max_n`` (default 20k) the bootstrap data sets have ``max_n`` runs and the statistics are
   compared on the sqrt(n) scale (``sqrt(m) D*`` against ``sqrt(n) D``): the scaled
@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from calib_async.stats.censored_likelihood import refit
 from calib_async.stats.durations import CandidateFit, CensoredDurations, frozen
 from calib_async.stats.rates import wilson_interval
-from calib_async.stats.refit import refit
 
 DEFAULT_MAX_N = 20_000
 

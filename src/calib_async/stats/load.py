@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from calib_async.stats.columns import TIMEOUT_CODE, RunColumns
 from calib_async.stats.rates import holm
+from calib_async.stats.record_arrays import TIMEOUT_CODE, RunColumns
 
 VARIABLES = ("load_avg_1m", "concurrency")
 

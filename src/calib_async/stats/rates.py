@@ -69,7 +69,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from calib_async.stats.columns import (
+from calib_async.stats.identification import Identified, identify
+from calib_async.stats.record_arrays import (
     FAIL_CODES,
     OUTCOMES,
     TIMEOUT_CODE,
@@ -78,7 +79,6 @@ from calib_async.stats.columns import (
     VERIFIED_CODE,
     LabelColumns,
 )
-from calib_async.stats.identification import Identified, identify
 from calib_async.stats.strata import LabelTable, label_table
 
 OK = "ok"

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from calib_async.stats.columns import OUTCOMES, TIMEOUT_CODE, to_columns
 from calib_async.stats.fit import fit_and_validate
 from calib_async.stats.rates import RateEstimate, binomial_rate, conditional_rates
+from calib_async.stats.record_arrays import OUTCOMES, TIMEOUT_CODE, to_columns
 from calib_async.stats.simulate import SimModel, simulate
 
 RATES = (

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calib_async.stats.columns import OUTCOMES, TRUTH_UNDETERMINED, TRUTH_VALID, LabelColumns
+from calib_async.stats.record_arrays import OUTCOMES, TRUTH_UNDETERMINED, TRUTH_VALID, LabelColumns
 
 
 @dataclass(frozen=True, slots=True)

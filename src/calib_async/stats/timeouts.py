@@ -32,9 +32,9 @@ import numpy as np
 from scipy import stats
 
 from calib_async.stats.censoring import DEFAULT_RESOLUTION_MS, CensoredDurations, censor_durations
-from calib_async.stats.columns import TIMEOUT_CODE, RunColumns
 from calib_async.stats.durations import DurationModel, fit_duration_model, frozen
 from calib_async.stats.gof import DEFAULT_MAX_N, GoodnessOfFit, goodness_of_fit
+from calib_async.stats.record_arrays import TIMEOUT_CODE, RunColumns
 from calib_async.stats.timeout_intervals import between_models, intervals, pi_zero_plausible
 
 OK = "ok"

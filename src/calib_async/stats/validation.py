@@ -54,7 +54,6 @@ from typing import Any
 import numpy as np
 
 from calib_async.stats import power as pw
-from calib_async.stats.columns import OUTCOMES, TIMEOUT_CODE, LabelColumns, RunColumns
 from calib_async.stats.duration_check import duration_model_entry
 from calib_async.stats.rates import (
     CONDITIONAL_RATES,
@@ -66,7 +65,8 @@ from calib_async.stats.rates import (
     posterior_comparison,
     score_test_2indep,
 )
-from calib_async.stats.tier import TierFit
+from calib_async.stats.record_arrays import OUTCOMES, TIMEOUT_CODE, LabelColumns, RunColumns
+from calib_async.stats.tier_fit import TierFit
 
 
 @dataclass(frozen=True, slots=True)

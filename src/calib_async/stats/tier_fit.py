@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from calib_async.stats.columns import OUTCOMES, TIMEOUT_CODE, LabelColumns, RunColumns
 from calib_async.stats.durations import DEFAULT_RESOLUTION_MS, DurationModel
 from calib_async.stats.gof import DEFAULT_MAX_N, GoodnessOfFit
 from calib_async.stats.load import load_sensitivity
@@ -23,6 +22,7 @@ from calib_async.stats.rates import (
     binomial_rate,
     conditional_rates,
 )
+from calib_async.stats.record_arrays import OUTCOMES, TIMEOUT_CODE, LabelColumns, RunColumns
 from calib_async.stats.timeouts import TierTimeouts, fit_tier_timeouts
 
 #: Tier status values.
