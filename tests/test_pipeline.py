@@ -302,3 +302,21 @@ def test_manual_labels_file_overrides_automatic_ground_truth(tmp_path: Path) -> 
     assert after[item]["conflicts"]  # the automatic method disagreed and is counted
     others = {i: lab["truth"] for i, lab in after.items() if i != item}
     assert others == {i: lab["truth"] for i, lab in before.items() if i != item}
+
+
+def test_relative_output_dir_still_reaches_the_audit_copies(tmp_path: Path) -> None:
+    """Regression: checkers run in their own {workdir}, so the audit copies of an auditing
+    tier (SLOW) must be written under an absolute path even when --output-dir is relative."""
+    args = [
+        sys.executable, "-m", "calib_async", "--tiers", "SLOW", "--n", "6",
+        "--corpus", "synthetic", "--export", "c.yaml", "--output-dir", "out",
+        "--label-sample", "6", "--bootstrap", "0", "--no-report", "--no-progress",
+    ]  # fmt: skip
+    proc = subprocess.run(
+        args, cwd=tmp_path, capture_output=True, text=True, env=run_env(), timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [r for r in records(tmp_path / "out") if r.get("phase") == "telemetry"]
+    assert len(rows) == 6
+    assert not [r for r in rows if "file not found" in (r.get("first_error") or "")]
+    assert {r["outcome"] for r in rows} != {"VERIFIER_ERROR"}

@@ -110,7 +110,8 @@ def log_likelihood(
 ) -> float:
     """Censored log-likelihood by hand: logpdf(events) + logsf(right) + log(F(hi) - F(lo)).
 
-    With a runaway share ``cure`` > 0 the cure-model likelihood of ``censored_likelihood`` (whose interval
+    With a runaway share ``cure`` > 0 the cure-model likelihood of ``censored_likelihood``
+    (whose interval
     parts are the ``[0, resolution]`` intervals ``censor_durations`` makes).
     """
     if cure > 0.0:

@@ -147,7 +147,7 @@ class LeanVerifier:
         self._runner_memory_mb: int | None = runner
         configured = opts.get("work_dir") or work_dir
         self._work_dir = (
-            Path(str(configured))
+            Path(str(configured)).resolve()  # checkers run in their own {workdir}
             if configured
             else Path(tempfile.gettempdir()) / f"calib-async-lean-audit-{os.getuid()}"
         )
