@@ -10,6 +10,7 @@ test) can check it against the YAML.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from numbers import Real
 from typing import Any
@@ -29,13 +30,18 @@ EXTRA_KEY_HINTS = ("canar", "flip")
 _OK = {"ok", None}
 
 
+#: "PASSED (WEAK: ...): why" as stats.validation writes it: the word, the note, the reason.
+_SUMMARY = re.compile(r"^\s*(PASSED|FAILED|NOT EVALUATED)\s*(?:\((.*?)\))?\s*:\s*(.*)$", re.S)
+
+
 def verdict(export: Mapping[str, Any]) -> str:
     """``<section id="verdict">``: PASSED / FAILED / NOT EVALUATED and why, in one sentence."""
     report = export.get("validation_report")
     report = report if isinstance(report, Mapping) else {}
     passed = report.get("passed")
     summary = str(report.get("summary") or "")
-    word, _, why = summary.partition(":")
+    match = _SUMMARY.match(summary)
+    word, note, why = (match.group(1), match.group(2), match.group(3)) if match else ("", "", "")
     if passed is True:
         cls, label = "pass", "PASSED"
     elif passed is False and report.get("status") != "not_evaluated":
@@ -44,7 +50,8 @@ def verdict(export: Mapping[str, Any]) -> str:
         cls, label = "unknown", "NOT EVALUATED"
     if not why.strip():
         why = summary if summary and summary != word else "the export holds no validation report"
-    sentence = f"Validation {label.lower()}: {why.strip()}"
+    qualifier = f" ({note.strip().replace('WEAK', 'weak', 1)})" if note and note.strip() else ""
+    sentence = f"Validation {label.lower()}{qualifier}: {why.strip()}"
     sentence = sentence if sentence.endswith(".") else sentence + "."
     return (
         f'<section id="verdict" class="verdict verdict-{cls}">'

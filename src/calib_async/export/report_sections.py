@@ -98,4 +98,7 @@ def labels_held_out_key(report_path: Path) -> str | None:
         return None
     if not isinstance(data, Mapping):
         return None
+    split = data.get("validation_split")
+    if isinstance(split, Mapping) and split.get("held_out"):
+        return "validation_split.held_out"
     return next((str(k) for k, v in data.items() if "held_out" in str(k) and v), None)
