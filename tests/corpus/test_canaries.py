@@ -15,8 +15,8 @@ from calib_async.corpus.canaries import (
     first_theorem,
     generic_canary,
     lean_canary,
-    mask_comments,
 )
+from calib_async.verifiers.lean_axioms import strip_comments
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
 types = st.sampled_from(["1 + 1 = 2", "x + 0 = x", "∀ n : Nat, n = n", "(a, b).1 = a"])
@@ -79,8 +79,8 @@ def test_equation_definitions_are_skipped_and_the_next_theorem_used() -> None:
 
 
 @given(st.text(alphabet='ab-/\n"{}', max_size=60))
-def test_mask_comments_keeps_length_and_lines(text: str) -> None:
-    masked = mask_comments(text)
+def test_comment_masking_keeps_length_and_lines(text: str) -> None:
+    masked = strip_comments(text)
     assert len(masked) == len(text)
     assert [i for i, c in enumerate(masked) if c == "\n"] == [
         i for i, c in enumerate(text) if c == "\n"

@@ -41,6 +41,7 @@ import re
 from dataclasses import dataclass
 
 from calib_async.config.canaries import BUILTIN_CANARY_CLASSES, GenericCanary
+from calib_async.verifiers.lean_axioms import strip_comments
 
 LEAN_CLASSES = BUILTIN_CANARY_CLASSES
 CHEAT_AXIOM = "calib_canary_cheat"
@@ -90,43 +91,6 @@ class LeanDecl:
     end: int
 
 
-def mask_comments(source: str) -> str:
-    """``source`` with comments blanked (same length; newlines and string literals kept)."""
-    out: list[str] = []
-    i, n, depth, in_string = 0, len(source), 0, False
-    while i < n:
-        c, two = source[i], source[i : i + 2]
-        if depth:
-            if two in ("/-", "-/"):
-                depth += 1 if two == "/-" else -1
-                out.append("  ")
-                i += 2
-            else:
-                out.append("\n" if c == "\n" else " ")
-                i += 1
-        elif in_string:
-            if c == "\\" and i + 1 < n:
-                out.append(source[i : i + 2])
-                i += 2
-                continue
-            in_string = c != '"'
-            out.append(c)
-            i += 1
-        elif two == "/-":
-            depth, i = 1, i + 2
-            out.append("  ")
-        elif two == "--":
-            end = source.find("\n", i)
-            end = n if end < 0 else end
-            out.append(" " * (end - i))
-            i = end
-        else:
-            in_string = c == '"'
-            out.append(c)
-            i += 1
-    return "".join(out)
-
-
 def _decl_end(masked: str, after: int, indent: int) -> int:
     """The start of the first later line that is not blank and indented at most ``indent``."""
     pos = masked.find("\n", after)
@@ -173,7 +137,7 @@ def _assign_offset(masked: str, start: int, end: int) -> int | None:
 
 def first_theorem(source: str) -> LeanDecl | None:
     """The first ``theorem``/``lemma`` whose proof follows ``:=``, or None."""
-    masked = mask_comments(source)
+    masked = strip_comments(source)
     for match in _DECL_RE.finditer(masked):
         indent = len(match["indent"].expandtabs(2))
         end = _decl_end(masked, match.end(), indent)
@@ -197,7 +161,7 @@ def _with_proof(
 
 def _add_import(text: str, module: str) -> str:
     """``import module`` after the file's last leading import (or first, when it has none)."""
-    masked = mask_comments(text)
+    masked = strip_comments(text)
     last = None
     for match in _IMPORT_RE.finditer(masked):
         if masked[: match.start()].strip() and last is None:
@@ -239,7 +203,7 @@ def lean_canary(cls: str, source: str) -> str | None:
         )
         out = _add_import(out, "Lean")
     elif cls == "statement":
-        statement = " ".join(mask_comments(source)[decl.name_end : decl.assign].split())
+        statement = " ".join(strip_comments(source)[decl.name_end : decl.assign].split())
         if statement == ": True":
             return None
         out = source[: decl.name_end] + " : True := trivial\n" + source[decl.end :]
