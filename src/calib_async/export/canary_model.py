@@ -14,7 +14,7 @@ from numbers import Integral
 from typing import Any
 
 from calib_async.errors import CalibError
-from calib_async.stats.survival import finite_number
+from calib_async.stats.survival import probability
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ def parse_canary_rates(raw: Any, where: str) -> dict[str, CanaryRate]:
             exploit=str(exploit),
             run=run,
             passed=passed,
-            spurious_pass_rate=_probability(entry.get("spurious_pass_rate"), at),
+            spurious_pass_rate=probability(entry.get("spurious_pass_rate"), at),
             spurious_pass_rate_ci=_interval(entry.get("spurious_pass_rate_ci"), at),
             not_applicable=_count(entry.get("not_applicable", 0), f"{at}.not_applicable"),
         )
@@ -60,21 +60,12 @@ def _count(value: Any, where: str) -> int:
     return int(value)
 
 
-def _probability(value: Any, where: str) -> float | None:
-    if value is None:
-        return None
-    number = finite_number(value, where)
-    if not 0.0 <= number <= 1.0:
-        raise CalibError(f"{where}: expected a probability in [0, 1], got {value!r}")
-    return number
-
-
 def _interval(value: Any, where: str) -> tuple[float, float] | None:
     if value is None:
         return None
     if not isinstance(value, list | tuple) or len(value) != 2:
         raise CalibError(f"{where}.spurious_pass_rate_ci: expected [low, high], got {value!r}")
-    low, high = _probability(value[0], where), _probability(value[1], where)
+    low, high = probability(value[0], where), probability(value[1], where)
     if low is None or high is None or low > high:
         raise CalibError(f"{where}.spurious_pass_rate_ci: not an interval: {value!r}")
     return (low, high)

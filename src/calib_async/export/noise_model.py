@@ -33,6 +33,7 @@ from calib_async.stats.survival import (
     SurvivalModel,
     finite_number,
     positive_number,
+    probability,
 )
 
 if TYPE_CHECKING:
@@ -169,7 +170,7 @@ def _parse_tier(name: str, where: str, raw: Any, meta_tier: Any) -> TierNoise:
         raise CalibError(f"{where}: expected a mapping of rates")
     values: dict[str, Any] = {}
     for key in _RATE_KEYS:
-        values[key] = _rate(raw.get(key), f"{where}.{key}")
+        values[key] = probability(raw.get(key), f"{where}.{key}")
         values[f"{key}_ci"] = _ci(raw.get(f"{key}_ci"), f"{where}.{key}_ci")
         if key != "timeout_rate":
             values[f"{key}_bounds"] = _ci(raw.get(f"{key}_bounds"), f"{where}.{key}_bounds")
@@ -182,7 +183,7 @@ def _parse_tier(name: str, where: str, raw: Any, meta_tier: Any) -> TierNoise:
         if not isinstance(tfr, Mapping):
             raise CalibError(f"{where}.timeout_for_rate: expected a mapping rate -> seconds")
         for rate_key, seconds in tfr.items():
-            rate = _rate(
+            rate = probability(
                 _to_float(rate_key, f"{where}.timeout_for_rate"), f"{where}.timeout_for_rate"
             )
             if rate is not None:  # None seconds: the export says unreachable
@@ -195,7 +196,7 @@ def _parse_tier(name: str, where: str, raw: Any, meta_tier: Any) -> TierNoise:
     recs = raw.get("timeout_recommendations")
     if isinstance(recs, Mapping):
         for rate_key, rec in recs.items():
-            rate = _rate(_to_float(rate_key, f"{where}.timeout_recommendations"), where)
+            rate = probability(_to_float(rate_key, f"{where}.timeout_recommendations"), where)
             if rate is not None and isinstance(rec, Mapping):
                 recommendations[rate] = dict(rec)
     samples = raw.get("training_samples")
@@ -224,15 +225,6 @@ def _to_float(value: Any, where: str) -> float:
         raise CalibError(f"{where}: key {value!r} is not a number") from None
 
 
-def _rate(value: Any, where: str) -> float | None:
-    if value is None:
-        return None
-    number = finite_number(value, where)
-    if not 0.0 <= number <= 1.0:
-        raise CalibError(f"{where}: expected a probability in [0, 1], got {value!r}")
-    return number
-
-
 def _ci(value: Any, where: str) -> tuple[float, float] | None:
     if value is None:
         return None
@@ -240,7 +232,7 @@ def _ci(value: Any, where: str) -> tuple[float, float] | None:
         raise CalibError(f"{where}: expected [low, high], got {value!r}")
     if value[0] is None or value[1] is None:
         return None
-    low, high = _rate(value[0], where), _rate(value[1], where)
+    low, high = probability(value[0], where), probability(value[1], where)
     assert low is not None and high is not None
     if low > high:
         raise CalibError(f"{where}: low {low} is above high {high}")

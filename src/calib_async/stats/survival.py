@@ -234,3 +234,13 @@ def positive_number(value: Any, where: str) -> float:
     if number <= 0:
         raise CalibError(f"{where}: expected a positive number, got {value!r}")
     return number
+
+
+def probability(value: Any, where: str) -> float | None:
+    """An exported rate: None stays None, anything else must be a number in [0, 1]."""
+    if value is None:
+        return None
+    number = finite_number(value, where)
+    if not 0.0 <= number <= 1.0:
+        raise CalibError(f"{where}: expected a probability in [0, 1], got {value!r}")
+    return number
