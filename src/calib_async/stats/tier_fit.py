@@ -54,33 +54,19 @@ class TierFit:
     timeouts: TierTimeouts | None = None
 
     def distribution_export(self) -> dict[str, Any]:
-        """The ``timeout_distribution`` mapping (``type`` None when there is no model)."""
+        """The ``timeout_distribution`` mapping (``type`` None when there is no model).
+
+        ``timeouts`` is fitted whenever the tier has runs (``stats.timeouts`` writes the
+        mapping); without runs there is no model.
+        """
         if self.timeouts is not None:
             return self.timeouts.distribution_export()
-        chosen = self.duration.chosen if self.duration else None
-        gof = self.gof.to_export() if self.gof else {}
-        if chosen is None:
-            return {
-                "type": None,
-                "unit": "ms",
-                "params": {},
-                "goodness_of_fit": gof,
-                "status": INSUFFICIENT,
-            }
         return {
-            "type": chosen.family,
+            "type": None,
             "unit": "ms",
-            "params": dict(chosen.params or {}),
-            "loc": 0.0,
-            "loglik": chosen.loglik,
-            "aic": chosen.aic,
-            "goodness_of_fit": gof,
-            "censoring": {
-                "events": self.duration.n_events if self.duration else 0,
-                "right_censored": self.duration.n_right if self.duration else 0,
-                "interval_censored": self.duration.n_interval if self.duration else 0,
-            },
-            "status": OK,
+            "params": {},
+            "goodness_of_fit": self.gof.to_export() if self.gof else {},
+            "status": INSUFFICIENT,
         }
 
     def to_export(self) -> dict[str, Any]:
