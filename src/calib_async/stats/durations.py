@@ -217,16 +217,9 @@ def fit_family(
 ) -> CandidateFit:
     """Censored MLE of one family with loc fixed at 0 (``start``: named starting params)."""
     k = N_PARAMS[family]
-    distinct = np.unique(data.events).size + (1 if data.interval.shape[0] else 0)
-    if distinct < MIN_EVENTS[k]:
-        return CandidateFit(
-            family,
-            None,
-            None,
-            None,
-            "insufficient_data",
-            f"needs {MIN_EVENTS[k]} distinct completed durations, has {distinct}",
-        )
+    too_few = _too_few_events(family, data, k, cure=False)
+    if too_few is not None:
+        return too_few
     dist = getattr(stats, family)
     names = _names(family)
     x0 = _start(family, data) if start is None else tuple(start[k] for k in names)
@@ -251,6 +244,17 @@ def fit_family(
     return CandidateFit(family, params, ll, 2 * k - 2 * ll, "ok")
 
 
+def _too_few_events(
+    family: str, data: CensoredDurations, k: int, *, cure: bool
+) -> CandidateFit | None:
+    """An ``insufficient_data`` candidate when ``k`` parameters meet too few distinct events."""
+    distinct = np.unique(data.events).size + (1 if data.interval.shape[0] else 0)
+    if distinct >= MIN_EVENTS[k]:
+        return None
+    why = f"needs {MIN_EVENTS[k]} distinct completed durations, has {distinct}"
+    return CandidateFit(family, None, None, None, "insufficient_data", why, cure=cure)
+
+
 def _names(family: str) -> tuple[str, ...]:
     return ("scale",) if family == "expon" else ("shape", "scale")
 
@@ -268,17 +272,9 @@ def fit_cure(family: str, data: CensoredDurations, plain: CandidateFit) -> Candi
             cure=True,
         )
     k = N_PARAMS[family] + 1
-    distinct = np.unique(data.events).size + (1 if data.interval.shape[0] else 0)
-    if distinct < MIN_EVENTS[k]:
-        return CandidateFit(
-            family,
-            None,
-            None,
-            None,
-            "insufficient_data",
-            f"needs {MIN_EVENTS[k]} distinct completed durations, has {distinct}",
-            cure=True,
-        )
+    too_few = _too_few_events(family, data, k, cure=True)
+    if too_few is not None:
+        return too_few
     share = data.right.size / max(data.n, 1)
     starts: list[tuple[Mapping[str, float], float]] = []
     if plain.params is not None:
