@@ -98,13 +98,11 @@ async def open_session(
     done = load_finished(config, run_fingerprint(config, checker, tiers, items))
     used = {t.verifier for t in tiers} | set(consensus_profiles(config, checker))
     verifier_configs = {name: checker.verifiers[name] for name in sorted(used)}
-    # absolute: checkers run in their own {workdir}, where a relative output path means nothing
-    work_dir = config.output_dir.resolve()
-    verifiers = build_verifiers(verifier_configs, work_dir=work_dir)
+    verifiers = build_verifiers(verifier_configs, work_dir=config.output_dir)
     if config.sandbox != "none":
         from calib_async.verifiers.sandboxed import sandboxed_verifiers
 
-        verifiers = sandboxed_verifiers(verifiers, config.sandbox, work_dir=work_dir)
+        verifiers = sandboxed_verifiers(verifiers, config.sandbox, work_dir=config.output_dir)
     backend = make_backend(
         config.backend, ray_address=config.ray_address, sample_interval_s=config.sample_interval_s
     )

@@ -10,7 +10,12 @@ from calib_async.verifiers.base import Verifier
 
 
 def build_verifier(config: VerifierConfig, *, work_dir: Path) -> Verifier:
-    """The profile object for ``config.kind`` (command, lean or simulated)."""
+    """The profile object for ``config.kind`` (command, lean or simulated).
+
+    ``work_dir`` (audit copies, checked files) is made absolute here: every checker runs in its
+    own private ``{workdir}``, where a path relative to the driver's directory means nothing.
+    """
+    work_dir = Path(work_dir).resolve()
     if config.kind == "lean":
         from calib_async.verifiers.lean import LeanVerifier
 
