@@ -38,12 +38,19 @@ def _import_all() -> None:
 
 
 class Prewarm:
-    """A listener that starts the imports once, in a daemon thread, when stage 3 starts."""
+    """A listener that starts the imports once, in a background thread, when stage 3 starts.
+
+    The thread is not a daemon: Python joins it before finalising the interpreter. A daemon
+    thread still importing a C extension (matplotlib, scipy) when the main thread exits
+    crashed the interpreter at shutdown ("PyThreadState_Get: ... GIL is released", SIGABRT)
+    after a run that had succeeded, e.g. a short run with ``--no-report``. The imports take
+    seconds at most; on a stop signal ``cli.signals`` exits at once without joining.
+    """
 
     def __init__(self) -> None:
         self.thread: threading.Thread | None = None
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, StageStarted) and event.stage == PREWARM_STAGE and not self.thread:
-            self.thread = threading.Thread(target=_import_all, name="prewarm", daemon=True)
+            self.thread = threading.Thread(target=_import_all, name="prewarm", daemon=False)
             self.thread.start()
