@@ -9,10 +9,10 @@ is False). On hosts with the v1 hierarchy plus a controller-less ``unified`` mou
 machine) the v2 cgroup still gives ``cgroup.kill`` and ``cpu.stat``, but no ``memory.peak``
 (the memory controller is bound to v1); ``memory.peak`` is used only when present and resettable.
 
-The checker joins its cgroup itself, before exec, through the spawn wrapper (process.py), so no
-descendant can be forked outside it. Cgroups are pooled: creating and removing one per run cost
-about 0.3 ms of wall time each in our measurements, and an empty cgroup can be reused, with
-``cpu.stat`` read as a difference.
+The checker joins its cgroup itself, before exec (spawn.py: the native spawn's child writes
+``cgroup.procs``, or the dash wrapper does), so no descendant can be forked outside it.
+Cgroups are pooled: creating and removing one per run cost about 0.3 ms of wall time each in
+our measurements, and an empty cgroup can be reused, with ``cpu.stat`` read as a difference.
 """
 
 from __future__ import annotations
@@ -43,20 +43,22 @@ class _Files:
     """Open fds on one cgroup's control files: re-read with pread (about 1 µs, against 60 µs
     for Python's text-mode open and read)."""
 
-    __slots__ = ("events", "kill_fd", "path", "stat")
+    __slots__ = ("events", "kill_fd", "path", "procs", "stat")
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.stat = os.open(f"{path}/cpu.stat", os.O_RDONLY | os.O_CLOEXEC)
         self.events = os.open(f"{path}/cgroup.events", os.O_RDONLY | os.O_CLOEXEC)
         self.kill_fd = os.open(f"{path}/cgroup.kill", os.O_WRONLY | os.O_CLOEXEC)
+        #: written "0" by the native spawn's child to move itself in before it execs
+        self.procs = os.open(f"{path}/cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
 
     def cpu_usec(self) -> int:
         data = os.pread(self.stat, 4096, 0)
         return int(data.split(None, 2)[1]) if data.startswith(b"usage_usec ") else 0
 
     def close(self) -> None:
-        for fd in (self.stat, self.events, self.kill_fd):
+        for fd in (self.stat, self.events, self.kill_fd, self.procs):
             os.close(fd)
 
 

@@ -86,7 +86,7 @@ async def _start_measured(spec: ExecSpec, sampler: TreeSampler) -> MeasuredProce
     cg = pool.acquire() if pool is not None else None
     t0 = time.monotonic()
     try:
-        started = await spawn_in_thread(start_checker, spec, cg.path if cg else None)
+        started = await spawn_in_thread(start_checker, spec, cg)
     except SpawnError as e:
         if cg is not None and pool is not None:
             pool.release(cg)

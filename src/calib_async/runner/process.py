@@ -55,7 +55,6 @@ import re
 import resource
 import select
 import signal
-import subprocess
 import time
 from contextlib import nullcontext, suppress
 
@@ -67,7 +66,7 @@ from calib_async.runner.capture import OutputCapture
 from calib_async.runner.killing import kill_verified
 from calib_async.runner.memory import memory_peak
 from calib_async.runner.sampler import TreeSampler, TreeStats, read_stat
-from calib_async.runner.spawn import SpawnError, start_checker, wrapper_failure
+from calib_async.runner.spawn import Leader, SpawnError, start_checker, wrapper_failure
 from calib_async.runner.spec import ExecResult, ExecSpec, Termination
 
 log = structlog.get_logger(__name__)
@@ -90,7 +89,7 @@ class MeasuredProcess:
         spec: ExecSpec,
         sampler: TreeSampler,
         *,
-        started: tuple[cgroups.RunCgroup | None, tuple[subprocess.Popen[bytes], str, int, int]]
+        started: tuple[cgroups.RunCgroup | None, tuple[Leader, str, int, int]]
         | None = None,
         spawn_error: str | None = None,
         t0: float | None = None,
@@ -103,7 +102,7 @@ class MeasuredProcess:
         self.warnings: list[str] = []
         self._killed = False  # whether the runner sent any kill signal
         self._cg: cgroups.RunCgroup | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: Leader | None = None
         self.stats: TreeStats | None = None
         self._exit_at: float | None = None
         self._result: ExecResult | None = None
@@ -124,7 +123,7 @@ class MeasuredProcess:
 
     def _spawn(
         self,
-        started: tuple[cgroups.RunCgroup | None, tuple[subprocess.Popen[bytes], str, int, int]]
+        started: tuple[cgroups.RunCgroup | None, tuple[Leader, str, int, int]]
         | None,
     ) -> None:
         spec = self.spec
@@ -135,9 +134,7 @@ class MeasuredProcess:
             if pool is not None:
                 self._cg = pool.acquire()
             try:
-                self._proc, self.exe, r_out, r_err = start_checker(
-                    spec, self._cg.path if self._cg else None
-                )
+                self._proc, self.exe, r_out, r_err = start_checker(spec, self._cg)
             except SpawnError:
                 self._release_cgroup()
                 raise
@@ -317,7 +314,7 @@ class MeasuredProcess:
                     self._kill_pipe_holders()
                     if not await self._until(anyio.current_time() + max(1.0, spec.grace_s), "eof"):
                         self.warnings.append("output_pipe_held_open")
-                # 5. Reap the leader ourselves: wait4 gives the rusage; tell Popen it is done.
+                # 5. Reap the leader ourselves: wait4 gives the rusage.
                 _, status, ru = os.wait4(self._proc.pid, 0)
                 self._proc.returncode = os.waitstatus_to_exitcode(status)
                 # 6. Forget the tree (after the last use of its member list), release, close fds.

@@ -1,28 +1,29 @@
 """How a checker process is started: argv resolution, limits, the spawn itself.
 
-**Spawning.** ``subprocess.Popen`` from the argv (``argv[0]`` resolved on ``env['PATH']`` and
-replaced by its absolute path), in a new session (``start_new_session``), stdin from /dev/null,
-stdout/stderr to two new pipes, ``env`` exactly as given, ``cwd`` as given. Without
-``preexec_fn`` CPython spawns with ``vfork``, which is what makes ~1000 runs/s possible.
+**Native spawn** (the C extension :mod:`calib_async.runner._spawn`, built at install when a C
+compiler is there): ``vfork`` from a spawn thread; the child, before it execs the checker,
+starts a new session, sets ``PR_SET_PDEATHSIG`` (SIGKILL when the spawning thread's process
+dies, even by kill -9), RLIMIT_CORE=0 and the limits (RLIMIT_AS, RLIMIT_NPROC, RLIMIT_FSIZE),
+writes itself into the run's cgroup (``cgroup.procs``), redirects stdin from /dev/null and
+stdout/stderr to two new pipes, changes to ``cwd``, and execs ``argv`` with ``env`` exactly as
+given (``argv[0]`` resolved on ``env['PATH']`` and replaced by its absolute path). No helper
+process: ``scripts/bench_spawn.py`` measures it against the fallback below.
 
-**Limits** (RLIMIT_AS, RLIMIT_NPROC, RLIMIT_FSIZE, and joining a cgroup) are applied by a tiny
-fixed ``dash`` script that sets them and ``exec``s the checker (same pid; argv passed as ``"$@"``,
-never interpolated). ``scripts/bench_spawn.py``, sequential /bin/true on our loaded 2-core
-machine, runs/s relative to plain vfork (3 runs of the script): dash wrapper 0.90-0.93 (+4-7% parent
-CPU), ``prlimit`` binary 0.50-0.59 (it loads libsmartcols), ``preexec_fn`` 0.23-0.45 with a small
-parent and 0.04-0.21 with 300 MiB of parent RSS (it forces fork, which copies page tables: parent
-CPU per spawn x5-x6, and x23-x36 with the ballast).
-``resource.prlimit(pid)`` right after spawn costs nothing but is racy: Popen returns only after
-the exec, so the checker already runs and may have allocated or forked (children keep the old
-limits) before the call. Without dash we fall back to ``preexec_fn`` (correct, slower).
-RLIMIT_CORE=0 needs no wrapper: the driver lowers its own *soft* core limit to 0 once (children
-inherit it); the wrapper, when used, also sets the hard limit to 0. So a run without limits
-(and without a cgroup) takes the plain vfork path. RLIMIT_NPROC counts all processes of the real
+**Fallback** (no extension): ``subprocess.Popen`` (``start_new_session``; without
+``preexec_fn`` CPython spawns with ``vfork``) of a tiny fixed ``dash`` script that sets the
+limits, joins the cgroup and ``exec``s the checker (same pid; argv passed as ``"$@"``, never
+interpolated), itself started through util-linux ``setpriv --pdeathsig KILL``: two extra execs
+per run. Without dash it uses ``preexec_fn`` (correct, forces ``fork``: much slower). setpriv
+sets the death signal only once it runs: a driver killed in that window leaves the checker to
+the run-token watcher (leftovers.py). The native child closes the window (it checks its parent
+after setting the signal).
+``resource.prlimit(pid)`` right after the spawn would be racy (the checker already runs and may
+have allocated or forked), so neither path uses it. RLIMIT_NPROC counts all processes of the real
 user and is ignored for root; process.py adds a per-tree watchdog.
 
-The wrapper's own failures (a limit above the hard limit, an exec that fails) print
-``calib-async-wrapper: ...`` and exit 125-127; :func:`wrapper_failure` recognises them so that
-they become Termination.SPAWN_ERROR like Popen's own exec errors.
+Both paths report a step that fails before the checker runs as :class:`SpawnError` (the
+fallback's wrapper prints ``calib-async-wrapper: ...`` and exits 125-127, which
+:func:`wrapper_failure` recognises), so it becomes Termination.SPAWN_ERROR.
 """
 
 from __future__ import annotations
@@ -30,15 +31,22 @@ from __future__ import annotations
 import os
 import resource
 import shutil
+import signal
 import subprocess
+from dataclasses import dataclass
 
 import structlog
 
-from calib_async.runner.cgroups import WRAPPER_SHELL
+from calib_async.runner.cgroups import WRAPPER_SHELL, RunCgroup
 from calib_async.runner.leftovers import TOKEN_VAR, current_token
 from calib_async.runner.spec import ExecSpec, Limits
 
 log = structlog.get_logger(__name__)
+
+try:
+    from calib_async.runner import _spawn as _native
+except ImportError:  # installed without a C compiler: the fallback path
+    _native = None
 
 MIB = 2**20
 DASH = WRAPPER_SHELL
@@ -130,23 +138,93 @@ def wrapper_failure(exit_code: int, stderr: bytes) -> str | None:
     return None
 
 
-def start_checker(
-    spec: ExecSpec, cgroup_dir: str | None
-) -> tuple[subprocess.Popen[bytes], str, int, int]:
-    """Spawn ``spec`` (limits applied, in ``cgroup_dir`` if given): (Popen, resolved argv[0],
-    stdout read fd, stderr read fd). Raises SpawnError. The caller owns the fds and must reap
-    the process itself (``os.wait4``) and then set ``Popen.returncode``."""
-    if not spec.argv:
-        raise SpawnError("empty argv: the profile's command is empty")
-    devnull = _once_per_driver()
-    exe = _resolve(spec.argv[0], spec.env.get("PATH", os.defpath), spec.cwd)
+@dataclass(slots=True, eq=False)
+class Leader:
+    """The started checker's leader: its pid, and its exit code once the runner reaped it."""
+
+    pid: int
+    returncode: int | None = None
+
+
+def native_spawn_available() -> bool:
+    """Whether checkers start through the C extension (no helper exec per run)."""
+    return _native is not None
+
+
+def _env_bytes(env: dict[str, str]) -> list[bytes]:
+    out = []
+    for k, v in env.items():
+        if not k or "=" in k:
+            raise SpawnError(f"illegal environment variable name {k!r}: fix the profile's env")
+        out.append(os.fsencode(k) + b"=" + os.fsencode(v))
+    return out
+
+
+def _rlimits(limits: Limits) -> list[tuple[int, int, int]]:
+    r = resource
+    out = [(r.RLIMIT_CORE, 0, 0)]
+    for lim, n in ((r.RLIMIT_AS, limits.memory_mb), (r.RLIMIT_FSIZE, limits.max_file_mb)):
+        if n:
+            out.append((lim, n * MIB, n * MIB))
+    if limits.max_processes:
+        out.append((r.RLIMIT_NPROC, limits.max_processes, limits.max_processes))
+    return out
+
+
+def _spawn_native(
+    spec: ExecSpec, exe: str, env: dict[str, str], cgroup: RunCgroup | None, fds: tuple[int, ...]
+) -> Leader:
+    assert _native is not None
+    argv = [os.fsencode(exe), *map(os.fsencode, spec.argv[1:])]
+    procs = cgroup.files.procs if cgroup is not None else -1
+    try:
+        pid = _native.spawn(
+            exe, argv, _env_bytes(env), spec.cwd, *fds, _rlimits(spec.limits), procs,
+            signal.SIGKILL,
+        )  # fmt: skip
+    except OSError as e:
+        why = os.strerror(e.errno) if e.errno else "unknown error"
+        raise SpawnError(f"cannot start checker {exe!r}: {e.strerror}: {why}") from None
+    except ValueError as e:  # a null byte in argv, env or cwd
+        raise SpawnError(f"cannot start checker {exe!r}: {e}") from None
+    return Leader(pid)
+
+
+def _spawn_popen(
+    spec: ExecSpec, exe: str, env: dict[str, str], cgroup: RunCgroup | None, fds: tuple[int, ...]
+) -> Leader:
+    cgroup_dir = cgroup.path if cgroup is not None else None
     args, preexec = [exe, *spec.argv[1:]], None
     wrap = _limit_args(spec.limits, cgroup_dir)
     if wrap is not None and DASH is not None:
         args = [DASH, "-c", _WRAPPER, _WRAPPER_NAME, *wrap, *args]
     elif wrap is not None:
         preexec = lambda: _preexec(spec.limits, cgroup_dir)  # noqa: E731
-    args = [*_DEATHSIG, *args]  # type: ignore[list-item]
+    try:
+        proc = subprocess.Popen(
+            [*_DEATHSIG, *args],
+            stdin=fds[0],
+            stdout=fds[1],
+            stderr=fds[2],
+            env=env,
+            cwd=spec.cwd,
+            start_new_session=True,
+            preexec_fn=preexec,
+        )
+    except (OSError, subprocess.SubprocessError, ValueError) as e:
+        raise SpawnError(f"cannot start checker {exe!r}: {e}") from None
+    proc.returncode = 0  # inert: the runner reaps the pid itself (os.wait4), never Popen
+    return Leader(proc.pid)
+
+
+def start_checker(spec: ExecSpec, cgroup: RunCgroup | None) -> tuple[Leader, str, int, int]:
+    """Spawn ``spec`` (limits applied, in ``cgroup`` if given): (leader, resolved argv[0],
+    stdout read fd, stderr read fd). Raises SpawnError. The caller owns the fds and must reap
+    the leader itself (``os.wait4``) and then set ``Leader.returncode``."""
+    if not spec.argv:
+        raise SpawnError("empty argv: the profile's command is empty")
+    devnull = _once_per_driver()
+    exe = _resolve(spec.argv[0], spec.env.get("PATH", os.defpath), spec.cwd)
     token = current_token()  # inherited by every descendant: the watcher finds leftovers by it
     env = spec.env if token is None else {**spec.env, TOKEN_VAR: token}
     try:
@@ -159,22 +237,14 @@ def start_checker(
         os.close(r_out)
         os.close(w_out)
         raise SpawnError(f"cannot start checker {exe!r}: {e}") from None
+    spawn = _spawn_native if _native is not None else _spawn_popen
     try:
-        proc = subprocess.Popen(
-            args,
-            stdin=devnull,
-            stdout=w_out,
-            stderr=w_err,
-            env=env,
-            cwd=spec.cwd,
-            start_new_session=True,
-            preexec_fn=preexec,
-        )
-    except (OSError, subprocess.SubprocessError) as e:
+        leader = spawn(spec, exe, env, cgroup, (devnull, w_out, w_err))
+    except SpawnError:
         os.close(r_out)
         os.close(r_err)
-        raise SpawnError(f"cannot start checker {exe!r}: {e}") from None
+        raise
     finally:
         os.close(w_out)
         os.close(w_err)
-    return proc, exe, r_out, r_err
+    return leader, exe, r_out, r_err

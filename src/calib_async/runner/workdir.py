@@ -9,6 +9,7 @@ runs never share one, so two tiers of the same checker cannot see each other's o
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import stat
@@ -25,12 +26,21 @@ PLACEHOLDER = "{workdir}"
 
 def workdir_root() -> Path:
     """Where run directories live: ``<tempdir>/calib-async-<uid>`` (per user, not shared)."""
-    return Path(tempfile.gettempdir()) / f"calib-async-{os.getuid()}"
+    return Path(_root())
+
+
+@functools.cache
+def _root_for(tempdir: str, uid: int) -> str:
+    return os.path.join(tempdir, f"calib-async-{uid}")
+
+
+def _root() -> str:
+    return _root_for(tempfile.gettempdir(), os.getuid())
 
 
 def new_workdir() -> str:
     """A fresh, unique path for one run's directory (not created here)."""
-    return str(workdir_root() / f"run-{uuid.uuid4().hex}")
+    return f"{_root()}/run-{uuid.uuid4().hex}"
 
 
 def create_workdir(path: str | None) -> None:
@@ -43,16 +53,28 @@ def create_workdir(path: str | None) -> None:
     """
     if path is None:
         return
-    parent = os.path.dirname(path)
-    os.makedirs(parent, mode=0o700, exist_ok=True)
-    ours = os.path.basename(path).startswith("run-") and parent == str(workdir_root())
-    if ours and os.path.lexists(path):
+    try:
+        os.mkdir(path, 0o700)  # the common case: one system call
+        return
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    except FileExistsError:
+        parent = os.path.dirname(path)
+        if not (os.path.basename(path).startswith("run-") and parent == _root()):
+            raise
         remove_tree(path)
     os.mkdir(path, 0o700)
 
 
 def remove_tree(path: str) -> None:
     """Remove ``path`` and everything in it, making read-only directories writable first."""
+    try:
+        os.rmdir(path)  # the common case: the checker left its directory empty
+        return
+    except FileNotFoundError:
+        return
+    except OSError:
+        pass
 
     def retry(func: object, failed: str, exc: object) -> None:
         try:

@@ -1,0 +1,152 @@
+"""spawn.py: the native spawn (C extension) and the fallback (Popen + dash wrapper + setpriv)
+give the checker the same process: session, limits, cgroup, death signal, fds, signals."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from calib_async.runner import spawn
+from calib_async.runner.cgroups import open_pool
+from calib_async.runner.measured import run_process_measured
+from calib_async.runner.sampler import TreeSampler
+from calib_async.runner.spec import ExecResult, ExecSpec, Limits, Termination
+
+SLEEP = shutil.which("sleep") or "/bin/sleep"
+ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+
+
+@pytest.fixture(params=["native", "fallback"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    if request.param == "native" and not spawn.native_spawn_available():
+        pytest.skip("the C extension is not built (no compiler at install)")
+    if request.param == "fallback":
+        monkeypatch.setattr(spawn, "_native", None)
+    yield request.param
+
+
+def test_the_extension_is_built_where_a_compiler_is() -> None:
+    """The README install builds it; a silently failed build would only show as slowness."""
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler here")
+    assert spawn.native_spawn_available()
+
+
+def _run(s: ExecSpec, cgroups: bool | None = None) -> ExecResult:
+    import anyio
+
+    async def main() -> ExecResult:
+        async with TreeSampler(interval_s=10, cgroups=cgroups) as sampler:
+            return await run_process_measured(s, sampler=sampler)
+
+    return anyio.run(main)
+
+
+def test_checker_process_is_set_up_the_same_on_both_paths(path: str, tmp_path: Path) -> None:
+    lim = Limits(memory_mb=512, max_processes=4000, max_file_mb=3)
+    script = (
+        "cat /proc/self/limits; grep -E '^Sig(Ign|Blk)' /proc/$$/status; ls /proc/$$/fd;"
+        " cut -d' ' -f1,5,6 /proc/$$/stat; pwd; env"
+    )
+    r = _run(ExecSpec(("sh", "-c", script), timeout_s=20, env=ENV, cwd=str(tmp_path), limits=lim))
+    assert r.termination is Termination.EXITED and r.exit_code == 0, r
+    out = r.stdout.decode()
+    assert re.search(r"Max address space\s+536870912\s+536870912", out), out
+    assert re.search(r"Max processes\s+4000\s+4000", out)
+    assert re.search(r"Max file size\s+3145728\s+3145728", out)
+    assert re.search(r"Max core file size\s+0\s+0", out)
+    ignored = int(re.search(r"SigIgn:\t([0-9a-f]+)", out).group(1), 16)  # type: ignore[union-attr]
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores both; Popen resets them
+        assert not ignored & (1 << (sig - 1)), out
+    assert "SigBlk:\t0000000000000000" in out, out
+    pid, pgid, sid = re.search(r"^(\d+) (\d+) (\d+)$", out, re.M).groups()  # type: ignore[union-attr]
+    assert pid == pgid == sid, out  # leader of a new session
+    fds = re.search(r"SigBlk.*?\n((?:\d+\n)+)", out, re.S).group(1).split()  # type: ignore[union-attr]
+    assert sorted(fds, key=int)[:3] == ["0", "1", "2"] and len(fds) <= 4, out  # 3 = ls's own dir fd
+    assert str(tmp_path) in out.splitlines(), out
+    env = dict(line.split("=", 1) for line in out.splitlines() if re.match(r"^[A-Z_]+=", line))
+    assert env.get("PATH") == ENV["PATH"] and "HOME" not in env
+
+
+def test_the_checker_starts_inside_its_cgroup(path: str) -> None:
+    pool = open_pool(shutil.which("dash"))
+    if pool is None:
+        pytest.skip("no usable cgroup v2 here")
+    pool.close()
+    r = _run(ExecSpec(("cat", "/proc/self/cgroup"), timeout_s=20, env=ENV), cgroups=True)
+    assert r.cgroup and re.search(rb"^0::/.*calib-async-\d+(-\d+)?/run-\d+$", r.stdout, re.M), r
+
+
+def test_checker_dies_with_the_thread_that_spawned_it(path: str, tmp_path: Path) -> None:
+    """PR_SET_PDEATHSIG: the kernel kills the leader when its spawning thread ends (in the
+    driver that is the process's death: spawn threads never end)."""
+    started: list[tuple[spawn.Leader, str, int, int]] = []
+    spec = ExecSpec(("sleep", "60"), timeout_s=60, env=ENV)
+
+    def spawn_and_exit() -> None:
+        started.append(spawn.start_checker(spec, None))
+        # The fallback's setpriv sets the signal only once it runs (a window the native
+        # child closes by checking its parent): end the thread after setpriv exec'd sleep.
+        deadline = time.monotonic() + 10
+        while os.readlink(f"/proc/{started[0][0].pid}/exe") != os.path.realpath(SLEEP):
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+
+    t = threading.Thread(target=spawn_and_exit)
+    t.start()
+    t.join()
+    leader, _, r_out, r_err = started[0]
+    try:
+        deadline = time.monotonic() + 10
+        while psutil.Process(leader.pid).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, "the checker outlived its spawning thread"
+            time.sleep(0.01)  # the kill is the kernel's; nothing to await
+        _, status, _ = os.wait4(leader.pid, 0)
+        assert os.waitstatus_to_exitcode(status) == -signal.SIGKILL
+    finally:
+        os.close(r_out)
+        os.close(r_err)
+        if psutil.pid_exists(leader.pid):
+            os.kill(leader.pid, signal.SIGKILL)
+            os.waitpid(leader.pid, 0)
+
+
+@pytest.mark.parametrize(
+    ("argv", "kw", "message"),
+    [
+        (("true",), {"cwd": "/nonexistent/dir"}, "cannot start checker"),
+        (("true",), {"env": {**ENV, "A=B": "1"}}, "illegal environment variable name"),
+        (("true", "a\0b"), {}, "cannot start checker"),
+    ],
+)
+def test_failures_before_the_exec_are_spawn_errors(
+    path: str, argv: tuple[str, ...], kw: dict[str, object], message: str
+) -> None:
+    s = ExecSpec(argv, timeout_s=20, **{"env": ENV, **kw})  # type: ignore[arg-type]
+    r = _run(s)
+    assert r.termination is Termination.SPAWN_ERROR and message in (r.message or ""), r
+
+
+def test_a_limit_above_the_hard_limit_is_a_spawn_error(path: str) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root may raise any hard limit")
+    r = _run(ExecSpec(("true",), timeout_s=20, env=ENV, limits=Limits(max_processes=10**9)))
+    assert r.termination is Termination.SPAWN_ERROR, r
+
+
+def test_a_bad_interpreter_line_names_the_checker(path: str, tmp_path: Path) -> None:
+    script = tmp_path / "checker"
+    script.write_text("#!/nonexistent/interpreter\n")
+    script.chmod(0o755)
+    r = _run(ExecSpec((str(script),), timeout_s=20, env=ENV, limits=Limits(memory_mb=512)))
+    assert r.termination is Termination.SPAWN_ERROR
+    assert (r.message or "").startswith(f"cannot start checker {str(script)!r}: ")
