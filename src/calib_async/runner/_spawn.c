@@ -23,9 +23,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -42,7 +46,10 @@ static const char *const STEPS[] = {
     "the driver exited before the checker started", "cannot set a resource limit",
     "cannot join the run's cgroup", "cannot redirect stdin/stdout/stderr",
     "cannot change to the working directory", "cannot execute",
+    "cannot create the run's working directory", "cannot create the output pipes",
+    "cannot watch the checker", "cannot start a spawn thread",
 };
+enum { STEP_EXEC = 8, STEP_MKDIR, STEP_PIPE, STEP_WATCH, STEP_THREAD };
 
 struct failure {
     int step;
@@ -167,110 +174,475 @@ fail:
     _exit(127);
 }
 
+/* ---- one spawn: its inputs (owned C copies) and its outcome ---------------------------- */
+
+typedef struct job {
+    PyObject *exe_obj; /* bytes; touched only with the GIL */
+    char *exe, *cwd, *workdir;
+    char **argv, **envp;
+    Py_ssize_t nargv, nenv;
+    int fd_in, cgroup_fd, deathsig, efd;
+    int resources[MAX_LIMITS];
+    struct rlimit values[MAX_LIMITS];
+    int nlimits;
+    sigset_t mask; /* the submitting thread's: the checker starts with it */
+    /* outcome, written by the spawn thread before it signals efd */
+    pid_t pid;
+    int pidfd, r_out, r_err, workdir_made, step, err;
+    atomic_int done, signalled;
+    atomic_int refs; /* the Python object and the spawn thread: the last one frees */
+    struct job *next;
+} job_t;
+
+static void
+job_free(job_t *j)
+{
+    free_strings(j->argv, j->nargv);
+    free_strings(j->envp, j->nenv);
+    PyMem_RawFree(j->cwd);
+    PyMem_RawFree(j->workdir);
+    if (atomic_load(&j->done) && j->step == 0) { /* unclaimed: nobody else will close them */
+        close(j->pidfd);
+        close(j->r_out);
+        close(j->r_err);
+    }
+    PyMem_RawFree(j);
+}
+
+static void
+job_release(job_t *j)
+{
+    if (atomic_fetch_sub(&j->refs, 1) == 1)
+        job_free(j);
+}
+
+static char *
+raw_copy(PyObject *bytes)
+{
+    Py_ssize_t n = PyBytes_GET_SIZE(bytes);
+    char *p = PyMem_RawMalloc((size_t)n + 1);
+    if (p == NULL)
+        PyErr_NoMemory();
+    else
+        memcpy(p, PyBytes_AS_STRING(bytes), (size_t)n + 1);
+    return p;
+}
+
+/* Parse the common arguments into a new job (refs = 1); NULL with an exception set. */
+static job_t *
+job_new(PyObject *exe_obj, PyObject *argv_obj, PyObject *env_obj, PyObject *cwd_obj,
+        PyObject *workdir_obj, PyObject *limits_obj)
+{
+    job_t *j = PyMem_RawCalloc(1, sizeof(job_t));
+    PyObject *limits = NULL, *cwd_bytes = NULL, *workdir_bytes = NULL;
+    if (j == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    atomic_init(&j->refs, 1);
+    atomic_init(&j->done, 0);
+    atomic_init(&j->signalled, 0);
+    j->exe_obj = exe_obj;
+    j->pidfd = j->r_out = j->r_err = -1;
+    if (!(j->exe = raw_copy(exe_obj)))
+        goto fail;
+    if (!(j->argv = to_strings(argv_obj, "argv must be a sequence of bytes", &j->nargv)))
+        goto fail;
+    if (j->nargv == 0) {
+        PyErr_SetString(PyExc_ValueError, "argv must not be empty");
+        goto fail;
+    }
+    if (!(j->envp = to_strings(env_obj, "env must be a sequence of bytes", &j->nenv)))
+        goto fail;
+    if (cwd_obj != Py_None) {
+        if (!PyUnicode_FSConverter(cwd_obj, &cwd_bytes) || !(j->cwd = raw_copy(cwd_bytes)))
+            goto fail;
+        if ((size_t)PyBytes_GET_SIZE(cwd_bytes) != strlen(j->cwd)) {
+            PyErr_SetString(PyExc_ValueError, "cwd: embedded null byte");
+            goto fail;
+        }
+    }
+    if (workdir_obj != Py_None) {
+        if (!PyUnicode_FSConverter(workdir_obj, &workdir_bytes) ||
+            !(j->workdir = raw_copy(workdir_bytes)))
+            goto fail;
+    }
+    limits = PySequence_Fast(limits_obj, "rlimits must be a sequence of (resource, soft, hard)");
+    if (limits == NULL)
+        goto fail;
+    if (PySequence_Fast_GET_SIZE(limits) > MAX_LIMITS) {
+        PyErr_SetString(PyExc_ValueError, "too many rlimits");
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(limits); i++) {
+        unsigned long long soft, hard;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(limits, i), "iKK", &j->resources[i],
+                              &soft, &hard))
+            goto fail;
+        j->values[i].rlim_cur = (rlim_t)soft;
+        j->values[i].rlim_max = (rlim_t)hard;
+        j->nlimits++;
+    }
+    Py_DECREF(limits);
+    Py_XDECREF(cwd_bytes);
+    Py_XDECREF(workdir_bytes);
+    pthread_sigmask(SIG_SETMASK, NULL, &j->mask);
+    return j;
+fail:
+    Py_XDECREF(limits);
+    Py_XDECREF(cwd_bytes);
+    Py_XDECREF(workdir_bytes);
+    job_free(j);
+    return NULL;
+}
+
+/* vfork + exec of the job's checker; sets j->step/err on failure. No GIL needed. */
+static pid_t
+job_fork(job_t *j, int fd_out, int fd_err)
+{
+    volatile struct failure failed = {0, 0};
+    pid_t parent = getpid(), pid;
+    sigset_t all, old_mask;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old_mask);
+    pid = vfork();
+    if (pid == 0)
+        child(j->exe, j->argv, j->envp, j->cwd, j->fd_in, fd_out, fd_err, j->resources,
+              j->values, j->nlimits, j->cgroup_fd, j->deathsig, parent, &j->mask, &failed);
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    if (pid < 0) {
+        j->step = STEP_EXEC;
+        j->err = saved;
+        return -1;
+    }
+    if (failed.step != 0) { /* the child has exited: reap it */
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        j->step = failed.step;
+        j->err = failed.err;
+        return -1;
+    }
+    return pid;
+}
+
+static PyObject *
+raise_step(int step, int err, PyObject *exe_obj)
+{
+    PyObject *exc = PyObject_CallFunction(PyExc_OSError, "isO", err, STEPS[step], exe_obj);
+    if (exc != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+    return NULL;
+}
+
 static PyObject *
 spawn(PyObject *module, PyObject *args)
 {
-    PyObject *exe_obj, *argv_obj, *env_obj, *cwd_obj, *limits_obj;
+    (void)module;
+    PyObject *exe_obj, *argv_obj, *env_obj, *cwd_obj, *limits_obj, *result = NULL;
     int fd_in, fd_out, fd_err, cgroup_fd, deathsig;
     if (!PyArg_ParseTuple(args, "O&OOOiiiOii:spawn", PyUnicode_FSConverter, &exe_obj,
                           &argv_obj, &env_obj, &cwd_obj, &fd_in, &fd_out, &fd_err, &limits_obj,
                           &cgroup_fd, &deathsig))
         return NULL;
-
-    PyObject *result = NULL, *cwd_bytes = NULL, *limits = NULL;
-    char **argv = NULL, **envp = NULL;
-    Py_ssize_t nargv = 0, nenv = 0;
-    int resources[MAX_LIMITS];
-    struct rlimit values[MAX_LIMITS];
-    int nlimits = 0;
-
-    if (!(argv = to_strings(argv_obj, "argv must be a sequence of bytes", &nargv)))
-        goto done;
-    if (nargv == 0) {
-        PyErr_SetString(PyExc_ValueError, "argv must not be empty");
-        goto done;
+    job_t *j = job_new(exe_obj, argv_obj, env_obj, cwd_obj, Py_None, limits_obj);
+    if (j != NULL) {
+        pid_t pid;
+        j->fd_in = fd_in;
+        j->cgroup_fd = cgroup_fd;
+        j->deathsig = deathsig;
+        Py_BEGIN_ALLOW_THREADS
+        pid = job_fork(j, fd_out, fd_err);
+        Py_END_ALLOW_THREADS
+        result = pid < 0 ? raise_step(j->step, j->err, exe_obj) : PyLong_FromLong((long)pid);
+        job_free(j);
     }
-    if (!(envp = to_strings(env_obj, "env must be a sequence of bytes", &nenv)))
-        goto done;
-    if (cwd_obj != Py_None && !PyUnicode_FSConverter(cwd_obj, &cwd_bytes))
-        goto done;
-    limits = PySequence_Fast(limits_obj, "rlimits must be a sequence of (resource, soft, hard)");
-    if (limits == NULL)
-        goto done;
-    if (PySequence_Fast_GET_SIZE(limits) > MAX_LIMITS) {
-        PyErr_SetString(PyExc_ValueError, "too many rlimits");
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(limits); i++) {
-        unsigned long long soft, hard;
-        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(limits, i), "iKK", &resources[i], &soft,
-                              &hard))
-            goto done;
-        values[i].rlim_cur = (rlim_t)soft;
-        values[i].rlim_max = (rlim_t)hard;
-        nlimits++;
-    }
-
-    const char *exe = PyBytes_AS_STRING(exe_obj);
-    const char *cwd = cwd_bytes ? PyBytes_AS_STRING(cwd_bytes) : NULL;
-    volatile struct failure failed = {0, 0};
-    pid_t parent = getpid(), pid;
-    int saved_errno = 0;
-    sigset_t all, old_mask;
-    sigfillset(&all);
-
-    Py_BEGIN_ALLOW_THREADS
-    pthread_sigmask(SIG_SETMASK, &all, &old_mask);
-    pid = vfork();
-    if (pid == 0)
-        child(exe, argv, envp, cwd, fd_in, fd_out, fd_err, resources, values, nlimits,
-              cgroup_fd, deathsig, parent, &old_mask, &failed);
-    saved_errno = errno;
-    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-    if (pid > 0 && failed.step != 0) { /* the child has exited: reap it */
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    }
-    Py_END_ALLOW_THREADS
-
-    if (pid < 0) {
-        errno = saved_errno;
-        PyErr_SetFromErrno(PyExc_OSError);
-    }
-    else if (failed.step != 0) {
-        PyObject *exc = PyObject_CallFunction(PyExc_OSError, "isO", failed.err,
-                                              STEPS[failed.step], exe_obj);
-        if (exc != NULL) {
-            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-            Py_DECREF(exc);
-        }
-    }
-    else
-        result = PyLong_FromLong((long)pid);
-done:
-    free_strings(argv, nargv);
-    free_strings(envp, nenv);
-    Py_XDECREF(limits);
-    Py_XDECREF(cwd_bytes);
     Py_DECREF(exe_obj);
     return result;
+}
+
+/* ---- spawn threads ---------------------------------------------------------------------- */
+/* Long-lived pthreads that never run Python: a vfork suspends its thread until the child
+ * execs (milliseconds on a busy machine), so the event loop hands spawns to them. They never
+ * exit while the process lives, which PR_SET_PDEATHSIG needs (it fires when the spawning
+ * *thread* ends). One thread per spawn in flight, up to MAX_THREADS. */
+
+#define MAX_THREADS 64
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
+static job_t *queue_head, *queue_tail;
+static int pool_threads, pool_idle;
+static pid_t pool_owner;
+
+static void
+close_quietly(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
+/* The whole spawn of one job, in a spawn thread: working directory, pipes, the checker, its
+ * pidfd; then done, and (last) a write to the caller's eventfd. */
+static void
+run_job(job_t *j)
+{
+    int out[2] = {-1, -1}, err[2] = {-1, -1};
+    pid_t pid = -1;
+    if (j->workdir != NULL) {
+        if (mkdir(j->workdir, 0700) != 0) {
+            j->step = STEP_MKDIR;
+            j->err = errno;
+            goto signal;
+        }
+        j->workdir_made = 1;
+    }
+    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+        j->step = STEP_PIPE;
+        j->err = errno;
+        goto cleanup;
+    }
+    pid = job_fork(j, out[1], err[1]);
+    close(out[1]);
+    close(err[1]);
+    out[1] = err[1] = -1;
+    if (pid < 0)
+        goto cleanup;
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0) { /* cannot be watched (EMFILE): kill and reap it here */
+        j->step = STEP_WATCH;
+        j->err = errno;
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        goto cleanup;
+    }
+    fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+    j->pid = pid;
+    j->pidfd = pidfd;
+    j->r_out = out[0];
+    j->r_err = err[0];
+    goto signal;
+cleanup:
+    close_quietly(out[0]);
+    close_quietly(out[1]);
+    close_quietly(err[0]);
+    close_quietly(err[1]);
+signal:
+    atomic_store(&j->done, 1);
+    uint64_t one = 1;
+    while (write(j->efd, &one, sizeof(one)) < 0 && errno == EINTR)
+        ;
+    atomic_store(&j->signalled, 1); /* efd is not used any more: the caller may close it */
+    job_release(j);
+}
+
+static void *
+serve(void *unused)
+{
+    (void)unused;
+    for (;;) {
+        pthread_mutex_lock(&pool_lock);
+        while (queue_head == NULL) {
+            pool_idle++;
+            pthread_cond_wait(&pool_cond, &pool_lock);
+            pool_idle--;
+        }
+        job_t *j = queue_head;
+        queue_head = j->next;
+        if (queue_head == NULL)
+            queue_tail = NULL;
+        pthread_mutex_unlock(&pool_lock);
+        run_job(j);
+    }
+    return NULL;
+}
+
+static void
+after_fork_in_child(void)
+{ /* the spawn threads did not come along: start afresh (queued jobs are the parent's) */
+    pthread_mutex_init(&pool_lock, NULL);
+    pthread_cond_init(&pool_cond, NULL);
+    queue_head = queue_tail = NULL;
+    pool_threads = pool_idle = 0;
+    pool_owner = getpid();
+}
+
+/* ---- the Python handle of a submitted spawn ---------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    job_t *job;
+} SpawnObject;
+
+static void
+Spawn_dealloc(SpawnObject *self)
+{
+    if (self->job != NULL) {
+        Py_CLEAR(self->job->exe_obj);
+        job_release(self->job);
+    }
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+Spawn_result(SpawnObject *self, PyObject *unused)
+{
+    (void)unused;
+    job_t *j = self->job;
+    if (!atomic_load(&j->done)) {
+        PyErr_SetString(PyExc_RuntimeError, "the spawn has not finished: await its eventfd");
+        return NULL;
+    }
+    if (j->step != 0)
+        return raise_step(j->step, j->err, j->exe_obj);
+    if (j->pidfd < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "result() already taken");
+        return NULL;
+    }
+    PyObject *r = Py_BuildValue("iiii", (int)j->pid, j->pidfd, j->r_out, j->r_err);
+    if (r != NULL)
+        j->pidfd = j->r_out = j->r_err = -1; /* the caller owns them now */
+    return r;
+}
+
+static PyObject *
+Spawn_workdir_made(SpawnObject *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(atomic_load(&self->job->done) && self->job->workdir_made);
+}
+
+static PyObject *
+Spawn_signalled(SpawnObject *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(atomic_load(&self->job->signalled));
+}
+
+static PyMethodDef Spawn_methods[] = {
+    {"result", (PyCFunction)Spawn_result, METH_NOARGS,
+     "(pid, pidfd, stdout read fd, stderr read fd), once the eventfd was written; the caller "
+     "owns the fds and must reap the pid. Raises OSError(errno, step, exe) if the spawn failed "
+     "(then nothing is left to reap)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Spawn_getset[] = {
+    {"workdir_made", (getter)Spawn_workdir_made, NULL,
+     "Whether this spawn created the working directory (the caller removes it).", NULL},
+    {"signalled", (getter)Spawn_signalled, NULL,
+     "Whether the spawn thread has written the eventfd (and will not touch it again).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject SpawnType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "calib_async.runner._spawn.Spawn",
+    .tp_basicsize = sizeof(SpawnObject),
+    .tp_dealloc = (destructor)Spawn_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A spawn handed to a spawn thread (submit()).",
+    .tp_methods = Spawn_methods,
+    .tp_getset = Spawn_getset,
+};
+
+static PyObject *
+submit(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *exe_obj, *argv_obj, *env_obj, *cwd_obj, *workdir_obj, *limits_obj;
+    int fd_in, cgroup_fd, deathsig, efd;
+    if (!PyArg_ParseTuple(args, "O&OOOOiOiii:submit", PyUnicode_FSConverter, &exe_obj,
+                          &argv_obj, &env_obj, &cwd_obj, &workdir_obj, &fd_in, &limits_obj,
+                          &cgroup_fd, &deathsig, &efd))
+        return NULL;
+    job_t *j = job_new(exe_obj, argv_obj, env_obj, cwd_obj, workdir_obj, limits_obj);
+    if (j == NULL) {
+        Py_DECREF(exe_obj);
+        return NULL;
+    }
+    j->fd_in = fd_in;
+    j->cgroup_fd = cgroup_fd;
+    j->deathsig = deathsig;
+    j->efd = efd;
+    SpawnObject *obj = PyObject_New(SpawnObject, &SpawnType);
+    if (obj == NULL) {
+        Py_DECREF(exe_obj);
+        job_free(j);
+        return NULL;
+    }
+    obj->job = j; /* owns exe_obj's reference */
+    atomic_fetch_add(&j->refs, 1); /* the spawn thread's */
+    int failed = 0;
+    pthread_mutex_lock(&pool_lock);
+    if (pool_owner != getpid()) /* a forked child that inherited the lock state */
+        pool_owner = getpid();
+    if (queue_tail)
+        queue_tail->next = j;
+    else
+        queue_head = j;
+    queue_tail = j;
+    if (pool_idle == 0 && pool_threads < MAX_THREADS) {
+        pthread_t t;
+        pthread_attr_t attr;
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 256 * 1024);
+        pthread_sigmask(SIG_SETMASK, &all, &old); /* spawn threads take no signals */
+        if (pthread_create(&t, &attr, serve, NULL) == 0)
+            pool_threads++;
+        else if (pool_threads == 0)
+            failed = 1;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&attr);
+    }
+    if (failed) { /* no thread can ever serve it: take it back */
+        queue_head = queue_tail = NULL;
+        atomic_fetch_sub(&j->refs, 1);
+    }
+    else
+        pthread_cond_signal(&pool_cond);
+    pthread_mutex_unlock(&pool_lock);
+    if (failed) {
+        Py_DECREF(obj);
+        errno = EAGAIN;
+        return raise_step(STEP_THREAD, EAGAIN, exe_obj);
+    }
+    return (PyObject *)obj;
 }
 
 static PyMethodDef methods[] = {
     {"spawn", spawn, METH_VARARGS,
      "spawn(exe, argv, envp, cwd, stdin_fd, stdout_fd, stderr_fd, rlimits, cgroup_procs_fd, "
      "deathsig) -> pid\n\nStart exe in a new session with the limits, cgroup and parent-death "
-     "signal applied before the exec; OSError(errno, step, exe) if any step fails."},
+     "signal applied before the exec, from the calling thread; OSError(errno, step, exe) if any "
+     "step fails."},
+    {"submit", submit, METH_VARARGS,
+     "submit(exe, argv, envp, cwd, workdir, stdin_fd, rlimits, cgroup_procs_fd, deathsig, "
+     "efd) -> Spawn\n\nHand the spawn to a spawn thread, which creates workdir (if not None), "
+     "two pipes, the checker and its pidfd, then writes 1 to the eventfd efd (its last use of "
+     "it: keep efd open until then); then Spawn.result() gives (pid, pidfd, stdout fd, stderr "
+     "fd)."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_spawn", "Start one checker with no helper exec (vfork).", -1,
-    methods,
+    PyModuleDef_HEAD_INIT, .m_name = "_spawn",
+    .m_doc = "Start checkers with no helper exec (vfork), from spawn threads.", .m_size = -1,
+    .m_methods = methods,
 };
 
 PyMODINIT_FUNC
 PyInit__spawn(void)
 {
+    if (PyType_Ready(&SpawnType) < 0)
+        return NULL;
+    pool_owner = getpid();
+    pthread_atfork(NULL, NULL, after_fork_in_child);
     return PyModule_Create(&module);
 }

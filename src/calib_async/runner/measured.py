@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 
 from calib_async.runner.process import MeasuredProcess
 from calib_async.runner.sampler import TreeSampler
-from calib_async.runner.spawn import SpawnError, start_checker
-from calib_async.runner.spawn_thread import spawn_in_thread
+from calib_async.runner.spawn import SpawnError
+from calib_async.runner.spawn_thread import start_off_loop
 from calib_async.runner.spec import ExecResult, ExecSpec
 from calib_async.runner.workdir import create_workdir, remove_tree
 
@@ -58,26 +58,16 @@ async def run_process_measured(spec: ExecSpec, *, sampler: TreeSampler | None = 
     **Cancellation:** the whole tree is killed (SIGTERM, ``grace_s``, SIGKILL, sweep), shielded,
     the leader is reaped, then the cancellation is re-raised; no result is returned.
     """
-    try:
-        create_workdir(spec.workdir)
-    except OSError as e:
-        message = f"cannot create the run's working directory {spec.workdir}: {e.strerror or e}"
-        return await MeasuredProcess(spec, sampler or TreeSampler(), spawn_error=message).wait()
-    try:
-        if sampler is None:
-            async with TreeSampler(interval_s=spec.sample_interval_s) as own:
-                return await (await _start_measured(spec, own)).wait()
-        return await (await _start_measured(spec, sampler)).wait()
-    finally:
-        if spec.workdir is not None:  # after the reap: no process of the run is left in it
-            remove_tree(spec.workdir)
+    if sampler is None:
+        async with TreeSampler(interval_s=spec.sample_interval_s) as own:
+            return await _run_measured(spec, own)
+    return await _run_measured(spec, sampler)
 
 
-async def _start_measured(spec: ExecSpec, sampler: TreeSampler) -> MeasuredProcess:
-    """Spawn in a spawn thread (:mod:`calib_async.runner.spawn_thread`: why a thread, and why
-    not ``anyio.to_thread``), then watch from the event loop. Only the spawn runs in the thread;
-    registering with the sampler and all waiting stay on the loop. Spawn threads never exit,
-    which PR_SET_PDEATHSIG needs: it fires when the spawning *thread* ends.
+async def _run_measured(spec: ExecSpec, sampler: TreeSampler) -> ExecResult:
+    """Spawn off the loop (:func:`calib_async.runner.spawn_thread.start_off_loop`: the run's
+    working directory, the checker), then watch from the event loop. Only the spawn runs in a
+    spawn thread; registering with the sampler and all waiting stay on the loop.
 
     **Cancellation:** the spawn is shielded: a started checker is always handed to a
     :class:`MeasuredProcess`, whose ``wait()`` kills and reaps it if cancelled.
@@ -86,9 +76,13 @@ async def _start_measured(spec: ExecSpec, sampler: TreeSampler) -> MeasuredProce
     cg = pool.acquire() if pool is not None else None
     t0 = time.monotonic()
     try:
-        started = await spawn_in_thread(start_checker, spec, cg)
+        started, made = await start_off_loop(spec, cg)
     except SpawnError as e:
         if cg is not None and pool is not None:
             pool.release(cg)
-        return MeasuredProcess(spec, sampler, spawn_error=str(e), t0=t0)
-    return MeasuredProcess(spec, sampler, started=(cg, started), t0=t0)
+        return await MeasuredProcess(spec, sampler, spawn_error=str(e), t0=t0).wait()
+    try:
+        return await MeasuredProcess(spec, sampler, started=(cg, started), t0=t0).wait()
+    finally:
+        if made:  # after the reap: no process of the run is left in it
+            remove_tree(spec.workdir)  # type: ignore[arg-type]

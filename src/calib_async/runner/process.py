@@ -127,7 +127,7 @@ class MeasuredProcess:
         | None,
     ) -> None:
         spec = self.spec
-        if started is not None:  # spawned by _start_measured in a worker thread
+        if started is not None:  # spawned off the loop (spawn_thread.start_off_loop)
             self._cg, (self._proc, self.exe, r_out, r_err) = started
         else:
             pool = self.sampler.cgroup_pool
@@ -145,7 +145,8 @@ class MeasuredProcess:
                 os.killpg(self._proc.pid, signal.SIGKILL)
             os.waitpid(self._proc.pid, 0)
             self._proc.returncode = -signal.SIGKILL
-            for fd in (r_out, r_err, getattr(self, "pidfd", -1)):
+            pidfd = self._proc.pidfd if self._proc.pidfd is not None else -1
+            for fd in (r_out, r_err, getattr(self, "pidfd", pidfd)):
                 with suppress(OSError):
                     os.close(fd)
             if hasattr(self, "ep"):
@@ -158,7 +159,8 @@ class MeasuredProcess:
     def _watch(self, pid: int, r_out: int, r_err: int) -> None:
         spec = self.spec
         self.floor_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        self.pidfd = os.pidfd_open(pid)
+        assert self._proc is not None
+        self.pidfd = os.pidfd_open(pid) if self._proc.pidfd is None else self._proc.pidfd
         self.ep = select.epoll(3)
         self.pipes = {r_out: self._out, r_err: self._err}
         for fd in (r_out, r_err):  # blocking is fine: read once per readiness, sole reader

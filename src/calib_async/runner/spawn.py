@@ -34,6 +34,7 @@ import shutil
 import signal
 import subprocess
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -140,10 +141,12 @@ def wrapper_failure(exit_code: int, stderr: bytes) -> str | None:
 
 @dataclass(slots=True, eq=False)
 class Leader:
-    """The started checker's leader: its pid, and its exit code once the runner reaped it."""
+    """The started checker's leader: its pid, and its exit code once the runner reaped it;
+    ``pidfd`` when the spawn already opened one (the caller owns it)."""
 
     pid: int
     returncode: int | None = None
+    pidfd: int | None = None
 
 
 def native_spawn_available() -> bool:
@@ -171,22 +174,32 @@ def _rlimits(limits: Limits) -> list[tuple[int, int, int]]:
     return out
 
 
+def _native_error(exe: str, e: OSError | ValueError) -> SpawnError:
+    if isinstance(e, ValueError):  # a null byte in argv, env or cwd
+        return SpawnError(f"cannot start checker {exe!r}: {e}")
+    why = os.strerror(e.errno) if e.errno else "unknown error"
+    return SpawnError(f"cannot start checker {exe!r}: {e.strerror}: {why}")
+
+
+def _native_args(
+    spec: ExecSpec, exe: str, env: dict[str, str]
+) -> tuple[list[bytes], list[bytes], str | None]:
+    argv = [os.fsencode(exe), *map(os.fsencode, spec.argv[1:])]
+    return argv, _env_bytes(env), spec.cwd
+
+
 def _spawn_native(
     spec: ExecSpec, exe: str, env: dict[str, str], cgroup: RunCgroup | None, fds: tuple[int, ...]
 ) -> Leader:
     assert _native is not None
-    argv = [os.fsencode(exe), *map(os.fsencode, spec.argv[1:])]
     procs = cgroup.files.procs if cgroup is not None else -1
     try:
         pid = _native.spawn(
-            exe, argv, _env_bytes(env), spec.cwd, *fds, _rlimits(spec.limits), procs,
+            exe, *_native_args(spec, exe, env), *fds, _rlimits(spec.limits), procs,
             signal.SIGKILL,
         )  # fmt: skip
-    except OSError as e:
-        why = os.strerror(e.errno) if e.errno else "unknown error"
-        raise SpawnError(f"cannot start checker {exe!r}: {e.strerror}: {why}") from None
-    except ValueError as e:  # a null byte in argv, env or cwd
-        raise SpawnError(f"cannot start checker {exe!r}: {e}") from None
+    except (OSError, ValueError) as e:
+        raise _native_error(exe, e) from None
     return Leader(pid)
 
 
@@ -217,16 +230,54 @@ def _spawn_popen(
     return Leader(proc.pid)
 
 
-def start_checker(spec: ExecSpec, cgroup: RunCgroup | None) -> tuple[Leader, str, int, int]:
-    """Spawn ``spec`` (limits applied, in ``cgroup`` if given): (leader, resolved argv[0],
-    stdout read fd, stderr read fd). Raises SpawnError. The caller owns the fds and must reap
-    the leader itself (``os.wait4``) and then set ``Leader.returncode``."""
+def _prepare(spec: ExecSpec) -> tuple[int, str, dict[str, str]]:
+    """(/dev/null fd, resolved argv[0], env with the run token) or SpawnError."""
     if not spec.argv:
         raise SpawnError("empty argv: the profile's command is empty")
     devnull = _once_per_driver()
     exe = _resolve(spec.argv[0], spec.env.get("PATH", os.defpath), spec.cwd)
     token = current_token()  # inherited by every descendant: the watcher finds leftovers by it
     env = spec.env if token is None else {**spec.env, TOKEN_VAR: token}
+    return devnull, exe, env
+
+
+def submit_native(
+    spec: ExecSpec, cgroup: RunCgroup | None, workdir: str | None, efd: int
+) -> tuple[str, Any]:
+    """Hand the whole spawn (``workdir`` if not None, pipes, checker, pidfd) to a native spawn
+    thread, which writes ``efd`` when done: (resolved argv[0], the ``_spawn.Spawn`` handle).
+    Raises SpawnError for what fails before the hand-over."""
+    assert _native is not None
+    devnull, exe, env = _prepare(spec)
+    procs = cgroup.files.procs if cgroup is not None else -1
+    try:
+        argv, envp, cwd = _native_args(spec, exe, env)
+        return exe, _native.submit(
+            exe, argv, envp, cwd, workdir, devnull, _rlimits(spec.limits), procs, signal.SIGKILL,
+            efd,
+        )  # fmt: skip
+    except (OSError, ValueError) as e:
+        raise _native_error(exe, e) from None
+
+
+def native_result(exe: str, job: Any) -> tuple[Leader, int, int]:
+    """(leader with its pidfd, stdout fd, stderr fd) of a finished :func:`submit_native`;
+    SpawnError if it failed (then nothing is left to reap)."""
+    try:
+        pid, pidfd, r_out, r_err = job.result()
+    except OSError as e:
+        raise _native_error(exe, e) from None
+    return Leader(pid, pidfd=pidfd), r_out, r_err
+
+
+MKDIR_STEP = "cannot create the run's working directory"  # the native spawn's step name
+
+
+def start_checker(spec: ExecSpec, cgroup: RunCgroup | None) -> tuple[Leader, str, int, int]:
+    """Spawn ``spec`` (limits applied, in ``cgroup`` if given): (leader, resolved argv[0],
+    stdout read fd, stderr read fd). Raises SpawnError. The caller owns the fds and must reap
+    the leader itself (``os.wait4``) and then set ``Leader.returncode``."""
+    devnull, exe, env = _prepare(spec)
     try:
         r_out, w_out = os.pipe2(os.O_CLOEXEC)
     except OSError as e:

@@ -1,4 +1,9 @@
-"""Spawning off the event loop: a few long-lived spawn threads, woken through an eventfd.
+"""Spawning off the event loop: long-lived spawn threads, which wake the loop through an eventfd.
+
+:func:`start_off_loop` is the one entry: with the C extension it hands the whole spawn (the
+run's working directory, pipes, the checker, its pidfd) to the extension's native spawn threads,
+which never take the GIL; without it, :func:`spawn_in_thread` runs ``start_checker`` in a Python
+spawn thread. Both keep the spawning threads alive while the driver runs (PR_SET_PDEATHSIG).
 
 Why a thread at all: a vfork suspends the spawning thread until the child has exec'd; with busy
 cores that is milliseconds, during which an event loop that spawned inline could serve no other
@@ -32,7 +37,13 @@ from typing import Any, TypeVar
 
 import anyio
 
+from calib_async.runner import spawn
+from calib_async.runner.cgroups import RunCgroup
+from calib_async.runner.spec import ExecSpec
+from calib_async.runner.workdir import create_workdir, remove_tree
+
 T = TypeVar("T")
+Started = tuple[spawn.Leader, str, int, int]  # leader, resolved argv[0], stdout fd, stderr fd
 
 #: Most spawn threads per driver process. Threads are started on demand, one per spawn in
 #: flight (a vfork blocks its thread until the child execs, which under load takes
@@ -100,3 +111,59 @@ async def spawn_in_thread(function: Callable[..., T], *args: Any) -> T:
     if req[4] is not None:
         raise req[4]
     return req[3]  # type: ignore[no-any-return]
+
+
+async def start_off_loop(spec: ExecSpec, cgroup: RunCgroup | None) -> tuple[Started, bool]:
+    """Create ``spec.workdir`` (if set) and start the checker off the event loop: (started,
+    whether the workdir was created here: the caller removes it after the reap). Raises
+    SpawnError (nothing left behind: no process, no fd, no directory).
+
+    **Cancellation:** shielded, as :func:`spawn_in_thread`.
+    """
+    made = False
+    if not spawn.native_spawn_available():
+        if spec.workdir is not None:
+            _create(spec.workdir)
+            made = True
+        try:
+            return await spawn_in_thread(spawn.start_checker, spec, cgroup), made
+        except spawn.SpawnError:
+            if made:
+                remove_tree(spec.workdir)  # type: ignore[arg-type]
+            raise
+    efd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+    job: Any = None  # submitted, and its eventfd write not yet seen
+    try:
+        workdir = spec.workdir
+        while True:
+            exe, job = spawn.submit_native(spec, cgroup, workdir, efd)
+            with anyio.CancelScope(shield=True):
+                await anyio.wait_readable(efd)
+            os.eventfd_read(efd)
+            done, job = job, None
+            made = made or done.workdir_made
+            try:
+                leader, r_out, r_err = spawn.native_result(exe, done)
+            except spawn.SpawnError as e:
+                if workdir is not None and spawn.MKDIR_STEP in str(e) and not made:
+                    _create(workdir)  # missing parent, a leftover of ours, or a clear error
+                    made, workdir = True, None
+                    continue
+                raise
+            return (leader, exe, r_out, r_err), made
+    except BaseException:
+        if made:
+            remove_tree(spec.workdir)  # type: ignore[arg-type]
+        raise
+    finally:
+        # A wait that raised (KeyboardInterrupt): a late write could hit a recycled fd number.
+        if job is None or job.signalled:
+            os.close(efd)
+
+
+def _create(workdir: str) -> None:
+    try:
+        create_workdir(workdir)
+    except OSError as e:
+        message = f"cannot create the run's working directory {workdir}: {e.strerror or e}"
+        raise spawn.SpawnError(message) from None
