@@ -9,7 +9,7 @@
  * which Python ignores), setsid(), PR_SET_PDEATHSIG (then exits if the parent is already gone),
  * each setrlimit, a write of "0" to the cgroup's cgroup.procs (the child moves itself, so
  * nothing it forks can start outside the cgroup), dup2 of the three fds onto 0/1/2, chdir,
- * mark every other fd close-on-exec, restore the signal mask, execve. This is what
+ * mark every other fd close-on-exec, unblock every signal, execve. This is what
  * subprocess.Popen(start_new_session=True) does, plus the limits, the cgroup and the death
  * signal that otherwise cost a dash wrapper and a setpriv exec per run.
  *
@@ -185,7 +185,7 @@ typedef struct job {
     int resources[MAX_LIMITS];
     struct rlimit values[MAX_LIMITS];
     int nlimits;
-    sigset_t mask; /* the submitting thread's: the checker starts with it */
+    sigset_t mask; /* the checker starts with it: empty */
     /* outcome, written by the spawn thread before it signals efd */
     pid_t pid;
     int pidfd, r_out, r_err, workdir_made, step, err;
@@ -286,7 +286,7 @@ job_new(PyObject *exe_obj, PyObject *argv_obj, PyObject *env_obj, PyObject *cwd_
     Py_DECREF(limits);
     Py_XDECREF(cwd_bytes);
     Py_XDECREF(workdir_bytes);
-    pthread_sigmask(SIG_SETMASK, NULL, &j->mask);
+    sigemptyset(&j->mask); /* whatever the submitting thread blocks, a checker blocks nothing */
     return j;
 fail:
     Py_XDECREF(limits);
@@ -375,7 +375,6 @@ static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
 static job_t *queue_head, *queue_tail;
 static int pool_threads, pool_idle;
-static pid_t pool_owner;
 
 static void
 close_quietly(int fd)
@@ -468,7 +467,6 @@ after_fork_in_child(void)
     pthread_cond_init(&pool_cond, NULL);
     queue_head = queue_tail = NULL;
     pool_threads = pool_idle = 0;
-    pool_owner = getpid();
 }
 
 /* ---- the Python handle of a submitted spawn ---------------------------------------------- */
@@ -578,8 +576,6 @@ submit(PyObject *module, PyObject *args)
     atomic_fetch_add(&j->refs, 1); /* the spawn thread's */
     int failed = 0;
     pthread_mutex_lock(&pool_lock);
-    if (pool_owner != getpid()) /* a forked child that inherited the lock state */
-        pool_owner = getpid();
     if (queue_tail)
         queue_tail->next = j;
     else
@@ -609,9 +605,9 @@ submit(PyObject *module, PyObject *args)
         pthread_cond_signal(&pool_cond);
     pthread_mutex_unlock(&pool_lock);
     if (failed) {
-        Py_DECREF(obj);
-        errno = EAGAIN;
-        return raise_step(STEP_THREAD, EAGAIN, exe_obj);
+        raise_step(STEP_THREAD, EAGAIN, exe_obj);
+        Py_DECREF(obj); /* releases exe_obj too */
+        return NULL;
     }
     return (PyObject *)obj;
 }
@@ -642,7 +638,6 @@ PyInit__spawn(void)
 {
     if (PyType_Ready(&SpawnType) < 0)
         return NULL;
-    pool_owner = getpid();
     pthread_atfork(NULL, NULL, after_fork_in_child);
     return PyModule_Create(&module);
 }

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import signal
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -60,6 +61,10 @@ _in_flight = 0  # requests queued or being served
 
 def _serve(requests: queue.SimpleQueue[list[Any]]) -> None:
     global _in_flight
+    # A checker inherits its spawning thread's signal mask (Popen): it must block nothing,
+    # whatever the thread that started this one blocked. (Python runs handlers in the main
+    # thread only; a signal delivered here is handed over to it.)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
     get = requests.get
     while True:
         req = get()
@@ -131,7 +136,7 @@ async def start_off_loop(spec: ExecSpec, cgroup: RunCgroup | None) -> tuple[Star
             if made:
                 remove_tree(spec.workdir)  # type: ignore[arg-type]
             raise
-    efd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+    efd = _eventfd()
     job: Any = None  # submitted, and its eventfd write not yet seen
     try:
         workdir = spec.workdir
@@ -156,9 +161,22 @@ async def start_off_loop(spec: ExecSpec, cgroup: RunCgroup | None) -> tuple[Star
             remove_tree(spec.workdir)  # type: ignore[arg-type]
         raise
     finally:
-        # A wait that raised (KeyboardInterrupt): a late write could hit a recycled fd number.
+        # A wait that raised (KeyboardInterrupt): a late write could hit a recycled fd number,
+        # or a reused eventfd: this one is dropped, never closed.
         if job is None or job.signalled:
-            os.close(efd)
+            _efds.append(efd)
+
+
+def _eventfd() -> int:
+    """A reset eventfd from the free list (the loop's thread only), or a new one."""
+    if _efd_owner[0] != os.getpid():  # a forked child: its parent's eventfds are shared
+        _efds.clear()
+        _efd_owner[0] = os.getpid()
+    return _efds.pop() if _efds else os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+
+
+_efds: list[int] = []
+_efd_owner = [os.getpid()]
 
 
 def _create(workdir: str) -> None:
