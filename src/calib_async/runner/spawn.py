@@ -77,8 +77,8 @@ def _resolve(argv0: str, env_path: str, cwd: str | None) -> str:
     """Absolute path of an executable regular file, or SpawnError with what to do."""
     if "/" not in argv0:
         cached = _exe_cache.get((argv0, env_path))
-        if cached is not None and os.access(cached, os.X_OK):
-            return cached
+        if cached is not None and (_native is not None or os.access(cached, os.X_OK)):
+            return cached  # gone since: the native exec fails with a clear SpawnError
         found = shutil.which(argv0, path=env_path)
         if found is None:
             raise SpawnError(

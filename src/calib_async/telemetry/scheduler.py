@@ -283,22 +283,32 @@ class Scheduler:
             max_buffer_size=self.workers * 4
         )
         feeder_scope = anyio.CancelScope()
+        pending = iter(tasks)
 
-        async def one(task: Task) -> None:
-            try:
-                record = await self._run_unbounded(task)
-                # the consumer went away: the record is dropped with it
-                with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    await send.send(record)
-            finally:
-                slots.release()
+        async def worker(out: MemoryObjectSendStream[TelemetryRecord]) -> None:
+            # One long-lived task per worker slot pulls the next task once it holds a slot
+            # (lazy, so memory stays flat): no task is created per run.
+            async with out:
+                while True:
+                    await slots.acquire()
+                    try:
+                        task = next(pending, None)
+                        if task is None:
+                            return
+                        record = await self._run_unbounded(task)
+                        # the consumer went away: the record is dropped with it
+                        with contextlib.suppress(
+                            anyio.BrokenResourceError, anyio.ClosedResourceError
+                        ):
+                            await out.send(record)
+                    finally:
+                        slots.release()
 
         async def feed() -> None:
             with feeder_scope:
                 async with send, anyio.create_task_group() as inner:
-                    for task in tasks:
-                        await slots.acquire()
-                        inner.start_soon(one, task)
+                    for _ in range(self.workers):
+                        inner.start_soon(worker, send.clone())
 
         self._tg.start_soon(feed)
         try:
