@@ -15,7 +15,10 @@ Alternatives:
   prlimit(pid)   Popen then resource.prlimit(pid, ...): fast but racy (see process.py).
   dash-wrapper   the runner's dash wrapper (ulimit, then exec): what a run with limits costs.
   setpriv        Popen(["setpriv", "--pdeathsig", "KILL", "--", argv...]): PR_SET_PDEATHSIG.
-  setpriv+dash   setpriv in front of the dash wrapper: a run with limits that dies with us.
+  setpriv+dash   setpriv in front of the dash wrapper: a run with limits that dies with us
+                 (the runner's fallback when the C extension is not built).
+  native         calib_async.runner._spawn.spawn: vfork, then in the child setsid,
+                 PR_SET_PDEATHSIG, RLIMIT_AS/CORE, exec; no helper exec (the runner's default).
 
 Then the full ``run_process_measured`` path (pidfd + epoll + wait4, shared TreeSampler at 0.2 s)
 at concurrency 8, 2000 runs of /bin/true, under asyncio and trio, without limits, with a memory
@@ -39,6 +42,7 @@ from collections.abc import Callable
 import anyio
 import structlog
 
+from calib_async.runner import spawn
 from calib_async.runner.measured import run_process_measured
 from calib_async.runner.sampler import TreeSampler
 from calib_async.runner.spec import ExecSpec, Limits
@@ -108,6 +112,29 @@ def setpriv_dash() -> subprocess.Popen[bytes]:
     return _spawn(
         [SETPRIV, "--pdeathsig", "KILL", "--", DASH, "-c", WRAP, "w", str(AS_BYTES // 1024), TRUE]
     )
+
+
+class _Native:
+    """Popen's shape (pid, returncode) for the native spawn."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.returncode = pid, None
+
+
+def native() -> _Native:
+    from calib_async.runner import _spawn  # built by `pip install -e .` when cc exists
+
+    r1, w1 = os.pipe2(os.O_CLOEXEC)
+    r2, w2 = os.pipe2(os.O_CLOEXEC)
+    devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        limits = [(resource.RLIMIT_AS, AS_BYTES, AS_BYTES), (resource.RLIMIT_CORE, 0, 0)]
+        env = [f"{k}={v}".encode() for k, v in ENV.items()]
+        pid = _spawn.spawn(TRUE, [TRUE.encode()], env, None, devnull, w1, w2, limits, -1, 9)
+        return _Native(pid)
+    finally:
+        for fd in (r1, w1, r2, w2, devnull):
+            os.close(fd)
 
 
 def prlimit_pid() -> subprocess.Popen[bytes]:
@@ -226,6 +253,8 @@ def main() -> None:
         alts["setpriv"] = setpriv
     if SETPRIV and DASH:
         alts["setpriv+dash"] = setpriv_dash
+    if spawn.native_spawn_available():
+        alts["native"] = native  # type: ignore[assignment]
     print(f"sequential spawn+wait4 of {TRUE}, {args.runs} runs x {args.rounds} rounds, median")
     print("parent RSS: small (as the driver, numpy not imported)")
     _table(alts, args.runs, args.rounds)

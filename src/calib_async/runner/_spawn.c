@@ -515,6 +515,13 @@ Spawn_workdir_made(SpawnObject *self, void *closure)
 }
 
 static PyObject *
+Spawn_done(SpawnObject *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(atomic_load(&self->job->done));
+}
+
+static PyObject *
 Spawn_signalled(SpawnObject *self, void *closure)
 {
     (void)closure;
@@ -532,6 +539,8 @@ static PyMethodDef Spawn_methods[] = {
 static PyGetSetDef Spawn_getset[] = {
     {"workdir_made", (getter)Spawn_workdir_made, NULL,
      "Whether this spawn created the working directory (the caller removes it).", NULL},
+    {"done", (getter)Spawn_done, NULL,
+     "Whether the outcome is set (true before the eventfd is written).", NULL},
     {"signalled", (getter)Spawn_signalled, NULL,
      "Whether the spawn thread has written the eventfd (and will not touch it again).", NULL},
     {NULL, NULL, NULL, NULL, NULL},

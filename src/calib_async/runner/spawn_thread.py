@@ -142,9 +142,10 @@ async def start_off_loop(spec: ExecSpec, cgroup: RunCgroup | None) -> tuple[Star
         workdir = spec.workdir
         while True:
             exe, job = spawn.submit_native(spec, cgroup, workdir, efd)
-            with anyio.CancelScope(shield=True):
-                await anyio.wait_readable(efd)
-            os.eventfd_read(efd)
+            while not job.done:  # a stale count cannot fool it: done is set before the write
+                with anyio.CancelScope(shield=True):
+                    await anyio.wait_readable(efd)
+                os.eventfd_read(efd)
             done, job = job, None
             made = made or done.workdir_made
             try:
@@ -161,8 +162,12 @@ async def start_off_loop(spec: ExecSpec, cgroup: RunCgroup | None) -> tuple[Star
             remove_tree(spec.workdir)  # type: ignore[arg-type]
         raise
     finally:
-        # A wait that raised (KeyboardInterrupt): a late write could hit a recycled fd number,
-        # or a reused eventfd: this one is dropped, never closed.
+        # A wait that raised (KeyboardInterrupt, Ray's cancel): a write still to come could
+        # hit a recycled fd number or the next user of a reused eventfd: such an eventfd is
+        # dropped, never closed. One already written is drained first.
+        if job is not None and job.signalled:
+            with contextlib.suppress(BlockingIOError):
+                os.eventfd_read(efd)
         if job is None or job.signalled:
             _efds.append(efd)
 
