@@ -1,10 +1,10 @@
 """Core saturation with a CPU-bound checker: calib-async against ``xargs -P <cores>``.
 
-The checker burns a fixed amount of CPU (``--cpu-s``, default 0.5 s of ``time.process_time``
-in a busy loop of a fresh Python). ``--runs`` of them (default 8 per core) go through the full
-calib-async path (Scheduler, LocalBackend with its sampler and per-run cgroup, the dash limits
-wrapper, classification, telemetry record, canonical JSONL append, the progress listener) with
-``workers`` = cores, and through ``xargs -P <cores>``; rounds are interleaved so that machine
+The checker burns a fixed amount of CPU (``--cpu-s``, default 0.5 s of ``time.process_time`` in a
+busy loop of a fresh Python). ``--runs`` of them (default 8 per core) go through the full
+calib-async path (Scheduler, LocalBackend with its sampler and per-run cgroup, the native spawn
+with its limits, classification, telemetry record, canonical JSONL append, the progress listener)
+with ``workers`` = cores, and through ``xargs -P <cores>``; rounds are interleaved so that machine
 noise hits both alike. Per round it prints
 
     saturation = sum of the checkers' CPU / (cores x wall)

@@ -130,7 +130,7 @@ def native() -> _Native:
     try:
         limits = [(resource.RLIMIT_AS, AS_BYTES, AS_BYTES), (resource.RLIMIT_CORE, 0, 0)]
         env = [f"{k}={v}".encode() for k, v in ENV.items()]
-        pid = _spawn.spawn(TRUE, [TRUE.encode()], env, None, devnull, w1, w2, limits, -1, 9)
+        pid = _spawn.spawn(TRUE, [TRUE.encode()], env, None, devnull, w1, w2, limits, -1, -1, 9)
         return _Native(pid)
     finally:
         for fd in (r1, w1, r2, w2, devnull):

@@ -176,3 +176,55 @@ def test_a_stale_wakeup_on_a_reused_eventfd_does_not_fool_the_spawn() -> None:
 
     for r in anyio.run(main):
         assert r.termination is Termination.EXITED and r.exit_code == 0, r
+
+
+def _mixed_runs(n: int) -> list[ExecResult]:
+    """n runs at concurrency 4 on one cgroup pool; every other one leaves a background child
+    behind, which the sweep kills through its cgroup's cgroup.kill."""
+    import anyio
+
+    async def main() -> list[ExecResult]:
+        results: list[ExecResult] = []
+        async with TreeSampler(interval_s=10, cgroups=True) as sampler:
+            if sampler.cgroup_pool is None:
+                pytest.skip("no usable cgroup v2 here")
+            limiter = anyio.CapacityLimiter(4)
+
+            async def one(i: int) -> None:
+                argv = ("sh", "-c", "sleep 5 & exit 0") if i % 2 else ("true",)
+                async with limiter:
+                    spec = ExecSpec(argv, timeout_s=20, env=ENV, grace_s=0.1)
+                    results.append(await run_process_measured(spec, sampler=sampler))
+
+            async with anyio.create_task_group() as tg:
+                for i in range(n):
+                    tg.start_soon(one, i)
+        return results
+
+    return anyio.run(main)
+
+
+def test_runs_after_a_cgroup_kill_start_normally(path: str) -> None:
+    """Regression: on Linux 6.18 a child cloned into a cgroup that once had a cgroup.kill is
+    SIGKILLed on entry; reusing such a cgroup killed 2985 of 3000 runs. Killed cgroups are
+    retired, and the exit codes are the checkers' own."""
+    results = _mixed_runs(40)
+    assert all(r.termination is Termination.EXITED and r.exit_code == 0 for r in results), [
+        (r.termination, r.signal) for r in results if r.exit_code != 0
+    ]
+
+
+def test_a_child_killed_on_entry_is_spawned_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The safety net under the pool's rule: with killed cgroups reused anyway, the native
+    spawn sees its child SIGKILLed before the exec, reaps it and starts it the vfork way."""
+    from calib_async.runner import cgroups
+
+    if not spawn.native_spawn_available():
+        pytest.skip("the C extension is not built")
+    monkeypatch.setattr(
+        cgroups.RunCgroup, "killed", property(lambda self: False, lambda self, value: None)
+    )
+    results = _mixed_runs(20)
+    assert all(r.termination is Termination.EXITED and r.exit_code == 0 for r in results), [
+        (r.termination, r.signal, r.message) for r in results if r.exit_code != 0
+    ]

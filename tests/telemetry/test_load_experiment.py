@@ -79,7 +79,9 @@ def test_cpu_bound_checker_times_out_more_with_load_and_a_sleeping_one_does_not(
     result = anyio.run(run_calibration, config)
     cpu = result.export["noise_models"]["cpu"]["load"]
     rates = {row["level"]: row["rate"] for row in cpu["levels"]}
-    assert rates[8] > rates[1] and rates[8] >= rates[4], cpu
+    # Not rates[8] >= rates[4]: with 10 runs per level that pair is a coin flip under a busy
+    # machine (0.2 vs 0.3 seen once in a full suite); the slope's interval is the claim.
+    assert rates[8] > rates[1], cpu
     assert cpu["slope_ci"][0] > 0, cpu
     sleep = result.export["noise_models"]["sleep"]["load"]
     assert [row["rate"] for row in sleep["levels"]] == [0.5, 0.5, 0.5], sleep

@@ -1,14 +1,17 @@
 /* calib_async.runner._spawn: start one checker with no helper exec.
  *
  * spawn(exe, argv, envp, cwd, stdin_fd, stdout_fd, stderr_fd, rlimits, cgroup_procs_fd,
- *       deathsig) -> pid
+ *       cgroup_dir_fd, deathsig) -> pid      (from the calling thread)
+ * submit(..., efd) -> Spawn                 (from a native spawn thread; see below)
  *
  * The child is created with vfork() (it borrows the parent's memory until it execs, so the
- * parent pays no page-table copy), from a thread that has every signal blocked. Before the
+ * parent pays no page-table copy), or, to start it inside the run's cgroup, with
+ * clone3(CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP) (see "clone3 into the cgroup"), from a
+ * thread that has every signal blocked. Before the
  * exec it does, in this order: reset every caught signal to its default (and SIGPIPE/SIGXFSZ,
  * which Python ignores), setsid(), PR_SET_PDEATHSIG (then exits if the parent is already gone),
- * each setrlimit, a write of "0" to the cgroup's cgroup.procs (the child moves itself, so
- * nothing it forks can start outside the cgroup), dup2 of the three fds onto 0/1/2, chdir,
+ * each setrlimit, a write of "0" to the cgroup's cgroup.procs when clone3 did not already
+ * start it there (the child moves itself, so nothing it forks can start outside it), dup2 of the three fds onto 0/1/2, chdir,
  * mark every other fd close-on-exec, unblock every signal, execve. This is what
  * subprocess.Popen(start_new_session=True) does, plus the limits, the cgroup and the death
  * signal that otherwise cost a dash wrapper and a setpriv exec per run.
@@ -26,6 +29,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
@@ -54,6 +58,7 @@ enum { STEP_EXEC = 8, STEP_MKDIR, STEP_PIPE, STEP_WATCH, STEP_THREAD };
 struct failure {
     int step;
     int err;
+    int ran; /* the clone3 child got to run its own code (set first thing) */
 };
 
 static void
@@ -181,7 +186,7 @@ typedef struct job {
     char *exe, *cwd, *workdir;
     char **argv, **envp;
     Py_ssize_t nargv, nenv;
-    int fd_in, cgroup_fd, deathsig, efd;
+    int fd_in, cgroup_fd, cgroup_dir, deathsig, efd;
     int resources[MAX_LIMITS];
     struct rlimit values[MAX_LIMITS];
     int nlimits;
@@ -296,19 +301,115 @@ fail:
     return NULL;
 }
 
-/* vfork + exec of the job's checker; sets j->step/err on failure. No GIL needed. */
+
+/* ---- clone3 into the cgroup ------------------------------------------------------------- */
+/* Writing cgroup.procs migrates the child, which takes the global cgroup_threadgroup_rwsem for
+ * writing: an RCU grace period (milliseconds) during which the slot is idle and every fork and
+ * exit of the machine waits. clone3(CLONE_INTO_CGROUP) (Linux >= 5.7) starts the child in the
+ * cgroup instead. glibc 2.36 has no wrapper for it, so on x86-64 a few lines of assembly make
+ * the call (the child runs fn(arg) on its own stack, as glibc's clone() does); elsewhere, or
+ * when the kernel or a seccomp filter refuses clone3, the vfork path writes cgroup.procs. */
+#if defined(__x86_64__) && defined(__linux__)
+#define HAVE_CLONE3 1
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+struct clone_args_k {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+        set_tid_size, cgroup;
+};
+/* long calib_clone3(struct clone_args_k *args, size_t size, int (*fn)(void *), void *arg):
+ * the parent gets the pid or -errno; the child calls fn(arg) on args->stack and exits. */
+long calib_clone3(struct clone_args_k *, size_t, int (*)(void *), void *)
+    __attribute__((visibility("hidden")));
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".type calib_clone3, @function\n"
+        "calib_clone3:\n"
+        "    mov %rdx, %r8\n"     /* fn: r8 and r9 survive the syscall, in both processes */
+        "    mov %rcx, %r9\n"     /* arg */
+        "    mov $435, %eax\n"    /* SYS_clone3 */
+        "    syscall\n"
+        "    test %rax, %rax\n"
+        "    jnz 1f\n"
+        "    xor %ebp, %ebp\n"    /* child: on its own stack, set by the kernel */
+        "    and $-16, %rsp\n"
+        "    mov %r9, %rdi\n"
+        "    call *%r8\n"
+        "    mov %eax, %edi\n"
+        "    mov $60, %eax\n"     /* SYS_exit: fn does not return, but never fall through */
+        "    syscall\n"
+        "    hlt\n"
+        "1:  ret\n"
+        ".size calib_clone3, .-calib_clone3\n");
+
+#define CHILD_STACK (64 * 1024)
+static atomic_int clone3_refused; /* ENOSYS, EPERM (seccomp), E2BIG...: use vfork from now on */
+
+struct child_call {
+    job_t *j;
+    int fd_out, fd_err;
+    pid_t parent;
+    volatile struct failure *failed;
+};
+
+static int
+child_entry(void *arg)
+{
+    struct child_call *c = arg;
+    job_t *j = c->j;
+    c->failed->ran = 1;
+    child(j->exe, j->argv, j->envp, j->cwd, j->fd_in, c->fd_out, c->fd_err, j->resources,
+          j->values, j->nlimits, -1, j->deathsig, c->parent, &j->mask, c->failed);
+    return 127;
+}
+#endif
+
+/* vfork (or clone3 into the cgroup) + exec of the job's checker; sets j->step/err on failure.
+ * No GIL needed. */
 static pid_t
 job_fork(job_t *j, int fd_out, int fd_err)
 {
-    volatile struct failure failed = {0, 0};
+    volatile struct failure failed = {0, 0, 0};
     pid_t parent = getpid(), pid;
     sigset_t all, old_mask;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old_mask);
-    pid = vfork();
-    if (pid == 0)
-        child(j->exe, j->argv, j->envp, j->cwd, j->fd_in, fd_out, fd_err, j->resources,
-              j->values, j->nlimits, j->cgroup_fd, j->deathsig, parent, &j->mask, &failed);
+    pid = -1;
+#ifdef HAVE_CLONE3
+    if (j->cgroup_dir >= 0 && !atomic_load(&clone3_refused)) {
+        char stack[CHILD_STACK] __attribute__((aligned(64)));
+        struct child_call call = {j, fd_out, fd_err, parent, &failed};
+        struct clone_args_k args = {
+            .flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP,
+            .exit_signal = SIGCHLD,
+            .stack = (uint64_t)(uintptr_t)stack,
+            .stack_size = sizeof(stack),
+            .cgroup = (uint64_t)j->cgroup_dir,
+        };
+        long r = calib_clone3(&args, sizeof(args), child_entry, &call);
+        if (r > 0)
+            pid = (pid_t)r;
+        else if (r == -ENOSYS || r == -EPERM || r == -E2BIG || r == -EINVAL)
+            atomic_store(&clone3_refused, 1); /* and this spawn goes the vfork way */
+        if (pid > 0 && !failed.ran) {
+            /* Resumed, yet the child never ran a line of its own: it was SIGKILLed on entry.
+             * Some kernels (6.18 here) kill a child cloned into a cgroup that had a
+             * cgroup.kill, however long ago (the pool retires such cgroups; this is the
+             * safety net). Reap it; vfork from now on. */
+            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+            atomic_store(&clone3_refused, 1);
+            pid = -1;
+        }
+    }
+#endif
+    if (pid < 0) {
+        pid = vfork();
+        if (pid == 0)
+            child(j->exe, j->argv, j->envp, j->cwd, j->fd_in, fd_out, fd_err, j->resources,
+                  j->values, j->nlimits, j->cgroup_fd, j->deathsig, parent, &j->mask, &failed);
+    }
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     if (pid < 0) {
@@ -342,16 +443,17 @@ spawn(PyObject *module, PyObject *args)
 {
     (void)module;
     PyObject *exe_obj, *argv_obj, *env_obj, *cwd_obj, *limits_obj, *result = NULL;
-    int fd_in, fd_out, fd_err, cgroup_fd, deathsig;
-    if (!PyArg_ParseTuple(args, "O&OOOiiiOii:spawn", PyUnicode_FSConverter, &exe_obj,
+    int fd_in, fd_out, fd_err, cgroup_fd, cgroup_dir, deathsig;
+    if (!PyArg_ParseTuple(args, "O&OOOiiiOiii:spawn", PyUnicode_FSConverter, &exe_obj,
                           &argv_obj, &env_obj, &cwd_obj, &fd_in, &fd_out, &fd_err, &limits_obj,
-                          &cgroup_fd, &deathsig))
+                          &cgroup_fd, &cgroup_dir, &deathsig))
         return NULL;
     job_t *j = job_new(exe_obj, argv_obj, env_obj, cwd_obj, Py_None, limits_obj);
     if (j != NULL) {
         pid_t pid;
         j->fd_in = fd_in;
         j->cgroup_fd = cgroup_fd;
+        j->cgroup_dir = cgroup_dir;
         j->deathsig = deathsig;
         Py_BEGIN_ALLOW_THREADS
         pid = job_fork(j, fd_out, fd_err);
@@ -561,10 +663,10 @@ submit(PyObject *module, PyObject *args)
 {
     (void)module;
     PyObject *exe_obj, *argv_obj, *env_obj, *cwd_obj, *workdir_obj, *limits_obj;
-    int fd_in, cgroup_fd, deathsig, efd;
-    if (!PyArg_ParseTuple(args, "O&OOOOiOiii:submit", PyUnicode_FSConverter, &exe_obj,
+    int fd_in, cgroup_fd, cgroup_dir, deathsig, efd;
+    if (!PyArg_ParseTuple(args, "O&OOOOiOiiii:submit", PyUnicode_FSConverter, &exe_obj,
                           &argv_obj, &env_obj, &cwd_obj, &workdir_obj, &fd_in, &limits_obj,
-                          &cgroup_fd, &deathsig, &efd))
+                          &cgroup_fd, &cgroup_dir, &deathsig, &efd))
         return NULL;
     job_t *j = job_new(exe_obj, argv_obj, env_obj, cwd_obj, workdir_obj, limits_obj);
     if (j == NULL) {
@@ -573,6 +675,7 @@ submit(PyObject *module, PyObject *args)
     }
     j->fd_in = fd_in;
     j->cgroup_fd = cgroup_fd;
+    j->cgroup_dir = cgroup_dir;
     j->deathsig = deathsig;
     j->efd = efd;
     SpawnObject *obj = PyObject_New(SpawnObject, &SpawnType);
@@ -624,11 +727,12 @@ submit(PyObject *module, PyObject *args)
 static PyMethodDef methods[] = {
     {"spawn", spawn, METH_VARARGS,
      "spawn(exe, argv, envp, cwd, stdin_fd, stdout_fd, stderr_fd, rlimits, cgroup_procs_fd, "
-     "deathsig) -> pid\n\nStart exe in a new session with the limits, cgroup and parent-death "
-     "signal applied before the exec, from the calling thread; OSError(errno, step, exe) if any "
-     "step fails."},
+     "cgroup_dir_fd, deathsig) -> pid\n\nStart exe in a new session with the limits, cgroup "
+     "and parent-death signal applied before the exec, from the calling thread; "
+     "OSError(errno, step, exe) if any step fails."},
     {"submit", submit, METH_VARARGS,
-     "submit(exe, argv, envp, cwd, workdir, stdin_fd, rlimits, cgroup_procs_fd, deathsig, "
+     "submit(exe, argv, envp, cwd, workdir, stdin_fd, rlimits, cgroup_procs_fd, cgroup_dir_fd, "
+     "deathsig, "
      "efd) -> Spawn\n\nHand the spawn to a spawn thread, which creates workdir (if not None), "
      "two pipes, the checker and its pidfd, then writes 1 to the eventfd efd (its last use of "
      "it: keep efd open until then); then Spawn.result() gives (pid, pidfd, stdout fd, stderr "

@@ -1,10 +1,11 @@
 """How a checker process is started: argv resolution, limits, the spawn itself.
 
 **Native spawn** (the C extension :mod:`calib_async.runner._spawn`, built at install when a C
-compiler is there): ``vfork`` from a spawn thread; the child, before it execs the checker,
-starts a new session, sets ``PR_SET_PDEATHSIG`` (SIGKILL when the spawning thread's process
-dies, even by kill -9), RLIMIT_CORE=0 and the limits (RLIMIT_AS, RLIMIT_NPROC, RLIMIT_FSIZE),
-writes itself into the run's cgroup (``cgroup.procs``), redirects stdin from /dev/null and
+compiler is there): ``vfork`` from a spawn thread; the child, before it execs the checker, starts a
+new session, sets ``PR_SET_PDEATHSIG`` (SIGKILL when the spawning thread's process dies, even by
+kill -9), RLIMIT_CORE=0 and the limits (RLIMIT_AS, RLIMIT_NPROC, RLIMIT_FSIZE), is in the run's
+cgroup from its first instruction (``clone3`` with ``CLONE_INTO_CGROUP`` on x86-64; else it writes
+itself into ``cgroup.procs``, which costs an RCU grace period), redirects stdin from /dev/null and
 stdout/stderr to two new pipes, changes to ``cwd``, and execs ``argv`` with ``env`` exactly as
 given (``argv[0]`` resolved on ``env['PATH']`` and replaced by its absolute path). No helper
 process: ``scripts/bench_spawn.py`` measures it against the fallback below.
@@ -192,10 +193,10 @@ def _spawn_native(
     spec: ExecSpec, exe: str, env: dict[str, str], cgroup: RunCgroup | None, fds: tuple[int, ...]
 ) -> Leader:
     assert _native is not None
-    procs = cgroup.files.procs if cgroup is not None else -1
+    procs, cg_dir = (cgroup.files.procs, cgroup.files.dir) if cgroup is not None else (-1, -1)
     try:
         pid = _native.spawn(
-            exe, *_native_args(spec, exe, env), *fds, _rlimits(spec.limits), procs,
+            exe, *_native_args(spec, exe, env), *fds, _rlimits(spec.limits), procs, cg_dir,
             signal.SIGKILL,
         )  # fmt: skip
     except (OSError, ValueError) as e:
@@ -249,12 +250,12 @@ def submit_native(
     Raises SpawnError for what fails before the hand-over."""
     assert _native is not None
     devnull, exe, env = _prepare(spec)
-    procs = cgroup.files.procs if cgroup is not None else -1
+    procs, cg_dir = (cgroup.files.procs, cgroup.files.dir) if cgroup is not None else (-1, -1)
     try:
         argv, envp, cwd = _native_args(spec, exe, env)
         return exe, _native.submit(
-            exe, argv, envp, cwd, workdir, devnull, _rlimits(spec.limits), procs, signal.SIGKILL,
-            efd,
+            exe, argv, envp, cwd, workdir, devnull, _rlimits(spec.limits), procs, cg_dir,
+            signal.SIGKILL, efd,
         )  # fmt: skip
     except (OSError, ValueError) as e:
         raise _native_error(exe, e) from None
