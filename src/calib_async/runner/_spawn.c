@@ -67,11 +67,12 @@ free_strings(char **v, Py_ssize_t n)
     if (v == NULL)
         return;
     for (Py_ssize_t i = 0; i < n; i++)
-        PyMem_Free(v[i]);
-    PyMem_Free(v);
+        PyMem_RawFree(v[i]);
+    PyMem_RawFree(v);
 }
 
-/* A NULL-terminated copy of a sequence of bytes; NULL with an exception set on error. */
+/* A NULL-terminated copy of a sequence of bytes; NULL with an exception set on error. Raw
+ * allocations: the last holder of a job may free it in a spawn thread, without the GIL. */
 static char **
 to_strings(PyObject *seq, const char *what, Py_ssize_t *count)
 {
@@ -79,7 +80,7 @@ to_strings(PyObject *seq, const char *what, Py_ssize_t *count)
     if (fast == NULL)
         return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-    char **v = PyMem_Calloc((size_t)n + 1, sizeof(char *));
+    char **v = PyMem_RawCalloc((size_t)n + 1, sizeof(char *));
     if (v == NULL) {
         Py_DECREF(fast);
         PyErr_NoMemory();
@@ -97,7 +98,7 @@ to_strings(PyObject *seq, const char *what, Py_ssize_t *count)
             Py_DECREF(fast);
             return NULL;
         }
-        v[i] = PyMem_Malloc((size_t)size + 1);
+        v[i] = PyMem_RawMalloc((size_t)size + 1);
         if (v[i] == NULL) {
             free_strings(v, i);
             Py_DECREF(fast);
@@ -206,7 +207,13 @@ job_free(job_t *j)
     free_strings(j->envp, j->nenv);
     PyMem_RawFree(j->cwd);
     PyMem_RawFree(j->workdir);
-    if (atomic_load(&j->done) && j->step == 0) { /* unclaimed: nobody else will close them */
+    if (atomic_load(&j->done) && j->step == 0 && j->pidfd >= 0) {
+        /* started but never claimed (the caller's wait was interrupted): nobody else will
+         * watch it, so kill its group and reap it, and close its fds */
+        kill(-j->pid, SIGKILL);
+        kill(j->pid, SIGKILL);
+        while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
         close(j->pidfd);
         close(j->r_out);
         close(j->r_err);
