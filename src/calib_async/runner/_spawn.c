@@ -21,29 +21,15 @@
  * reaps such a child itself and raises OSError(errno, "<step>", exe).
  */
 #define PY_SSIZE_T_CLEAN
-#define _GNU_SOURCE
 #include <Python.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
-#include <stdint.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-
-#define MAX_LIMITS 8
+#include "_spawn.h"
 
 static const char *const STEPS[] = {
     "", "cannot start a new session", "cannot set the parent-death signal",
@@ -52,13 +38,6 @@ static const char *const STEPS[] = {
     "cannot change to the working directory", "cannot execute",
     "cannot create the run's working directory", "cannot create the output pipes",
     "cannot watch the checker", "cannot start a spawn thread",
-};
-enum { STEP_EXEC = 8, STEP_MKDIR, STEP_PIPE, STEP_WATCH, STEP_THREAD };
-
-struct failure {
-    int step;
-    int err;
-    int ran; /* the clone3 child got to run its own code (set first thing) */
 };
 
 static void
@@ -112,93 +91,6 @@ to_strings(PyObject *seq, const char *what, Py_ssize_t *count)
     return v;
 }
 
-static int
-redirect(int fd, int target)
-{
-    if (fd == target) /* already in place: only drop close-on-exec */
-        return fcntl(fd, F_SETFD, 0);
-    return dup2(fd, target) < 0 ? -1 : 0;
-}
-
-/* Runs in the vfork child: only async-signal-safe calls, no return. */
-static void
-child(const char *exe, char *const *argv, char *const *envp, const char *cwd, int fd_in,
-      int fd_out, int fd_err, const int *resources, const struct rlimit *limits, int nlimits,
-      int cgroup_fd, int deathsig, pid_t parent, const sigset_t *old_mask,
-      volatile struct failure *failed)
-{
-    int step = 0;
-    for (int sig = 1; sig < _NSIG; sig++) {
-        struct sigaction sa;
-        if (sig == SIGKILL || sig == SIGSTOP)
-            continue;
-        if (sigaction(sig, NULL, &sa) != 0)
-            continue;
-        if (sa.sa_handler == SIG_DFL)
-            continue;
-        if (sa.sa_handler == SIG_IGN && sig != SIGPIPE && sig != SIGXFSZ)
-            continue; /* ignored stays ignored across exec, as in Popen */
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = SIG_DFL;
-        sigaction(sig, &sa, NULL);
-    }
-    step = 1;
-    if (setsid() < 0)
-        goto fail;
-    if (deathsig > 0) {
-        step = 2;
-        if (prctl(PR_SET_PDEATHSIG, deathsig) != 0)
-            goto fail;
-        step = 3;
-        if (getppid() != parent) {
-            errno = ESRCH;
-            goto fail;
-        }
-    }
-    step = 4;
-    for (int i = 0; i < nlimits; i++)
-        if (setrlimit(resources[i], &limits[i]) != 0)
-            goto fail;
-    step = 5;
-    if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) != 1)
-        goto fail;
-    step = 6;
-    if (redirect(fd_in, 0) || redirect(fd_out, 1) || redirect(fd_err, 2))
-        goto fail;
-    step = 7;
-    if (cwd != NULL && chdir(cwd) != 0)
-        goto fail;
-    /* Every other fd closes at the exec (Python's are already close-on-exec: this covers fds a
-     * C library opened without it). Old kernels without close_range keep their flags. */
-    syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
-    step = 8;
-    sigprocmask(SIG_SETMASK, old_mask, NULL);
-    execve(exe, argv, envp);
-fail:
-    failed->err = errno;
-    failed->step = step;
-    _exit(127);
-}
-
-/* ---- one spawn: its inputs (owned C copies) and its outcome ---------------------------- */
-
-typedef struct job {
-    PyObject *exe_obj; /* bytes; touched only with the GIL */
-    char *exe, *cwd, *workdir;
-    char **argv, **envp;
-    Py_ssize_t nargv, nenv;
-    int fd_in, cgroup_fd, cgroup_dir, deathsig, efd;
-    int resources[MAX_LIMITS];
-    struct rlimit values[MAX_LIMITS];
-    int nlimits;
-    sigset_t mask; /* the checker starts with it: empty */
-    /* outcome, written by the spawn thread before it signals efd */
-    pid_t pid;
-    int pidfd, r_out, r_err, workdir_made, step, err;
-    atomic_int done, signalled;
-    atomic_int refs; /* the Python object and the spawn thread: the last one frees */
-    struct job *next;
-} job_t;
 
 static void
 job_free(job_t *j)
@@ -221,7 +113,7 @@ job_free(job_t *j)
     PyMem_RawFree(j);
 }
 
-static void
+void
 job_release(job_t *j)
 {
     if (atomic_fetch_sub(&j->refs, 1) == 1)
@@ -309,131 +201,6 @@ fail:
 }
 
 
-/* ---- clone3 into the cgroup ------------------------------------------------------------- */
-/* Writing cgroup.procs migrates the child, which takes the global cgroup_threadgroup_rwsem for
- * writing: an RCU grace period (milliseconds) during which the slot is idle and every fork and
- * exit of the machine waits. clone3(CLONE_INTO_CGROUP) (Linux >= 5.7) starts the child in the
- * cgroup instead. glibc 2.36 has no wrapper for it, so on x86-64 a few lines of assembly make
- * the call (the child runs fn(arg) on its own stack, as glibc's clone() does); elsewhere, or
- * when the kernel or a seccomp filter refuses clone3, the vfork path writes cgroup.procs. */
-#if defined(__x86_64__) && defined(__linux__)
-#define HAVE_CLONE3 1
-#ifndef CLONE_INTO_CGROUP
-#define CLONE_INTO_CGROUP 0x200000000ULL
-#endif
-struct clone_args_k {
-    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
-        set_tid_size, cgroup;
-};
-/* long calib_clone3(struct clone_args_k *args, size_t size, int (*fn)(void *), void *arg):
- * the parent gets the pid or -errno; the child calls fn(arg) on args->stack and exits. */
-long calib_clone3(struct clone_args_k *, size_t, int (*)(void *), void *)
-    __attribute__((visibility("hidden")));
-__asm__(".text\n"
-        ".p2align 4\n"
-        ".type calib_clone3, @function\n"
-        "calib_clone3:\n"
-        "    mov %rdx, %r8\n"     /* fn: r8 and r9 survive the syscall, in both processes */
-        "    mov %rcx, %r9\n"     /* arg */
-        "    mov $435, %eax\n"    /* SYS_clone3 */
-        "    syscall\n"
-        "    test %rax, %rax\n"
-        "    jnz 1f\n"
-        "    xor %ebp, %ebp\n"    /* child: on its own stack, set by the kernel */
-        "    and $-16, %rsp\n"
-        "    mov %r9, %rdi\n"
-        "    call *%r8\n"
-        "    mov %eax, %edi\n"
-        "    mov $60, %eax\n"     /* SYS_exit: fn does not return, but never fall through */
-        "    syscall\n"
-        "    hlt\n"
-        "1:  ret\n"
-        ".size calib_clone3, .-calib_clone3\n");
-
-#define CHILD_STACK (64 * 1024)
-static atomic_int clone3_refused; /* ENOSYS, EPERM (seccomp), E2BIG...: use vfork from now on */
-
-struct child_call {
-    job_t *j;
-    int fd_out, fd_err;
-    pid_t parent;
-    volatile struct failure *failed;
-};
-
-static int
-child_entry(void *arg)
-{
-    struct child_call *c = arg;
-    job_t *j = c->j;
-    c->failed->ran = 1;
-    child(j->exe, j->argv, j->envp, j->cwd, j->fd_in, c->fd_out, c->fd_err, j->resources,
-          j->values, j->nlimits, -1, j->deathsig, c->parent, &j->mask, c->failed);
-    return 127;
-}
-#endif
-
-/* vfork (or clone3 into the cgroup) + exec of the job's checker; sets j->step/err on failure.
- * No GIL needed. */
-static pid_t
-job_fork(job_t *j, int fd_out, int fd_err)
-{
-    volatile struct failure failed = {0, 0, 0};
-    pid_t parent = getpid(), pid;
-    sigset_t all, old_mask;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old_mask);
-    pid = -1;
-#ifdef HAVE_CLONE3
-    if (j->cgroup_dir >= 0 && !atomic_load(&clone3_refused)) {
-        char stack[CHILD_STACK] __attribute__((aligned(64)));
-        struct child_call call = {j, fd_out, fd_err, parent, &failed};
-        struct clone_args_k args = {
-            .flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP,
-            .exit_signal = SIGCHLD,
-            .stack = (uint64_t)(uintptr_t)stack,
-            .stack_size = sizeof(stack),
-            .cgroup = (uint64_t)j->cgroup_dir,
-        };
-        long r = calib_clone3(&args, sizeof(args), child_entry, &call);
-        if (r > 0)
-            pid = (pid_t)r;
-        else if (r == -ENOSYS || r == -EPERM || r == -E2BIG || r == -EINVAL)
-            atomic_store(&clone3_refused, 1); /* and this spawn goes the vfork way */
-        if (pid > 0 && !failed.ran) {
-            /* Resumed, yet the child never ran a line of its own: it was SIGKILLed on entry.
-             * Some kernels (6.18 here) kill a child cloned into a cgroup that had a
-             * cgroup.kill, however long ago (the pool retires such cgroups; this is the
-             * safety net). Reap it; vfork from now on. */
-            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                ;
-            atomic_store(&clone3_refused, 1);
-            pid = -1;
-        }
-    }
-#endif
-    if (pid < 0) {
-        pid = vfork();
-        if (pid == 0)
-            child(j->exe, j->argv, j->envp, j->cwd, j->fd_in, fd_out, fd_err, j->resources,
-                  j->values, j->nlimits, j->cgroup_fd, j->deathsig, parent, &j->mask, &failed);
-    }
-    int saved = errno;
-    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-    if (pid < 0) {
-        j->step = STEP_EXEC;
-        j->err = saved;
-        return -1;
-    }
-    if (failed.step != 0) { /* the child has exited: reap it */
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        j->step = failed.step;
-        j->err = failed.err;
-        return -1;
-    }
-    return pid;
-}
-
 static PyObject *
 raise_step(int step, int err, PyObject *exe_obj)
 {
@@ -470,112 +237,6 @@ spawn(PyObject *module, PyObject *args)
     }
     Py_DECREF(exe_obj);
     return result;
-}
-
-/* ---- spawn threads ---------------------------------------------------------------------- */
-/* Long-lived pthreads that never run Python: a vfork suspends its thread until the child
- * execs (milliseconds on a busy machine), so the event loop hands spawns to them. They never
- * exit while the process lives, which PR_SET_PDEATHSIG needs (it fires when the spawning
- * *thread* ends). One thread per spawn in flight, up to MAX_THREADS. */
-
-#define MAX_THREADS 64
-
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
-static job_t *queue_head, *queue_tail;
-static int pool_threads, pool_idle;
-
-static void
-close_quietly(int fd)
-{
-    if (fd >= 0)
-        close(fd);
-}
-
-/* The whole spawn of one job, in a spawn thread: working directory, pipes, the checker, its
- * pidfd; then done, and (last) a write to the caller's eventfd. */
-static void
-run_job(job_t *j)
-{
-    int out[2] = {-1, -1}, err[2] = {-1, -1};
-    pid_t pid = -1;
-    if (j->workdir != NULL) {
-        if (mkdir(j->workdir, 0700) != 0) {
-            j->step = STEP_MKDIR;
-            j->err = errno;
-            goto signal;
-        }
-        j->workdir_made = 1;
-    }
-    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
-        j->step = STEP_PIPE;
-        j->err = errno;
-        goto cleanup;
-    }
-    pid = job_fork(j, out[1], err[1]);
-    close(out[1]);
-    close(err[1]);
-    out[1] = err[1] = -1;
-    if (pid < 0)
-        goto cleanup;
-    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (pidfd < 0) { /* cannot be watched (EMFILE): kill and reap it here */
-        j->step = STEP_WATCH;
-        j->err = errno;
-        kill(-pid, SIGKILL);
-        kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        goto cleanup;
-    }
-    fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-    j->pid = pid;
-    j->pidfd = pidfd;
-    j->r_out = out[0];
-    j->r_err = err[0];
-    goto signal;
-cleanup:
-    close_quietly(out[0]);
-    close_quietly(out[1]);
-    close_quietly(err[0]);
-    close_quietly(err[1]);
-signal:
-    atomic_store(&j->done, 1);
-    uint64_t one = 1;
-    while (write(j->efd, &one, sizeof(one)) < 0 && errno == EINTR)
-        ;
-    atomic_store(&j->signalled, 1); /* efd is not used any more: the caller may close it */
-    job_release(j);
-}
-
-static void *
-serve(void *unused)
-{
-    (void)unused;
-    for (;;) {
-        pthread_mutex_lock(&pool_lock);
-        while (queue_head == NULL) {
-            pool_idle++;
-            pthread_cond_wait(&pool_cond, &pool_lock);
-            pool_idle--;
-        }
-        job_t *j = queue_head;
-        queue_head = j->next;
-        if (queue_head == NULL)
-            queue_tail = NULL;
-        pthread_mutex_unlock(&pool_lock);
-        run_job(j);
-    }
-    return NULL;
-}
-
-static void
-after_fork_in_child(void)
-{ /* the spawn threads did not come along: start afresh (queued jobs are the parent's) */
-    pthread_mutex_init(&pool_lock, NULL);
-    pthread_cond_init(&pool_cond, NULL);
-    queue_head = queue_tail = NULL;
-    pool_threads = pool_idle = 0;
 }
 
 /* ---- the Python handle of a submitted spawn ---------------------------------------------- */
@@ -692,37 +353,7 @@ submit(PyObject *module, PyObject *args)
         return NULL;
     }
     obj->job = j; /* owns exe_obj's reference */
-    atomic_fetch_add(&j->refs, 1); /* the spawn thread's */
-    int failed = 0;
-    pthread_mutex_lock(&pool_lock);
-    if (queue_tail)
-        queue_tail->next = j;
-    else
-        queue_head = j;
-    queue_tail = j;
-    if (pool_idle == 0 && pool_threads < MAX_THREADS) {
-        pthread_t t;
-        pthread_attr_t attr;
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&attr, 256 * 1024);
-        pthread_sigmask(SIG_SETMASK, &all, &old); /* spawn threads take no signals */
-        if (pthread_create(&t, &attr, serve, NULL) == 0)
-            pool_threads++;
-        else if (pool_threads == 0)
-            failed = 1;
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        pthread_attr_destroy(&attr);
-    }
-    if (failed) { /* no thread can ever serve it: take it back */
-        queue_head = queue_tail = NULL;
-        atomic_fetch_sub(&j->refs, 1);
-    }
-    else
-        pthread_cond_signal(&pool_cond);
-    pthread_mutex_unlock(&pool_lock);
+    int failed = pool_enqueue(j) != 0;
     if (failed) {
         raise_step(STEP_THREAD, EAGAIN, exe_obj);
         Py_DECREF(obj); /* releases exe_obj too */
@@ -758,6 +389,6 @@ PyInit__spawn(void)
 {
     if (PyType_Ready(&SpawnType) < 0)
         return NULL;
-    pthread_atfork(NULL, NULL, after_fork_in_child);
+    pool_init();
     return PyModule_Create(&module);
 }
