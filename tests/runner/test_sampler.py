@@ -178,3 +178,21 @@ async def test_background_task_samples_under_both_backends(anyio_backend: str) -
 def test_interval_must_be_positive() -> None:
     with pytest.raises(ValueError, match=r"^interval_s must be > 0$"):
         TreeSampler(interval_s=0)
+
+
+def test_children_seen_before_their_root_registered_are_adopted() -> None:
+    """Regression: the spawn completes off the loop, so a tick can list a checker's first
+    children before its root is registered; they were then never adopted, and a fork bomb
+    grew unseen (no watchdog) until its timeout."""
+    with Tree("sleep MARK & sleep MARK & wait") as early, Tree("sleep MARK") as other:
+        s = TreeSampler(interval_s=10)
+        s.register(other.proc.pid)  # some other tree keeps the sampler scanning
+        deadline = time.monotonic() + 5
+        while len(early.pids()) < 2:  # both sleeps started (not awaitable)
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        s.scan()  # lists early's children while their parent is nobody's
+        stats = s.register(early.proc.pid)
+        s.scan()
+        assert set(early.pids()) <= set(stats.members), (early.pids(), stats.members)
+        assert stats.processes == 3

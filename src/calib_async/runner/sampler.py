@@ -147,6 +147,8 @@ class TreeSampler:
         self._by_root: dict[int, TreeStats] = {}
         self._owner: dict[int, TreeStats] = {}  # member pid -> its tree
         self._seen: set[int] = set()  # pids present at the last listing of /proc
+        self._ppid: dict[int, int] = {}  # their parents (read once, when first seen)
+        self._new_root = False  # a tree registered since the last scan: look at old pids too
         self._last = -1  # the last allocated pid at the last scan
         self._stat_fd: dict[int, int] = {}  # member pid -> open /proc/PID/stat
         self._status_fd: dict[int, int] = {}
@@ -201,6 +203,7 @@ class TreeSampler:
         stats.max_processes, stats.on_process_breach = max_processes, on_process_breach
         self._by_root[pid] = stats
         self._owner[pid] = stats
+        self._new_root = True
         if len(self._by_root) == 1:
             self._wake.set()
         return stats
@@ -224,6 +227,7 @@ class TreeSampler:
         while True:
             if not self._by_root:
                 self._seen.clear()  # stale after a pause: pids may have been recycled
+                self._ppid.clear()
                 self._last = -1
                 await self._wake.wait()
                 self._wake = anyio.Event()
@@ -254,21 +258,29 @@ class TreeSampler:
         fresh: dict[int, tuple[int, int, int, int, int, int]] = {}
         # 1. if any process was created since the last tick: list /proc, read stat of new pids
         #    and adopt those whose parent is a member (repeat for chains born within one tick)
+        #    A tree registered since the last tick may already have children that an earlier
+        #    tick saw while their parent was nobody's (the spawn completes off the loop, and a
+        #    tick can come before the registration): then every seen pid is a candidate.
         last = _last_pid()
-        if last != self._last or last < 0:
+        if last != self._last or last < 0 or self._new_root:
             current = {int(n) for n in os.listdir("/proc") if n.isdigit()}
+            ppid = self._ppid
+            for pid in self._seen - current:
+                ppid.pop(pid, None)
             for pid in current - self._seen:
                 data = _read(f"/proc/{pid}/stat")
                 st = None if data is None else parse_stat(data)
                 if st is not None:
                     fresh[pid] = st
+                    ppid[pid] = st[0]
             self._seen = current
-            pending = [p for p in fresh if p not in owner]
+            pending = [p for p in (ppid if self._new_root else fresh) if p not in owner]
+            self._new_root = False
             while pending:
-                rest = [p for p in pending if fresh[p][0] not in owner]
+                rest = [p for p in pending if not self._child_of_member(p, fresh)]
                 for pid in pending:
                     if pid not in rest:
-                        owner[pid] = owner[fresh[pid][0]]
+                        owner[pid] = owner[ppid[pid]]
                 if len(rest) == len(pending):
                     break
                 pending = rest
@@ -318,6 +330,20 @@ class TreeSampler:
                 if tree.on_breach is not None:
                     tree.on_breach(tree)
             self._watch_processes(tree, procs)
+
+    def _child_of_member(self, pid: int, fresh: dict[int, tuple[int, ...]]) -> bool:
+        """Whether ``pid``'s parent is a member. A parent read at an earlier tick is read again
+        first: the process may have been orphaned since, and its old parent's pid reused by
+        a new checker."""
+        if self._ppid[pid] not in self._owner:
+            return False
+        if pid not in fresh:
+            data = _read(f"/proc/{pid}/stat")
+            st = None if data is None else parse_stat(data)
+            if st is None:
+                return False
+            self._ppid[pid] = st[0]
+        return self._ppid[pid] in self._owner
 
     @staticmethod
     def _watch_processes(tree: TreeStats, procs: int) -> None:
