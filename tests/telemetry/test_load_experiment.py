@@ -53,11 +53,11 @@ def _median_wall_s(argv: list[str], runs: int = 3) -> float:
 def test_cpu_bound_checker_times_out_more_with_load_and_a_sleeping_one_does_not(
     tmp_path: Path,
 ) -> None:
-    """CPU: burns 0.2 s of CPU on one of 2 core slots (tests/helpers/cores.py): the 2 cores
-    are made explicit because on this shared machine (load average 15-25 on 2 cores) other
-    jobs' processes outnumber ours and wash out plain CPU contention. A run at level k waits
-    for about ceil(k/2) - 1 others: level 8 takes ~4x as long as level 1. The timeout is
-    2x this machine's level-1 time, measured just before. SLEEP (timeout 1 s): half the
+    """CPU: holds one of 2 core slots for 0.2 s (tests/helpers/cores.py): the 2 cores are
+    made explicit because on this shared machine (load average 15-25 on 2 cores) other jobs'
+    processes outnumber ours and wash out plain CPU contention. A run at level k waits for
+    about ceil(k/2) - 1 others: level 8 takes ~4x as long as level 1. The timeout is 2x this
+    machine's level-1 time, measured just before. SLEEP (timeout 1 s): half the
     items sleep 0.05 s, half 30 s, so the same items time out at every level."""
     n = 10
     src = corpus(tmp_path, ["0.05\n" if i % 2 else "30\n" for i in range(n)])
