@@ -13,7 +13,7 @@ from calib_async.runner.sampler import TreeSampler
 from calib_async.runner.spawn import SpawnError
 from calib_async.runner.spawn_thread import start_off_loop
 from calib_async.runner.spec import ExecResult, ExecSpec
-from calib_async.runner.workdir import create_workdir, remove_tree
+from calib_async.runner.workdir import create_workdir, creation_error, remove_tree
 
 
 @asynccontextmanager
@@ -31,8 +31,7 @@ async def open_process_measured(
         create_workdir(spec.workdir)
         created = spec.workdir is not None
     except OSError as e:
-        message = f"cannot create the run's working directory {spec.workdir}: {e.strerror or e}"
-        proc = MeasuredProcess(spec, sampler, spawn_error=message)
+        proc = MeasuredProcess(spec, sampler, spawn_error=creation_error(spec.workdir, e))
     else:
         proc = MeasuredProcess(spec, sampler)
     try:

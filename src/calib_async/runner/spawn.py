@@ -183,22 +183,22 @@ def _native_error(exe: str, e: OSError | ValueError) -> SpawnError:
 
 
 def _native_args(
-    spec: ExecSpec, exe: str, env: dict[str, str]
-) -> tuple[list[bytes], list[bytes], str | None]:
+    spec: ExecSpec, exe: str, env: dict[str, str], cgroup: RunCgroup | None
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The native calls' arguments before and after the ones that differ between them:
+    (argv, envp, cwd) and (rlimits, cgroup.procs fd, cgroup dir fd, death signal)."""
     argv = [os.fsencode(exe), *map(os.fsencode, spec.argv[1:])]
-    return argv, _env_bytes(env), spec.cwd
+    procs, cg_dir = (cgroup.files.procs, cgroup.files.dir) if cgroup is not None else (-1, -1)
+    return (argv, _env_bytes(env), spec.cwd), (_rlimits(spec.limits), procs, cg_dir, signal.SIGKILL)
 
 
 def _spawn_native(
     spec: ExecSpec, exe: str, env: dict[str, str], cgroup: RunCgroup | None, fds: tuple[int, ...]
 ) -> Leader:
     assert _native is not None
-    procs, cg_dir = (cgroup.files.procs, cgroup.files.dir) if cgroup is not None else (-1, -1)
     try:
-        pid = _native.spawn(
-            exe, *_native_args(spec, exe, env), *fds, _rlimits(spec.limits), procs, cg_dir,
-            signal.SIGKILL,
-        )  # fmt: skip
+        head, tail = _native_args(spec, exe, env, cgroup)
+        pid = _native.spawn(exe, *head, *fds, *tail)
     except (OSError, ValueError) as e:
         raise _native_error(exe, e) from None
     return Leader(pid)
@@ -250,13 +250,9 @@ def submit_native(
     Raises SpawnError for what fails before the hand-over."""
     assert _native is not None
     devnull, exe, env = _prepare(spec)
-    procs, cg_dir = (cgroup.files.procs, cgroup.files.dir) if cgroup is not None else (-1, -1)
     try:
-        argv, envp, cwd = _native_args(spec, exe, env)
-        return exe, _native.submit(
-            exe, argv, envp, cwd, workdir, devnull, _rlimits(spec.limits), procs, cg_dir,
-            signal.SIGKILL, efd,
-        )  # fmt: skip
+        head, tail = _native_args(spec, exe, env, cgroup)
+        return exe, _native.submit(exe, *head, workdir, devnull, *tail, efd)
     except (OSError, ValueError) as e:
         raise _native_error(exe, e) from None
 

@@ -41,7 +41,7 @@ import anyio
 from calib_async.runner import spawn
 from calib_async.runner.cgroups import RunCgroup
 from calib_async.runner.spec import ExecSpec
-from calib_async.runner.workdir import create_workdir, remove_tree
+from calib_async.runner.workdir import create_workdir, creation_error, remove_tree
 
 T = TypeVar("T")
 Started = tuple[spawn.Leader, str, int, int]  # leader, resolved argv[0], stdout fd, stderr fd
@@ -81,6 +81,10 @@ def _serve(requests: queue.SimpleQueue[list[Any]]) -> None:
 def _after_fork_in_child() -> None:
     global _lock
     _lock = threading.Lock()  # another thread may have held it at the fork
+    _efds.clear()  # the parent's eventfds: shared counters, never ours to reuse
+
+
+_efds: list[int] = []  # reset eventfds for the native spawn, reused run after run
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -173,20 +177,12 @@ async def start_off_loop(spec: ExecSpec, cgroup: RunCgroup | None) -> tuple[Star
 
 
 def _eventfd() -> int:
-    """A reset eventfd from the free list (the loop's thread only), or a new one."""
-    if _efd_owner[0] != os.getpid():  # a forked child: its parent's eventfds are shared
-        _efds.clear()
-        _efd_owner[0] = os.getpid()
+    """A reset eventfd from the free list (emptied in a forked child, see below), or a new one."""
     return _efds.pop() if _efds else os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
-
-
-_efds: list[int] = []
-_efd_owner = [os.getpid()]
 
 
 def _create(workdir: str) -> None:
     try:
         create_workdir(workdir)
     except OSError as e:
-        message = f"cannot create the run's working directory {workdir}: {e.strerror or e}"
-        raise spawn.SpawnError(message) from None
+        raise spawn.SpawnError(creation_error(workdir, e)) from None

@@ -66,6 +66,11 @@ def create_workdir(path: str | None) -> None:
     os.mkdir(path, 0o700)
 
 
+def creation_error(path: str, e: OSError) -> str:
+    """The spawn error of a run whose directory could not be created."""
+    return f"cannot create the run's working directory {path}: {e.strerror or e}"
+
+
 def remove_tree(path: str) -> None:
     """Remove ``path`` and everything in it, making read-only directories writable first."""
     try:
