@@ -43,6 +43,17 @@ class TimeoutKind(StrEnum):
     HEARTBEAT = "heartbeat"  # the checker gave up on its own (Lean maxHeartbeats, kernel)
 
 
+class Termination(StrEnum):
+    """Why the process ended. The first reason observed wins."""
+
+    EXITED = "exited"  # exited (or died of a signal) on its own
+    TIMEOUT = "timeout"  # the runner's wall-clock timer fired and killed the tree
+    MEMORY = "memory"  # the runner decided the memory limit was breached
+    SPAWN_ERROR = "spawn_error"  # could not be started at all (missing, not executable)
+    PROCESS_LIMIT = "process_limit"  # the runner saw the tree exceed max_processes and killed it
+    CANCELLED = "cancelled"  # the surrounding scope was cancelled; the tree was killed
+
+
 class Truth(StrEnum):
     """Ground truth of an item."""
 
@@ -111,10 +122,10 @@ class TelemetryRecord:
     module_name: str
     tier: str
     verifier: str
-    phase: str
+    phase: Phase
     attempt: int
     timeout_s: float
-    outcome: str
+    outcome: Outcome
     exit_code: int | None
     signal: int | None
     duration_ms: float
@@ -124,8 +135,8 @@ class TelemetryRecord:
     memory_peak_source: str = "rusage"
     memory_peak_is_floor: bool = False
     timed_out: bool = False
-    timeout_kind: str | None = None
-    termination_reason: str = "exited"
+    timeout_kind: TimeoutKind | None = None
+    termination_reason: Termination = Termination.EXITED
     stdout_bytes: int = 0
     stderr_bytes: int = 0
     error_count: int = 0
@@ -153,14 +164,35 @@ class TelemetryRecord:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TelemetryRecord:
+        """The record a log line (or :meth:`to_dict`) holds; unknown keys are dropped, and
+        the closed sets' strings become their enums (ValueError for a value none knows)."""
         if _RECORD_FIELDS.issuperset(d):  # the usual case: a record this version wrote
-            return cls(**d)
-        return cls(**{k: v for k, v in d.items() if k in _RECORD_FIELDS})
+            d = dict(d)
+        else:
+            d = {k: v for k, v in d.items() if k in _RECORD_FIELDS}
+        for name, members in _ENUM_FIELDS:
+            value = d.get(name)
+            if value is not None:
+                try:
+                    d[name] = members[value]
+                except (KeyError, TypeError):
+                    raise ValueError(f"{name}: {value!r} is not one of {sorted(members)}") from None
+        return cls(**d)
 
 
 _RECORD_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(TelemetryRecord))
 _RECORD_FIELDS = frozenset(_RECORD_FIELD_NAMES)
 _record_values = operator.attrgetter(*_RECORD_FIELD_NAMES)  # to_dict without per-call fields()
+#: The record's closed sets: field -> {value: member} (a member is its own value too).
+_ENUM_FIELDS: tuple[tuple[str, dict[str, StrEnum]], ...] = tuple(
+    (name, {m.value: m for m in enum})
+    for name, enum in (
+        ("phase", Phase),
+        ("outcome", Outcome),
+        ("timeout_kind", TimeoutKind),
+        ("termination_reason", Termination),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,7 +154,7 @@ def _read_records(path: Path) -> tuple[dict[str, Any], dict[str, TelemetryRecord
     for raw in finished:
         try:
             record = TelemetryRecord.from_dict(dict(raw))
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise CalibError(
                 f"{path} holds records this version cannot read ({exc}); refit it with the "
                 "calibrate_noise that wrote it"

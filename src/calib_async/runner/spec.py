@@ -8,18 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 
+from calib_async.records import Termination
 
-class Termination(StrEnum):
-    """Why the process ended. The first reason observed wins."""
-
-    EXITED = "exited"  # exited (or died of a signal) on its own
-    TIMEOUT = "timeout"  # the runner's wall-clock timer fired and killed the tree
-    MEMORY = "memory"  # the runner decided the memory limit was breached
-    SPAWN_ERROR = "spawn_error"  # could not be started at all (missing, not executable)
-    PROCESS_LIMIT = "process_limit"  # the runner saw the tree exceed max_processes and killed it
-    CANCELLED = "cancelled"  # the surrounding scope was cancelled; the tree was killed
+__all__ = ["ExecResult", "ExecSpec", "Limits", "Termination"]
 
 
 @dataclass(frozen=True, slots=True)
