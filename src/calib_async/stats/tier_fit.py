@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from calib_async.stats.binomial import CLOPPER_PEARSON, clopper_pearson
 from calib_async.stats.durations import DEFAULT_RESOLUTION_MS, DurationModel
 from calib_async.stats.gof import DEFAULT_MAX_N, GoodnessOfFit
 from calib_async.stats.load import load_sensitivity
@@ -19,7 +20,6 @@ from calib_async.stats.rates import (
     INSUFFICIENT,
     OK,
     RateEstimate,
-    binomial_rate,
     conditional_rates,
 )
 from calib_async.stats.record_arrays import OUTCOMES, TIMEOUT_CODE, LabelColumns, RunColumns
@@ -152,6 +152,14 @@ class TierFit:
         return self.rates()[name]
 
 
+def exact_rate(name: str, k: int, n: int, confidence: float = 0.95) -> RateEstimate:
+    """k / n with its Clopper–Pearson interval (rare timeouts: ``stats.binomial``)."""
+    counts = {"n": int(n), "k": int(k)}
+    if n <= 0:
+        return RateEstimate(name, None, None, INSUFFICIENT, CLOPPER_PEARSON, counts)
+    return RateEstimate(name, k / n, clopper_pearson(k, n, confidence), OK, CLOPPER_PEARSON, counts)
+
+
 def fit_tier(
     tier: str,
     timeout_s: float,
@@ -174,7 +182,7 @@ def fit_tier(
     outcome_counts = np.bincount(runs.outcome, minlength=len(OUTCOMES))
     n_timeout = int(outcome_counts[TIMEOUT_CODE])
     wall = int(runs.timed_out.sum())
-    timeout_rate = binomial_rate("timeout_rate", n_timeout, n, confidence)
+    timeout_rate = exact_rate("timeout_rate", n_timeout, n, confidence)
     conditional, posterior = conditional_rates(
         outcome_counts, labels, confidence=confidence, rng=rng
     )
