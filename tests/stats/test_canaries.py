@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from scipy import stats
 
-from calib_async.stats.canaries import class_rate
 from calib_async.stats.binomial import clopper_pearson
+from calib_async.stats.canaries import class_rate
 from calib_async.stats.rates import wilson_interval
 
 
