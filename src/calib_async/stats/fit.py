@@ -103,8 +103,8 @@ def fit_and_validate(
       is held out, the rest trains every tier. One item's runs in all tiers stay together.
     * Per tier (``calib_async.stats.tier_fit.fit_tier``): the timeout rate with a
       Clopper–Pearson interval, the four conditional rates with the stratified ratio
-      estimator, the censored duration model chosen by AIC with its goodness of fit (``bootstrap`` parametric-bootstrap
-      replicates; 0 disables the p-value), predicted budgets for target timeout rates, and
+      estimator, the censored duration model chosen by AIC with its goodness of fit
+      (``bootstrap`` parametric-bootstrap replicates; 0 disables the p-value), predicted budgets for target timeout rates, and
       the load-sensitivity diagnostic (over all the tier's runs).
     * Validation (``calib_async.stats.validation.validate``) on the held-out items.
 
