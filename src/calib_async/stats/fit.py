@@ -104,8 +104,9 @@ def fit_and_validate(
     * Per tier (``calib_async.stats.tier_fit.fit_tier``): the timeout rate with a
       Clopper–Pearson interval, the four conditional rates with the stratified ratio
       estimator, the censored duration model chosen by AIC with its goodness of fit
-      (``bootstrap`` parametric-bootstrap replicates; 0 disables the p-value), predicted budgets for target timeout rates, and
-      the load-sensitivity diagnostic (over all the tier's runs).
+      (``bootstrap`` parametric-bootstrap replicates; 0 disables the p-value), predicted
+      budgets for target timeout rates, and the load-sensitivity diagnostic (over all the
+      tier's runs).
     * Validation (``calib_async.stats.validation.validate``) on the held-out items.
 
     A tier without data gets a result with a ``status`` saying so; this never raises for
