@@ -1,0 +1,357 @@
+"""One long-lived REPL process: start, one command at a time, measure, kill.
+
+**Start.** ``argv`` from a list (never a shell), its own session (a kill reaches the whole
+group), the run token in its environment (the driver's watcher kills every holder when the
+driver dies, even by ``kill -9``: :mod:`calib_async.runner.leftovers`) and, where util-linux
+``setpriv`` is installed, ``PR_SET_PDEATHSIG=SIGKILL`` on the leader.
+
+**Waiting.** stdout, stderr and a pidfd of the leader go into one ``epoll`` object, awaited with
+``anyio.wait_readable`` (asyncio and trio alike). While a command runs, both pipes are read
+whenever they have data, so a REPL that writes megabytes to stderr never blocks on a full pipe;
+stderr bytes that arrive between commands are drained at the start of the next one and counted
+apart (``stderr_idle_bytes``).
+
+**Measuring one command** (the window from the request's first byte written to the reply's
+last byte read): CPU of the process tree as the exact difference of the kernel's counters
+(utime + stime + cutime + cstime of every live member, in clock ticks), RSS of the tree before
+and after, and the window's peak (the leader's ``VmHWM`` reset through ``clear_refs`` at the start
+of the window; the tree's sampled RSS when that is not allowed). With ``memory_limit_mb`` the
+tree's RSS is sampled every ``sample_interval_s`` and a breach kills the REPL (MEMORY).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import anyio
+
+from calib_async.checkers.lean_repl.protocol import ReplReply, ReplyFramer, decode_reply
+from calib_async.runner.leftovers import TOKEN_VAR, current_token
+from calib_async.runner.spec import Termination
+
+_READ = 1 << 16
+_TAIL = 4096
+_TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+_PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20
+_SETPRIV = shutil.which("setpriv", path="/usr/bin:/bin:/usr/sbin:/sbin")
+
+
+class ReplStartError(Exception):
+    """The REPL could not be started (missing, not executable); the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """What one command produced, measured over its window."""
+
+    reply: ReplReply | None
+    termination: Termination  # EXITED: a reply came, or the REPL died on its own
+    elapsed_ms: float
+    cpu_ms: float
+    rss_before_mb: float
+    rss_after_mb: float
+    rss_peak_mb: float
+    peak_source: str
+    stderr_bytes: int
+    stderr_tail: bytes
+    stdout_noise_bytes: int
+    stderr_idle_bytes: int
+    exit_code: int | None = None
+    signal: int | None = None
+    message: str | None = None
+    bad_reply: str | None = None  # text that should have been a reply but was not JSON
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                out += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def tree_pids(pid: int) -> list[int]:
+    """The leader and its live descendants."""
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        todo += _children(p)
+    return pids
+
+
+def _stat(pid: int) -> tuple[int, int]:
+    """(cpu ticks incl. waited-for children, rss pages) of one process; zeros when gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0, 0
+    return sum(int(x) for x in fields[11:15]), int(fields[21])
+
+
+def tree_usage(pid: int) -> tuple[float, float]:
+    """(CPU ms, RSS MiB) of the tree now."""
+    cpu = rss = 0
+    for p in tree_pids(pid):
+        c, r = _stat(p)
+        cpu += c
+        rss += r
+    return cpu * _TICK_MS, rss * _PAGE_MB
+
+
+def _hwm_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _reset_hwm(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return False
+    return True
+
+
+class ReplProcess:
+    """A started REPL (see the module docstring). Not safe for two commands at once."""
+
+    def __init__(self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str | None) -> None:
+        env = dict(env)
+        token = current_token()
+        if token is not None:
+            env[TOKEN_VAR] = token
+        full = [_SETPRIV, "--pdeathsig", "KILL", "--", *argv] if _SETPRIV else list(argv)
+        try:
+            self.proc = subprocess.Popen(
+                full,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise ReplStartError(
+                f"cannot start the REPL {argv[0]!r}: {exc.strerror or exc}; fix the profile's"
+                " command (an argv list) or cwd"
+            ) from None
+        self.pid = self.proc.pid
+        self.started = time.monotonic()
+        assert self.proc.stdin and self.proc.stdout and self.proc.stderr
+        self._in = self.proc.stdin.fileno()
+        self._out = self.proc.stdout.fileno()
+        self._err = self.proc.stderr.fileno()
+        os.set_blocking(self._in, False)
+        self.pidfd = os.pidfd_open(self.pid)
+        self.ep = select.epoll(3)
+        for fd in (self._out, self._err, self.pidfd):
+            self.ep.register(fd, select.EPOLLIN)
+        self._open = {self._out, self._err}
+        self.framer = ReplyFramer()
+        self._replies: list[bytes] = []
+        self._err_tail = bytearray()
+        self._err_count = 0
+        self.exited = False
+        self.commands = 0  # commands sent (the header included)
+
+    # -- I/O ----------------------------------------------------------------------------------
+    def _poll(self) -> None:
+        for fd, _ in self.ep.poll(0):
+            if fd == self.pidfd:
+                self.ep.unregister(fd)
+                self.exited = True
+                continue
+            try:
+                data = os.read(fd, _READ)
+            except BlockingIOError:
+                continue
+            if not data:
+                self.ep.unregister(fd)
+                self._open.discard(fd)
+            elif fd == self._out:
+                self._replies += self.framer.feed(data)
+            else:
+                self._err_count += len(data)
+                self._err_tail += data
+                del self._err_tail[:-_TAIL]
+
+    async def _write(self, payload: bytes, deadline: float) -> bool:
+        view = memoryview(payload)
+        while view:
+            try:
+                view = view[os.write(self._in, view) :]
+            except BlockingIOError:
+                with anyio.move_on_after(max(0.0, deadline - time.monotonic())):
+                    await anyio.wait_writable(self._in)
+                    continue
+                return False
+            except (BrokenPipeError, OSError):
+                return True  # it died: the reader sees the exit
+            self._poll()  # keep both pipes drained while a large request goes in
+        return True
+
+    async def _wait(self, until: float) -> None:
+        self._poll()
+        if self._replies or self.exited:
+            return
+        with anyio.move_on_after(max(0.0, until - time.monotonic())):
+            await anyio.wait_readable(self.ep.fileno())
+        self._poll()
+
+    # -- one command --------------------------------------------------------------------------
+    async def exchange(
+        self,
+        payload: bytes,
+        *,
+        timeout_s: float,
+        memory_limit_mb: float | None = None,
+        sample_interval_s: float = 0.1,
+    ) -> Exchange:
+        """Send one request and read its reply (see the module docstring)."""
+        self._poll()
+        idle = self._err_count
+        self._err_count = 0
+        self._err_tail.clear()
+        noise0 = self.framer.noise_bytes
+        cpu0, rss0 = tree_usage(self.pid)
+        hwm = _reset_hwm(self.pid)
+        peak = rss0
+        start = time.monotonic()
+        deadline = start + timeout_s
+        self.commands += 1
+        reason: Termination | None = None
+        message = None
+        try:
+            if not await self._write(payload, deadline):
+                reason = Termination.TIMEOUT
+            next_sample = start + sample_interval_s
+            while reason is None and not self._replies and not self.exited:
+                now = time.monotonic()
+                if now >= deadline:
+                    reason, message = Termination.TIMEOUT, f"no reply within {timeout_s:g} s"
+                    break
+                if memory_limit_mb is not None and now >= next_sample:
+                    rss = tree_usage(self.pid)[1]
+                    peak = max(peak, rss)
+                    if rss > memory_limit_mb:
+                        reason = Termination.MEMORY
+                        message = (
+                            f"REPL RSS {rss:.0f} MiB exceeded the {memory_limit_mb:g} MiB limit"
+                        )
+                        break
+                    next_sample = now + sample_interval_s
+                until = min(deadline, next_sample) if memory_limit_mb is not None else deadline
+                await self._wait(until)
+        except BaseException:
+            self.kill()  # cancelled mid-command: its state is unknown
+            raise
+        elapsed = (time.monotonic() - start) * 1000
+        cpu1, rss1 = tree_usage(self.pid)
+        window_hwm = _hwm_mb(self.pid) if hwm else None
+        if window_hwm is not None:
+            peak, source = max(window_hwm, rss1), "vmhwm_window"
+        else:
+            peak, source = max(peak, rss1), "sampled_rss"
+        reply = bad = None
+        if reason is None and self._replies:
+            text = self._replies.pop(0)
+            try:
+                reply = decode_reply(text)
+            except ValueError:
+                bad = text[:300].decode("utf-8", errors="replace")
+        if reason is not None:
+            self.kill()
+        exit_code = sig = None
+        if self.exited or reason is not None:
+            exit_code, sig = await self.reap()
+        return Exchange(
+            reply=reply,
+            termination=reason or Termination.EXITED,
+            elapsed_ms=elapsed,
+            cpu_ms=max(0.0, cpu1 - cpu0),
+            rss_before_mb=rss0,
+            rss_after_mb=rss1 if not self.exited else 0.0,
+            rss_peak_mb=peak,
+            peak_source=source,
+            stderr_bytes=self._err_count,
+            stderr_tail=bytes(self._err_tail),
+            stdout_noise_bytes=self.framer.noise_bytes - noise0,
+            stderr_idle_bytes=idle,
+            exit_code=exit_code,
+            signal=sig,
+            message=message,
+            bad_reply=bad,
+        )
+
+    # -- ending -------------------------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        self._poll()
+        return not self.exited and self.proc.returncode is None
+
+    def kill(self) -> None:
+        """SIGKILL the whole session (the REPL and whatever it started)."""
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+
+    async def reap(self) -> tuple[int | None, int | None]:
+        """Wait for the leader (after a kill or its own exit); drain what is left; close fds.
+        Returns (exit code, signal)."""
+        with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(30):
+                while self.proc.poll() is None:
+                    await anyio.wait_readable(self.pidfd)
+            if self.proc.returncode is None:  # should not happen after SIGKILL
+                self.proc.kill()
+                self.proc.wait()
+            # the group may still hold descendants: kill them too
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+            end = time.monotonic() + 1.0
+            while self._open and time.monotonic() < end:
+                await self._wait(end)
+        self.close_fds()
+        code = self.proc.returncode
+        return (code, None) if code >= 0 else (None, -code)
+
+    def close_fds(self) -> None:
+        if self.ep.closed:
+            return
+        self.ep.close()
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        with contextlib.suppress(OSError):
+            os.close(self.pidfd)
+
+    async def aclose(self) -> None:
+        """Kill and reap; idempotent."""
+        if not self.ep.closed:
+            self.kill()
+            await self.reap()
