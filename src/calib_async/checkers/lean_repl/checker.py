@@ -11,11 +11,13 @@ from calib_async.checkers.api import Observation, OpenContext, Verdict
 from calib_async.checkers.lean_repl.classify import Command, Strictness, classify_exchange
 from calib_async.checkers.lean_repl.options import ReplOptions
 from calib_async.checkers.lean_repl.pool import PoolRun, ReplPool
-from calib_async.checkers.lean_repl.source import prepare
+from calib_async.checkers.lean_repl.source import Prepared, prepare
 from calib_async.profiles import VerifierConfig
-from calib_async.records import Outcome, Task, TimeoutKind
+from calib_async.records import Outcome, Task, Tier, TimeoutKind
 from calib_async.runner.spec import ExecResult, Termination
 from calib_async.verifiers.base import allowlisted_env
+
+_PREPARED_CACHE = 512
 
 
 class LeanReplChecker:
@@ -36,23 +38,32 @@ class LeanReplChecker:
         )
         self._version: str | None = None
         self._version_known = False
+        #: prepared commands by (item, tier): replicates and designs check an item many times
+        self._prepared: dict[tuple[str, str, str], tuple[Tier, Prepared]] = {}
 
     async def check(self, task: Task) -> Observation:
         tier = task.tier
-        try:
-            source = Path(task.item.path).read_bytes().decode("utf-8", errors="replace")
-        except OSError as exc:
-            return _error_observation(self.options.command, f"cannot read the item: {exc}")
-        heartbeats = tier.options.get("max_heartbeats")
-        prepared = prepare(
-            source,
-            header=self.options.header,
-            max_heartbeats=int(heartbeats) if heartbeats is not None else None,
-            audit=bool(tier.options.get("audit_axioms", False)),
-            check_statement=bool(tier.options.get("check_statement", False)),
-            formal_statement=task.item.formal_statement,
-            reject_skip_kernel=bool(tier.options.get("reject_skip_kernel", False)),
-        )
+        key = (task.item.key, task.item.path, tier.name)
+        cached = self._prepared.get(key)
+        prepared = cached[1] if cached is not None and cached[0] is tier else None
+        if prepared is None:
+            try:
+                source = Path(task.item.path).read_bytes().decode("utf-8", errors="replace")
+            except OSError as exc:
+                return _error_observation(self.options.command, f"cannot read the item: {exc}")
+            heartbeats = tier.options.get("max_heartbeats")
+            prepared = prepare(
+                source,
+                header=self.options.header,
+                max_heartbeats=int(heartbeats) if heartbeats is not None else None,
+                audit=bool(tier.options.get("audit_axioms", False)),
+                check_statement=bool(tier.options.get("check_statement", False)),
+                formal_statement=task.item.formal_statement,
+                reject_skip_kernel=bool(tier.options.get("reject_skip_kernel", False)),
+            )
+            if len(self._prepared) >= _PREPARED_CACHE:
+                self._prepared.pop(next(iter(self._prepared)))
+            self._prepared[key] = (tier, prepared)
         escalated = task.timeout_s is not None and task.timeout_s > tier.timeout_s
         run = await self.pool.run(
             prepared,

@@ -123,8 +123,12 @@ class ReplPool:
         """Check one prepared proof (see the module docstring)."""
         waited = time.monotonic()
         index = None
-        with anyio.move_on_after(queue_timeout_s if queue_timeout_s is not None else math.inf):
-            index = await self._free.receive()
+        try:
+            index = self._free.receive_nowait()  # a free slot: no trip through the loop
+        except anyio.WouldBlock:
+            limit = queue_timeout_s if queue_timeout_s is not None else math.inf
+            with anyio.move_on_after(limit):
+                index = await self._free.receive()
         queue_ms = (time.monotonic() - waited) * 1000
         if index is None:
             return PoolRun(

@@ -70,69 +70,82 @@ class Exchange:
     bad_reply: str | None = None  # text that should have been a reply but was not JSON
 
 
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for tid in tids:
+class ProcFiles:
+    """/proc files of one REPL tree, opened once and re-read with ``pread`` (a command reads
+    six of them: one syscall each instead of three)."""
+
+    def __init__(self) -> None:
+        self._fds: dict[str, int] = {}
+
+    def read(self, path: str) -> bytes | None:
+        fd = self._fds.get(path)
+        if fd is None:
+            try:
+                fd = self._fds[path] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return None
         try:
-            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
-                out += [int(x) for x in f.read().split()]
+            return os.pread(fd, 8192, 0)
+        except OSError:  # the process is gone
+            self._drop(path)
+            return None
+
+    def reset_hwm(self, pid: int) -> bool:
+        """Reset the peak RSS (VmHWM) of ``pid`` to its current RSS (``clear_refs``: 5)."""
+        path = f"/proc/{pid}/clear_refs"
+        fd = self._fds.get(path)
+        try:
+            if fd is None:
+                fd = self._fds[path] = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            os.write(fd, b"5")
         except OSError:
-            pass
-    return out
+            self._drop(path)
+            return False
+        return True
+
+    def _drop(self, path: str) -> None:
+        fd = self._fds.pop(path, None)
+        if fd is not None:
+            os.close(fd)
+
+    def close(self) -> None:
+        for path in list(self._fds):
+            self._drop(path)
 
 
-def tree_pids(pid: int) -> list[int]:
-    """The leader and its live descendants."""
+def tree_pids(pid: int, files: ProcFiles) -> list[int]:
+    """The leader and its live descendants (children of each process's main thread, where
+    a REPL and the ``lake env`` in front of it start theirs)."""
     pids, todo = [], [pid]
     while todo:
         p = todo.pop()
         pids.append(p)
-        todo += _children(p)
+        data = files.read(f"/proc/{p}/task/{p}/children")
+        if data:
+            todo += [int(x) for x in data.split()]
     return pids
 
 
-def _stat(pid: int) -> tuple[int, int]:
-    """(cpu ticks incl. waited-for children, rss pages) of one process; zeros when gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0, 0
-    return sum(int(x) for x in fields[11:15]), int(fields[21])
-
-
-def tree_usage(pid: int) -> tuple[float, float]:
-    """(CPU ms, RSS MiB) of the tree now."""
+def tree_usage(pid: int, files: ProcFiles) -> tuple[float, float]:
+    """(CPU ms, RSS MiB) of the tree now: utime + stime + cutime + cstime (clock ticks, the
+    waited-for children included) and resident pages, summed over the live members."""
     cpu = rss = 0
-    for p in tree_pids(pid):
-        c, r = _stat(p)
-        cpu += c
-        rss += r
+    for p in tree_pids(pid, files):
+        data = files.read(f"/proc/{p}/stat")
+        if data:
+            fields = data.rsplit(b")", 1)[1].split()
+            cpu += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+            rss += int(fields[21])
     return cpu * _TICK_MS, rss * _PAGE_MB
 
 
-def _hwm_mb(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
+def hwm_mb(pid: int, files: ProcFiles) -> float | None:
+    """The leader's VmHWM (MiB), or None."""
+    data = files.read(f"/proc/{pid}/status")
+    at = data.find(b"VmHWM:") if data else -1
+    if data is None or at < 0:
         return None
-    return None
-
-
-def _reset_hwm(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        return False
-    return True
+    return int(data[at + 6 : data.index(b"\n", at)].split()[0]) / 1024
 
 
 class ReplProcess:
@@ -175,6 +188,8 @@ class ReplProcess:
         self._replies: list[bytes] = []
         self._err_tail = bytearray()
         self._err_count = 0
+        self.files = ProcFiles()
+        self._last: tuple[float, float] | None = None  # (CPU ms, RSS MiB) after the last command
         self.exited = False
         self.commands = 0  # commands sent (the header included)
 
@@ -201,7 +216,11 @@ class ReplProcess:
 
     async def _write(self, payload: bytes, deadline: float) -> bool:
         view = memoryview(payload)
+        first = True
         while view:
+            if not first:
+                self._poll()  # keep both pipes drained while a large request goes in
+            first = False
             try:
                 view = view[os.write(self._in, view) :]
             except BlockingIOError:
@@ -211,16 +230,16 @@ class ReplProcess:
                 return False
             except (BrokenPipeError, OSError):
                 return True  # it died: the reader sees the exit
-            self._poll()  # keep both pipes drained while a large request goes in
         return True
 
     async def _wait(self, until: float) -> None:
-        self._poll()
-        if self._replies or self.exited:
-            return
+        fd = self.ep.fileno()
         with anyio.move_on_after(max(0.0, until - time.monotonic())):
-            await anyio.wait_readable(self.ep.fileno())
-        self._poll()
+            while True:  # one cancel scope for the whole wait, not one per readiness
+                await anyio.wait_readable(fd)
+                self._poll()
+                if self._replies or self.exited:
+                    return
 
     # -- one command --------------------------------------------------------------------------
     async def exchange(
@@ -237,8 +256,10 @@ class ReplProcess:
         self._err_count = 0
         self._err_tail.clear()
         noise0 = self.framer.noise_bytes
-        cpu0, rss0 = tree_usage(self.pid)
-        hwm = _reset_hwm(self.pid)
+        # the counters read at the end of the previous command serve as this one's start: the
+        # REPL sat blocked on its stdin in between (what it did idle is counted here)
+        cpu0, rss0 = self._last if self._last is not None else tree_usage(self.pid, self.files)
+        hwm = self.files.reset_hwm(self.pid)
         peak = rss0
         start = time.monotonic()
         deadline = start + timeout_s
@@ -255,7 +276,7 @@ class ReplProcess:
                     reason, message = Termination.TIMEOUT, f"no reply within {timeout_s:g} s"
                     break
                 if memory_limit_mb is not None and now >= next_sample:
-                    rss = tree_usage(self.pid)[1]
+                    rss = tree_usage(self.pid, self.files)[1]
                     peak = max(peak, rss)
                     if rss > memory_limit_mb:
                         reason = Termination.MEMORY
@@ -270,8 +291,8 @@ class ReplProcess:
             self.kill()  # cancelled mid-command: its state is unknown
             raise
         elapsed = (time.monotonic() - start) * 1000
-        cpu1, rss1 = tree_usage(self.pid)
-        window_hwm = _hwm_mb(self.pid) if hwm else None
+        cpu1, rss1 = self._last = tree_usage(self.pid, self.files)
+        window_hwm = hwm_mb(self.pid, self.files) if hwm else None
         if window_hwm is not None:
             peak, source = max(window_hwm, rss1), "vmhwm_window"
         else:
@@ -343,6 +364,7 @@ class ReplProcess:
         if self.ep.closed:
             return
         self.ep.close()
+        self.files.close()
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 with contextlib.suppress(OSError):

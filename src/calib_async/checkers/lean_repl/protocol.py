@@ -10,9 +10,10 @@ noise. A reply is ``{"env", "messages", "sorries"}`` (empty lists left out) or a
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from calib_async.verifiers.lean_messages import LeanMessage, Severity
 
@@ -30,7 +31,7 @@ def encode_command(cmd: str, env: int | None = None) -> bytes:
     request: dict[str, Any] = {"cmd": cmd}
     if env is not None:
         request["env"] = env
-    return json.dumps(request, ensure_ascii=False).encode("utf-8") + b"\n\n"
+    return orjson.dumps(request) + b"\n\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +69,9 @@ def _message(obj: Any) -> LeanMessage | None:
 
 
 def decode_reply(text: bytes) -> ReplReply:
-    """The reply in ``text`` (one JSON object); ValueError when it is not one."""
-    obj = json.loads(text)
+    """The reply in ``text`` (one JSON object); ValueError when it is not one
+    (``orjson.JSONDecodeError`` is one)."""
+    obj = orjson.loads(text)
     if not isinstance(obj, dict):
         raise ValueError("the REPL's reply is not a JSON object")
     env = obj.get("env")
