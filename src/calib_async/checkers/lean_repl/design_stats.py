@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -82,7 +83,7 @@ def crash_hazard(
     every command. Deaths per command at risk, by age bin, with a Wilson 95 % interval."""
     rows = []
     bounds = [*edges, math.inf]
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+    for lo, hi in itertools.pairwise(bounds):
         inside = [died for age, died in commands if lo <= age < hi]
         if not inside:
             continue

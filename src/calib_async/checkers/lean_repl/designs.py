@@ -268,7 +268,10 @@ class DesignRun:
                 source = Path(self.items[0].path).read_text(encoding="utf-8", errors="replace")
                 head = split_imports(source)[0] + "\n"
             declare = f"{head}theorem {name} : True := trivial\n"
-            use = f"{head}theorem {name}_use : True := by\n  -- standin: uses {name}\n  exact {name}\n"
+            use = (  # the marker is a comment for Lean; the stand-in reads it
+                f"{head}theorem {name}_use : True := by\n  -- standin: uses {name}\n"
+                f"  exact {name}\n"
+            )
             texts = [("declare", declare), ("declare_again", declare), ("use_undeclared", use)]
             checker = self.checker(
                 Policy(base_env=self.config.options.get("base_env", "header")), 1
