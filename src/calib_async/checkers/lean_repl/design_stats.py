@@ -12,13 +12,13 @@
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import math
 import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from scipy import stats
 
 
@@ -121,7 +121,5 @@ def exceed_probability(
     """P(import + elaboration > timeout) over every (import, elaboration) pair."""
     if not imports_ms or not elaborations_ms:
         return None
-    limit = timeout_s * 1000
-    ordered = sorted(elaborations_ms)
-    over = sum(len(ordered) - bisect.bisect_right(ordered, limit - imp) for imp in imports_ms)
-    return over / (len(imports_ms) * len(ordered))
+    total = np.add.outer(np.asarray(imports_ms, float), np.asarray(elaborations_ms, float))
+    return float(np.mean(total > timeout_s * 1000))

@@ -21,6 +21,7 @@ tree's RSS is sampled every ``sample_interval_s`` and a breach kills the REPL (M
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import select
@@ -148,6 +149,11 @@ def hwm_mb(pid: int, files: ProcFiles) -> float | None:
     return int(data[at + 6 : data.index(b"\n", at)].split()[0]) / 1024
 
 
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
 class ReplProcess:
     """A started REPL (see the module docstring). Not safe for two commands at once."""
 
@@ -189,6 +195,16 @@ class ReplProcess:
         self._err_tail = bytearray()
         self._err_count = 0
         self.files = ProcFiles()
+        # Under asyncio the epoll fd stays registered with the loop for the process's life and
+        # its callback drains the pipes (between commands too): a command costs a future and a
+        # timer instead of a reader added and removed and a cancel scope (anyio's portable
+        # wait, used under trio, where it is cheap).
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._fut: asyncio.Future[None] | None = None
+        with contextlib.suppress(RuntimeError):  # no asyncio loop running: trio
+            self._loop = asyncio.get_running_loop()
+        if self._loop is not None:
+            self._loop.add_reader(self.ep.fileno(), self._ready)
         self._last: tuple[float, float] | None = None  # (CPU ms, RSS MiB) after the last command
         self.exited = False
         self.commands = 0  # commands sent (the header included)
@@ -232,7 +248,25 @@ class ReplProcess:
                 return True  # it died: the reader sees the exit
         return True
 
+    def _ready(self) -> None:
+        """asyncio reader callback: drain the pipes, wake the waiting command if it is done."""
+        self._poll()
+        fut = self._fut
+        if fut is not None and (self._replies or self.exited) and not fut.done():
+            fut.set_result(None)
+
     async def _wait(self, until: float) -> None:
+        if self._loop is not None:  # asyncio: the persistent reader, a future and a timer
+            if self._replies or self.exited:
+                return
+            fut = self._fut = self._loop.create_future()
+            timer = self._loop.call_later(max(0.0, until - time.monotonic()), _wake, fut)
+            try:
+                await fut
+            finally:
+                timer.cancel()
+                self._fut = None
+            return
         fd = self.ep.fileno()
         with anyio.move_on_after(max(0.0, until - time.monotonic())):
             while True:  # one cancel scope for the whole wait, not one per readiness
@@ -363,6 +397,8 @@ class ReplProcess:
     def close_fds(self) -> None:
         if self.ep.closed:
             return
+        if self._loop is not None:
+            self._loop.remove_reader(self.ep.fileno())
         self.ep.close()
         self.files.close()
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
