@@ -22,7 +22,10 @@ class LeanReplKind(KindBase):
     canary_classes = ("sorry", "admit", "axiom", "native_decide", "skip_kernel", "statement")
 
     def validate(self, config: VerifierConfig) -> None:
+        from calib_async.checkers.lean_repl.designs import design_settings
+
         ReplOptions.parse(config)
+        design_settings(config)
 
     def is_strict(self, config: VerifierConfig, tier: Tier) -> bool:
         opts: Any = tier.options

@@ -323,6 +323,7 @@ class ReplProcess:
                 await self._wait(until)
         except BaseException:
             self.kill()  # cancelled mid-command: its state is unknown
+            await self.reap()  # shielded
             raise
         elapsed = (time.monotonic() - start) * 1000
         cpu1, rss1 = self._last = tree_usage(self.pid, self.files)
@@ -365,6 +366,8 @@ class ReplProcess:
     # -- ending -------------------------------------------------------------------------------
     @property
     def alive(self) -> bool:
+        if self.ep.closed:
+            return False
         self._poll()
         return not self.exited and self.proc.returncode is None
 
