@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from calib_async.checkers.lean.messages import Severity
 from calib_async.checkers.lean_repl.protocol import ReplyFramer, decode_reply, encode_command
-from calib_async.verifiers.lean_messages import Severity
 
 REPLIES = [
     {"env": 0},

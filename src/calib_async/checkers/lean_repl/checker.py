@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 
 from calib_async.checkers.api import Observation, OpenContext, Verdict
+from calib_async.checkers.environment import allowlisted_env
 from calib_async.checkers.lean_repl.classify import Command, Strictness, classify_exchange
 from calib_async.checkers.lean_repl.options import ReplOptions
 from calib_async.checkers.lean_repl.pool import PoolRun, ReplPool
@@ -15,7 +16,6 @@ from calib_async.checkers.lean_repl.source import Prepared, prepare
 from calib_async.profiles import VerifierConfig
 from calib_async.records import Outcome, Task, Tier, TimeoutKind
 from calib_async.runner.spec import ExecResult, Termination
-from calib_async.verifiers.base import allowlisted_env
 
 _PREPARED_CACHE = 512
 

@@ -31,24 +31,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from calib_async.checkers.api import Verdict
-from calib_async.checkers.lean_repl.process import Exchange
-from calib_async.records import Outcome, TimeoutKind
-from calib_async.runner.spec import Termination
-from calib_async.verifiers.lean_axioms import forbidden_axioms
-from calib_async.verifiers.lean_checks import (
+from calib_async.checkers.lean.axioms import forbidden_axioms
+from calib_async.checkers.lean.checks import (
     KERNEL_FLAG,
     STATEMENT_FLAG,
     AuditReading,
     audit_problem,
     positioned_answers,
 )
-from calib_async.verifiers.lean_messages import (
+from calib_async.checkers.lean.messages import (
     HEARTBEAT_RE,
     INTERNAL_LIMIT_RE,
     MEMORY_RE,
     SORRY_RE,
     Severity,
 )
+from calib_async.checkers.lean_repl.process import Exchange
+from calib_async.records import Outcome, TimeoutKind
+from calib_async.runner.spec import Termination
 
 
 @dataclass(frozen=True, slots=True)

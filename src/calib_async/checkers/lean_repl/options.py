@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from calib_async.checkers.lean.axioms import DEFAULT_AXIOM_ALLOWLIST
 from calib_async.checkers.lean_repl.pool import Policy
 from calib_async.checkers.lean_repl.source import FROM_ITEM
 from calib_async.errors import ConfigError
 from calib_async.profiles import VerifierConfig
-from calib_async.verifiers.lean_axioms import DEFAULT_AXIOM_ALLOWLIST
 
 PROFILE_KEYS = frozenset(
     {

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field, replace
 
 import anyio
 
+from calib_async.checkers.lean.messages import Severity
 from calib_async.checkers.lean_repl.process import Exchange, ReplProcess
 from calib_async.checkers.lean_repl.protocol import encode_command
 from calib_async.checkers.lean_repl.source import Prepared
 from calib_async.runner.spec import Termination
-from calib_async.verifiers.lean_messages import Severity
 
 
 @dataclass(frozen=True, slots=True)

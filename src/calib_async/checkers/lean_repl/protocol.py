@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from calib_async.verifiers.lean_messages import LeanMessage, Severity
+from calib_async.checkers.lean.messages import LeanMessage, Severity
 
 _SEVERITY = {
     "error": Severity.ERROR,

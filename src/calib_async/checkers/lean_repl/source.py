@@ -6,14 +6,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from calib_async.checkers.lean_repl.classify import Command
-from calib_async.verifiers.lean_axioms import plan_audit
-from calib_async.verifiers.lean_checks import (
+from calib_async.checkers.lean.axioms import plan_audit
+from calib_async.checkers.lean.checks import (
     KERNEL_FLAG,
     STATEMENT_FLAG,
     statement_matches,
     uses_kernel_bypass,
 )
+from calib_async.checkers.lean_repl.classify import Command
 
 #: The profile's ``header`` value that takes each item's own import block.
 FROM_ITEM = "from_item"
