@@ -56,7 +56,8 @@ def _message(obj: Any) -> LeanMessage | None:
     data = obj.get("data")
     if severity is None or not isinstance(data, str):
         return None
-    pos = obj.get("pos") if isinstance(obj.get("pos"), dict) else {}
+    raw_pos = obj.get("pos")
+    pos: dict[str, Any] = raw_pos if isinstance(raw_pos, dict) else {}
     line = pos.get("line")
     column = pos.get("column")
     return LeanMessage(
