@@ -74,3 +74,21 @@ async def test_the_queue_wait_is_recorded_and_can_time_out(tmp_path: Path) -> No
     assert waited.details["queue_ms"] >= 300
     done = next(o for o in seen if o is not waited)
     assert done.verdict.outcome is Outcome.VERIFIED
+
+
+async def test_a_missing_repl_stops_the_run_with_what_to_fix(tmp_path: Path) -> None:
+    from calib_async.errors import CalibError
+    from calib_async.profiles import VerifierConfig
+
+    profile = VerifierConfig(
+        name="repl",
+        kind="lean_repl",
+        command=("no-such-repl-here",),
+        options={"header": "import Mathlib"},
+    )
+    checker = open_repl(profile, tmp_path)
+    try:
+        with pytest.raises(CalibError, match="cannot start the REPL 'no-such-repl-here'"):
+            await checker.check(repl_task(lean_item(tmp_path, "a", GOOD)))
+    finally:
+        await checker.aclose()

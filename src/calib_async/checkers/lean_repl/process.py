@@ -36,6 +36,7 @@ import anyio
 
 from calib_async.checkers.lean_repl.procfs import ProcFiles, hwm_mb, tree_usage
 from calib_async.checkers.lean_repl.protocol import ReplReply, ReplyFramer, decode_reply
+from calib_async.errors import CalibError
 from calib_async.runner.leftovers import TOKEN_VAR, current_token
 from calib_async.runner.spec import Termination
 
@@ -44,8 +45,9 @@ _TAIL = 4096
 _SETPRIV = shutil.which("setpriv", path="/usr/bin:/bin:/usr/sbin:/sbin")
 
 
-class ReplStartError(Exception):
-    """The REPL could not be started (missing, not executable); the message says what to do."""
+class ReplStartError(CalibError):
+    """The REPL could not be started (missing, not executable): a set-up mistake, so the run
+    stops with this one-line message, which says what to fix."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,21 @@ class Exchange:
     bad_reply: str | None = None  # text that should have been a reply but was not JSON
 
 
+def _resolve(argv0: str, path: str, cwd: str | None) -> str:
+    """The REPL's executable (on the profile's PATH, or relative to its cwd), or
+    ReplStartError saying what to fix."""
+    if "/" in argv0:
+        found = argv0 if os.path.isabs(argv0) else os.path.join(cwd or os.getcwd(), argv0)
+        if os.access(found, os.X_OK) and not os.path.isdir(found):
+            return found
+    elif (hit := shutil.which(argv0, path=path)) is not None:
+        return hit
+    raise ReplStartError(
+        f"cannot start the REPL {argv0!r}: not found or not executable (PATH={path!r}); fix the"
+        " profile's command (an argv list, e.g. [lake, env, repl]) or its cwd"
+    )
+
+
 def _wake(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
@@ -83,7 +100,10 @@ class ReplProcess:
         token = current_token()
         if token is not None:
             env[TOKEN_VAR] = token
-        full = [_SETPRIV, "--pdeathsig", "KILL", "--", *argv] if _SETPRIV else list(argv)
+        exe = _resolve(argv[0], env.get("PATH", os.defpath), cwd)
+        full = [exe, *argv[1:]]
+        if _SETPRIV:
+            full = [_SETPRIV, "--pdeathsig", "KILL", "--", *full]
         try:
             self.proc = subprocess.Popen(
                 full,
