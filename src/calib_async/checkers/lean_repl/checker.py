@@ -42,6 +42,11 @@ class LeanReplChecker:
         self._prepared: dict[tuple[str, str, str], tuple[Tier, Prepared]] = {}
 
     async def check(self, task: Task) -> Observation:
+        """Check ``task`` on a pool REPL (see :mod:`calib_async.checkers.lean_repl.pool`).
+
+        **Cancellation:** the REPL running the proof is killed and reaped, then the
+        cancellation propagates; no observation.
+        """
         tier = task.tier
         key = (task.item.key, task.item.path, tier.name)
         cached = self._prepared.get(key)
@@ -77,18 +82,29 @@ class LeanReplChecker:
         return observe(run, strict, self.options.command)
 
     async def version(self) -> str | None:
+        """The first line of the profile's ``version_command`` (the REPL has no version flag).
+
+        **Cancellation:** the probe is killed; nothing is cached.
+        """
         if self._version_known:
             return self._version
         argv = self.config.version_command
         if argv:
             with anyio.move_on_after(10):
-                done = await anyio.run_process(list(argv), check=False, env=allowlisted_env())
-                lines = done.stdout.decode(errors="replace").strip().splitlines()
-                self._version = lines[0][:200] if done.returncode == 0 and lines else None
+                try:
+                    done = await anyio.run_process(list(argv), check=False, env=allowlisted_env())
+                except OSError:  # a version command that cannot run: no version
+                    done = None
+                lines = done.stdout.decode(errors="replace").strip().splitlines() if done else []
+                self._version = lines[0][:200] if done and done.returncode == 0 and lines else None
         self._version_known = True
         return self._version
 
     async def aclose(self) -> None:
+        """Kill and reap every REPL of the pool; idempotent.
+
+        **Cancellation:** shielded: no REPL survives it.
+        """
         await self.pool.aclose()
 
 

@@ -112,14 +112,19 @@ class DesignRun:
         return Task(item=item, tier=tier or self.tier, verifier=self.config.name)
 
     async def run(self) -> dict[str, Any]:
+        """Every switched-on design, in order; their results by name.
+
+        **Cancellation:** the REPLs of the design in progress are killed and reaped; finished
+        measurements are in the journal already.
+        """
         out: dict[str, Any] = {"profile": self.config.name, "tier": self.tier.name}
         for name in DESIGNS:
             if name in self.settings:
-                out[name] = await getattr(self, name)(self.settings[name])
+                out[name] = await getattr(self, f"_{name}")(self.settings[name])
         return out
 
     # -- designs ------------------------------------------------------------------------------
-    async def reuse_effect(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+    async def _reuse_effect(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         items = self.sample(settings)
         runs: dict[str, dict[str, Any]] = {}
         base = replace(ReplOptions.parse(self.config).policy, fresh=False)
@@ -172,7 +177,7 @@ class DesignRun:
         ][:20]
         return result
 
-    async def aging(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+    async def _aging(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         items = self.sample(settings)
         fillers = sorted({int(k) for k in settings.get("fillers", [0, 10, 100])})
         filler = _write(self.scratch, "calib_filler", "theorem calib_filler : True := trivial\n")
@@ -209,7 +214,7 @@ class DesignRun:
             "rss_growth_mb_per_command": _slope(curve),
         }
 
-    async def restart_cost(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+    async def _restart_cost(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         levels = sorted({int(c) for c in settings.get("concurrency", [1, 2, 4])})
         rounds = int(settings.get("rounds", 3))
         items = self.sample(settings)
@@ -260,7 +265,7 @@ class DesignRun:
             },
         }
 
-    async def leak_canaries(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+    async def _leak_canaries(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         if (done := self.journal.get("leak_canaries", "outcomes")) is None:
             name = f"calib_leak_{uuid.uuid4().hex[:8]}"
             head = ""
@@ -326,7 +331,10 @@ async def run_designs(
     output_dir: Path,
     seed: int,
 ) -> list[dict[str, Any]]:
-    """The designs of every ``lean_repl`` profile that switches one on, at its tiers."""
+    """The designs of every ``lean_repl`` profile that switches one on, at its tiers.
+
+    **Cancellation:** as :meth:`DesignRun.run`: no REPL survives, nothing journaled is lost.
+    """
     journal = Journal(output_dir / JOURNAL_NAME)
     results = []
     for config in configs:

@@ -120,7 +120,11 @@ class ReplPool:
         queue_timeout_s: float | None = None,
         fresh_process: bool = False,
     ) -> PoolRun:
-        """Check one prepared proof (see the module docstring)."""
+        """Check one prepared proof (see the module docstring).
+
+        **Cancellation:** a REPL in the middle of the proof (or of its header) is killed and
+        reaped (its state is unknown); the slot is free again and starts a new one next time.
+        """
         waited = time.monotonic()
         index = None
         try:
@@ -284,12 +288,11 @@ class ReplPool:
         if process is not None:
             await process.aclose()
 
-    async def restart_all(self, reason: str) -> None:
-        for slot in self.slots:
-            await self._retire(slot, reason)
-
     async def aclose(self) -> None:
-        """Kill and reap every REPL; idempotent and shielded."""
+        """Kill and reap every REPL; idempotent.
+
+        **Cancellation:** shielded: it finishes, and no REPL survives it.
+        """
         with anyio.CancelScope(shield=True):
             for slot in self.slots:
                 process, slot.process = slot.process, None

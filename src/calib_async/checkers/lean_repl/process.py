@@ -225,8 +225,12 @@ class ReplProcess:
         memory_limit_mb: float | None = None,
         sample_interval_s: float = 0.1,
     ) -> Exchange:
-        """Send one request and read its reply (see the module docstring)."""
-        self._poll()
+        """Send one request and read its reply (see the module docstring). What arrived since
+        the last :meth:`_poll` (the pool's :attr:`alive` check just before) counts as idle.
+
+        **Cancellation:** the REPL is killed and reaped (shielded), then the cancellation
+        propagates.
+        """
         idle = self._err_count
         self._err_count = 0
         self._err_tail.clear()
@@ -320,7 +324,10 @@ class ReplProcess:
 
     async def reap(self) -> tuple[int | None, int | None]:
         """Wait for the leader (after a kill or its own exit); drain what is left; close fds.
-        Returns (exit code, signal)."""
+        Returns (exit code, signal).
+
+        **Cancellation:** shielded (at most 30 s for the leader, 1 s for the pipes).
+        """
         with anyio.CancelScope(shield=True):
             with anyio.move_on_after(30):
                 while self.proc.poll() is None:
@@ -353,7 +360,10 @@ class ReplProcess:
             os.close(self.pidfd)
 
     async def aclose(self) -> None:
-        """Kill and reap; idempotent."""
+        """Kill and reap; idempotent.
+
+        **Cancellation:** shielded, as :meth:`reap`.
+        """
         if not self.ep.closed:
             self.kill()
             await self.reap()
