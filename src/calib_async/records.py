@@ -141,6 +141,9 @@ class TelemetryRecord:
     cgroup: bool = False
     warnings: list[str] = field(default_factory=list)
     load_level: int | None = None  # the load experiment's concurrency level (phase "load")
+    limits_mechanism: str = "rlimit"  # "cgroup2", "cgroup1" or "rlimit" (runner/cgroups.py)
+    cpu_time_source: str = "rusage"  # "rusage", "cgroup:cpuacct.usage" or "cgroup:cpu.stat"
+    processes_peak: int | None = None  # the run cgroup's pids.peak (None: not measured)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(zip(_RECORD_FIELD_NAMES, _record_values(self), strict=True))
