@@ -208,9 +208,11 @@ class Tier:
     max_file_mb: int | None = None
     output_cap_kb: int = 64
     grace_s: float = 1.0
+    #: RLIMIT_AS in MiB, opt-in (under every limit mechanism; None: only the fallback's)
+    address_space_limit_mb: int | None = None
 
     def identity(self) -> dict[str, Any]:
-        return {
+        ident = {
             "timeout_s": self.timeout_s,
             "verifier": self.verifier,
             "memory_limit_mb": self.memory_limit_mb,
@@ -221,6 +223,9 @@ class Tier:
             "output_cap_kb": self.output_cap_kb,
             "grace_s": self.grace_s,
         }
+        if self.address_space_limit_mb is not None:  # absent when unset: older runs resume
+            ident["address_space_limit_mb"] = self.address_space_limit_mb
+        return ident
 
 
 @dataclass(frozen=True, slots=True)

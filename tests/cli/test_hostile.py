@@ -13,8 +13,8 @@ import psutil
 import pytest
 
 from calib_async.config.schema import Rule, VerifierConfig
-from calib_async.runner.cgroup_setup import FORCE_VAR
 from calib_async.records import CorpusItem, Outcome, Task, TelemetryRecord, Tier
+from calib_async.runner.cgroup_setup import FORCE_VAR
 from calib_async.telemetry.scheduler import Scheduler
 from calib_async.verifiers.command import CommandVerifier
 from helpers import file_item

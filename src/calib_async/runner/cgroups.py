@@ -46,7 +46,7 @@ from calib_async.runner.spec import Mechanism
 
 log = structlog.get_logger(__name__)
 
-REUSE_MAX_BYTES = 256 * 1024
+REUSE_MAX_BYTES = 2 * 2**20
 _R, _W, _RW = os.O_RDONLY | os.O_CLOEXEC, os.O_WRONLY | os.O_CLOEXEC, os.O_RDWR | os.O_CLOEXEC
 
 
@@ -141,7 +141,10 @@ class RunCgroup:
         self.limits: tuple[int | None, int | None] | None = None  # (memory bytes, pids) set
         self.killed = False
         self.peak_resettable = True
-        self._start: tuple[int, int, int, int] = (0, 0, 0, 0)
+        self._start: tuple[int, int, int] = (0, 0, 0)  # OOM kills, refused forks, CPU ns
+        #: the counters at the end of the last run: the next run's start (nothing ran between)
+        self._end: tuple[int, int, int] | None = None
+        self._pids_peak_end = 0
 
     def _open(self, path: str, flags: int) -> int:
         fd = os.open(path, flags)
@@ -159,7 +162,8 @@ class RunCgroup:
                 os.pwrite(self.peak, b"reset" if self.mechanism is Mechanism.CGROUP2 else b"0", 0)
             except OSError:
                 self.peak_resettable = False  # a fresh cgroup's peak is still right
-        self._start = (self._oom_kills(), self._fork_refusals(), self._cpu_ns(), 0)
+        self._start = self._end or (self._oom_kills(), self._fork_refusals(), self._cpu_ns())
+        self._end = None
 
     def _set_limits(self, memory_bytes: int | None, pids: int | None) -> None:
         mem, c2 = self.mem_dir, self.mechanism is Mechanism.CGROUP2
@@ -193,18 +197,19 @@ class RunCgroup:
 
     def events_since_begin(self) -> tuple[int, int]:
         """(OOM kills, refused forks) since :meth:`begin`."""
-        oom0, forks0, _, _ = self._start
+        oom0, forks0, _ = self._start
         return self._oom_kills() - oom0, self._fork_refusals() - forks0
 
     def figures(self) -> Figures:
         """The run's figures; call once every process of the run is gone."""
-        oom0, forks0, cpu0, _ = self._start
+        oom0, forks0, cpu0 = self._start
+        self._end = end = (self._oom_kills(), self._fork_refusals(), self._cpu_ns())
         cpu_source = (
             "cgroup:cpuacct.usage" if self.cpuacct >= 0
             else "cgroup:cpu.stat" if self.cpu_stat >= 0
             else "rusage"
         )  # fmt: skip
-        cpu = (self._cpu_ns() - cpu0) / 1e6 if cpu_source != "rusage" else None
+        cpu = (end[2] - cpu0) / 1e6 if cpu_source != "rusage" else None
         peak = None
         if self.peak >= 0 and self.peak_resettable:
             peak = int(_pread(self.peak))
@@ -213,10 +218,10 @@ class RunCgroup:
             else "cgroup:memory.max_usage_in_bytes"
         )  # fmt: skip
         pids_peak = int(_pread(self.pids_peak)) if self.pids_peak >= 0 else None
+        self._pids_peak_end = pids_peak or 0
         return Figures(
-            cpu, cpu_source, peak, peak_source, self._oom_kills() - oom0,
-            self._fork_refusals() - forks0, pids_peak,
-        )  # fmt: skip
+            cpu, cpu_source, peak, peak_source, end[0] - oom0, end[1] - forks0, pids_peak
+        )
 
     # -- the tree -----------------------------------------------------------------------------
     def populated(self) -> bool:
@@ -258,9 +263,11 @@ class RunCgroup:
         """Whether the next run can use this cgroup (see the module docstring)."""
         if self.killed or not self.peak_resettable or self.populated():
             return False
+        if self._end is None:
+            return False  # no figures read since the last run: unknown state
+        if self._pids_peak_end > 1:
+            return False
         with contextlib.suppress(OSError):
-            if self.pids_peak >= 0 and int(_pread(self.pids_peak)) > 1:
-                return False
             if self.usage >= 0 and int(_pread(self.usage)) > REUSE_MAX_BYTES:
                 return False
         return True
