@@ -58,7 +58,7 @@ from contextlib import nullcontext, suppress
 import anyio
 import structlog
 
-from calib_async.runner import cgroups
+from calib_async.runner import cgroups, pause
 from calib_async.runner.capture import OutputCapture
 from calib_async.runner.killing import kill_pipe_holders, kill_verified
 from calib_async.runner.memory import memory_peak
@@ -145,6 +145,7 @@ class MeasuredProcess:
     def _watch(self, pid: int, r_out: int, r_err: int) -> None:
         spec = self.spec
         self.floor_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        pause.start()
         self.pidfd = os.pidfd_open(pid)
         self.ep = select.epoll(3)
         self.pipes = {r_out: self._out, r_err: self._err}
@@ -219,6 +220,11 @@ class MeasuredProcess:
         if self._scope is not None:
             self._scope.deadline = -float("inf")
 
+    def _exited_meanwhile(self) -> bool:
+        """At the deadline: whether the leader's exit is already there to be read."""
+        self._poll()
+        return self._exit_at is not None
+
     def _poll(self) -> None:
         for fd, _ in self.ep.poll(0):
             if fd == self.pidfd:
@@ -276,7 +282,9 @@ class MeasuredProcess:
         spec, finished = self.spec, False
         try:
             deadline = -float("inf") if self._terminate else anyio.current_time() + spec.timeout_s
-            if not await self._until(deadline, "exit"):
+            # The clock of a run is the checker's: a leader that exited while the driver could
+            # not look (paused) is never a timeout; only one still running after its budget is.
+            if not await self._until(deadline, "exit") and not self._exited_meanwhile():
                 self._decide(
                     Termination.TIMEOUT,
                     f"killed after the {spec.timeout_s:g} s timeout (grace {spec.grace_s:g} s)",
@@ -318,6 +326,8 @@ class MeasuredProcess:
                 for fd in (*self.pipes, self.pidfd):
                     os.close(fd)
                 self.ep.close()
+        if pause.pause_near(self.t0, self._exit_at or time.monotonic()):
+            self.warnings.append("driver_paused")  # when it ended is unknown: not counted
         self._result = self._finish(ru)
         return self._result
 
