@@ -144,9 +144,15 @@ class TelemetryRecord:
     limits_mechanism: str = "rlimit"  # "cgroup2", "cgroup1" or "rlimit" (runner/cgroups.py)
     cpu_time_source: str = "rusage"  # "rusage", "cgroup:cpuacct.usage" or "cgroup:cpu.stat"
     processes_peak: int | None = None  # the run cgroup's pids.peak (None: not measured)
+    #: kind-specific details of the check (a pool or service kind's telemetry), JSON-ready;
+    #: None (and absent from the log line) when the kind reports none
+    checker: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(zip(_RECORD_FIELD_NAMES, _record_values(self), strict=True))
+        out = dict(zip(_RECORD_FIELD_NAMES, _record_values(self), strict=True))
+        if out["checker"] is None:  # absent, so a line without details keeps its old bytes
+            del out["checker"]
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TelemetryRecord:
