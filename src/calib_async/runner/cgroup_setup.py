@@ -57,7 +57,8 @@ class Layout:
 
 def _mounts() -> tuple[str | None, dict[str, str]]:
     """(cgroup2 mount point, {v1 controller: mount point})."""
-    v2, v1 = None, {}
+    v2: str | None = None
+    v1: dict[str, str] = {}
     with open("/proc/self/mountinfo") as f:
         for line in f:
             pre, _, post = line.partition(" - ")
@@ -75,7 +76,8 @@ def _mounts() -> tuple[str | None, dict[str, str]]:
 
 def _own_paths() -> tuple[str | None, dict[str, str]]:
     """Our cgroup path in v2 and per v1 controller, from /proc/self/cgroup."""
-    v2, v1 = None, {}
+    v2: str | None = None
+    v1: dict[str, str] = {}
     with open("/proc/self/cgroup") as f:
         for line in f:
             num, controllers, path = line.rstrip("\n").split(":", 2)

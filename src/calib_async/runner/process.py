@@ -345,6 +345,7 @@ class MeasuredProcess:
 
     def _finish(self, ru: resource.struct_rusage) -> ExecResult:
         assert self._proc is not None and self.stats is not None and self._exit_at is not None
+        assert self._proc.returncode is not None  # reaped
         code, stats, warnings = self._proc.returncode, self.stats, self.warnings
         exit_code, sig = (code, None) if code >= 0 else (None, -code)
         out, err = self._out.value(), self._err.value()

@@ -28,7 +28,7 @@ gives (pid, start time) pairs so that a killer can check identity through a pidf
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -335,7 +335,7 @@ class TreeSampler:
             if tree.on_tick is not None:
                 tree.on_tick()
 
-    def _child_of_member(self, pid: int, fresh: dict[int, tuple[int, ...]]) -> bool:
+    def _child_of_member(self, pid: int, fresh: Mapping[int, tuple[int, ...]]) -> bool:
         """Whether ``pid``'s parent is a member. A parent read at an earlier tick is read again
         first: the process may have been orphaned since, and its old parent's pid reused by
         a new checker."""
