@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from calib_async.checkers.lean import default_lean_config
 from calib_async.checkers.lean.profile import LEAN_ADDRESS_SPACE_MB, LeanVerifier
-from calib_async.config.schema import VerifierConfig, default_lean_config
+from calib_async.profiles import VerifierConfig
 from calib_async.runner.spawn import MIB, rlimit_plan
 
 #: What RL pipelines give Lean as address space for a Mathlib import (10-12 GB).
