@@ -13,7 +13,7 @@ Alternatives:
   prlimit-bin    Popen(["prlimit", "--as=..", "--core=0", "--", argv...]): one extra exec.
   sh-ulimit      Popen(["/bin/sh", "-c", 'ulimit -v ..; exec "$@"', ...]): one extra exec.
   prlimit(pid)   Popen then resource.prlimit(pid, ...): fast but racy (see process.py).
-  dash-wrapper   the runner's dash wrapper (ulimit, then exec): what a run with limits costs.
+  dash-wrapper   a dash wrapper (ulimit, then exec), without setpriv.
   setpriv        Popen(["setpriv", "--pdeathsig", "KILL", "--", argv...]): PR_SET_PDEATHSIG.
   setpriv+dash   setpriv in front of the dash wrapper: a run with limits that dies with us.
   runner         calib_async.runner.spawn.start_checker: setpriv + the sh wrapper (RLIMIT_AS,
@@ -21,7 +21,7 @@ Alternatives:
 
 Then the full ``run_process_measured`` path (pidfd + epoll + wait4, shared TreeSampler at 0.2 s)
 at concurrency 8, 2000 runs of /bin/true, under asyncio and trio, without limits, with a memory
-limit (dash wrapper), and with a per-run cgroup when one is usable; against ``xargs -P 8``.
+limit (the sh wrapper), and with per-run cgroups when usable; against ``xargs -P 8``.
 
 Usage: python scripts/bench_spawn.py [--runs 400] [--rounds 3] [--ballast-mb 300] [--e2e 2000]
 """
