@@ -48,9 +48,9 @@ class Termination(StrEnum):
 
     EXITED = "exited"  # exited (or died of a signal) on its own
     TIMEOUT = "timeout"  # the runner's wall-clock timer fired and killed the tree
-    MEMORY = "memory"  # the runner decided the memory limit was breached
+    MEMORY = "memory"  # the memory limit was breached (cgroup OOM kill, or the fallback's)
     SPAWN_ERROR = "spawn_error"  # could not be started at all (missing, not executable)
-    PROCESS_LIMIT = "process_limit"  # the runner saw the tree exceed max_processes and killed it
+    PROCESS_LIMIT = "process_limit"  # a fork refused at pids.max, or the fallback's watchdog
     CANCELLED = "cancelled"  # the surrounding scope was cancelled; the tree was killed
 
 
@@ -152,6 +152,9 @@ class TelemetryRecord:
     cgroup: bool = False
     warnings: list[str] = field(default_factory=list)
     load_level: int | None = None  # the load experiment's concurrency level (phase "load")
+    limits_mechanism: str = "rlimit"  # "cgroup2", "cgroup1" or "rlimit" (runner/cgroups.py)
+    cpu_time_source: str = "rusage"  # "rusage", "cgroup:cpuacct.usage" or "cgroup:cpu.stat"
+    processes_peak: int | None = None  # the run cgroup's pids.peak (None: not measured)
     #: kind-specific details of the check (a pool or service kind's telemetry), JSON-ready;
     #: None (and absent from the log line) when the kind reports none
     checker: dict[str, Any] | None = None
@@ -243,9 +246,11 @@ class Tier:
     max_file_mb: int | None = None
     output_cap_kb: int = 64
     grace_s: float = 1.0
+    #: RLIMIT_AS in MiB, opt-in (under every limit mechanism; None: only the fallback's)
+    address_space_limit_mb: int | None = None
 
     def identity(self) -> dict[str, Any]:
-        return {
+        ident = {
             "timeout_s": self.timeout_s,
             "verifier": self.verifier,
             "memory_limit_mb": self.memory_limit_mb,
@@ -256,6 +261,9 @@ class Tier:
             "output_cap_kb": self.output_cap_kb,
             "grace_s": self.grace_s,
         }
+        if self.address_space_limit_mb is not None:  # absent when unset: older runs resume
+            ident["address_space_limit_mb"] = self.address_space_limit_mb
+        return ident
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,6 +178,7 @@ def _tier(entry: dict[str, Any]) -> Tier:
         max_file_mb=entry.get("max_file_mb"),
         output_cap_kb=int(entry.get("output_cap_kb", 64)),
         grace_s=float(entry.get("grace_s", 1.0)),
+        address_space_limit_mb=entry.get("address_space_limit_mb"),
     )
 
 

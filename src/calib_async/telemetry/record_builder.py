@@ -122,5 +122,8 @@ def build_record(
         cgroup=result.cgroup,
         warnings=list(result.warnings),
         load_level=task.load_level,
+        limits_mechanism=result.mechanism.value,
+        cpu_time_source=result.cpu_time_source,
+        processes_peak=result.processes_peak,
         checker=dict(observation.details) if observation.details else None,
     )
