@@ -96,7 +96,7 @@ async def _claimed_stages(
     async with open_session(
         config, checker, tiers, items, run_id=run_id, listeners=listeners
     ) as runner:
-        telemetry = await collect_telemetry(runner, items, tiers, listeners)
+        telemetry = await collect_telemetry(runner, items, tiers, listeners, seed=config.seed)
         replicate_runs = await run_replicates(
             runner,
             items,
