@@ -102,7 +102,7 @@ async def test_connection_refused_is_a_service_error(tmp_path: Path) -> None:
 async def test_a_service_that_is_down_fails_the_version_probe_with_one_clear_error() -> None:
     checker = open_checker(f"http://127.0.0.1:{closed_port()}")
     try:
-        with pytest.raises(ServiceUnavailable, match="does not answer.*start the service"):
+        with pytest.raises(ServiceUnavailable, match=r"does not answer.*start the service"):
             await checker.version()
     finally:
         await checker.aclose()

@@ -21,10 +21,19 @@ def answer(*messages: dict[str, Any], sorries: int = 0) -> ServiceAnswer:
     return ServiceAnswer(kimina.server_status(a), messages=a.messages, sorries=sorries)
 
 
-def run(a: ServiceAnswer, *, reject_sorry: bool = False, audit: strict.Audit | None = None,
-        offset: int = 0) -> Any:
+def run(
+    a: ServiceAnswer,
+    *,
+    reject_sorry: bool = False,
+    audit: strict.Audit | None = None,
+    offset: int = 0,
+) -> Any:
     return strict.apply(
-        kimina.map_answer(a), a, reject_sorry=reject_sorry, audit=audit, line_offset=offset,
+        kimina.map_answer(a),
+        a,
+        reject_sorry=reject_sorry,
+        audit=audit,
+        line_offset=offset,
         allowlist=DEFAULT_AXIOM_ALLOWLIST,
     )
 

@@ -192,4 +192,3 @@ def _environ(variable: str) -> str:
     if not value:
         raise CalibError(f"${variable} (token_env) is not set: export it")
     return value
-

@@ -107,9 +107,7 @@ def read_reply(body: bytes, snippet_id: str) -> ServiceAnswer:
     sorries = 0
     if response is not None:
         raw_messages = response.get("messages") or []
-        if not isinstance(raw_messages, list) or not all(
-            isinstance(m, dict) for m in raw_messages
-        ):
+        if not isinstance(raw_messages, list) or not all(isinstance(m, dict) for m in raw_messages):
             raise BadReply("response 'messages' is not a list of objects")
         messages = raw_messages
         raw_sorries = response.get("sorries") or []
@@ -193,4 +191,3 @@ def read_version(doc: Any) -> str | None:
     if version is None:
         return None
     return f"{title or 'kimina'} {version}"[:200]
-
