@@ -3,7 +3,6 @@ stand-in REPL. Skips with the builder's reason where no Python >= 3.12 exists.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -15,25 +14,14 @@ from calib_async.checkers.service.checker import ServiceChecker
 from calib_async.checkers.service.kind import KIND
 from calib_async.records import Outcome
 from helpers.fake_service import service_config, service_task
-from helpers.kimina import KiminaServer, ensure_kimina_env, kimina_server
+from helpers.kimina import KiminaServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
-MAX_WAIT_S = 2  # the server's wait for a free REPL before "No available REPLs"
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KiminaServer]:
-    env = ensure_kimina_env()
-    if env.python is None:
-        pytest.skip(env.reason)
-    work = tmp_path_factory.mktemp("kimina")
-    with kimina_server(env.python, work, max_repls=1, max_wait_s=MAX_WAIT_S) as srv:
-        yield srv
 
 
 def open_checker(url: str) -> ServiceChecker:
@@ -83,8 +71,8 @@ CASES = [
 ]
 
 
-async def test_verdict_mapping_with_raw_strings(server: KiminaServer, tmp_path: Path) -> None:
-    checker = open_checker(server.url)
+async def test_verdict_mapping_with_raw_strings(kimina: KiminaServer, tmp_path: Path) -> None:
+    checker = open_checker(kimina.url)
     try:
         assert (await checker.version() or "").endswith("2.1.3")
         for i, (text, timeout, outcome, reason, status, raw) in enumerate(CASES):
@@ -93,7 +81,7 @@ async def test_verdict_mapping_with_raw_strings(server: KiminaServer, tmp_path: 
                 obs = await checker.check(task)
             d = obs.details
             got = (obs.verdict.outcome, d["reason"], d["server_status"])
-            assert got == (outcome, reason, status), (text, d, server.log_tail())
+            assert got == (outcome, reason, status), (text, d, kimina.log_tail())
             if raw is not None:
                 assert raw in d["raw_error"]
             assert d["http_status"] == 200
@@ -104,8 +92,8 @@ async def test_verdict_mapping_with_raw_strings(server: KiminaServer, tmp_path: 
         await checker.aclose()
 
 
-async def test_capacity_when_the_only_repl_is_busy(server: KiminaServer, tmp_path: Path) -> None:
-    checker = open_checker(server.url)
+async def test_capacity_when_the_only_repl_is_busy(kimina: KiminaServer, tmp_path: Path) -> None:
+    checker = open_checker(kimina.url)
     busy = service_task(
         tmp_path, "-- standin: sleep 5000\ntheorem g : True := trivial", timeout_s=8, item_id="busy"
     )
@@ -150,9 +138,9 @@ async def run_pairs(
 
 
 async def test_state_leak_pairs_show_spurious_passes_and_fails_only_with_reuse(
-    server: KiminaServer, tmp_path: Path
+    kimina: KiminaServer, tmp_path: Path
 ) -> None:
-    checker = open_checker(server.url)
+    checker = open_checker(kimina.url)
     try:
         # the definer on a fresh REPL (its env 0), the next two reuse it: the leak
         leaky = await run_pairs(checker, tmp_path, range(3), define_reuse=False, reuse=True)
@@ -164,8 +152,8 @@ async def test_state_leak_pairs_show_spurious_passes_and_fails_only_with_reuse(
     assert (clean.spurious_pass, clean.spurious_fail, clean.undecided) == (0, 0, 0)
 
 
-async def test_reuse_false_gets_a_fresh_repl(server: KiminaServer, tmp_path: Path) -> None:
-    checker = open_checker(server.url)
+async def test_reuse_false_gets_a_fresh_repl(kimina: KiminaServer, tmp_path: Path) -> None:
+    checker = open_checker(kimina.url)
     uuids = {}
     try:
         for reuse in (True, True, False, False):

@@ -2,5 +2,10 @@
 
 Modules: :mod:`.kind` (the kind), :mod:`.settings` (profile keys), :mod:`.checker` (one request
 per check), :mod:`.transport` (bounded HTTP), :mod:`.adapter` and :mod:`.kimina` (the API),
-:mod:`.answer` (outcomes and sub-reasons), :mod:`.strict` (strictness a tier adds).
+:mod:`.answer` (outcomes and sub-reasons), :mod:`.strict` (strictness a tier adds),
+:mod:`.leak` (state-leak canary pairs), :mod:`.summary` (what the export shows).
 """
+
+from calib_async.checkers.service.kind import KIND
+
+__all__ = ["KIND"]

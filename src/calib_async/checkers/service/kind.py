@@ -7,6 +7,7 @@ from typing import Any
 
 from calib_async.checkers.api import Checker, KindBase, OpenContext
 from calib_async.checkers.service.checker import ServiceChecker
+from calib_async.checkers.service.designs import design_settings
 from calib_async.checkers.service.settings import (
     PROFILE_KEYS,
     check_tier_options,
@@ -31,6 +32,7 @@ class ServiceKind(KindBase):
 
     def validate(self, config: VerifierConfig) -> None:
         read_settings(config.name, config.options)
+        design_settings(config)
 
     def validate_tier(self, config: VerifierConfig, tier: Tier) -> None:
         check_tier_options(config.name, tier.name, tier.options)

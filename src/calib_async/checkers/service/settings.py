@@ -20,6 +20,8 @@ Profile keys (top level of the profile, or under ``options``):
     Bound on opening a connection (default 10 s, and never beyond the deadline).
 ``axiom_allowlist``
     As for the Lean profile: the axioms a proof may use when a tier audits axioms.
+``designs``
+    The service designs to run (:mod:`calib_async.checkers.service.designs`).
 
 Tier options (``tiers.<NAME>.options``): ``reuse`` (the API's ``reuse``, default true),
 ``headers`` and ``token_env`` (override the profile's for that tier), ``reject_sorry`` and
@@ -48,6 +50,7 @@ PROFILE_KEYS = frozenset(
         "max_reply_kb",
         "connect_timeout_s",
         "axiom_allowlist",
+        "designs",
     }
 )
 TIER_KEYS = frozenset({"reuse", "headers", "token_env", "reject_sorry", "audit_axioms"})
