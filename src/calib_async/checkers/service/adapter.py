@@ -8,7 +8,6 @@ service is one more entry in :data:`ADAPTERS` (the profile's ``api`` key).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from calib_async.checkers.service import kimina
@@ -41,13 +40,13 @@ class ServiceAdapter(Protocol):
     def read_version(self, doc: Any) -> str | None: ...
 
 
-@dataclass(frozen=True, slots=True)
 class KiminaAdapter:
     """kimina-lean-server (see :mod:`calib_async.checkers.service.kimina`)."""
 
-    name: str = kimina.NAME
-    check_path: str = kimina.CHECK_PATH
-    version_path: str | None = kimina.VERSION_PATH
+    def __init__(self) -> None:
+        self.name: str = kimina.NAME
+        self.check_path: str = kimina.CHECK_PATH
+        self.version_path: str | None = kimina.VERSION_PATH
 
     def request_timeout(self, timeout_s: float) -> float:
         return kimina.request_timeout(timeout_s)

@@ -28,6 +28,9 @@ from calib_async.checkers.service.leak import Role, score
 from calib_async.records import Outcome
 
 
+_ROLES = frozenset(r.value for r in Role)
+
+
 def _block(record: Any) -> Mapping[str, Any] | None:
     block = getattr(record, "checker", None)
     return block if isinstance(block, Mapping) and "api" in block else None
@@ -80,7 +83,8 @@ def service_summary(records: Iterable[Any]) -> dict[str, Any] | None:
         reuse[tier].add(bool(block.get("reuse")))
         if block.get("repl_uuid"):
             repls[tier].add(str(block["repl_uuid"]).replace("-", ""))
-        if (role := block.get("leak_role")) in Role.__members__.values():
+        role = block.get("leak_role")
+        if isinstance(role, str) and role in _ROLES:
             leaks[tier].append((Role(role), Outcome(record.outcome)))
     if not any_block:
         return None
