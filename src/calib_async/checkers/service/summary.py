@@ -27,7 +27,6 @@ import numpy as np
 from calib_async.checkers.service.leak import Role, score
 from calib_async.records import Outcome
 
-
 _ROLES = frozenset(r.value for r in Role)
 
 
