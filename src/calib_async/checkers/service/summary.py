@@ -124,3 +124,16 @@ def service_summary(records: Iterable[Any]) -> dict[str, Any] | None:
     if leaks:
         out["state_leak"] = {t: score(pairs).as_dict() for t, pairs in sorted(leaks.items())}
     return out
+
+
+def service_section(
+    records: Iterable[Any], designs: Iterable[Mapping[str, Any]] = ()
+) -> dict[str, Any] | None:
+    """The export's ``service`` block: ``records`` (the summary) and ``designs``; None when
+    neither has anything."""
+    out: dict[str, Any] = {}
+    if (summary := service_summary(records)) is not None:
+        out["records"] = summary
+    if designs := [dict(d) for d in designs]:
+        out["designs"] = designs
+    return out or None
