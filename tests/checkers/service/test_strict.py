@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from calib_async.checkers.lean.axioms import DEFAULT_AXIOM_ALLOWLIST
 from calib_async.checkers.service import kimina, strict
 from calib_async.checkers.service.answer import ServiceAnswer
 from calib_async.records import Outcome
-from calib_async.verifiers.lean_axioms import DEFAULT_AXIOM_ALLOWLIST
 
 
 def msg(severity: str, data: str, line: int) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from calib_async.checkers.lean.messages import HEARTBEAT_RE, MEMORY_RE
 from calib_async.checkers.service.answer import (
     BadReply,
     Mapped,
@@ -33,7 +34,6 @@ from calib_async.checkers.service.answer import (
     error_texts,
 )
 from calib_async.records import Outcome, TimeoutKind
-from calib_async.verifiers.lean_messages import HEARTBEAT_RE, MEMORY_RE
 
 NAME = "kimina"
 CHECK_PATH = "/api/check"

@@ -36,9 +36,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from calib_async.checkers.lean.axioms import DEFAULT_AXIOM_ALLOWLIST
 from calib_async.checkers.service.adapter import ADAPTERS, ServiceAdapter
 from calib_async.errors import ConfigError
-from calib_async.verifiers.lean_axioms import DEFAULT_AXIOM_ALLOWLIST
 
 PROFILE_KEYS = frozenset(
     {

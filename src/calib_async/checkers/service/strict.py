@@ -18,11 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from calib_async.checkers.lean.axioms import forbidden_axioms, plan_audit
+from calib_async.checkers.lean.checks import AuditReading, audit_problem, positioned_answers
+from calib_async.checkers.lean.messages import SORRY_RE, LeanMessage, Severity
 from calib_async.checkers.service.answer import Mapped, Reason, ServiceAnswer
 from calib_async.records import Outcome
-from calib_async.verifiers.lean_axioms import forbidden_axioms, plan_audit
-from calib_async.verifiers.lean_checks import AuditReading, audit_problem, positioned_answers
-from calib_async.verifiers.lean_messages import SORRY_RE, LeanMessage, Severity
 
 _SEVERITY = {
     "error": Severity.ERROR,
