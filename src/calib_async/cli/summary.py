@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from calib_async.cli.canary_table import canary_table
+from calib_async.cli.service_table import service_tables
 
 log = structlog.get_logger("calib_async.cli.progress")
 
@@ -53,7 +54,7 @@ def print_summary(
 
     stability = stability_table(_tier_models(export, tiers))
     canaries = canary_table(_tier_models(export, tiers))
-    for table in (summary_table(export, tiers), stability, canaries):
+    for table in (summary_table(export, tiers), stability, canaries, *service_tables(export)):
         if table is not None:
             _print_table(console, table)
     report = export.get("validation_report")
