@@ -71,7 +71,8 @@ def calibrate(d: Path, cfg: Path, proofs: Path, *extra: str) -> subprocess.Compl
         sys.executable, "-m", "calib_async", "--config", str(cfg), "--corpus", "custom",
         "--corpus-path", str(proofs), "--tiers", "WARM", "FRESH", "--n", "10",
         "--export", str(d / "calibration.yaml"), "--output-dir", str(d / "out"),
-        "--workers", "1", "--bootstrap", "0", "--no-progress", "--log-level", "WARNING", *extra,
+        "--bootstrap", "0", "--no-progress", "--log-level", "WARNING",
+        *(extra or ("--workers", "1")),
     ]  # fmt: skip
     return subprocess.run(
         args, capture_output=True, text=True, env=run_env(), timeout=RUN_TIMEOUT_S
