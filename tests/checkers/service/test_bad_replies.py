@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import anyio
 import pytest
 
 from calib_async.checkers.api import OpenContext
@@ -128,3 +129,16 @@ async def test_valid_reply_records_the_exchange_and_never_the_token(
     assert d["header_names"] == ["Authorization", "X-Team"]
     assert "s3cret" not in repr(obs)
     assert version == "Fake 0.1"
+
+
+async def test_cancellation_is_not_swallowed_and_ends_the_request(tmp_path: Path) -> None:
+    with FakeService("no_reply") as fake:
+        checker = open_checker(fake.url)
+        try:
+            with anyio.move_on_after(0.3) as scope:
+                await checker.check(service_task(tmp_path, "theorem t : True := trivial"))
+            assert scope.cancelled_caught
+            await checker.aclose()
+            await checker.aclose()  # idempotent
+        finally:
+            await checker.aclose()
