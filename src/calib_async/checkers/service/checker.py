@@ -57,6 +57,11 @@ class ServiceChecker:
     # -- the seam --------------------------------------------------------------------------
 
     async def check(self, task: Task) -> Observation:
+        """Post the item's source (with the tier's audit appended) and map the reply.
+
+        **Cancellation:** the request's connection is closed (the service sees the client go)
+        and the cancellation re-raised; no observation is produced.
+        """
         tier = task.tier
         code = Path(task.item.path).read_text(encoding="utf-8", errors="replace")
         adapter = self.settings.adapter
@@ -109,7 +114,10 @@ class ServiceChecker:
 
     async def version(self) -> str | None:
         """The service's version (the adapter reads it); :class:`ServiceUnavailable` when the
-        service does not answer, so that a run stops before its first check."""
+        service does not answer, so that a run stops before its first check.
+
+        **Cancellation:** as :meth:`check`; a cancelled probe is not cached.
+        """
         if self._probed:
             return self._version
         adapter = self.settings.adapter
@@ -137,6 +145,10 @@ class ServiceChecker:
         return self._version
 
     async def aclose(self) -> None:
+        """Close the HTTP client. Idempotent.
+
+        **Cancellation:** shielded; this checker starts no process.
+        """
         await self.transport.aclose()
 
     # -- parts -------------------------------------------------------------------------------

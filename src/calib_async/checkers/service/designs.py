@@ -111,6 +111,11 @@ class ServiceDesignRun:
         return rng.sample(self.items, min(n, len(self.items)))
 
     async def check(self, item: CorpusItem, **options: Any) -> Observation:
+        """One check of ``item`` at the design's tier with ``options`` over its own (bounded by
+        the run's ``max_runs``).
+
+        **Cancellation:** as :meth:`ServiceChecker.check`.
+        """
         if self.budget <= 0:
             raise ConfigError(f"service profile {self.config.name!r}: designs exceed max runs")
         self.budget -= 1
@@ -120,6 +125,11 @@ class ServiceDesignRun:
         return await self.checker.check(task)
 
     async def run(self) -> dict[str, Any]:
+        """Every design switched on, in order; the checker is closed at the end.
+
+        **Cancellation:** the current request is abandoned, the checker closed, and the
+        cancellation re-raised.
+        """
         out: dict[str, Any] = {"profile": self.config.name, "tier": self.tier.name}
         try:
             for name in DESIGNS:
@@ -130,6 +140,10 @@ class ServiceDesignRun:
         return out
 
     async def reuse_effect(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """The items fresh, then reused (see the module docstring).
+
+        **Cancellation:** as :meth:`run`.
+        """
         items = self.sample(settings)
         seen: dict[bool, list[Observation]] = {False: [], True: []}
         for reuse in (False, True):
@@ -165,6 +179,10 @@ class ServiceDesignRun:
         }
 
     async def leak_canaries(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """The define / use / redeclare triples, reused then fresh.
+
+        **Cancellation:** as :meth:`run`.
+        """
         pairs = int(settings.get("pairs", 3))
         out: dict[str, Any] = {"pairs": pairs}
         for label, reuse in (("reuse", True), ("fresh", False)):
@@ -191,6 +209,10 @@ class ServiceDesignRun:
         return out
 
     async def timeout_sweep(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """The items at each timeout with ``concurrency`` requests in flight.
+
+        **Cancellation:** every request in flight is abandoned; re-raised.
+        """
         items = self.sample(settings)
         timeouts = [float(t) for t in settings.get("timeouts", DEFAULT_TIMEOUTS)]
         concurrency = max(1, int(settings.get("concurrency", 4)))

@@ -20,7 +20,10 @@ log = structlog.get_logger(__name__)
 
 async def preflight(configs: Iterable[VerifierConfig]) -> dict[str, str | None]:
     """Each service profile's version; :class:`~calib_async.checkers.service.checker.
-    ServiceUnavailable` (one line, with the fix) for the first one that does not answer."""
+    ServiceUnavailable` (one line, with the fix) for the first one that does not answer.
+
+    **Cancellation:** the probe's connection is closed; re-raised.
+    """
     versions: dict[str, str | None] = {}
     for config in configs:
         if config.kind != "service":
@@ -42,7 +45,10 @@ async def run_designs(
     work_dir: Path,
     seed: int,
 ) -> list[dict[str, Any]]:
-    """The designs of every service profile that switches one on, at its first selected tier."""
+    """The designs of every service profile that switches one on, at its first selected tier.
+
+    **Cancellation:** as :meth:`~calib_async.checkers.service.designs.ServiceDesignRun.run`.
+    """
     out = []
     for config in configs:
         if config.kind != "service" or not design_settings(config):

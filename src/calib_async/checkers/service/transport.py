@@ -60,13 +60,20 @@ class Transport:
         return self._client
 
     async def aclose(self) -> None:
+        """Close the client. Idempotent.
+
+        **Cancellation:** shielded.
+        """
         client, self._client = self._client, None
         if client is not None:
             with anyio.CancelScope(shield=True):
                 await client.aclose()
 
     async def get_json(self, url: str, headers: Mapping[str, str], timeout_s: float) -> Any:
-        """A small GET (version probes); raises httpx.HTTPError or ValueError."""
+        """A small GET (version probes); raises httpx.HTTPError or ValueError.
+
+        **Cancellation:** the connection is closed; re-raised.
+        """
         reply = await self.client().get(url, headers=dict(headers), timeout=timeout_s)
         reply.raise_for_status()
         return orjson.loads(reply.content[: self.max_body_bytes])
@@ -74,7 +81,10 @@ class Transport:
     async def post_json(
         self, url: str, payload: Any, headers: Mapping[str, str], deadline_s: float
     ) -> Exchange:
-        """POST ``payload`` as JSON; never longer than ``deadline_s`` (cancellation aside)."""
+        """POST ``payload`` as JSON; never longer than ``deadline_s`` (cancellation aside).
+
+        **Cancellation:** the connection is closed and the cancellation re-raised.
+        """
         start = time.monotonic()
         state: dict[str, Any] = {"status": None, "chunks": [], "size": 0}
         timeout = httpx.Timeout(deadline_s, connect=min(self.connect_timeout_s, deadline_s))
