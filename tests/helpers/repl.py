@@ -74,3 +74,55 @@ class BlockingRepl:
         if self.proc.poll() is None:
             self.proc.kill()
         self.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Builders for the lean_repl checker over the stand-in
+
+
+def repl_profile(name: str = "repl", *extra: str, **options: Any) -> Any:
+    """A ``lean_repl`` profile running the stand-in (``extra``: its command-line options)."""
+    from calib_async.profiles import VerifierConfig
+
+    options.setdefault("header", "import Mathlib")
+    return VerifierConfig(
+        name=name, kind="lean_repl", command=tuple(standin_argv(*extra)), options=options
+    )
+
+
+def lean_item(directory: Path, name: str, text: str) -> Any:
+    """A corpus item whose file holds ``text``."""
+    import hashlib
+
+    from calib_async.records import CorpusItem
+
+    path = directory / f"{name}.lean"
+    path.write_text(text)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return CorpusItem(item_id=name, module_name=name, path=str(path), content_hash=digest)
+
+
+def repl_task(
+    item: Any, *, timeout_s: float = 20.0, memory_limit_mb: int | None = None, **options: Any
+) -> Any:
+    """A task at a tier of the ``repl`` profile."""
+    from calib_async.records import Task, Tier
+
+    tier = Tier(
+        name="T",
+        timeout_s=timeout_s,
+        verifier="repl",
+        memory_limit_mb=memory_limit_mb,
+        options=options,
+    )
+    return Task(item=item, tier=tier, verifier="repl")
+
+
+def open_repl(config: Any, tmp: Path) -> Any:
+    """The checker for ``config`` (close it with ``await checker.aclose()``)."""
+    from calib_async.backends.local import LocalBackend
+    from calib_async.checkers.api import OpenContext
+    from calib_async.checkers.lean_repl import KIND
+
+    ctx = OpenContext(work_dir=tmp, backend=LocalBackend(), sample_interval_s=0.05)
+    return KIND.open(config, ctx)
