@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 
+from calib_async.checkers.service import run as service_run
 from calib_async.config.run import RunConfig
 from calib_async.config.setup import load_checker_setup, prepare_outputs, selected_tiers
 from calib_async.corpus.stage import select_items
@@ -93,6 +94,9 @@ async def _claimed_stages(
     items = await anyio.to_thread.run_sync(select_items, config, abandon_on_cancel=True)
     emit(listeners, StageFinished(1, "corpus selection", {"items": len(items)}))
 
+    # a service that does not answer stops the run here, with one message, before any check
+    await service_run.preflight(checker.verifiers[t.verifier] for t in tiers)
+
     async with open_session(
         config, checker, tiers, items, run_id=run_id, listeners=listeners
     ) as runner:
@@ -122,6 +126,14 @@ async def _claimed_stages(
         truth = await establish_ground_truth(
             config, checker, tiers, items, telemetry, runner, listeners
         )
+
+    service_designs = await service_run.run_designs(
+        {t.verifier: checker.verifiers[t.verifier] for t in tiers}.values(),
+        tiers,
+        items,
+        work_dir=(config.output_dir / "service").resolve(),
+        seed=config.seed,
+    )
 
     def stages_4_to_6() -> tuple[dict[str, Any], Path | None]:
         from calib_async.export.stage import export_calibration
@@ -161,6 +173,7 @@ async def _claimed_stages(
             stability=stability,
             canary_runs=canary_runs,
             repl_designs=repl_designs,
+            service_designs=service_designs,
         )
         to_loop(StageFinished(6, "export", {"path": str(config.export)}))
         return export, report_path
