@@ -35,7 +35,7 @@ def allowlisted_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 def workdir_env(env: Mapping[str, str], workdir: str) -> dict[str, str]:
     """``env`` with ``TMPDIR`` set to the run's private directory and ``{workdir}`` filled in
     wherever a value names it."""
-    out = {k: v.replace("{workdir}", workdir) for k, v in env.items()}
+    out = {k: v.replace("{workdir}", workdir) for k, v in env.items()}  # one key: one pass
     out["TMPDIR"] = workdir
     return out
 
