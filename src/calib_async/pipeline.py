@@ -18,7 +18,13 @@ import anyio
 
 from calib_async.config.run import RunConfig
 from calib_async.config.schema import CheckerConfig
-from calib_async.config.setup import load_checker_setup, prepare_outputs, selected_tiers
+from calib_async.config.setup import (
+    consensus_profiles,
+    load_checker_setup,
+    prepare_outputs,
+    selected_tiers,
+)
+from calib_async.config.startable import check_checkers_can_start
 from calib_async.corpus.stage import select_items
 from calib_async.errors import CalibError, only_calib_error
 from calib_async.events import Event, Listener, StageFinished, StageStarted, emit
@@ -92,6 +98,9 @@ async def _claimed_stages(
     emit(listeners, StageStarted(1, "corpus selection"))
     items = await anyio.to_thread.run_sync(select_items, config, abandon_on_cancel=True)
     emit(listeners, StageFinished(1, "corpus selection", {"items": len(items)}))
+    check_checkers_can_start(  # a checker that can never start fails here, not as N errors
+        checker.verifiers, tiers, items, profiles=consensus_profiles(config, checker)
+    )
 
     async with open_session(
         config, checker, tiers, items, run_id=run_id, listeners=listeners

@@ -28,6 +28,7 @@ class Done:
     dir: Path
     daemons_left: int = 0  # detached daemons found alive after the run (then killed)
     elapsed_s: float = 0.0
+    cpu_s: float = 0.0  # user + system CPU of the CLI and the children it reaped
 
 
 @dataclass
@@ -87,7 +88,9 @@ def run_jobs(jobs: list[Job]) -> dict[str, Done]:
                 job.proc.kill()
         for job in [j for j in running if not ready or j.pidfd in ready]:
             assert job.proc is not None
-            code = job.proc.wait()
+            _, status, usage = os.wait4(job.proc.pid, 0)  # CPU time: a bound load cannot break
+            code = os.waitstatus_to_exitcode(status)
+            job.proc.returncode = code
             os.close(job.pidfd)
             running.remove(job)
             done[job.id] = Done(
@@ -96,6 +99,7 @@ def run_jobs(jobs: list[Job]) -> dict[str, Done]:
                 stderr=(job.dir / "stderr").read_text(errors="replace"),
                 dir=job.dir,
                 elapsed_s=time.monotonic() - job.t0,
+                cpu_s=usage.ru_utime + usage.ru_stime,
             )
         if not running and pending and all(j.after not in done for j in pending):
             for job in pending:  # their prerequisite never ran

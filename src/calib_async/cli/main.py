@@ -19,6 +19,7 @@ from calib_async.cli.args import (
     build_label_parser,
     build_parser,
 )
+from calib_async.cli.streams import detach_stdout, stdout_usable
 from calib_async.errors import CalibError
 
 
@@ -29,6 +30,17 @@ def _resume_command(argv: Sequence[str]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] != ["compare"] and not stdout_usable():
+        detach_stdout()  # started with stdout closed: the results go to files anyway
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # the reader of stdout quit; what was written to files stands
+        detach_stdout()
+        sys.stderr.write(f"{PROG}: stdout was closed by its reader; output files are complete\n")
+        return 0
+
+
+def _main(argv: list[str]) -> int:
     try:
         if argv[:1] == ["--version"]:  # before --tiers/--n/--export are required
             print(_version_line())

@@ -26,6 +26,7 @@ import structlog
 from calib_async.checkpoint.binding import MAX_HEADER_BYTES
 from calib_async.checkpoint.reading import FORMAT as LOG_FORMAT
 from calib_async.checkpoint.reading import dedupe_records, read_log
+from calib_async.checkpoint.record_check import record_from_log
 from calib_async.config.paths import check_refit_paths
 from calib_async.config.run import RunConfig
 from calib_async.errors import CalibError, CheckpointError
@@ -166,17 +167,14 @@ def _read_records(
         contents = read_log(path, truncate_torn=False)
     except CheckpointError as exc:
         raise CalibError(f"cannot refit from {path}: {exc}") from None
-    finished, _ = dedupe_records(contents.records)
-    out: dict[str, TelemetryRecord] = {}
-    for raw in finished:
-        try:
-            record = TelemetryRecord.from_dict(dict(raw))
-        except TypeError as exc:
-            raise CalibError(
-                f"{path} holds records this version cannot read ({exc}); refit it with the "
-                "calibrate_noise that wrote it"
-            ) from None
-        out[record.task_key] = record
+    checked = [record_from_log(dict(raw), path, i + 2) for i, raw in enumerate(contents.records)]
+    finished, _ = dedupe_records(contents.records, path=path)
+    kept = {id(raw) for raw in finished}
+    out: dict[str, TelemetryRecord] = {
+        record.task_key: record
+        for raw, record in zip(contents.records, checked, strict=True)
+        if id(raw) in kept
+    }
     version = (contents.header.get("fingerprint") or {}).get("tool_version")
     if version != __version__:
         log.info("refit.other_tool_version", log_version=version, this_version=__version__)
