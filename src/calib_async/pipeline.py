@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import structlog
 
 from calib_async.config.run import RunConfig
 from calib_async.config.schema import CheckerConfig
@@ -28,9 +29,9 @@ from calib_async.config.startable import check_checkers_can_start
 from calib_async.corpus.stage import select_items
 from calib_async.errors import CalibError, only_calib_error
 from calib_async.events import Event, Listener, StageFinished, StageStarted, emit
-from calib_async.labels.manual import load_manual_labels
+from calib_async.labels.manual import check_manual_targets, load_manual_labels
 from calib_async.labels.stage import establish_ground_truth
-from calib_async.records import CorpusItem, TelemetryRecord
+from calib_async.records import CorpusItem, TelemetryRecord, Tier
 from calib_async.runner.cgroups import driver_cgroup_base
 from calib_async.runner.leftovers import claim_output_dir
 from calib_async.telemetry.canaries import canary_classes, run_canaries
@@ -39,6 +40,7 @@ from calib_async.telemetry.replicates import run_replicates
 from calib_async.telemetry.session import open_session
 from calib_async.telemetry.stage import collect_telemetry
 
+log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class CalibrationResult:
@@ -87,6 +89,23 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
         return await _claimed_stages(config, checker, listeners)
 
 
+def _check_manual_labels(
+    config: RunConfig, items: Sequence[CorpusItem], tiers: Sequence[Tier]
+) -> None:
+    """Manual labels naming a tier the run lacks are refused; items outside it are reported."""
+    paths = [config.manual_labels, config.output_dir / "manual_labels.jsonl"]
+    ids, names = {i.item_id for i in items}, {t.name for t in tiers}
+    for path in dict.fromkeys(p for p in paths if p is not None and p.exists()):
+        labels = load_manual_labels(path)
+        outside = check_manual_targets(labels, items=ids, tiers=names, source=path)
+        if outside:
+            log.warning(
+                "manual labels name items outside this run; they are not used",
+                path=str(path),
+                labels=outside,
+            )
+
+
 async def _claimed_stages(
     config: RunConfig, checker: CheckerConfig, listeners: Sequence[Listener]
 ) -> CalibrationResult:
@@ -101,6 +120,7 @@ async def _claimed_stages(
     check_checkers_can_start(  # a checker that can never start fails here, not as N errors
         checker.verifiers, tiers, items, profiles=consensus_profiles(config, checker)
     )
+    _check_manual_labels(config, items, tiers)
 
     async with open_session(
         config, checker, tiers, items, run_id=run_id, listeners=listeners

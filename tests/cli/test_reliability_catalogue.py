@@ -136,6 +136,7 @@ class Case:
     unchanged: tuple[str, ...] = ()  # files (relative to the case dir) that must not change
     check: Callable[[Path], None] | None = None
     no_log: bool = False  # refused before stage 2: no telemetry log was created
+    nofile: int | None = None  # the CLI's open-file limit (soft = hard)
 
 
 # fmt: off
@@ -162,6 +163,18 @@ CASES: list[Case] = [
          "--label-budget", no_log=True),
     Case("flag-replicates-huge", lambda d: run_args(d, "--replicates", str(10**12)),
          "--replicates", no_log=True),
+    # file descriptors: refused up front when the limit cannot serve --workers
+    Case("fd-limit-64-workers-128", lambda d: run_args(d, "--workers", "128"), "open files",
+         nofile=64, no_log=True),
+    Case("fd-limit-1024-workers-128", lambda d: run_args(d, "--workers", "128"),
+         "lower --workers to 62", nofile=1024, no_log=True),
+    Case("fd-limit-64-workers-1", lambda d: run_args(d, "--workers", "1"), exit_code=0,
+         nofile=64, check=lambda d: _three_items_read(d)),
+    # manual labels: a tier the run lacks is a typo, refused before stage 2
+    Case("manual-label-unknown-tier",
+         lambda d: run_args(d, "--manual-labels",
+                            str(write(d / "m.csv", "item_id,label,tier\np0,VERIFIED,NOPE\n"))),
+         "names tier 'NOPE'", no_log=True),
     # the checkpoint: forged duplicates refused with the line, the log left as it was
     Case("resume-forged-duplicate", lambda d: run_args(d, "--resume"), "again with outcome",
          base=True, setup=_forge_duplicate, unchanged=("out/telemetry.jsonl",)),
@@ -214,7 +227,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Done]:
             before[case.id] = {name: _digest(d / name) for name in case.unchanged}
 
         jobs.append(Job(case.id, d, args, run_env(), after="base" if case.base else None,
-                        prepare=prepare))  # fmt: skip
+                        prepare=prepare, nofile=case.nofile))  # fmt: skip
     parallel, hostile_cli.PARALLEL = hostile_cli.PARALLEL, 2
     try:
         done = run_jobs(jobs)

@@ -38,6 +38,7 @@ class Job:
     args: list[str]
     env: dict[str, str]
     fsize: int | None = None
+    nofile: int | None = None  # RLIMIT_NOFILE (soft and hard) of the CLI
     after: str | None = None
     prepare: Callable[[], None] | None = None
     proc: subprocess.Popen[bytes] | None = None
@@ -48,11 +49,13 @@ class Job:
 def _start(job: Job) -> None:
     if job.prepare is not None:
         job.prepare()
-    fsize = job.fsize
+    fsize, nofile = job.fsize, job.nofile
 
     def limit() -> None:
         if fsize is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        if nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
     with open(job.dir / "stdout", "wb") as out, open(job.dir / "stderr", "wb") as err:
         job.proc = subprocess.Popen(
@@ -62,7 +65,7 @@ def _start(job: Job) -> None:
             stdin=subprocess.DEVNULL,
             env=job.env,
             cwd=job.dir,
-            preexec_fn=limit if fsize is not None else None,
+            preexec_fn=limit if fsize is not None or nofile is not None else None,
         )
     job.pidfd = os.pidfd_open(job.proc.pid)
     job.t0 = time.monotonic()

@@ -80,6 +80,12 @@ def _calibrate_main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _check(args, parser)
+    if args.backend == "local":  # ray runs checkers in other processes
+        from calib_async.cli.fd_budget import fd_budget_problem
+
+        problem = fd_budget_problem(args.workers)
+        if problem is not None:
+            parser.error(problem)
 
     import anyio
     from rich.console import Console
