@@ -18,7 +18,6 @@ import anyio
 import structlog
 
 from calib_async.config.run import RunConfig
-from calib_async.config.schema import CheckerConfig
 from calib_async.config.setup import (
     consensus_profiles,
     load_checker_setup,
@@ -31,6 +30,7 @@ from calib_async.errors import CalibError, only_calib_error
 from calib_async.events import Event, Listener, StageFinished, StageStarted, emit
 from calib_async.labels.manual import check_manual_targets, load_manual_labels
 from calib_async.labels.stage import establish_ground_truth
+from calib_async.profiles import CheckerConfig
 from calib_async.records import CorpusItem, TelemetryRecord, Tier
 from calib_async.runner.cgroups import driver_cgroup_base
 from calib_async.runner.leftovers import claim_output_dir

@@ -17,9 +17,9 @@ import stat
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 
-from calib_async.config.schema import VerifierConfig
 from calib_async.errors import CalibError
 from calib_async.inputs import describe
+from calib_async.profiles import VerifierConfig
 from calib_async.records import CorpusItem, Tier
 
 #: Linux's limit on one argument or environment string (32 pages).

@@ -9,9 +9,9 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
+from calib_async.checkers.command.profile import CommandVerifier, expand_argv, substitute
 from calib_async.config.schema import Rule, VerifierConfig
 from calib_async.records import CorpusItem, Outcome, Tier
-from calib_async.verifiers.command import CommandVerifier, expand_argv, substitute
 
 TIER = Tier("T", timeout_s=10, verifier="v", memory_limit_mb=512)
 KEYS = ("{file}", "{module}", "{timeout_s}", "{memory_mb}", "{workdir}")
