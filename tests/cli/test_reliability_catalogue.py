@@ -137,6 +137,7 @@ class Case:
     check: Callable[[Path], None] | None = None
     no_log: bool = False  # refused before stage 2: no telemetry log was created
     nofile: int | None = None  # the CLI's open-file limit (soft = hard)
+    no_ray: bool = False  # run with a ``ray`` that cannot be imported
 
 
 # fmt: off
@@ -170,6 +171,9 @@ CASES: list[Case] = [
          "lower --workers to 62", nofile=1024, no_log=True),
     Case("fd-limit-64-workers-1", lambda d: run_args(d, "--workers", "1"), exit_code=0,
          nofile=64, check=lambda d: _three_items_read(d)),
+    # --backend ray without Ray: refused before the log exists
+    Case("backend-ray-without-ray", lambda d: run_args(d, "--backend", "ray"), "needs Ray",
+         no_ray=True, no_log=True),
     # manual labels: a tier the run lacks is a typo, refused before stage 2
     Case("manual-label-unknown-tier",
          lambda d: run_args(d, "--manual-labels",
@@ -203,6 +207,21 @@ CASES: list[Case] = [
 # fmt: on
 
 
+def _hide_ray(d: Path) -> Path:
+    """A directory whose ``ray`` shadows the installed one: a namespace-less stub that
+    importlib cannot find a spec for (``ray.py`` raising ImportError is found, so a finder
+    hides it instead)."""
+    write(d / "noray" / "sitecustomize.py",
+          "import sys\n"
+          "class _NoRay:\n"
+          "    def find_spec(self, name, path=None, target=None):\n"
+          "        if name == 'ray' or name.startswith('ray.'):\n"
+          "            raise ModuleNotFoundError(name)\n"
+          "        return None\n"
+          "sys.meta_path.insert(0, _NoRay())\n")  # fmt: skip
+    return d / "noray"
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
 
@@ -226,7 +245,8 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Done]:
                 case.setup(d)
             before[case.id] = {name: _digest(d / name) for name in case.unchanged}
 
-        jobs.append(Job(case.id, d, args, run_env(), after="base" if case.base else None,
+        env = run_env(PYTHONPATH=str(_hide_ray(d))) if case.no_ray else run_env()
+        jobs.append(Job(case.id, d, args, env, after="base" if case.base else None,
                         prepare=prepare, nofile=case.nofile))  # fmt: skip
     parallel, hostile_cli.PARALLEL = hostile_cli.PARALLEL, 2
     try:

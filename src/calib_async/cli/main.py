@@ -80,6 +80,15 @@ def _calibrate_main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _check(args, parser)
+    if args.backend == "ray":  # refused before the log is created, not when Ray starts
+        import importlib.util
+
+        try:
+            found = importlib.util.find_spec("ray") is not None
+        except ImportError:
+            found = False
+        if not found:
+            parser.error("--backend ray needs Ray: pip install 'calib-async[ray]'")
     if args.backend == "local":  # ray runs checkers in other processes
         from calib_async.cli.fd_budget import fd_budget_problem
 
