@@ -281,3 +281,25 @@ def test_case_exits_as_expected(case: Case, results: dict[str, Done]) -> None:
     assert case.message in lines[0]
     if case.no_log:
         assert not _log(done.dir).exists(), "refused after the log was created"
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("mount") is None,
+    reason="needs root and util-linux to mount the output dir read-only in a mount namespace",
+)
+def test_read_only_output_dir_is_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    out.mkdir()
+    cli = " ".join([sys.executable, "-m", "calib_async", *run_args(tmp_path)])
+    script = f"mount --bind {out} {out} && mount -o remount,bind,ro {out} && exec {cli}"
+    proc = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script],
+        capture_output=True, text=True, env=run_env(), timeout=WITHIN_WALL_S,
+    )  # fmt: skip
+    if "mount:" in proc.stderr:
+        pytest.skip(f"cannot mount here: {proc.stderr.strip()}")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "is not writable" in proc.stderr, proc.stderr
