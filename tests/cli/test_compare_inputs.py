@@ -108,8 +108,9 @@ def test_closed_stdout_exits_3_in_one_line() -> None:
     assert err.decode().count("\n") == 1 and b"stdout is closed" in err
 
 
-def test_a_reader_that_quits_exits_3_not_the_worse_code() -> None:
-    proc = _cli(str(DEMO), str(DEMO), "--format", "json", stdout=subprocess.PIPE)
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_a_reader_that_quits_exits_3_not_the_worse_code(fmt: str) -> None:
+    proc = _cli(str(DEMO), str(DEMO), "--format", fmt, stdout=subprocess.PIPE)
     assert proc.stdout is not None
     proc.stdout.close()  # the reader quits before anything is written
     err = proc.stderr.read() if proc.stderr else b""

@@ -303,3 +303,24 @@ def test_read_only_output_dir_is_one_line(tmp_path: Path) -> None:
         pytest.skip(f"cannot mount here: {proc.stderr.strip()}")
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "is not writable" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("how", ["closed", "reader-quits"])
+def test_stdout_that_fails_does_not_fail_the_calibration(tmp_path: Path, how: str) -> None:
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "calib_async", *run_args(tmp_path)]
+    if how == "closed":
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=run_env(),
+            preexec_fn=lambda: os.close(1),
+        )  # fmt: skip
+    else:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=run_env())
+        assert proc.stdout is not None
+        proc.stdout.close()  # the reader quits before the summary is printed
+    _, err = proc.communicate(timeout=WITHIN_WALL_S * 2)
+    assert proc.returncode == 0, err
+    assert b"Traceback" not in err, err
+    assert (tmp_path / "cal.yaml").is_file() and len(_records(tmp_path)) == 3

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from calib_async.cli.streams import detach_stdout, stdout_usable
+from calib_async.cli.streams import PipeConsole, detach_stdout, stdout_usable
 from calib_async.cli.visible import visible_line
 from calib_async.errors import CalibError
 from calib_async.inputs import describe, load_yaml_text, open_regular_file
@@ -191,10 +191,9 @@ def _tested(result: CompareResult) -> int:
 
 
 def _render_table(result: CompareResult, a: Path, b: Path) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
+    console = PipeConsole(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
     table = Table(title=f"A = {a}   B = {b}")
     for h in HEADERS:
         table.add_column(h, no_wrap=h != "note", overflow="fold")

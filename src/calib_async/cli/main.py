@@ -97,14 +97,14 @@ def _calibrate_main(argv: list[str]) -> int:
             parser.error(problem)
 
     import anyio
-    from rich.console import Console
 
     from calib_async.cli.logs import configure_logging
     from calib_async.cli.progress import ProgressDisplay
     from calib_async.cli.signals import Interrupted
+    from calib_async.cli.streams import PipeConsole
     from calib_async.config.run import RunConfig
 
-    console = Console(stderr=False)
+    console = PipeConsole(stderr=False)
     interactive = sys.stdout.isatty() and not args.no_progress
     configure_logging(
         level=args.log_level,

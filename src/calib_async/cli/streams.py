@@ -13,6 +13,8 @@ import io
 import os
 import sys
 
+from rich.console import Console
+
 
 def stdout_usable() -> bool:
     """Whether ``sys.stdout`` exists and its file descriptor is open."""
@@ -40,3 +42,13 @@ def detach_stdout() -> None:
         os.close(devnull)
     with contextlib.suppress(OSError, ValueError):
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives until exit
+
+
+class PipeConsole(Console):
+    """A rich Console whose broken pipe is a BrokenPipeError for the CLI to handle: rich's own
+    reaction is ``SystemExit(1)``, which is ``compare``'s "worse" exit code."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        detach_stdout()
+        raise BrokenPipeError("stdout was closed by its reader")
