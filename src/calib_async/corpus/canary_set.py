@@ -178,6 +178,7 @@ def write_no_follow(base: Path, dirs: Sequence[str], name: str, data: bytes) -> 
     a temporary name and renamed over ``name``, which replaces a symlink there instead of
     writing through it. An unchanged file is left alone (idempotent, as before).
     """
+    base.mkdir(parents=True, exist_ok=True)  # the output dir itself is the user's to place
     fd = os.open(base, _DIR_FLAGS)
     try:
         for part in dirs:
