@@ -125,7 +125,7 @@ async def _claimed_stages(
     async with open_session(
         config, checker, tiers, items, run_id=run_id, listeners=listeners
     ) as runner:
-        telemetry = await collect_telemetry(runner, items, tiers, listeners)
+        telemetry = await collect_telemetry(runner, items, tiers, listeners, seed=config.seed)
         replicate_runs = await run_replicates(
             runner,
             items,
@@ -147,6 +147,7 @@ async def _claimed_stages(
         canary_runs = await run_canaries(
             config, canaries, tiers, items, telemetry, runner, listeners
         )
+        repl_designs = await _repl_designs(config, checker, tiers, items)
         truth = await establish_ground_truth(
             config, checker, tiers, items, telemetry, runner, listeners
         )
@@ -188,6 +189,7 @@ async def _claimed_stages(
             labeled=truth.labeled,
             stability=stability,
             canary_runs=canary_runs,
+            repl_designs=repl_designs,
         )
         to_loop(StageFinished(6, "export", {"path": str(config.export)}))
         return export, report_path
@@ -203,6 +205,24 @@ async def _claimed_stages(
         items=items,
         stability_runs=[*replicate_runs, *load.records],
         canary_runs=canary_runs.records if canary_runs is not None else [],
+    )
+
+
+async def _repl_designs(
+    config: RunConfig, checker: CheckerConfig, tiers: Sequence[Tier], items: list[CorpusItem]
+) -> list[dict[str, Any]]:
+    """The REPL-pool designs of the ``lean_repl`` profiles that switch one on (else nothing)."""
+    profiles = [c for c in checker.verifiers.values() if c.kind == "lean_repl"]
+    if not profiles:
+        return []
+    from calib_async.backends.local import LocalBackend
+    from calib_async.checkers.api import OpenContext
+    from calib_async.checkers.lean_repl.designs import run_designs
+
+    work = (config.output_dir / "lean_repl").resolve()
+    ctx = OpenContext(work_dir=work, backend=LocalBackend())
+    return await run_designs(
+        profiles, tiers, items, ctx=ctx, output_dir=config.output_dir, seed=config.seed
     )
 
 

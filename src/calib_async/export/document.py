@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,15 @@ from calib_async.version import (
     __version__,
 )
 
+
+class _Dumper(yaml.SafeDumper):
+    """``yaml.safe_dump``'s dumper that also writes a StrEnum member (an outcome, a phase) as
+    its plain value, byte for byte what the value alone gives."""
+
+
+_Dumper.add_multi_representer(
+    StrEnum, lambda dumper, value: dumper.represent_str(str.__str__(value))
+)
 
 def build_export(
     fit: Any,
@@ -87,5 +97,5 @@ def build_export(
 def write_export(path: Path, export: Mapping[str, Any]) -> None:
     """Write YAML atomically (per-process temp file + rename), so a reader never sees half a
     file and a failed write leaves no temp file."""
-    text = yaml.safe_dump(dict(export), default_flow_style=False, sort_keys=False)
+    text = yaml.dump(dict(export), Dumper=_Dumper, default_flow_style=False, sort_keys=False)
     write_atomic(Path(path), text.encode("utf-8"), "--export")

@@ -167,7 +167,15 @@ def _read_records(
         contents = read_log(path, truncate_torn=False)
     except CheckpointError as exc:
         raise CalibError(f"cannot refit from {path}: {exc}") from None
-    checked = [record_from_log(dict(raw), path, i + 2) for i, raw in enumerate(contents.records)]
+    try:
+        checked = [
+            record_from_log(dict(raw), path, i + 2) for i, raw in enumerate(contents.records)
+        ]
+    except (TypeError, ValueError) as exc:
+        raise CalibError(
+            f"{path} holds records this version cannot read ({exc}); refit it with the "
+            "calibrate_noise that wrote it"
+        ) from None
     finished, _ = dedupe_records(contents.records, path=path)
     kept = {id(raw) for raw in finished}
     out: dict[str, TelemetryRecord] = {

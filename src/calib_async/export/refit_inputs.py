@@ -165,6 +165,7 @@ def _tier(value: object, where: str) -> Tier:
         grace_s=finite_float(
             entry.get("grace_s", 1.0), f"{where}.grace_s", min=0.0, max=_TIMEOUT_MAX
         ),
+        address_space_limit_mb=_optional_int(entry, "address_space_limit_mb", where),
     )
 
 
