@@ -128,11 +128,13 @@ def _text(entry: Mapping[str, Any], key: str, where: str) -> str:
 
 
 def _enum(kind: type[_E], value: object, where: str) -> _E:
-    try:
-        return kind(value)
-    except (ValueError, TypeError):
-        allowed = ", ".join(m.value for m in kind)
-        raise CalibError(f"{where} must be one of {allowed}, not {describe(value)}") from None
+    if isinstance(value, str):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    allowed = ", ".join(m.value for m in kind)
+    raise CalibError(f"{where} must be one of {allowed}, not {describe(value)}")
 
 
 def _optional_int(entry: Mapping[str, Any], key: str, where: str) -> int | None:
