@@ -48,6 +48,7 @@ class LabelsDoc:
     tiers: tuple[Tier, ...]
     sample: tuple[SampleEntry, ...]
     log_digest: str | None
+    experiments: object = None  # checked by export.experiments.read_experiments
 
 
 def read_labels_doc(path: Path) -> LabelsDoc:
@@ -90,7 +91,9 @@ def read_labels_doc(path: Path) -> LabelsDoc:
     digest = run.get("log")
     if digest is not None and not isinstance(digest, str):
         raise CalibError(f"{where}: run.log must be text, not {describe(digest)}")
-    return LabelsDoc(run=run, tiers=tiers, sample=sample, log_digest=digest)
+    return LabelsDoc(
+        run=run, tiers=tiers, sample=sample, log_digest=digest, experiments=doc.get("experiments")
+    )
 
 
 def check_bound_to_log(doc: LabelsDoc, labels_path: Path, log_path: Path, first: bytes) -> None:
