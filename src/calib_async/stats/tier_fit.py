@@ -13,6 +13,7 @@ import numpy as np
 
 from calib_async.stats.durations import DEFAULT_RESOLUTION_MS, DurationModel
 from calib_async.stats.gof import DEFAULT_MAX_N, GoodnessOfFit
+from calib_async.stats.label_error import SoftLabels, mark_unverified
 from calib_async.stats.load import load_sensitivity
 from calib_async.stats.prediction import DEFAULT_TARGETS
 from calib_async.stats.rates import (
@@ -22,7 +23,13 @@ from calib_async.stats.rates import (
     binomial_rate,
     conditional_rates,
 )
-from calib_async.stats.record_arrays import OUTCOMES, TIMEOUT_CODE, LabelColumns, RunColumns
+from calib_async.stats.record_arrays import (
+    ERROR_CODE,
+    OUTCOMES,
+    TIMEOUT_CODE,
+    LabelColumns,
+    RunColumns,
+)
 from calib_async.stats.timeouts import TierTimeouts, fit_tier_timeouts
 
 #: Tier status values.
@@ -30,6 +37,11 @@ TIER_OK = "ok"
 TIER_PARTIAL = "partial"  # some rate or the duration model could not be estimated
 TIER_NO_RECORDS = "no_records"
 TIER_NO_COMPLETED_RUNS = "no_completed_runs"  # every run timed out: no duration model
+#: most runs are VERIFIER_ERROR (the checker cannot start or crashes on everything): nothing
+#: this tier's runs say is a measurement of the checker; ``failed_reason`` names the error
+TIER_FAILED = "failed"
+#: share of VERIFIER_ERROR runs above which a tier is ``failed``
+FAILED_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +64,8 @@ class TierFit:
     posterior: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
     #: Reported timeouts, duration model status, recommendations (``stats.timeouts``).
     timeouts: TierTimeouts | None = None
+    #: why the tier is ``failed``: the dominant VERIFIER_ERROR message (None otherwise)
+    failed_reason: str | None = None
 
     def distribution_export(self) -> dict[str, Any]:
         """The ``timeout_distribution`` mapping (``type`` None when there is no model).
@@ -110,6 +124,8 @@ class TierFit:
             out[name] = est.rate
             out[f"{name}_ci"] = list(est.ci) if est.ci else None
         out["status"] = self.status
+        if self.failed_reason is not None:
+            out["failed_reason"] = self.failed_reason
         out["timeout_s"] = self.timeout_s
         out["counts"] = {
             "records": self.training_samples,
@@ -165,10 +181,17 @@ def fit_tier(
     targets: Sequence[float] = DEFAULT_TARGETS,
     resolution_ms: float = DEFAULT_RESOLUTION_MS,
     bootstrap_max_n: int = DEFAULT_MAX_N,
+    soft: SoftLabels | None = None,
+    unverified: str | None = None,
+    dominant_error: str | None = None,
 ) -> TierFit:
     """Fit one tier's noise model from its (training) runs and labels.
 
     ``load_runs`` (default ``runs``) are the runs the load-sensitivity diagnostic looks at.
+    ``soft``: the labels' error model (``calib_async.stats.label_error``); ``unverified``:
+    why this tier's labels cannot be trusted (its rates become ``unverified_labels``).
+    ``dominant_error``: the most common first error line of its VERIFIER_ERROR runs, named
+    when the tier is ``failed`` (most runs VERIFIER_ERROR).
     """
     n = len(runs)
     outcome_counts = np.bincount(runs.outcome, minlength=len(OUTCOMES))
@@ -176,8 +199,10 @@ def fit_tier(
     wall = int(runs.timed_out.sum())
     timeout_rate = binomial_rate("timeout_rate", n_timeout, n, confidence)
     conditional, posterior = conditional_rates(
-        outcome_counts, labels, confidence=confidence, rng=rng
+        outcome_counts, labels, confidence=confidence, rng=rng, soft=soft
     )
+    if unverified:
+        conditional = {k: mark_unverified(e, unverified) for k, e in conditional.items()}
     timeouts: TierTimeouts | None = None
     table: dict[float, float | None] = dict.fromkeys(float(t) for t in targets)
     if n:
@@ -197,8 +222,11 @@ def fit_tier(
     load = load_sensitivity(
         load_runs if load_runs is not None else runs, alpha=round(1 - confidence, 12)
     )
+    failed = n > 0 and outcome_counts[ERROR_CODE] > FAILED_SHARE * n
     if n == 0:
         status = TIER_NO_RECORDS
+    elif failed:
+        status = TIER_FAILED
     elif duration is not None and duration.n_events + duration.n_interval == 0:
         status = TIER_NO_COMPLETED_RUNS
     elif (duration is None or duration.chosen is None) or any(
@@ -222,4 +250,10 @@ def fit_tier(
         load_sensitivity=load,
         posterior=posterior,
         timeouts=timeouts,
+        failed_reason=(
+            f"{int(outcome_counts[ERROR_CODE])} of {n} runs VERIFIER_ERROR: "
+            + (dominant_error or "no error message")
+        )
+        if failed
+        else None,
     )
