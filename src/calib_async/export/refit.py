@@ -29,7 +29,7 @@ from calib_async.errors import CalibError, CheckpointError
 from calib_async.export.stage import export_calibration
 from calib_async.labels.store import FORMAT as LABELS_FORMAT
 from calib_async.labels.store import NAME as LABELS_NAME
-from calib_async.labels.store import read_labels_json
+from calib_async.labels.store import read_labels_json, read_reference
 from calib_async.records import (
     CorpusItem,
     LabeledRecord,
@@ -101,6 +101,8 @@ def refit_calibration(
         seed=seed,
         bootstrap=bootstrap,
         confidence=settings.confidence,
+        reference=read_reference(doc),
+        own_judge=doc.get("own_judge") or None,
     )
     config = RunConfig(
         tiers=tuple(t.name for t in tiers),

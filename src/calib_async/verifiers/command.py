@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
 
 from calib_async.config.schema import VerifierConfig
 from calib_async.records import CorpusItem, Outcome, Tier
 from calib_async.runner.spec import ExecResult, ExecSpec, Limits
 from calib_async.runner.workdir import PLACEHOLDER, new_workdir
 from calib_async.verifiers.base import Verdict, allowlisted_env, workdir_env
+from calib_async.verifiers.coq_audit import AUDIT_OPTION, COQ_ASSUMPTIONS, audited_copy
 from calib_async.verifiers.diagnostics import first_error_line
 
 
@@ -63,10 +67,11 @@ def limits_for(tier: Tier) -> Limits:
 class CommandVerifier:
     """Any command-line checker, described by a YAML profile."""
 
-    def __init__(self, config: VerifierConfig) -> None:
+    def __init__(self, config: VerifierConfig, *, work_dir: Path | None = None) -> None:
         self.name = config.name
         self.config = config
         self._env = allowlisted_env(config.env)  # the allowlist is read once, not per run
+        self._audit_dir = work_dir  # Coq assumptions audit copies (verifiers.coq_audit)
 
     def build_spec(
         self, item: CorpusItem, tier: Tier, *, timeout_s: float, attempt: int
@@ -74,6 +79,9 @@ class CommandVerifier:
         """The command with its placeholders filled in, run in a fresh private directory
         (``{workdir}``, also ``TMPDIR`` and the working directory unless ``cwd`` is set)."""
         workdir = new_workdir()
+        if self.config.options.get(AUDIT_OPTION) == COQ_ASSUMPTIONS:
+            audit_dir = self._audit_dir or Path(tempfile.gettempdir()) / "calib-async-coq-audit"
+            item = replace(item, path=str(audited_copy(item, audit_dir)))
         argv = expand_argv(self.config.command, item, tier, timeout_s=timeout_s, workdir=workdir)
         if self.config.cwd is None and "/" in argv[0] and not os.path.isabs(argv[0]):
             argv = (os.path.abspath(argv[0]), *argv[1:])  # relative to the driver, as before

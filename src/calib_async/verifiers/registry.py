@@ -26,7 +26,7 @@ def build_verifier(config: VerifierConfig, *, work_dir: Path) -> Verifier:
         return SimulatedVerifier(config, work_dir=work_dir)
     from calib_async.verifiers.command import CommandVerifier
 
-    return CommandVerifier(config)
+    return CommandVerifier(config, work_dir=work_dir / "coq-audit")
 
 
 def build_verifiers(
