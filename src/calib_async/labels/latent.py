@@ -11,8 +11,9 @@ votes are independent, with
 
 This is Dawid and Skene's (1979) model restricted to two classes, with repeated labels by the
 same source allowed as in their paper. It is fitted by EM over distinct vote patterns, with
-one pseudo-vote of each kind per source (a Beta(2, 2) mode, so that a source that never errs
-gets an error rate near 1 / (votes + 2), not 0). Gold evidence (a manual label, a failed axiom
+prior pseudo-votes per source (:data:`PSEUDO_RIGHT`, :data:`PSEUDO_WRONG`: a reference is
+presumed better than a coin; a source that never errs gets an error rate near
+1 / (votes + 5), not 0). Gold evidence (a manual label, a failed axiom
 audit) fixes the item's truth.
 
 The posterior P(T valid | votes) under the fitted model is the label's confidence.
@@ -49,8 +50,11 @@ from calib_async.records import Truth
 MIN_SOURCES = 3
 #: Items a source must have voted on to count towards MIN_SOURCES.
 MIN_SOURCE_ITEMS = 10
-#: Pseudo-votes of each kind per source and class (Beta(2, 2) mode).
-PSEUDO = 1.0
+#: Prior pseudo-votes per source and class: right and wrong (a Beta(5, 2) prior, mode 0.8:
+#: a reference is presumed better than a coin, and one that never errs in the data gets an
+#: error rate near 1 / (votes + 5), not 0). Negligible once a source has cast 100 votes.
+PSEUDO_RIGHT = 4.0
+PSEUDO_WRONG = 1.0
 _EPS = 1e-9
 
 
@@ -111,6 +115,7 @@ class Identification:
     identified: bool
     sources: tuple[str, ...]  # sources with at least MIN_SOURCE_ITEMS items voted on
     reason: str | None = None
+    repeats: bool = False  # some source voted more than once on an item (flips measurable)
 
 
 def identification(evidence: Iterable[ItemEvidence]) -> Identification:
@@ -125,7 +130,7 @@ def identification(evidence: Iterable[ItemEvidence]) -> Identification:
             per_source["gold"] += 1
     sources = tuple(sorted(s for s, n in per_source.items() if n >= MIN_SOURCE_ITEMS))
     if len(sources) >= MIN_SOURCES:
-        return Identification(True, sources)
+        return Identification(True, sources, repeats=repeats)
     if not sources:
         reason = "no consensus source voted on enough items"
     elif len(sources) == 1 and repeats:
@@ -137,7 +142,7 @@ def identification(evidence: Iterable[ItemEvidence]) -> Identification:
         reason = f"one reference source ({sources[0]}) voting once per item"
     else:
         reason = f"{len(sources)} independent reference sources; {MIN_SOURCES} are needed"
-    return Identification(False, sources, reason)
+    return Identification(False, sources, reason, repeats)
 
 
 _Pattern = ItemEvidence
@@ -169,8 +174,9 @@ def _m_step(weights: Mapping[_Pattern, float], q: Mapping[_Pattern, float]) -> R
             ti[source] += w * (1 - q[p]) * i
             ni[source] += w * (1 - q[p]) * (v + i)
     sources = set(nv) | set(ni)
-    se = {s: (tv[s] + PSEUDO) / (nv[s] + 2 * PSEUDO) for s in sources}
-    sp = {s: (ti[s] + PSEUDO) / (ni[s] + 2 * PSEUDO) for s in sources}
+    prior = PSEUDO_RIGHT + PSEUDO_WRONG
+    se = {s: (tv[s] + PSEUDO_RIGHT) / (nv[s] + prior) for s in sources}
+    sp = {s: (ti[s] + PSEUDO_RIGHT) / (ni[s] + prior) for s in sources}
     prevalence = min(max(prevalence, 1e-6), 1 - 1e-6)
     return ReferenceModel(prevalence, se, sp)
 

@@ -20,7 +20,10 @@ keep their label (UNDETERMINED ones stay partially identified).
 
 **Status.** When the votes do not identify the reference's error (fewer than three
 independent sources), or the tier judges itself (its own profile is a consensus source),
-every rate that rests on the labels has status ``unverified_labels`` and says why.
+every rate that rests on the labels has status ``unverified_labels`` and says why. The
+correction is still applied when a source voted more than once on some item (its flips are
+measured); with one vote per source and item and too few sources, the labels are used as
+they are (any correction would come from the prior, not the data).
 """
 
 from __future__ import annotations
@@ -245,9 +248,12 @@ class LabelErrorModel:
     ) -> SoftLabels:
         """Soft labels of ``labels``; unverified when not identified or the tier judges
         itself (``own_judge``: why)."""
-        reason = own_judge or (
-            None if self.identification.identified else self.identification.reason
-        )
+        ident = self.identification
+        reason = own_judge or (None if ident.identified else ident.reason)
+        if not ident.identified and not ident.repeats:
+            # one vote per source and item, too few sources: the votes say nothing about the
+            # error, so nothing is corrected (a correction would be the prior's, not the data's)
+            return SoftLabels(np.full((1, len(labels)), np.nan), reason)
         return soft_labels(labels, items, self.evidence, self.refits, unverified=reason)
 
     def to_export(self) -> dict[str, Any]:

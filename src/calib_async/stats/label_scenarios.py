@@ -182,7 +182,7 @@ def run_label_error_scenario(
             runs, labels = cols.runs[tier], cols.labels[tier]
             counts = np.bincount(runs.outcome, minlength=len(OUTCOMES))
             rates, _ = conditional_rates(
-                counts, labels, draws=4000, rng=rng, soft=error_model.soft(labels, cols.items)
+                counts, labels, draws=2000, rng=rng, soft=error_model.soft(labels, cols.items)
             )
             k = int(counts[TIMEOUT_CODE])
             estimates = {"timeout_rate": binomial_rate("timeout_rate", k, len(runs)), **rates}
