@@ -35,6 +35,8 @@ _DECL = re.compile(
 _MODULE = re.compile(r"^\s*Module\s+(?:(Type)\s+)?(?:(?:Import|Export)\s+)?([A-Za-z_][\w']*)")
 _SECTION = re.compile(r"^\s*Section\s+([A-Za-z_][\w']*)")
 _END = re.compile(r"^\s*End\s+([A-Za-z_][\w']*)\s*\.")
+#: the end of a Coq sentence: a period followed by white space (or the end of the text)
+_SENTENCE_END = re.compile(r"\.(?=\s|$)")
 
 
 def strip_comments(text: str) -> str:
@@ -65,7 +67,8 @@ def theorem_names(text: str) -> list[str]:
     """Qualified names of the declarations ``Print Assumptions`` can audit, in file order."""
     scopes: list[tuple[str, str]] = []  # (kind, name): kind module | module_type | section
     names: list[str] = []
-    for line in strip_comments(text).splitlines():
+    for sentence in _SENTENCE_END.split(strip_comments(text)):
+        line = sentence.strip() + "."
         if m := _MODULE.match(line):
             if ":=" not in line:  # ``Module X := Y.`` opens nothing
                 scopes.append(("module_type" if m.group(1) else "module", m.group(2)))
