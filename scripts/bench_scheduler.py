@@ -1,8 +1,8 @@
 """Throughput of the scheduler against xargs and the plan's ProcessPoolExecutor design.
 
 2000 runs of /bin/true at concurrency 8 through the full path (spawn, wait4, sampling,
-classification, telemetry record, canonical JSONL append; the native spawn when the C extension
-is built, as ``pip install`` does with a compiler), interleaved with
+classification, telemetry record, canonical JSONL append; the runner's one spawn path),
+interleaved with
 ``xargs -P 8 -n 1 /bin/true`` and ``ProcessPoolExecutor(8)`` + ``subprocess.run``; median of 3.
 Prints runs/s, ratios, and the orchestrator's own CPU ms per run.
 
@@ -22,7 +22,10 @@ from pathlib import Path
 
 import anyio
 
+from calib_async.backends import running
 from calib_async.backends.local import LocalBackend
+from calib_async.checkers.command.profile import CommandVerifier
+from calib_async.checkers.oneshot import one_shot_checkers
 from calib_async.checkpoint.opening import prepare_log
 from calib_async.checkpoint.reading import CheckpointWriter
 from calib_async.cli.logs import configure_logging
@@ -30,7 +33,6 @@ from calib_async.config.schema import parse_verifier
 from calib_async.records import CorpusItem, Task, Tier
 from calib_async.runner.sampler import TreeSampler
 from calib_async.telemetry.scheduler import Scheduler
-from calib_async.verifiers.command import CommandVerifier
 
 
 class _NoCgroupBackend(LocalBackend):
@@ -80,10 +82,11 @@ def bench_scheduler(
         count = 0
         with CheckpointWriter(log) as writer:
             backend = LocalBackend()
-            if cgroups is False:  # the runner without its per-run cgroup (and dash wrapper)
+            if cgroups is False:  # the runner without its per-run cgroups
                 backend = _NoCgroupBackend()
-            async with Scheduler(
-                verifiers=verifiers, workers=workers, backend=backend
+            checkers = one_shot_checkers(verifiers, backend)
+            async with running(backend), Scheduler(
+                checkers=checkers, workers=workers
             ) as scheduler:
                 tasks = (Task(item, tier, "true") for item in items)
                 async for record in scheduler.map(tasks):

@@ -18,6 +18,8 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from calib_async.backends.ray import TRIO_MESSAGE, RayBackend  # noqa: E402
+from calib_async.checkers.command.profile import CommandVerifier  # noqa: E402
+from calib_async.checkers.oneshot import allowlisted_env, classify_run, limits_for  # noqa: E402
 from calib_async.config.schema import parse_verifier  # noqa: E402
 from calib_async.errors import CalibError  # noqa: E402
 from calib_async.pipeline import RunConfig, run_calibration  # noqa: E402
@@ -28,9 +30,8 @@ from calib_async.records import (  # noqa: E402
     Tier,
 )
 from calib_async.runner.spec import ExecSpec, Termination  # noqa: E402
-from calib_async.telemetry.scheduler import Scheduler  # noqa: E402
-from calib_async.verifiers.base import allowlisted_env  # noqa: E402
-from calib_async.verifiers.command import CommandVerifier  # noqa: E402
+from helpers.limit_cases import LIMIT_CASES  # noqa: E402
+from helpers.scheduling import scheduler_over  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.anyio]
 
@@ -168,7 +169,7 @@ async def test_killed_worker_is_retried_and_recorded(ray_session: object, tmp_pa
     tier = Tier("FAST", 30.0, "chk", grace_s=0.2)
     backend = RayBackend(sample_interval_s=0.05)
     async with (
-        Scheduler(verifiers={"chk": _checker(tmp_path, s)}, workers=1, backend=backend) as sched,
+        scheduler_over({"chk": _checker(tmp_path, s)}, workers=1, backend=backend) as sched,
         anyio.create_task_group() as tg,
     ):
         tg.start_soon(_kill_worker_when_started, Path(f"{proof}.pid"))
@@ -285,3 +286,26 @@ def test_replicates_and_load_levels_run_on_ray(ray_session: object, tmp_path: Pa
     assert phases == [("load", 1)] * 3 + [("load", 2)] * 3 + [("replicate", None)] * 3
     model = result.export["noise_models"]["fast"]
     assert model["flips"]["items"] == 3 and model["load"]["levels"][1]["level"] == 2
+
+
+@pytest.mark.parametrize("case", sorted(LIMIT_CASES))
+async def test_limit_breaches_are_classified_on_ray_as_locally(
+    backend: RayBackend, case: str
+) -> None:
+    from calib_async.backends.local import LocalBackend
+
+    argv, tier, reason, outcome = LIMIT_CASES[case]
+    rules = [{"exit_code": 0, "outcome": "VERIFIED"}]
+    checker = CommandVerifier(parse_verifier("v", {"command": list(argv), "rules": rules}))
+    spec = ExecSpec(argv, tier.timeout_s, allowlisted_env(), limits=limits_for(tier), grace_s=0.2)
+    local = LocalBackend()
+    await local.start()
+    try:
+        here = await local.run(spec)
+    finally:
+        await local.aclose()
+    there = await backend.run(spec)
+    for result in (here, there):
+        assert result.termination.value == reason, result
+        assert classify_run(checker, result, tier).outcome == outcome
+    assert there.mechanism == here.mechanism

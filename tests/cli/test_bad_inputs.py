@@ -194,12 +194,6 @@ def _checker_case(
     return build
 
 
-def _noexec(d: Path) -> list[str]:
-    path = write(d / "noexec.sh", "#!/bin/sh\nexit 0\n")
-    path.chmod(0o644)
-    return [str(path), "{file}"]
-
-
 def _lean_args(d: Path) -> list[str]:
     """The built-in Lean profile over a custom corpus (run with a PATH without lean)."""
     return [
@@ -211,17 +205,6 @@ def _lean_args(d: Path) -> list[str]:
 
 CASES: list[Case] = [
     # A checker that cannot start: one line before stage 2, never a calibration -------------
-    Case(
-        "checker-missing",
-        _checker_case(lambda d: ["/no/such/checker", "{file}"]),
-        message="checker not found: profile 'chk' runs '/no/such/checker'",
-    ),
-    Case(
-        "checker-not-on-path",
-        _checker_case(lambda d: ["no-such-checker-xyz", "{file}"]),
-        message="'no-such-checker-xyz', which is not installed",
-    ),
-    Case("checker-not-executable", _checker_case(_noexec), message="noexec.sh"),
     Case(
         "checker-fails-everything",
         _checker_case(

@@ -19,16 +19,17 @@ import psutil
 import pytest
 import yaml
 
+from calib_async.checkers.command.profile import CommandVerifier
+from calib_async.checkers.oneshot import allowlisted_env, classify_run
+from calib_async.checkers.sandboxed import SandboxedVerifier, sandboxed_verifiers
 from calib_async.config.schema import Rule, VerifierConfig
 from calib_async.errors import CalibError
 from calib_async.records import CorpusItem, Outcome, Task, TelemetryRecord, Tier
 from calib_async.runner.sandbox import Bwrap, find_bwrap, sandbox_spec
 from calib_async.runner.spec import ExecResult, ExecSpec, Termination
-from calib_async.telemetry.scheduler import Scheduler
-from calib_async.verifiers.base import allowlisted_env, classify_run
-from calib_async.verifiers.command import CommandVerifier
-from calib_async.verifiers.sandboxed import SandboxedVerifier, sandboxed_verifiers
 from helpers import file_item, run_env
+from helpers.limit_cases import LIMIT_CASES
+from helpers.scheduling import scheduler_over
 
 
 def _usable() -> Bwrap | None:
@@ -60,7 +61,7 @@ def command(*argv: str, env: dict[str, str] | None = None, cwd: str | None = Non
 
 
 async def run(v: object, item: CorpusItem, tier: Tier = TIER) -> TelemetryRecord:
-    async with Scheduler(verifiers={"v": v}, workers=1) as scheduler:  # type: ignore[dict-item]
+    async with scheduler_over({"v": v}, workers=1) as scheduler:  # type: ignore[dict-item]
         return await scheduler.run_one(Task(item, tier, "v"))
 
 
@@ -338,3 +339,18 @@ def test_bwrap_setup_failure_and_oom_kill_inside_are_classified() -> None:
     assert classify_run(v, _exited(137), TIER).outcome is Outcome.MEMORY_LIMIT_EXCEEDED
     assert v.classify(_exited(0), TIER).outcome is Outcome.VERIFIED
     assert v.classify(_exited(1), TIER).outcome is Outcome.PROOF_INVALID
+
+
+@pytest.mark.anyio
+@needs_bwrap
+@pytest.mark.parametrize("case", sorted(LIMIT_CASES))
+async def test_limit_breaches_are_classified_the_same_inside_bwrap(
+    tmp_path: Path, case: str
+) -> None:
+    argv, tier, reason, outcome = LIMIT_CASES[case]
+    item = make_item(tmp_path / "p.lean")
+    inside = await run(SandboxedVerifier(command(*argv), BWRAP), item, tier)
+    outside = await run(command(*argv), item, tier)
+    for record in (inside, outside):
+        assert (record.termination_reason, record.outcome) == (reason, outcome), record
+    assert inside.limits_mechanism == outside.limits_mechanism

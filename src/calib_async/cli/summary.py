@@ -18,6 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from calib_async.cli.canary_table import canary_table
+from calib_async.cli.repl_table import repl_table
+from calib_async.cli.service_table import service_tables
 
 log = structlog.get_logger("calib_async.cli.progress")
 
@@ -49,15 +51,19 @@ def print_summary(
     console: Console, export: Mapping[str, Any], *, tiers: Sequence[str] = (), log_lines: bool
 ) -> None:
     """Print the summary table and the validation verdict; also log one line per tier if asked."""
+    from calib_async.cli.summary_notes import tier_notes
     from calib_async.cli.summary_stability import stability_table
 
     stability = stability_table(_tier_models(export, tiers))
     canaries = canary_table(_tier_models(export, tiers))
-    for table in (summary_table(export, tiers), stability, canaries):
+    repl = repl_table(export)
+    for table in (summary_table(export, tiers), stability, canaries, repl, *service_tables(export)):
         if table is not None:
             _print_table(console, table)
-    for line in status_lines(export, tiers):
-        console.print(Text(line, style="yellow"))
+    for line in tier_notes(_tier_models(export, tiers)):
+        console.print(line)
+    for status_line in status_lines(export, tiers):
+        console.print(Text(status_line, style="yellow"))
     report = export.get("validation_report")
     if isinstance(report, Mapping) and report.get("summary") is not None:
         passed = report.get("passed")

@@ -3,35 +3,41 @@ against the run's flags; and the output paths checked before any checker starts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import replace
 from pathlib import Path
 
+from calib_async.checkers.registry import kind_for
 from calib_async.config.paths import check_no_collisions
 from calib_async.config.run import RunConfig
-from calib_async.config.schema import (
-    CheckerConfig,
-    check_references,
-    default_lean_config,
-    default_synthetic_config,
-    load_checker_config,
-)
+from calib_async.config.schema import check_references, load_checker_config
 from calib_async.errors import CalibError
+from calib_async.profiles import CheckerConfig
 from calib_async.records import Tier
+
+#: The kind whose built-in profiles and tiers a corpus starts from (before ``--config``): the
+#: synthetic corpus is written for the simulated checker; every other corpus is Lean source.
+CORPUS_KIND = {"synthetic": "simulated"}
+DEFAULT_KIND = "lean"
+
+
+def base_setup(corpus: str) -> CheckerConfig:
+    """The built-in profiles and tiers for ``corpus``, declared by its kind."""
+    base = kind_for(CORPUS_KIND.get(corpus, DEFAULT_KIND)).defaults()
+    if base is None:  # a built-in kind always declares its set-up
+        raise AssertionError(f"kind for corpus {corpus!r} declares no built-in profiles")
+    return base
 
 
 def load_checker_setup(config: RunConfig) -> CheckerConfig:
     """Built-in tiers/profiles for the corpus, overlaid with ``--config``; checks --tiers."""
-    base = default_synthetic_config() if config.corpus == "synthetic" else default_lean_config()
+    base = base_setup(config.corpus)
     checker = load_checker_config(config.config_path, base) if config.config_path else base
     if config.lean_project is not None:
         project = str(config.lean_project)
         verifiers = {
-            name: (
-                replace(v, options={**v.options, "lean_project": project})
-                if v.kind == "lean" and not v.options.get("lean_project")
-                else v
-            )
+            name: kind_for(v.kind).with_project(v, project)
             for name, v in checker.verifiers.items()
         }
         checker = replace(checker, verifiers=verifiers)
@@ -72,7 +78,26 @@ def prepare_outputs(config: RunConfig) -> None:
             f"cannot create --output-dir {config.output_dir}: {exc.strerror or exc}; "
             "choose a writable directory"
         ) from None
+    _check_dir_writable(config.output_dir)
     _check_export_writable(config.export)
+
+
+def _check_dir_writable(directory: Path) -> None:
+    """Create and remove a file in ``--output-dir``: a read-only mount or a directory the user
+    cannot write fails here, in one line, not as a traceback at its first write."""
+    probe = directory / f".calib-async-probe.{os.getpid()}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        os.close(fd)
+        os.unlink(probe)
+    except FileExistsError:
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
+    except OSError as exc:
+        raise CalibError(
+            f"--output-dir {directory} is not writable ({exc.strerror}); choose a writable "
+            "directory"
+        ) from None
 
 
 def _check_export_writable(path: Path) -> None:

@@ -13,8 +13,9 @@ from typing import Any
 
 import anyio
 
+from calib_async.checkers.lean.axioms import DEFAULT_AXIOM_ALLOWLIST
+from calib_async.checkpoint.binding import log_header_digest
 from calib_async.config.run import RunConfig
-from calib_async.config.schema import CheckerConfig
 from calib_async.config.setup import consensus_profiles
 from calib_async.events import Listener, StageFinished, StageStarted, emit
 from calib_async.labels.consensus import (
@@ -36,6 +37,7 @@ from calib_async.labels.sampling import (
     sample_for_labeling,
 )
 from calib_async.labels.store import run_description, write_labels_json
+from calib_async.profiles import CheckerConfig
 from calib_async.records import (
     CorpusItem,
     ItemLabel,
@@ -49,7 +51,6 @@ from calib_async.records import (
     Truth,
 )
 from calib_async.telemetry.resuming import ResumingRunner
-from calib_async.verifiers.lean_axioms import DEFAULT_AXIOM_ALLOWLIST
 
 STAGE = 3
 NAME = "ground-truth labelling"
@@ -103,7 +104,7 @@ async def establish_ground_truth(
         labels,
         reasons=reasons,
         sample=labeled,
-        run=run_description(config, tiers, summary),
+        run={**run_description(config, tiers, summary), "log": log_header_digest(config.log_path)},
         reference=reference,
         own_judge=own_judge,
     )

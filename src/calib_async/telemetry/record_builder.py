@@ -9,10 +9,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from calib_async.records import TelemetryRecord
-from calib_async.runner.spec import ExecResult
-from calib_async.verifiers.base import Verdict
 
 if TYPE_CHECKING:
+    from calib_async.checkers.api import Observation
     from calib_async.records import Task
 
 _HOST = socket.gethostname()
@@ -68,8 +67,7 @@ class LoadAverage:
 
 def build_record(
     task: Task,
-    result: ExecResult,
-    verdict: Verdict,
+    observation: Observation,
     *,
     concurrency: int,
     load_avg_1m: float,
@@ -78,6 +76,7 @@ def build_record(
     checker_version: str | None,
 ) -> TelemetryRecord:
     """Assemble the record; nothing here blocks or starts a process."""
+    result, verdict = observation.result, observation.verdict
     metadata: dict[str, Any] = {"master_seed": master_seed}  # deterministic: snapshots keep it
     text_tail = ""
     if result.stdout or result.stderr:
@@ -93,10 +92,10 @@ def build_record(
         module_name=task.item.module_name,
         tier=task.tier.name,
         verifier=task.verifier,
-        phase=task.phase.value,
+        phase=task.phase,
         attempt=task.attempt,
         timeout_s=task.effective_timeout_s,
-        outcome=verdict.outcome.value,
+        outcome=verdict.outcome,
         exit_code=result.exit_code,
         signal=result.signal,
         duration_ms=result.duration_ms,
@@ -106,8 +105,8 @@ def build_record(
         memory_peak_source=result.memory_peak_source,
         memory_peak_is_floor=result.memory_peak_is_floor,
         timed_out=result.termination.value in ("timeout", "cancelled"),
-        timeout_kind=verdict.timeout_kind.value if verdict.timeout_kind else None,
-        termination_reason=result.termination.value,
+        timeout_kind=verdict.timeout_kind,
+        termination_reason=result.termination,
         stdout_bytes=result.stdout_bytes,
         stderr_bytes=result.stderr_bytes,
         error_count=verdict.error_count,
@@ -123,4 +122,8 @@ def build_record(
         cgroup=result.cgroup,
         warnings=list(result.warnings),
         load_level=task.load_level,
+        limits_mechanism=result.mechanism.value,
+        cpu_time_source=result.cpu_time_source,
+        processes_peak=result.processes_peak,
+        checker=dict(observation.details) if observation.details else None,
     )
