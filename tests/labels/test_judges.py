@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from calib_async.config.schema import (
-    CheckerConfig,
-    VerifierConfig,
-    default_lean_config,
-    default_synthetic_config,
-    load_checker_config,
-)
+from calib_async.checkers.lean import default_lean_config
+from calib_async.checkers.simulated import default_synthetic_config
+from calib_async.config.schema import load_checker_config
+from calib_async.profiles import CheckerConfig, VerifierConfig
 from calib_async.labels.judges import item_votes, own_judge_tiers
 from helpers import EXAMPLES, make_record
 

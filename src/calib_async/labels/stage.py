@@ -192,7 +192,9 @@ async def run_label_stage(
 
     **Cancellation:** as :func:`establish_ground_truth`.
     """
-    sample = sample_for_labeling(telemetry, config.label_sample, config.seed)
+    sample = sample_for_labeling(
+        telemetry, config.label_sample, config.seed, validation_split=config.validation_split
+    )
     sampled_items = sorted({s.record.item_id for s in sample})
     by_id = {item.item_id: item for item in items}
     tier_by_name = {t.name: t for t in tiers}
