@@ -7,8 +7,8 @@ from dataclasses import replace
 from calib_async.checkers.lean import default_lean_config
 from calib_async.checkers.simulated import default_synthetic_config
 from calib_async.config.schema import load_checker_config
-from calib_async.profiles import CheckerConfig, VerifierConfig
 from calib_async.labels.judges import item_votes, own_judge_tiers
+from calib_async.profiles import CheckerConfig, VerifierConfig
 from helpers import EXAMPLES, make_record
 
 
