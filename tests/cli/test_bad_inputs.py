@@ -562,7 +562,8 @@ def results(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         args = case.args(d)
         env = case.env(d) if case.env else run_env()
         after = "base" if case.needs_base else None
-        jobs.append(Job(case.id, d, args, env, case.fsize_bytes, after, prepare))
+        job = Job(case.id, d, args, env, fsize=case.fsize_bytes, after=after, prepare=prepare)
+        jobs.append(job)
     if "checkers" in selected:
         d = root / "checkers"
         d.mkdir()
