@@ -115,8 +115,8 @@ def refit_calibration(
         seed=seed,
         bootstrap=bootstrap,
         confidence=settings.confidence,
-        reference=read_reference(doc),
-        own_judge=doc.get("own_judge") or None,
+        reference=read_reference({"reference": doc.reference}),
+        own_judge=dict(doc.own_judge) if doc.own_judge else None,
     )
     config = RunConfig(
         tiers=tuple(t.name for t in tiers),

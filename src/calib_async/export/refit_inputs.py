@@ -48,6 +48,9 @@ class LabelsDoc:
     tiers: tuple[Tier, ...]
     sample: tuple[SampleEntry, ...]
     log_digest: str | None
+    #: the reference's votes and own-judge tiers (``labels.store``), as read; None if absent
+    reference: Mapping[str, Any] | None = None
+    own_judge: Mapping[str, str] | None = None
 
 
 def read_labels_doc(path: Path) -> LabelsDoc:
@@ -90,7 +93,14 @@ def read_labels_doc(path: Path) -> LabelsDoc:
     digest = run.get("log")
     if digest is not None and not isinstance(digest, str):
         raise CalibError(f"{where}: run.log must be text, not {describe(digest)}")
-    return LabelsDoc(run=run, tiers=tiers, sample=sample, log_digest=digest)
+    return LabelsDoc(
+        run=run,
+        tiers=tiers,
+        sample=sample,
+        log_digest=digest,
+        reference=doc["reference"] if isinstance(doc.get("reference"), Mapping) else None,
+        own_judge=doc["own_judge"] if isinstance(doc.get("own_judge"), Mapping) else None,
+    )
 
 
 def check_bound_to_log(doc: LabelsDoc, labels_path: Path, log_path: Path, first: bytes) -> None:
