@@ -2,7 +2,9 @@
 terminal; it maps errors to exit codes.
 
 Exit codes: 0 success; 1 unexpected internal error; 2 bad input (flags, config, corpus,
-checkpoint); 128+N stopped by signal N (130 for SIGINT, 143 for SIGTERM).
+checkpoint, a checker that is not installed); 3 every tier failed (most runs VERIFIER_ERROR:
+the checker crashes on everything; the YAML is written with that status); 128+N stopped by
+signal N (130 for SIGINT, 143 for SIGTERM).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from calib_async.cli.args import (
 )
 from calib_async.cli.streams import detach_stdout, stdout_usable
 from calib_async.errors import CalibError
+
+EXIT_ALL_FAILED = 3
 
 if TYPE_CHECKING:  # imported lazily at run time: `--help` stays fast
     from calib_async.cli.progress import ProgressDisplay
@@ -165,6 +169,12 @@ def _calibrate_main(argv: list[str]) -> int:
 
         exit_if_threads_abandoned(exc.exit_code)
         return exc.exit_code
+    from calib_async.cli.summary import every_tier_failed
+
+    failed = every_tier_failed(result.export)
+    if failed is not None:  # no table, no verdict: nothing was measured
+        sys.stderr.write(f"{PROG}: error: {failed}; fix the checker's command or install it\n")
+        return EXIT_ALL_FAILED
     display.print_summary(result.export)
     print(f"calibration written to {result.export_path}")
     if result.report_path is not None:

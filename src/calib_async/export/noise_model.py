@@ -27,7 +27,7 @@ import yaml
 from calib_async.errors import CalibError
 from calib_async.export.canary_model import parse_canary_rates
 from calib_async.export.load_curve import LoadCurve
-from calib_async.export.tier_noise import TierNoise
+from calib_async.export.tier_noise import RateStatusWarning, TierNoise
 from calib_async.stats.survival import (
     ExtrapolationWarning,
     SurvivalModel,
@@ -39,7 +39,7 @@ from calib_async.stats.survival import (
 if TYPE_CHECKING:
     pass
 
-__all__ = ["ExtrapolationWarning", "NoiseModel", "TierNoise"]
+__all__ = ["ExtrapolationWarning", "NoiseModel", "RateStatusWarning", "TierNoise"]
 
 SCHEMA_FAMILY = "calib-async"
 
@@ -215,8 +215,22 @@ def _parse_tier(name: str, where: str, raw: Any, meta_tier: Any) -> TierNoise:
         training_samples=None if samples is None else int(samples),
         timeout_s=None if timeout_s is None else positive_number(timeout_s, f"{where}.timeout_s"),
         canaries=parse_canary_rates(raw.get("canaries"), f"{where}.canaries"),
+        status=str(raw["status"]) if isinstance(raw.get("status"), str) else None,
+        rate_status=_rate_status(raw.get("counts")),
         **values,
     )
+
+
+def _rate_status(counts: Any) -> dict[str, str]:
+    """rate -> status from a tier's ``counts`` (empty for files without it)."""
+    if not isinstance(counts, Mapping):
+        return {}
+    out = {}
+    for key in _RATE_KEYS:
+        entry = counts.get(key)
+        if isinstance(entry, Mapping) and isinstance(entry.get("status"), str):
+            out[key] = str(entry["status"])
+    return out
 
 
 def _to_float(value: Any, where: str) -> float:

@@ -41,6 +41,7 @@ from calib_async.export.refit_inputs import (
 from calib_async.export.stage import export_calibration
 from calib_async.inputs import open_regular_file, output_file_target
 from calib_async.labels.store import NAME as LABELS_NAME
+from calib_async.labels.store import read_reference
 from calib_async.records import (
     CorpusItem,
     LabeledRecord,
@@ -117,6 +118,8 @@ def refit_calibration(
         seed=seed,
         bootstrap=bootstrap,
         confidence=settings.confidence,
+        reference=read_reference({"reference": doc.reference}),
+        own_judge=dict(doc.own_judge) if doc.own_judge else None,
     )
     config = RunConfig(
         tiers=tuple(t.name for t in tiers),

@@ -49,6 +49,9 @@ class LabelsDoc:
     sample: tuple[SampleEntry, ...]
     log_digest: str | None
     experiments: object = None  # checked by export.experiments.read_experiments
+    #: the reference's votes and own-judge tiers (``labels.store``), as read; None if absent
+    reference: Mapping[str, Any] | None = None
+    own_judge: Mapping[str, str] | None = None
 
 
 def read_labels_doc(path: Path) -> LabelsDoc:
@@ -92,7 +95,13 @@ def read_labels_doc(path: Path) -> LabelsDoc:
     if digest is not None and not isinstance(digest, str):
         raise CalibError(f"{where}: run.log must be text, not {describe(digest)}")
     return LabelsDoc(
-        run=run, tiers=tiers, sample=sample, log_digest=digest, experiments=doc.get("experiments")
+        run=run,
+        tiers=tiers,
+        sample=sample,
+        log_digest=digest,
+        reference=doc["reference"] if isinstance(doc.get("reference"), Mapping) else None,
+        own_judge=doc["own_judge"] if isinstance(doc.get("own_judge"), Mapping) else None,
+        experiments=doc.get("experiments"),
     )
 
 

@@ -89,6 +89,9 @@ class ScenarioResult:
     statuses: dict[tuple[str, str], Counter[str]] = field(
         default_factory=lambda: defaultdict(Counter)
     )
+    #: coverage hits of the repetitions whose rate had status ``ok``
+    ok_covered: dict[tuple[str, str], list[bool]] = field(default_factory=lambda: defaultdict(list))
+    reasons: list[str] = field(default_factory=list)  # why rates were not ok
     passed: list[bool] = field(default_factory=list)
     validation_weak: list[bool] = field(default_factory=list)
 
@@ -163,6 +166,8 @@ def run_rate_scenario(
                 else:
                     out.covered[key].append(est.ci[0] <= t <= est.ci[1])
                     out.widths[key].append(est.ci[1] - est.ci[0])
+                    if est.status == "ok":
+                        out.ok_covered[key].append(est.ci[0] <= t <= est.ci[1])
                 if est.bounds is not None:
                     out.in_bounds[key].append(est.bounds[0] <= t <= est.bounds[1])
                 if est.rate is not None:
