@@ -19,7 +19,7 @@ from calib_async.cli.args import (
     build_label_parser,
     build_parser,
 )
-from calib_async.errors import CalibError
+from calib_async.errors import CalibError, cli_spelling
 
 
 def _resume_command(argv: Sequence[str]) -> str:
@@ -28,7 +28,11 @@ def _resume_command(argv: Sequence[str]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    with cli_spelling():
+        return _main(list(sys.argv[1:] if argv is None else argv))
+
+
+def _main(argv: list[str]) -> int:
     try:
         if argv[:1] == ["--version"]:  # before --tiers/--n/--export are required
             print(_version_line())
