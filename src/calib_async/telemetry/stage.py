@@ -30,6 +30,14 @@ async def collect_telemetry(
     return telemetry
 
 
+def per_tier(tasks: Iterable[Task]) -> dict[str, int]:
+    """Planned runs per tier name (a display's totals)."""
+    counts: dict[str, int] = {}
+    for task in tasks:
+        counts[task.tier.name] = counts.get(task.tier.name, 0) + 1
+    return counts
+
+
 def outcome_counts(records: Iterable[TelemetryRecord]) -> dict[str, int]:
     """Records per outcome."""
     counts: dict[str, int] = {}
