@@ -159,6 +159,7 @@ async def _claimed_stages(
             labeled=truth.labeled,
             stability=stability,
             canary_runs=canary_runs,
+            profiles=checker.verifiers,
         )
         to_loop(StageFinished(6, "export", {"path": str(config.export)}))
         return export, report_path

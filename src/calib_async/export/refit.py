@@ -54,6 +54,9 @@ class RefitSettings:
     seed: int | None = None
     confidence: float = 0.95
     report: bool = True
+    #: where the report goes; default ``<output-dir>/report.<export stem>.html``, never the
+    #: calibration's own report.html unless given
+    report_path: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,8 @@ def refit_calibration(
         run_id=uuid.uuid4().hex[:12],
         telemetry=telemetry,
         labeled=labeled,
+        profiles=(header.get("fingerprint") or {}).get("verifiers") or None,
+        report_path=settings.report_path or output_dir / f"report.{Path(export).stem}.html",
     )
     return RefitResult(export, document, report_path, len(records))
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from calib_async.config.run import RunConfig
 from calib_async.export.document import build_export, write_export
+from calib_async.export.provenance import merge_provenance, provenance
+from calib_async.export.verdict_keys import add_verdict_keys
 from calib_async.labels.store import NAME as LABELS_NAME
 from calib_async.labels.store import record_split, split_summary
 from calib_async.records import LabeledRecord, TelemetryRecord, Tier
@@ -27,6 +29,8 @@ def export_calibration(
     labeled: Sequence[LabeledRecord],
     stability: Mapping[str, Mapping[str, Any]] | None = None,
     canary_runs: CanaryRuns | None = None,
+    profiles: Mapping[str, Any] | None = None,
+    report_path: Path | None = None,
 ) -> tuple[dict[str, Any], Path | None]:
     """Write ``config.export`` (and the report unless disabled); the document and report path.
 
@@ -34,11 +38,22 @@ def export_calibration(
     ``canary_runs`` gives each tier its ``canaries`` section. The held-out split the statistics
     used goes into ``labels.json`` (``validation_split``: the item ids, their count and sha256)
     and its count and sha256 into the YAML's ``validation_report.held_out_items``, so any
-    figure can be recomputed from the log.
+    figure can be recomputed from the log. ``profiles`` (checker profile name -> config)
+    adds the checker commands to the provenance keys (:mod:`calib_async.export.provenance`).
+    ``report_path``: where the report goes (default ``<output-dir>/report.html``).
     """
     canaries = canary_rates(canary_runs, tiers) if canary_runs is not None else None
     export = build_export(
         fit, config=config, tiers=tiers, labels=labels, run_id=run_id, canaries=canaries
+    )
+    merge_provenance(
+        export["calibration_metadata"],
+        provenance(
+            tiers=tiers, profiles=profiles, telemetry=telemetry, confidence=fit.confidence
+        ),
+    )
+    add_verdict_keys(
+        export, telemetry, held_out=fit.held_out_items, confidence=fit.confidence
     )
     for tier_name, parts in (stability or {}).items():
         export["noise_models"][tier_name.lower()].update(parts)
@@ -51,15 +66,15 @@ def export_calibration(
     if labels_path.exists():
         record_split(labels_path, split)
     write_export(config.export, export)
-    report_path = None
+    written = None
     if config.report:
         from calib_async.export.report import write_report
 
-        report_path = write_report(
-            config.output_dir / "report.html",
+        written = write_report(
+            report_path or config.output_dir / "report.html",
             export=export,
             telemetry=telemetry,
             labeled=labeled,
             held_out=fit.held_out_items,
         )
-    return export, report_path
+    return export, written

@@ -211,6 +211,46 @@ def budget(model: Mapping[str, Any], target: float) -> tuple[float | None, str] 
     return seconds, text + (f" ({'; '.join(marks)})" if marks else "")
 
 
+def checker_line(export: Mapping[str, Any]) -> str:
+    """``checker lean 4.9.0: lake env lean {file}; tiers FAST 30 s, SLOW 120 s (args -w)``."""
+    meta = export.get("calibration_metadata")
+    if not isinstance(meta, Mapping):
+        return ""
+    parts = []
+    checkers = meta.get("checkers")
+    for name, entry in (checkers.items() if isinstance(checkers, Mapping) else ()):
+        if not isinstance(entry, Mapping):
+            continue
+        text = f"checker {name}"
+        if entry.get("version"):
+            text += f" {entry['version']}"
+        if entry.get("command"):
+            text += ": " + " ".join(map(str, entry["command"]))
+        parts.append(text)
+    tiers = meta.get("tiers")
+    shown = []
+    for name, cfg in (tiers.items() if isinstance(tiers, Mapping) else ()):
+        if not isinstance(cfg, Mapping):
+            continue
+        text = f"{name} {_seconds(cfg.get('timeout_s'))}"
+        extras = []
+        if cfg.get("memory_limit_mb"):
+            extras.append(f"{cfg['memory_limit_mb']} MiB")
+        if cfg.get("args"):
+            extras.append("args " + " ".join(map(str, cfg["args"])))
+        options = cfg.get("options")
+        if isinstance(options, Mapping) and options:
+            extras.append(", ".join(f"{k}={v}" for k, v in options.items()))
+        shown.append(text + (f" ({'; '.join(extras)})" if extras else ""))
+    if shown:
+        parts.append("tiers " + ", ".join(shown))
+    return "; ".join(parts)
+
+
+def _seconds(value: Any) -> str:
+    return f"{value:g} s" if _num(value) is not None else "–"
+
+
 # ---------------------------------------------------------------------------------------------
 # phrases
 
