@@ -20,14 +20,15 @@ import time
 
 import anyio
 
-from calib_async.backends import Backend
+from calib_async.backends import Backend, running
 from calib_async.backends.local import LocalBackend
 from calib_async.backends.ray import RayBackend
+from calib_async.checkers.command.profile import CommandVerifier
+from calib_async.checkers.oneshot import one_shot_checkers
 from calib_async.cli.logs import configure_logging
 from calib_async.config.schema import parse_verifier
 from calib_async.records import CorpusItem, Outcome, Task, Tier
 from calib_async.telemetry.scheduler import Scheduler
-from calib_async.verifiers.command import CommandVerifier
 
 
 def scheduler_rate(backend: Backend, runs: int, workers: int) -> float:
@@ -39,7 +40,8 @@ def scheduler_rate(backend: Backend, runs: int, workers: int) -> float:
     items = [CorpusItem(f"i{i}", f"M.i{i}", "/dev/null", f"{i:064x}") for i in range(runs)]
 
     async def main() -> float:
-        async with Scheduler(verifiers=verifiers, workers=workers, backend=backend) as s:
+        checkers = one_shot_checkers(verifiers, backend)
+        async with running(backend), Scheduler(checkers=checkers, workers=workers) as s:
             t0 = time.perf_counter()
             n = 0
             async for record in s.map(Task(item, tier, "true") for item in items):

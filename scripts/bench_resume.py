@@ -42,6 +42,7 @@ from typing import Any
 import orjson
 import structlog
 
+from calib_async.checkers.lean import default_lean_config
 from calib_async.checkpoint.canonical import dumps_canonical
 from calib_async.checkpoint.fingerprint import make_fingerprint
 from calib_async.checkpoint.opening import prepare_log
@@ -51,7 +52,6 @@ from calib_async.checkpoint.reading import (
     read_log,
     scan_log,
 )
-from calib_async.config.schema import default_lean_config
 from calib_async.records import CorpusItem, Outcome, TelemetryRecord, task_key
 
 GOAL_S = 5.0

@@ -36,7 +36,10 @@ from pathlib import Path
 import anyio
 from rich.console import Console
 
+from calib_async.backends import running
 from calib_async.backends.local import LocalBackend
+from calib_async.checkers.command.profile import CommandVerifier
+from calib_async.checkers.oneshot import one_shot_checkers
 from calib_async.checkpoint.opening import prepare_log
 from calib_async.checkpoint.writing import CheckpointWriter
 from calib_async.cli.logs import configure_logging
@@ -44,7 +47,6 @@ from calib_async.cli.progress import ProgressDisplay
 from calib_async.config.schema import parse_verifier
 from calib_async.records import CorpusItem, Task, Tier
 from calib_async.telemetry.scheduler import Scheduler
-from calib_async.verifiers.command import CommandVerifier
 
 PYTHON = shutil.which("python3") or sys.executable
 SETSID = [p] if (p := shutil.which("setsid")) else []
@@ -91,8 +93,10 @@ def bench_calib(argv: list[str], runs: int, workers: int, tmp: Path) -> tuple[fl
         nonlocal cpu_ms
         done = 0
         with CheckpointWriter(log) as writer, progress:
-            async with Scheduler(
-                verifiers=verifiers, workers=workers, backend=LocalBackend(), listeners=[progress]
+            backend = LocalBackend()
+            checkers = one_shot_checkers(verifiers, backend)
+            async with running(backend), Scheduler(
+                checkers=checkers, workers=workers, listeners=[progress]
             ) as scheduler:
                 async for record in scheduler.map(Task(item, tier, "burn") for item in items):
                     writer.append(record.to_dict())

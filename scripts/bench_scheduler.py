@@ -22,7 +22,10 @@ from pathlib import Path
 
 import anyio
 
+from calib_async.backends import running
 from calib_async.backends.local import LocalBackend
+from calib_async.checkers.command.profile import CommandVerifier
+from calib_async.checkers.oneshot import one_shot_checkers
 from calib_async.checkpoint.opening import prepare_log
 from calib_async.checkpoint.reading import CheckpointWriter
 from calib_async.cli.logs import configure_logging
@@ -30,7 +33,6 @@ from calib_async.config.schema import parse_verifier
 from calib_async.records import CorpusItem, Task, Tier
 from calib_async.runner.sampler import TreeSampler
 from calib_async.telemetry.scheduler import Scheduler
-from calib_async.verifiers.command import CommandVerifier
 
 
 class _NoCgroupBackend(LocalBackend):
@@ -82,8 +84,9 @@ def bench_scheduler(
             backend = LocalBackend()
             if cgroups is False:  # the runner without its per-run cgroup (and dash wrapper)
                 backend = _NoCgroupBackend()
-            async with Scheduler(
-                verifiers=verifiers, workers=workers, backend=backend
+            checkers = one_shot_checkers(verifiers, backend)
+            async with running(backend), Scheduler(
+                checkers=checkers, workers=workers
             ) as scheduler:
                 tasks = (Task(item, tier, "true") for item in items)
                 async for record in scheduler.map(tasks):

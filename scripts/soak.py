@@ -34,14 +34,17 @@ from pathlib import Path
 import anyio
 import psutil
 
+from calib_async.backends import running
+from calib_async.backends.local import LocalBackend
+from calib_async.checkers.command.profile import CommandVerifier
+from calib_async.checkers.oneshot import one_shot_checkers
+from calib_async.checkers.sandboxed import sandboxed_verifiers
 from calib_async.checkpoint.opening import prepare_log
 from calib_async.checkpoint.reading import CheckpointWriter, read_log
 from calib_async.cli.logs import configure_logging
 from calib_async.config.schema import parse_verifier
 from calib_async.records import CorpusItem, Task, Tier
 from calib_async.telemetry.scheduler import Scheduler
-from calib_async.verifiers.command import CommandVerifier
-from calib_async.verifiers.sandboxed import sandboxed_verifiers
 
 # behaviour: (share of tasks, expected outcome)
 MIX = {
@@ -120,7 +123,10 @@ async def soak(args: argparse.Namespace, work: Path) -> int:
     )
     me = psutil.Process()
     # warm-up (not logged): the runner keeps a /dev/null fd and the cgroup probe is done once
-    async with Scheduler(verifiers=verifiers, workers=1) as scheduler:
+    backend = LocalBackend()
+    async with running(backend), Scheduler(
+        checkers=one_shot_checkers(verifiers, backend), workers=1
+    ) as scheduler:
         await scheduler.run_one(Task(items[0], tier, "soak"))
     fds0, cpu0, t0 = open_fds(), cpu_s(), time.monotonic()
     timeline: list[tuple[float, int, float, float]] = []  # t, done, runs/s, rss MiB
@@ -142,7 +148,12 @@ async def soak(args: argparse.Namespace, work: Path) -> int:
         stop = anyio.Event()
         async with anyio.create_task_group() as tg:
             tg.start_soon(sample, stop)
-            async with Scheduler(verifiers=verifiers, workers=args.workers) as scheduler:
+            backend = LocalBackend()
+            checkers = one_shot_checkers(verifiers, backend)
+            async with (
+                running(backend),
+                Scheduler(checkers=checkers, workers=args.workers) as scheduler,
+            ):
                 async for record in scheduler.map(tasks()):
                     writer.append(record.to_dict())
                     outcomes[(expected[record.item_id], record.outcome)] += 1

@@ -148,7 +148,8 @@ def expected_keys(rows: list[dict], *, seed: int = 3, label_sample: int = 1000) 
     """
     import anyio
 
-    from calib_async.config.schema import default_synthetic_config
+    from calib_async.checkers.lean.axioms import DEFAULT_AXIOM_ALLOWLIST
+    from calib_async.checkers.simulated import default_synthetic_config
     from calib_async.labels.consensus import consensus_ladder, consensus_tier, top_timeout
     from calib_async.labels.resolution import run_consensus
     from calib_async.labels.sampling import sample_for_labeling
@@ -156,7 +157,6 @@ def expected_keys(rows: list[dict], *, seed: int = 3, label_sample: int = 1000) 
     from calib_async.pipeline import RunConfig
     from calib_async.records import CorpusItem, Phase, TelemetryRecord, task_key
     from calib_async.telemetry.scheduler import escalation_ladder
-    from calib_async.verifiers.lean_axioms import DEFAULT_AXIOM_ALLOWLIST
 
     by_key = {r["task_key"]: r for r in rows}
     telemetry = [TelemetryRecord.from_dict(r) for r in rows if r["phase"] == "telemetry"]

@@ -6,8 +6,8 @@ here; the heavy parts load on first use, and type checkers see them through the
 
 - :func:`run_calibration` runs the six stages for a :class:`RunConfig` and returns a
   :class:`CalibrationResult`.
-- :class:`Scheduler` runs :class:`Task` s (an item at a :class:`Tier`) on checker profiles
-  built by :func:`build_verifiers` from a :class:`CheckerConfig`, under asyncio or trio.
+- :class:`Scheduler` runs :class:`Task` s (an item at a :class:`Tier`) on checkers opened by
+  :func:`open_checkers` from a :class:`CheckerConfig`'s profiles, under asyncio or trio.
 - :class:`NoiseModel` loads an exported calibration for simulators and training code.
 - :class:`CalibError` is the one exception users see.
 """
@@ -22,33 +22,31 @@ from calib_async.records import CorpusItem, Outcome, Phase, Task, TelemetryRecor
 from calib_async.version import __version__
 
 if TYPE_CHECKING:
+    from calib_async.checkers.api import OpenContext
+    from calib_async.checkers.lean import default_lean_config
+    from calib_async.checkers.registry import open_checkers
+    from calib_async.checkers.simulated import default_synthetic_config
     from calib_async.config.run import RunConfig
-    from calib_async.config.schema import (
-        CheckerConfig,
-        Rule,
-        VerifierConfig,
-        default_lean_config,
-        default_synthetic_config,
-        load_checker_config,
-    )
+    from calib_async.config.schema import load_checker_config
     from calib_async.export.noise_model import NoiseModel
     from calib_async.pipeline import CalibrationResult, run_calibration
+    from calib_async.profiles import CheckerConfig, Rule, VerifierConfig
     from calib_async.telemetry.scheduler import Scheduler
-    from calib_async.verifiers.registry import build_verifiers
 
 _LAZY = {
     "RunConfig": "calib_async.config.run",
-    "CheckerConfig": "calib_async.config.schema",
-    "Rule": "calib_async.config.schema",
-    "VerifierConfig": "calib_async.config.schema",
-    "default_lean_config": "calib_async.config.schema",
-    "default_synthetic_config": "calib_async.config.schema",
+    "CheckerConfig": "calib_async.profiles",
+    "Rule": "calib_async.profiles",
+    "VerifierConfig": "calib_async.profiles",
+    "OpenContext": "calib_async.checkers.api",
+    "default_lean_config": "calib_async.checkers.lean",
+    "default_synthetic_config": "calib_async.checkers.simulated",
     "load_checker_config": "calib_async.config.schema",
     "NoiseModel": "calib_async.export.noise_model",
     "CalibrationResult": "calib_async.pipeline",
     "run_calibration": "calib_async.pipeline",
     "Scheduler": "calib_async.telemetry.scheduler",
-    "build_verifiers": "calib_async.verifiers.registry",
+    "open_checkers": "calib_async.checkers.registry",
 }
 
 __all__ = [
@@ -57,6 +55,7 @@ __all__ = [
     "CheckerConfig",
     "CorpusItem",
     "NoiseModel",
+    "OpenContext",
     "Outcome",
     "Phase",
     "Rule",
@@ -68,10 +67,10 @@ __all__ = [
     "Truth",
     "VerifierConfig",
     "__version__",
-    "build_verifiers",
     "default_lean_config",
     "default_synthetic_config",
     "load_checker_config",
+    "open_checkers",
     "run_calibration",
 ]
 

@@ -17,13 +17,13 @@ from typing import Any
 import anyio
 
 from calib_async.config.run import RunConfig
-from calib_async.config.schema import CheckerConfig
 from calib_async.config.setup import load_checker_setup, prepare_outputs, selected_tiers
 from calib_async.corpus.stage import select_items
 from calib_async.errors import CalibError, only_calib_error
 from calib_async.events import Event, Listener, StageFinished, StageStarted, emit
 from calib_async.labels.manual import load_manual_labels
 from calib_async.labels.stage import establish_ground_truth
+from calib_async.profiles import CheckerConfig
 from calib_async.records import CorpusItem, TelemetryRecord
 from calib_async.runner.cgroups import driver_cgroup_base
 from calib_async.runner.leftovers import claim_output_dir

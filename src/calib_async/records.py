@@ -141,9 +141,15 @@ class TelemetryRecord:
     cgroup: bool = False
     warnings: list[str] = field(default_factory=list)
     load_level: int | None = None  # the load experiment's concurrency level (phase "load")
+    #: kind-specific details of the check (a pool or service kind's telemetry), JSON-ready;
+    #: None (and absent from the log line) when the kind reports none
+    checker: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(zip(_RECORD_FIELD_NAMES, _record_values(self), strict=True))
+        out = dict(zip(_RECORD_FIELD_NAMES, _record_values(self), strict=True))
+        if out["checker"] is None:  # absent, so a line without details keeps its old bytes
+            del out["checker"]
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TelemetryRecord:

@@ -18,6 +18,8 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from calib_async.backends.ray import TRIO_MESSAGE, RayBackend  # noqa: E402
+from calib_async.checkers.command.profile import CommandVerifier  # noqa: E402
+from calib_async.checkers.oneshot import allowlisted_env  # noqa: E402
 from calib_async.config.schema import parse_verifier  # noqa: E402
 from calib_async.errors import CalibError  # noqa: E402
 from calib_async.pipeline import RunConfig, run_calibration  # noqa: E402
@@ -28,9 +30,7 @@ from calib_async.records import (  # noqa: E402
     Tier,
 )
 from calib_async.runner.spec import ExecSpec, Termination  # noqa: E402
-from calib_async.telemetry.scheduler import Scheduler  # noqa: E402
-from calib_async.verifiers.base import allowlisted_env  # noqa: E402
-from calib_async.verifiers.command import CommandVerifier  # noqa: E402
+from helpers.scheduling import scheduler_over  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.anyio]
 
@@ -168,7 +168,7 @@ async def test_killed_worker_is_retried_and_recorded(ray_session: object, tmp_pa
     tier = Tier("FAST", 30.0, "chk", grace_s=0.2)
     backend = RayBackend(sample_interval_s=0.05)
     async with (
-        Scheduler(verifiers={"chk": _checker(tmp_path, s)}, workers=1, backend=backend) as sched,
+        scheduler_over({"chk": _checker(tmp_path, s)}, workers=1, backend=backend) as sched,
         anyio.create_task_group() as tg,
     ):
         tg.start_soon(_kill_worker_when_started, Path(f"{proof}.pid"))

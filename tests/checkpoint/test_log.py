@@ -14,6 +14,7 @@ import anyio
 import pytest
 from structlog.testing import capture_logs
 
+from calib_async.checkers.simulated import default_synthetic_config
 from calib_async.checkpoint import writing as checkpoint_writer
 from calib_async.checkpoint.canonical import dumps_canonical
 from calib_async.checkpoint.fingerprint import diff_fingerprints, make_fingerprint
@@ -26,7 +27,6 @@ from calib_async.checkpoint.reading import (
     scan_log,
     sync_periodically,
 )
-from calib_async.config.schema import default_synthetic_config
 from calib_async.errors import CheckpointError
 from calib_async.records import CorpusItem
 from helpers import fake_items

@@ -12,11 +12,11 @@ import anyio
 import psutil
 import pytest
 
+from calib_async.checkers.command.profile import CommandVerifier
 from calib_async.config.schema import Rule, VerifierConfig
 from calib_async.records import CorpusItem, Outcome, Task, TelemetryRecord, Tier
-from calib_async.telemetry.scheduler import Scheduler
-from calib_async.verifiers.command import CommandVerifier
 from helpers import file_item
+from helpers.scheduling import scheduler_over
 
 MIB = 2**20
 
@@ -66,7 +66,7 @@ async def run_hostile(
                 await done.wait()
 
     async with (
-        Scheduler(verifiers={"hostile": v, "ok": harmless}, workers=2) as scheduler,
+        scheduler_over({"hostile": v, "ok": harmless}, workers=2) as scheduler,
         anyio.create_task_group() as tg,
     ):
         if watch_rss:

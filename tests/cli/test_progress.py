@@ -146,9 +146,9 @@ def test_plain_line_counts_the_worker_of_the_run_that_just_finished() -> None:
 async def test_scheduler_reports_busy_workers_when_a_run_finishes(
     anyio_backend: str, tmp_path: Path
 ) -> None:
+    from calib_async.checkers.command.profile import CommandVerifier
     from calib_async.config.schema import parse_verifier
-    from calib_async.telemetry.scheduler import Scheduler
-    from calib_async.verifiers.command import CommandVerifier
+    from helpers.scheduling import scheduler_over
 
     code = "import sys, time; time.sleep(float(open(sys.argv[1]).read()))"
     rules = [{"exit_code": 0, "outcome": "VERIFIED"}]
@@ -164,7 +164,7 @@ async def test_scheduler_reports_busy_workers_when_a_run_finishes(
         tasks.append(Task(CorpusItem(name, name, str(path), "0" * 64), tier, "s"))
     finished: list[RunFinished] = []
     listener = lambda e: finished.append(e) if isinstance(e, RunFinished) else None  # noqa: E731
-    async with Scheduler(verifiers={"s": v}, workers=2, listeners=[listener]) as scheduler:
+    async with scheduler_over({"s": v}, workers=2, listeners=[listener]) as scheduler:
         records = [r async for r in scheduler.map(tasks)]
     assert [r.item_id for r in records] == ["quick", "slow"]
     # when the quick run finished, the slow one was still running: both workers were busy

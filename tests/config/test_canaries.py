@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from calib_async.checkers.lean import default_lean_config
 from calib_async.config.canaries import parse_canaries
-from calib_async.config.schema import default_lean_config, load_checker_config
+from calib_async.config.schema import load_checker_config
 from calib_async.errors import ConfigError
 
 W = "verifier 'coq'"

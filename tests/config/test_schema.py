@@ -4,15 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from calib_async.config.schema import (
-    default_lean_config,
-    default_synthetic_config,
-    load_checker_config,
-)
+from calib_async.checkers.command.profile import CommandVerifier, expand_argv
+from calib_async.checkers.lean import default_lean_config
+from calib_async.checkers.simulated import default_synthetic_config
+from calib_async.config.schema import load_checker_config
 from calib_async.errors import ConfigError
 from calib_async.records import CorpusItem, Outcome
 from calib_async.runner.spec import ExecResult, Termination
-from calib_async.verifiers.command import CommandVerifier, expand_argv
 
 SCHEMA_EXAMPLE = """
 verifiers:

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from calib_async.checkers.lean.axioms import strip_comments
 from calib_async.config.canaries import parse_canaries
 from calib_async.corpus.canaries import (
     CHEAT_AXIOM,
@@ -16,7 +17,6 @@ from calib_async.corpus.canaries import (
     generic_canary,
     lean_canary,
 )
-from calib_async.verifiers.lean_axioms import strip_comments
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
 types = st.sampled_from(["1 + 1 = 2", "x + 0 = x", "∀ n : Nat, n = n", "(a, b).1 = a"])

@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from calib_async.config.schema import default_lean_config, load_checker_config
+from calib_async.checkers.lean import default_lean_config
+from calib_async.checkers.lean.profile import LeanVerifier
+from calib_async.config.schema import load_checker_config
 from calib_async.corpus.selection import (
     load_curriculum,
     load_custom,
@@ -22,7 +24,6 @@ from calib_async.corpus.selection import (
 )
 from calib_async.errors import CorpusError
 from calib_async.records import CorpusItem
-from calib_async.verifiers.lean import LeanVerifier
 from helpers import EXAMPLES, FIXTURES
 
 SAFE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from calib_async.checkers.simulated.profile import CHECKER
 from calib_async.corpus.synthetic import generate_synthetic_corpus, load_manifest
-from calib_async.verifiers.simulated import CHECKER
 
 
 def run_checker(path: Path, *flags: str) -> subprocess.CompletedProcess:

@@ -19,16 +19,16 @@ import psutil
 import pytest
 import yaml
 
+from calib_async.checkers.command.profile import CommandVerifier
+from calib_async.checkers.oneshot import allowlisted_env, classify_run
+from calib_async.checkers.sandboxed import SandboxedVerifier, sandboxed_verifiers
 from calib_async.config.schema import Rule, VerifierConfig
 from calib_async.errors import CalibError
 from calib_async.records import CorpusItem, Outcome, Task, TelemetryRecord, Tier
 from calib_async.runner.sandbox import Bwrap, find_bwrap, sandbox_spec
 from calib_async.runner.spec import ExecResult, ExecSpec, Termination
-from calib_async.telemetry.scheduler import Scheduler
-from calib_async.verifiers.base import allowlisted_env, classify_run
-from calib_async.verifiers.command import CommandVerifier
-from calib_async.verifiers.sandboxed import SandboxedVerifier, sandboxed_verifiers
 from helpers import file_item, run_env
+from helpers.scheduling import scheduler_over
 
 
 def _usable() -> Bwrap | None:
@@ -60,7 +60,7 @@ def command(*argv: str, env: dict[str, str] | None = None, cwd: str | None = Non
 
 
 async def run(v: object, item: CorpusItem, tier: Tier = TIER) -> TelemetryRecord:
-    async with Scheduler(verifiers={"v": v}, workers=1) as scheduler:  # type: ignore[dict-item]
+    async with scheduler_over({"v": v}, workers=1) as scheduler:  # type: ignore[dict-item]
         return await scheduler.run_one(Task(item, tier, "v"))
 
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import anyio
 import pytest
 
+from calib_async.checkers.command.profile import CommandVerifier
 from calib_async.config.schema import Rule, VerifierConfig
 from calib_async.records import CorpusItem, Outcome, Task, Tier
 from calib_async.runner.measured import run_process_measured
 from calib_async.runner.spec import ExecSpec, Termination
 from calib_async.runner.workdir import new_workdir
-from calib_async.telemetry.scheduler import Scheduler
-from calib_async.verifiers.command import CommandVerifier
+from helpers.scheduling import scheduler_over
 
 pytestmark = pytest.mark.anyio
 
@@ -51,7 +51,7 @@ async def test_two_tiers_of_one_checker_never_see_each_others_files(
         )
     )
     tiers = [Tier(name, 20.0, "v", args=(name,)) for name in ("A", "B")]
-    async with Scheduler(verifiers={"v": profile}, workers=2) as scheduler:
+    async with scheduler_over({"v": profile}, workers=2) as scheduler:
         records = []
         async with anyio.create_task_group() as tg:
 

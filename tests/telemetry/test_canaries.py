@@ -12,7 +12,7 @@ import anyio
 import pytest
 import yaml
 
-from calib_async.config.schema import TIER_PRECISION
+from calib_async.checkers.lean import TIER_PRECISION
 from calib_async.events import Event, RunFinished, RunStarted
 from calib_async.pipeline import RunConfig, run_calibration
 from calib_async.records import Phase

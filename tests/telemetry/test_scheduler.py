@@ -7,12 +7,13 @@ import anyio
 import psutil
 import pytest
 
+from calib_async.checkers.command.profile import CommandVerifier
 from calib_async.config.schema import parse_verifier
 from calib_async.events import RunEscalated, RunFinished, RunStarted
 from calib_async.records import CorpusItem, Outcome, Phase, Task, Tier
-from calib_async.telemetry.scheduler import Scheduler, escalation_ladder
-from calib_async.verifiers.command import CommandVerifier
+from calib_async.telemetry.scheduler import escalation_ladder
 from helpers import file_item
+from helpers.scheduling import scheduler_over
 
 pytestmark = pytest.mark.anyio
 
@@ -41,7 +42,7 @@ async def test_map_runs_every_task_within_bound(tmp_path: Path) -> None:
     v = {"ok": verifier("ok", py("import sys; sys.exit(int(open(sys.argv[1]).read()) % 2)"))}
     tier = Tier("FAST", 10.0, "ok", grace_s=0.1)
     events: list[object] = []
-    async with Scheduler(verifiers=v, workers=3, listeners=[events.append]) as s:
+    async with scheduler_over(v, workers=3, listeners=[events.append]) as s:
         records = [r async for r in s.map(Task(it, tier, "ok") for it in items(10, tmp_path))]
     assert sorted(r.item_id for r in records) == sorted(f"i{i}" for i in range(10))
     outcomes = {r.item_id: r.outcome for r in records}
@@ -57,7 +58,7 @@ async def test_embedding_submit_and_results(tmp_path: Path) -> None:
     v = {"ok": verifier("ok", ["true"])}
     tier = Tier("FAST", 10.0, "ok")
     got = []
-    async with Scheduler(verifiers=v, workers=2) as s, anyio.create_task_group() as tg:
+    async with scheduler_over(v, workers=2) as s, anyio.create_task_group() as tg:
 
         async def feed() -> None:
             for it in items(5, tmp_path):
@@ -76,7 +77,7 @@ async def test_missing_checker_is_verifier_error_and_run_continues(tmp_path: Pat
         "ok": verifier("ok", ["true"]),
     }
     its = items(2, tmp_path)
-    async with Scheduler(verifiers=v, workers=2) as s:
+    async with scheduler_over(v, workers=2) as s:
         records = [
             r
             async for r in s.map(
@@ -101,7 +102,7 @@ async def test_escalation_increases_timeouts_and_stops_at_first_non_timeout(
     tier = Tier("FAST", 0.1, "slow", grace_s=0.1)
     task = Task(items(1, tmp_path)[0], tier, "slow", Phase.LABEL)
     events: list[object] = []
-    async with Scheduler(verifiers=v, workers=2, listeners=[events.append]) as s:
+    async with scheduler_over(v, workers=2, listeners=[events.append]) as s:
         first = await s.run_one(task)
         assert first.outcome == Outcome.VERIFIER_TIMEOUT
         ladder = await s.escalate(task, first, max_multiplier=10)
@@ -127,7 +128,7 @@ async def test_cancel_kills_running_checkers_promptly(tmp_path: Path) -> None:
         async with anyio.create_task_group() as tg:
 
             async def run() -> None:
-                async with Scheduler(verifiers=v, workers=4, listeners=[listener]) as s:
+                async with scheduler_over(v, workers=4, listeners=[listener]) as s:
                     async for _ in s.map(Task(it, tier, "sleepy") for it in items(8, tmp_path)):
                         pass
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Protocol, TypeVar
 
 from calib_async.runner.spec import ExecResult, ExecSpec
+
+B = TypeVar("B", bound="Backend")
 
 
 class Backend(Protocol):
@@ -20,7 +24,7 @@ class Backend(Protocol):
         """Acquire resources (called once, inside the event loop).
 
         **Cancellation:** whatever was acquired before the cancellation is released by
-        :meth:`aclose`, which the scheduler always calls.
+        :meth:`aclose`, which :func:`running` always calls.
         """
         ...
 
@@ -37,6 +41,22 @@ class Backend(Protocol):
         **Cancellation:** shielded: resources are released even when the caller is cancelled.
         """
         ...
+
+
+@asynccontextmanager
+async def running(backend: B) -> AsyncIterator[B]:
+    """``backend`` started for the block and closed after it (whoever made it owns it; the
+    one-shot checkers that place their runs on it only use it).
+
+    **Cancellation:** the backend is closed before the cancellation propagates. Not shielded
+    here: a backend that holds a task group (the sampler) must exit it in the same
+    cancel-scope nesting it entered it; its own cleanup shields itself.
+    """
+    try:
+        await backend.start()
+        yield backend
+    finally:
+        await backend.aclose()
 
 
 BACKENDS = ("local", "ray")

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from calib_async.checkpoint.canonical import canonicalize
-from calib_async.config.schema import VerifierConfig
+from calib_async.profiles import VerifierConfig
 from calib_async.records import CorpusItem, Tier
 
 #: Top-level scalar keys and how diff messages name them (after the CLI flags that set them).

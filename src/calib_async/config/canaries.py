@@ -16,37 +16,15 @@ whose ``find`` does not match an item is *not applicable* to it (counted, not ru
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from calib_async.errors import ConfigError
-from calib_async.inputs.regex import UserRegex, compile_user_regex
+from calib_async.inputs.regex import compile_user_regex
+from calib_async.profiles import BUILTIN_CANARY_CLASSES, GenericCanary
 
-#: The built-in Lean classes (calib_async.corpus.canaries); profiles may not reuse their names.
-BUILTIN_CANARY_CLASSES: tuple[str, ...] = (
-    "sorry",
-    "admit",
-    "axiom",
-    "native_decide",
-    "skip_kernel",
-    "statement",
-    "fake_axioms",
-)
 CANARY_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 _KEYS = {"name", "find", "replace", "count", "append", "prepend"}
 _GROUP_REF_RE = re.compile(r"\\(\d)")
-
-
-@dataclass(frozen=True, slots=True)
-class GenericCanary:
-    """One profile-declared exploit class: a regex rewrite, or text appended / prepended."""
-
-    name: str
-    find: UserRegex | None = None
-    replace: str = ""
-    count: str = "first"  # "first" | "all"
-    append: str | None = None
-    prepend: str | None = None
 
 
 def parse_canaries(raw: Any, where: str) -> tuple[GenericCanary, ...]:

@@ -1,22 +1,33 @@
-"""Tiers, checker-profile configuration and the run configuration.
+"""The checker YAML (``--config FILE``): profiles and tiers, documented in README.md.
 
-The YAML schema (``--config FILE``) is documented in README.md; this module validates it.
+This module parses the keys every profile has and asks the profile's kind
+(:func:`calib_async.checkers.registry.kind_for`) for the rest: the extra top-level keys it
+accepts and whether the profile and its tiers suit it. It knows no kind by name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from calib_async.config import checks
-from calib_async.config.canaries import GenericCanary, parse_canaries
+from calib_async.checkers.registry import kind_for
+from calib_async.config.canaries import parse_canaries
 from calib_async.errors import ConfigError
-from calib_async.inputs import UserRegex, load_yaml_text, no_nul, open_regular_file
-from calib_async.records import Outcome, Tier, plain_value
+from calib_async.inputs import fields as checks
+from calib_async.inputs import load_yaml_text, no_nul, open_regular_file
+from calib_async.profiles import CheckerConfig, Rule, VerifierConfig
+from calib_async.records import Outcome, Tier
 
-VERIFIER_KINDS = ("command", "lean", "simulated")
+__all__ = [
+    "CheckerConfig",
+    "Rule",
+    "VerifierConfig",
+    "check_references",
+    "load_checker_config",
+    "parse_tier",
+    "parse_verifier",
+]
+
 _VERIFIER_KEYS = {
     "kind",
     "command",
@@ -40,131 +51,6 @@ _TIER_KEYS = {
     "output_cap_kb",
     "grace_s",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One classification rule: all given conditions must match."""
-
-    outcome: Outcome
-    exit_codes: tuple[int, ...] | None = None
-    output: UserRegex | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class VerifierConfig:
-    """A checker profile as written in YAML (see README "Config file")."""
-
-    name: str
-    kind: str = "command"
-    command: tuple[str, ...] = ()
-    cwd: str | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-    rules: tuple[Rule, ...] = ()
-    default: Outcome = Outcome.PROOF_INVALID
-    version_command: tuple[str, ...] | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-    #: exploit classes for canaries (not part of the identity: canaries are new files)
-    canaries: tuple[GenericCanary, ...] = ()
-
-    def identity(self) -> dict[str, Any]:
-        """What a resumed run's fingerprint must match."""
-        return {
-            "kind": self.kind,
-            "command": list(self.command),
-            "cwd": self.cwd,
-            "env": dict(sorted(self.env.items())),
-            "rules": [
-                [r.outcome.value, list(r.exit_codes or ()), r.output.pattern if r.output else None]
-                for r in self.rules
-            ],
-            "default": self.default.value,
-            "options": plain_value(self.options),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class CheckerConfig:
-    """Verifier profiles, tiers and default consensus profiles, from YAML or built in."""
-
-    verifiers: Mapping[str, VerifierConfig]
-    tiers: Mapping[str, Tier]
-    consensus_verifiers: tuple[str, ...] = ()
-
-
-# ---------------------------------------------------------------------------------------------
-# Built-in defaults
-
-LEAN_TIMEOUTS = {"FAST": 30.0, "BALANCED": 60.0, "SLOW": 120.0}
-
-#: Tier precision for Lean (and the simulated checker, which mimics it):
-#: FAST trusts the exit code only, BALANCED also rejects sorry, SLOW also audits axioms.
-TIER_PRECISION: dict[str, dict[str, Any]] = {
-    "FAST": {"reject_sorry": False, "audit_axioms": False},
-    "BALANCED": {"reject_sorry": True, "audit_axioms": False},
-    "SLOW": {"reject_sorry": True, "audit_axioms": True},
-}
-
-
-def default_lean_config() -> CheckerConfig:
-    """Lean 4 at the plan's 30/60/120 s, differing in precision as well as time."""
-    verifiers = {"lean": VerifierConfig(name="lean", kind="lean")}
-    heartbeats = {"FAST": 200000, "BALANCED": 400000, "SLOW": 800000}
-    memory = {"FAST": 4096, "BALANCED": 8192, "SLOW": 16384}
-    tiers = {
-        name: Tier(
-            name=name,
-            timeout_s=t,
-            verifier="lean",
-            memory_limit_mb=memory[name],
-            options={**TIER_PRECISION[name], "max_heartbeats": heartbeats[name]},
-        )
-        for name, t in LEAN_TIMEOUTS.items()
-    }
-    return CheckerConfig(verifiers=verifiers, tiers=tiers, consensus_verifiers=("lean",))
-
-
-#: Timeouts for the simulated checker: sub-second to seconds, so the demo finishes quickly.
-SIM_TIMEOUTS = {"FAST": 0.5, "BALANCED": 1.0, "SLOW": 2.0}
-
-
-def default_synthetic_config() -> CheckerConfig:
-    """The bundled simulated checker, with a strict reference profile used for consensus."""
-    verifiers = {
-        "simulated": VerifierConfig(name="simulated", kind="simulated"),
-        "sim-reference-a": VerifierConfig(
-            name="sim-reference-a",
-            kind="simulated",
-            options={"precision": "reference", "seed": 1, "timeout_s": 6.0},
-        ),
-        "sim-reference-b": VerifierConfig(
-            name="sim-reference-b",
-            kind="simulated",
-            options={"precision": "reference", "seed": 2, "timeout_s": 6.0},
-        ),
-        "sim-reference-c": VerifierConfig(
-            name="sim-reference-c",
-            kind="simulated",
-            options={"precision": "reference", "seed": 3, "timeout_s": 6.0},
-        ),
-    }
-    memory = {"FAST": 80, "BALANCED": 160, "SLOW": 320}
-    tiers = {
-        name: Tier(
-            name=name,
-            timeout_s=t,
-            verifier="simulated",
-            memory_limit_mb=memory[name],
-            options={"precision": name.lower()},
-            grace_s=0.2,
-        )
-        for name, t in SIM_TIMEOUTS.items()
-    }
-    return CheckerConfig(
-        verifiers=verifiers,
-        tiers=tiers,
-        consensus_verifiers=("sim-reference-a", "sim-reference-b", "sim-reference-c"),
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,8 +104,8 @@ def check_references(config: CheckerConfig) -> None:
                 f"tier {tier.name} uses verifier {tier.verifier!r}, which is not defined; "
                 f"defined: {sorted(config.verifiers)}"
             )
-        if config.verifiers[tier.verifier].kind == "simulated":
-            checks.precision(tier.options.get("precision"), f"tier {tier.name}: options.precision")
+        profile = config.verifiers[tier.verifier]
+        kind_for(profile.kind).validate_tier(profile, tier)
 
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:
@@ -231,19 +117,18 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
 def parse_verifier(name: str, raw: Any) -> VerifierConfig:
     where = f"verifier {name!r}"
     raw = _mapping(raw, where)
-    unknown = set(raw) - _VERIFIER_KEYS
+    kind_name = raw.get("kind", "command")
+    if not isinstance(kind_name, str):
+        raise ConfigError(f"{where}: kind must be a kind name, not {kind_name!r}")
+    try:
+        kind = kind_for(kind_name)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    allowed = _VERIFIER_KEYS | kind.profile_keys
+    unknown = set(raw) - allowed
     if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_VERIFIER_KEYS)}"
-        )
-    kind = raw.get("kind", "command")
-    if kind not in VERIFIER_KINDS:
-        raise ConfigError(f"{where}: kind must be one of {list(VERIFIER_KINDS)}, not {kind!r}")
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
     command = raw.get("command")
-    if kind == "command" and command is None:
-        raise ConfigError(
-            f'{where}: \'command\' is required (an argv list such as ["coqc", "{{file}}"])'
-        )
     if command is not None:
         checks.argv_list(command, f"{where}: 'command'", placeholders=True)
     cwd = raw.get("cwd")
@@ -260,20 +145,24 @@ def parse_verifier(name: str, raw: Any) -> VerifierConfig:
     options = raw.get("options") or {}
     if not isinstance(options, dict):
         raise ConfigError(f"{where}: 'options' must be a mapping")
-    if kind == "simulated":
-        checks.simulated_options(options, where)
-    return VerifierConfig(
+    extra = {key: raw[key] for key in kind.profile_keys if key in raw}
+    clash = sorted(set(extra) & set(options))
+    if clash:
+        raise ConfigError(f"{where}: {clash} given both at top level and under 'options'; keep one")
+    config = VerifierConfig(
         name=name,
-        kind=kind,
+        kind=kind_name,
         command=tuple(command or ()),
         cwd=cwd,
         env=env,
         rules=rules,
         default=default,
         version_command=tuple(version) if version else None,
-        options=options,
+        options={**options, **extra},
         canaries=parse_canaries(raw.get("canaries"), where),
     )
+    kind.validate(config)
+    return config
 
 
 def _outcome(value: Any, where: str) -> Outcome:

@@ -7,31 +7,36 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from calib_async.checkers.registry import kind_for
 from calib_async.config.paths import check_no_collisions
 from calib_async.config.run import RunConfig
-from calib_async.config.schema import (
-    CheckerConfig,
-    check_references,
-    default_lean_config,
-    default_synthetic_config,
-    load_checker_config,
-)
+from calib_async.config.schema import check_references, load_checker_config
 from calib_async.errors import CalibError
+from calib_async.profiles import CheckerConfig
 from calib_async.records import Tier
+
+#: The kind whose built-in profiles and tiers a corpus starts from (before ``--config``): the
+#: synthetic corpus is written for the simulated checker; every other corpus is Lean source.
+CORPUS_KIND = {"synthetic": "simulated"}
+DEFAULT_KIND = "lean"
+
+
+def base_setup(corpus: str) -> CheckerConfig:
+    """The built-in profiles and tiers for ``corpus``, declared by its kind."""
+    base = kind_for(CORPUS_KIND.get(corpus, DEFAULT_KIND)).defaults()
+    if base is None:  # a built-in kind always declares its set-up
+        raise AssertionError(f"kind for corpus {corpus!r} declares no built-in profiles")
+    return base
 
 
 def load_checker_setup(config: RunConfig) -> CheckerConfig:
     """Built-in tiers/profiles for the corpus, overlaid with ``--config``; checks --tiers."""
-    base = default_synthetic_config() if config.corpus == "synthetic" else default_lean_config()
+    base = base_setup(config.corpus)
     checker = load_checker_config(config.config_path, base) if config.config_path else base
     if config.lean_project is not None:
         project = str(config.lean_project)
         verifiers = {
-            name: (
-                replace(v, options={**v.options, "lean_project": project})
-                if v.kind == "lean" and not v.options.get("lean_project")
-                else v
-            )
+            name: kind_for(v.kind).with_project(v, project)
             for name, v in checker.verifiers.items()
         }
         checker = replace(checker, verifiers=verifiers)

@@ -40,8 +40,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from calib_async.config.canaries import BUILTIN_CANARY_CLASSES, GenericCanary
-from calib_async.verifiers.lean_axioms import strip_comments
+from calib_async.checkers.lean.axioms import strip_comments
+from calib_async.profiles import BUILTIN_CANARY_CLASSES, GenericCanary
 
 LEAN_CLASSES = BUILTIN_CANARY_CLASSES
 CHEAT_AXIOM = "calib_canary_cheat"

@@ -14,14 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from calib_async.config.canaries import GenericCanary
-from calib_async.config.schema import VerifierConfig
+from calib_async.checkers.registry import kind_for
 from calib_async.corpus.canaries import LEAN_CLASSES, generic_canary, lean_canary
 from calib_async.errors import CalibError
+from calib_async.profiles import GenericCanary, VerifierConfig
 from calib_async.records import CorpusItem
 
-#: Profile kinds whose checkers read Lean, so the built-in classes apply.
-LEAN_KINDS = frozenset({"lean", "simulated"})
 CANARY_DIR = "canaries"
 
 
@@ -64,8 +62,10 @@ def resolve_classes(
 ) -> list[CanaryClass]:
     """The classes named by ``--canaries`` (``["all"]`` for every available one).
 
-    Available: the built-in Lean classes when a profile is ``lean`` or ``simulated``, plus the
-    classes every profile declares. Raises CalibError for an unknown or ambiguous name.
+    Available: the built-in (Lean) classes that a profile's kind declares
+    (:attr:`~calib_async.checkers.api.CheckerKind.canary_classes`: ``lean`` and ``simulated``
+    declare them all), plus the classes every profile declares. Raises CalibError for an
+    unknown or ambiguous name.
     """
     profiles = list(profiles)
     generic: dict[str, GenericCanary] = {}
@@ -77,7 +77,8 @@ def resolve_classes(
                     "rename one in --config"
                 )
             generic[spec.name] = spec
-    builtin = [c for c in LEAN_CLASSES if any(p.kind in LEAN_KINDS for p in profiles)]
+    declared = {c for p in profiles for c in kind_for(p.kind).canary_classes}
+    builtin = [c for c in LEAN_CLASSES if c in declared]
     available = [CanaryClass(c) for c in builtin] + [CanaryClass(n, g) for n, g in generic.items()]
     if list(requested) == ["all"]:
         if not available:

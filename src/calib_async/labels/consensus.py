@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from calib_async.config.schema import CheckerConfig
+from calib_async.checkers.registry import kind_for
+from calib_async.profiles import CheckerConfig
 from calib_async.records import Tier
 from calib_async.telemetry.scheduler import escalation_ladder
 
@@ -83,10 +84,4 @@ def ladder_decides_validity(tier: Tier, consensus: Sequence[str], checker: Check
     profile = checker.verifiers.get(tier.verifier)
     if profile is None:
         return False
-    if profile.kind == "simulated":
-        from calib_async.verifiers.simulated import precision_of, strictness
-
-        return all(strictness(precision_of(profile, tier)).values())
-    if profile.kind == "lean":
-        return all(bool(tier.options.get(k)) for k in STRICTNESS_OPTIONS)
-    return True
+    return kind_for(profile.kind).is_strict(profile, tier)

@@ -264,7 +264,7 @@ def axiom_evidence(
     item_id: str, audited: Iterable[Sequence[str] | None], allowlist: Sequence[str]
 ) -> Evidence | None:
     """INVALID when any audit printed a forbidden axiom; otherwise no evidence."""
-    from calib_async.verifiers.lean import forbidden_axioms
+    from calib_async.checkers.lean.profile import forbidden_axioms
 
     for axioms in audited:
         if axioms and forbidden_axioms(list(axioms), list(allowlist)):

@@ -13,8 +13,8 @@ from typing import Any
 
 import anyio
 
+from calib_async.checkers.lean.axioms import DEFAULT_AXIOM_ALLOWLIST
 from calib_async.config.run import RunConfig
-from calib_async.config.schema import CheckerConfig
 from calib_async.config.setup import consensus_profiles
 from calib_async.events import Listener, StageFinished, StageStarted, emit
 from calib_async.labels.consensus import (
@@ -34,6 +34,7 @@ from calib_async.labels.sampling import (
     sample_for_labeling,
 )
 from calib_async.labels.store import run_description, write_labels_json
+from calib_async.profiles import CheckerConfig
 from calib_async.records import (
     CorpusItem,
     ItemLabel,
@@ -46,7 +47,6 @@ from calib_async.records import (
     Tier,
 )
 from calib_async.telemetry.resuming import ResumingRunner
-from calib_async.verifiers.lean_axioms import DEFAULT_AXIOM_ALLOWLIST
 
 STAGE = 3
 NAME = "ground-truth labelling"

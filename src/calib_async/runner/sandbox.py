@@ -3,7 +3,7 @@
 Proof attempts written by a model are untrusted code: Lean runs ``#eval``, ``run_cmd`` and IO
 while it elaborates. With ``--sandbox bwrap`` each checker run becomes
 ``bwrap <flags> -- <the profile's argv>``;
-:func:`calib_async.verifiers.sandboxed.sandboxed_verifiers` wraps every profile so
+:func:`calib_async.checkers.sandboxed.sandboxed_verifiers` wraps every profile so
 that its :class:`~calib_async.runner.spec.ExecSpec` is rewritten, and classification is the wrapped
 profile's (a failure of bwrap itself is VERIFIER_ERROR). Everything else (limits, cgroup,
 timeouts, measurement) is unchanged: process.py runs ``bwrap`` as the leader of the tree.
@@ -43,7 +43,7 @@ the calibration measures).
 Differences in what is recorded: bwrap reports a checker killed by signal N as exit status 128+N,
 so the record has ``exit_code`` 128+N and no ``signal``. Classification reads a status 128+N
 as a death by signal N with *and* without the sandbox
-(:func:`calib_async.verifiers.base.as_signal_death`), so one status means one outcome both ways:
+(:func:`calib_async.checkers.oneshot.as_signal_death`), so one status means one outcome both ways:
 a checker that really exits with 129..192 is taken for a signal death, and 137 for the OOM
 killer's SIGKILL, as a shell wrapper's status would be. The
 SIGTERM of the timeout ladder ends bwrap, which SIGKILLs the sandbox at once: there is no grace

@@ -16,7 +16,6 @@ import anyio
 import structlog
 
 from calib_async.config.run import RunConfig
-from calib_async.config.schema import CheckerConfig
 from calib_async.corpus.canary_set import (
     CanaryClass,
     CanarySet,
@@ -25,6 +24,7 @@ from calib_async.corpus.canary_set import (
     write_canaries,
 )
 from calib_async.events import Listener, StageFinished, StageStarted, emit
+from calib_async.profiles import CheckerConfig
 from calib_async.records import CorpusItem, Outcome, Phase, Task, TelemetryRecord, Tier
 from calib_async.telemetry.resuming import ResumingRunner
 from calib_async.telemetry.stage import STAGE, outcome_counts, per_tier

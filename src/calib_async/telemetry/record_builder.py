@@ -9,10 +9,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from calib_async.records import TelemetryRecord
-from calib_async.runner.spec import ExecResult
-from calib_async.verifiers.base import Verdict
 
 if TYPE_CHECKING:
+    from calib_async.checkers.api import Observation
     from calib_async.records import Task
 
 _HOST = socket.gethostname()
@@ -68,8 +67,7 @@ class LoadAverage:
 
 def build_record(
     task: Task,
-    result: ExecResult,
-    verdict: Verdict,
+    observation: Observation,
     *,
     concurrency: int,
     load_avg_1m: float,
@@ -78,6 +76,7 @@ def build_record(
     checker_version: str | None,
 ) -> TelemetryRecord:
     """Assemble the record; nothing here blocks or starts a process."""
+    result, verdict = observation.result, observation.verdict
     metadata: dict[str, Any] = {"master_seed": master_seed}  # deterministic: snapshots keep it
     text_tail = ""
     if result.stdout or result.stderr:
@@ -123,4 +122,5 @@ def build_record(
         cgroup=result.cgroup,
         warnings=list(result.warnings),
         load_level=task.load_level,
+        checker=dict(observation.details) if observation.details else None,
     )

@@ -2,7 +2,7 @@
 
 Usage from any anyio program (asyncio or trio)::
 
-    async with Scheduler(verifiers=verifiers, workers=8) as scheduler:
+    async with Scheduler(checkers=checkers, workers=8) as scheduler:
         async for record in scheduler.map(tasks):
             ...
 
@@ -37,12 +37,10 @@ import structlog
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from calib_async.backends import Backend
+from calib_async.checkers.api import Checker
 from calib_async.events import Listener, RunEscalated, RunFinished, RunStarted
 from calib_async.records import Outcome, Task, TelemetryRecord
-from calib_async.runner.spec import ExecSpec
 from calib_async.telemetry.record_builder import LoadAverage, build_record
-from calib_async.verifiers.base import Verifier, classify_run
 
 log = structlog.get_logger(__name__)
 
@@ -81,30 +79,28 @@ def escalation_ladder(multiplier: float) -> list[float]:
 
 
 class Scheduler:
-    """Runs checker tasks with at most ``workers`` processes at once.
+    """Runs checker tasks with at most ``workers`` checks at once.
 
-    Results stream out as runs finish, to ``listeners`` (events) and to the caller.
+    ``checkers`` maps a profile name (a task's ``verifier``) to its opened
+    :class:`~calib_async.checkers.api.Checker`
+    (:func:`calib_async.checkers.registry.open_checkers`).
+    The scheduler owns them: it closes every one when it exits. Results stream out as runs
+    finish, to ``listeners`` (events) and to the caller.
     """
 
     def __init__(
         self,
         *,
-        verifiers: Mapping[str, Verifier],
+        checkers: Mapping[str, Checker],
         workers: int,
-        backend: Backend | None = None,
         listeners: Sequence[Listener] = (),
         master_seed: int = 0,
         run_id: str = "",
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be >= 1")
-        self.verifiers = dict(verifiers)
+        self.checkers = dict(checkers)
         self.workers = workers
-        if backend is None:
-            from calib_async.backends.local import LocalBackend
-
-            backend = LocalBackend()
-        self.backend = backend
         self.listeners = list(listeners)
         self.master_seed = master_seed
         self.run_id = run_id
@@ -112,7 +108,6 @@ class Scheduler:
         self._slots = anyio.Semaphore(workers)  # released by whichever task finishes
         self._load = LoadAverage()
         self._debug = _DebugLevel()
-        self._versions: dict[str, str | None] = {}
         self._tg: TaskGroup | None = None
         self._send: MemoryObjectSendStream[TelemetryRecord] | None = None
         self._receive: MemoryObjectReceiveStream[TelemetryRecord] | None = None
@@ -122,7 +117,6 @@ class Scheduler:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        await self.backend.start()
         self._send, self._receive = anyio.create_memory_object_stream[TelemetryRecord](
             max_buffer_size=math.inf
         )
@@ -143,13 +137,14 @@ class Scheduler:
                     tg.cancel_scope.cancel()
                 await tg.__aexit__(exc_type, exc, tb)
         finally:
-            # Not shielded here: a backend that holds a task group (the sampler) must exit it
-            # in the same cancel-scope nesting it entered it; its own cleanup shields itself.
-            await self.backend.aclose()
             if self._send is not None:
                 self._send.close()
             if self._receive is not None:
                 self._receive.close()
+            # after the runs: a checker that holds processes (a pool) must outlive its checks
+            async with contextlib.AsyncExitStack() as closing:
+                for checker in self.checkers.values():
+                    closing.push_async_callback(checker.aclose)  # each shields itself
         return None
 
     # -- single runs -------------------------------------------------------------------------
@@ -164,24 +159,19 @@ class Scheduler:
             return await self._run_unbounded(task)
 
     async def _run_unbounded(self, task: Task) -> TelemetryRecord:
-        verifier = self.verifiers[task.verifier]
-        version = await self._version(task.verifier, verifier)
-        spec = verifier.build_spec(
-            task.item, task.tier, timeout_s=task.effective_timeout_s, attempt=task.attempt
-        )
+        checker = self.checkers[task.verifier]
+        version = await checker.version()
         self.running += 1
         concurrency = self.running
         load = self._load.get()
         self._emit(RunStarted(task=task, running=concurrency))
         try:
-            result = await self.backend.run(spec)
+            observation = await checker.check(task)
         finally:
             self.running -= 1
-        verdict = classify_run(verifier, result, task.tier)
         record = build_record(
             task,
-            result,
-            verdict,
+            observation,
             concurrency=concurrency,
             load_avg_1m=load,
             master_seed=self.master_seed,
@@ -202,26 +192,6 @@ class Scheduler:
         busy = self.workers - int(self._slots.value)  # this run's slot is still held
         self._emit(RunFinished(task=task, record=record, running=self.running, busy=busy))
         return record
-
-    async def _version(self, name: str, verifier: Verifier) -> str | None:
-        if name in self._versions:
-            return self._versions[name]
-        self._versions[name] = None  # concurrent callers do not start a second probe
-        argv = verifier.version_argv()
-        if not argv:
-            return None
-        from calib_async.verifiers.base import allowlisted_env
-
-        result = await self.backend.run(
-            ExecSpec(argv=tuple(argv), timeout_s=10.0, env=allowlisted_env(), grace_s=0.5)
-        )
-        text = result.output_text.strip()
-        version = text.splitlines()[0][:200] if text and result.exit_code == 0 else None
-        self._versions[name] = version
-        observe = getattr(verifier, "observe_version", None)
-        if version is not None and observe is not None:
-            observe(text)  # e.g. Lean switches to --json output when its version supports it
-        return version
 
     # -- many runs ---------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """The checker session shared by stages 2 and 3: the checkpoint (checked against the run's
-fingerprint, resumed or started), the verifiers, the backend and the scheduler."""
+fingerprint, resumed or started), the backend, the checkers and the scheduler."""
 
 from __future__ import annotations
 
@@ -9,20 +9,21 @@ from contextlib import asynccontextmanager
 import anyio
 import structlog
 
-from calib_async.backends import make_backend
+from calib_async.backends import make_backend, running
+from calib_async.checkers.api import OpenContext
+from calib_async.checkers.registry import open_checkers
 from calib_async.checkpoint.fingerprint import make_fingerprint
 from calib_async.checkpoint.opening import prepare_log
 from calib_async.checkpoint.reading import dedupe_records, sync_periodically
 from calib_async.checkpoint.record_check import record_from_log
 from calib_async.checkpoint.writing import CheckpointWriter
 from calib_async.config.run import RunConfig
-from calib_async.config.schema import CheckerConfig
 from calib_async.config.setup import consensus_profiles
 from calib_async.events import Listener
+from calib_async.profiles import CheckerConfig
 from calib_async.records import CorpusItem, TelemetryRecord, Tier
 from calib_async.telemetry.resuming import ResumingRunner
 from calib_async.telemetry.scheduler import Scheduler
-from calib_async.verifiers.registry import build_verifiers
 from calib_async.version import __version__
 
 log = structlog.get_logger(__name__)
@@ -98,23 +99,25 @@ async def open_session(
     done = load_finished(config, run_fingerprint(config, checker, tiers, items))
     used = {t.verifier for t in tiers} | set(consensus_profiles(config, checker))
     verifier_configs = {name: checker.verifiers[name] for name in sorted(used)}
-    verifiers = build_verifiers(verifier_configs, work_dir=config.output_dir)
-    if config.sandbox != "none":
-        from calib_async.verifiers.sandboxed import sandboxed_verifiers
-
-        verifiers = sandboxed_verifiers(verifiers, config.sandbox, work_dir=config.output_dir)
     backend = make_backend(
         config.backend, ray_address=config.ray_address, sample_interval_s=config.sample_interval_s
     )
+    ctx = OpenContext(
+        work_dir=config.output_dir,
+        backend=backend,
+        sandbox=None if config.sandbox == "none" else config.sandbox,
+        sample_interval_s=config.sample_interval_s,
+        run_id=run_id,
+    )
+    checkers = open_checkers(verifier_configs, ctx)
     with CheckpointWriter(config.log_path) as writer:
         try:
             async with anyio.create_task_group() as syncing:
                 # fsync at least once a second even while appends pause (long checker runs)
                 syncing.start_soon(sync_periodically, writer)
-                async with Scheduler(
-                    verifiers=verifiers,
+                async with running(backend), Scheduler(
+                    checkers=checkers,
                     workers=config.workers,
-                    backend=backend,
                     listeners=listeners,
                     master_seed=config.seed,
                     run_id=run_id,

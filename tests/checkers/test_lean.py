@@ -18,11 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calib_async.config.schema import VerifierConfig
-from calib_async.records import CorpusItem, Outcome, Tier, TimeoutKind
-from calib_async.runner.spec import ExecResult, ExecSpec, Termination
-from calib_async.verifiers.base import classify_run
-from calib_async.verifiers.lean import (
+from calib_async.checkers.lean.axioms import declared_names, plan_audit, strip_comments
+from calib_async.checkers.lean.messages import Severity, parse_messages
+from calib_async.checkers.lean.profile import (
     LeanVerifier,
     audit_source,
     classify_lean_result,
@@ -31,8 +29,10 @@ from calib_async.verifiers.lean import (
     parse_axioms,
     parse_lean_version,
 )
-from calib_async.verifiers.lean_axioms import declared_names, plan_audit, strip_comments
-from calib_async.verifiers.lean_messages import Severity, parse_messages
+from calib_async.checkers.oneshot import classify_run
+from calib_async.config.schema import VerifierConfig
+from calib_async.records import CorpusItem, Outcome, Tier, TimeoutKind
+from calib_async.runner.spec import ExecResult, ExecSpec, Termination
 from helpers import FIXTURES, file_item
 
 REAL_LEAN = shutil.which("lean")

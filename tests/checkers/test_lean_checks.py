@@ -12,18 +12,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from calib_async.config.schema import VerifierConfig
-from calib_async.corpus.canaries import lean_canary
-from calib_async.records import CorpusItem, Outcome, Tier
-from calib_async.runner.spec import ExecResult, Termination
-from calib_async.verifiers.lean import LeanVerifier, classify_lean_result
-from calib_async.verifiers.lean_checks import (
+from calib_async.checkers.lean.checks import (
     check_file_suffix,
     read_checked_file,
     statement_matches,
     uses_kernel_bypass,
 )
-from calib_async.verifiers.simulated import CHECKER
+from calib_async.checkers.lean.profile import LeanVerifier, classify_lean_result
+from calib_async.checkers.simulated.profile import CHECKER
+from calib_async.config.schema import VerifierConfig
+from calib_async.corpus.canaries import lean_canary
+from calib_async.records import CorpusItem, Outcome, Tier
+from calib_async.runner.spec import ExecResult, Termination
 
 AUDIT = "/w/a.0123.audit-L10-D1.lean"
 CLEAN = "'t' does not depend on any axioms"
@@ -140,7 +140,7 @@ def test_checked_file_encodes_the_failed_checks(tmp_path: Path) -> None:
 @pytest.mark.parametrize("cls", ["sorry", "admit", "axiom", "native_decide", "fake_axioms"])
 def test_simulated_checker_reads_canaries_as_lean_does(tmp_path: Path, cls: str) -> None:
     """SLOW's precision (reject sorry, audit with --json) rejects each axiom-ish class."""
-    from calib_async.verifiers.lean_axioms import plan_audit
+    from calib_async.checkers.lean.axioms import plan_audit
 
     pragma = "-- @sim scale_ms=5 shape=1.5 mem_mb=1 miss=0 flake=0\n"
     plan = plan_audit(lean_canary(cls, pragma + "theorem s : True := by\n  trivial\n") or "")

@@ -12,20 +12,18 @@ from typing import Any
 
 import structlog
 
-from calib_async.records import Outcome, TimeoutKind
-from calib_async.runner.spec import ExecResult
-from calib_async.verifiers.base import Verdict
-from calib_async.verifiers.lean_axioms import (
+from calib_async.checkers.api import Verdict
+from calib_async.checkers.lean.axioms import (
     DEFAULT_AXIOM_ALLOWLIST,
     forbidden_axioms,
 )
-from calib_async.verifiers.lean_checks import (
+from calib_async.checkers.lean.checks import (
     KERNEL_FLAG,
     STATEMENT_FLAG,
     audit_problem,
     read_audit,
 )
-from calib_async.verifiers.lean_messages import (
+from calib_async.checkers.lean.messages import (
     HEARTBEAT_RE,
     INTERNAL_LIMIT_RE,
     MEMORY_RE,
@@ -34,6 +32,8 @@ from calib_async.verifiers.lean_messages import (
     Severity,
     parse_messages,
 )
+from calib_async.records import Outcome, TimeoutKind
+from calib_async.runner.spec import ExecResult
 
 __all__ = ["classify_lean_result"]
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from calib_async.config.schema import VerifierConfig
+from calib_async.checkers.api import Verdict
+from calib_async.checkers.diagnostics import first_error_line
+from calib_async.checkers.environment import allowlisted_env, workdir_env
+from calib_async.checkers.oneshot import limits_for
+from calib_async.profiles import VerifierConfig
 from calib_async.records import CorpusItem, Outcome, Tier
-from calib_async.runner.spec import ExecResult, ExecSpec, Limits
+from calib_async.runner.spec import ExecResult, ExecSpec
 from calib_async.runner.workdir import PLACEHOLDER, new_workdir
-from calib_async.verifiers.base import Verdict, allowlisted_env, workdir_env
-from calib_async.verifiers.diagnostics import first_error_line
 
 
 def expand_argv(
@@ -49,15 +51,6 @@ def expand_argv(
     if not used_args:
         out.extend(tier.args)
     return tuple(out)
-
-
-def limits_for(tier: Tier) -> Limits:
-    return Limits(
-        memory_mb=tier.memory_limit_mb,
-        max_processes=tier.max_processes,
-        max_file_mb=tier.max_file_mb,
-        output_cap_bytes=tier.output_cap_kb * 1024,
-    )
 
 
 class CommandVerifier:

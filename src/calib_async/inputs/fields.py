@@ -1,13 +1,12 @@
 """Field checks of the YAML config (``--config``), built on :mod:`calib_async.inputs`.
 
 Each function validates one kind of field and raises :class:`~calib_async.errors.ConfigError`
-with one line naming the profile or tier, the key and what to write instead. schema.py calls
-them; keeping them here keeps schema.py about the shape of the file.
+with one line naming the profile or tier, the key and what to write instead. The loader
+(config/schema.py) and the checker kinds (their own options) call them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from calib_async.errors import ConfigError
@@ -35,8 +34,6 @@ SIZE_MAX = {
     "output_cap_kb": INT64_MAX // 2**10,
     "max_processes": INT32_MAX,
 }
-SIMULATED_OPTIONS = {"precision", "seed", "timeout_s"}
-SIMULATED_PRECISIONS = ("fast", "balanced", "slow", "reference")
 
 
 def argv_list(value: Any, where: str, *, placeholders: bool) -> list[str]:
@@ -93,25 +90,3 @@ def size(value: Any, where: str, key: str) -> int | None:
     if value is None:
         return None
     return kernel_int(value, f"{where}: {key}", min=1, max=SIZE_MAX[key], error=ConfigError)
-
-
-def simulated_options(options: Mapping[str, Any], where: str) -> None:
-    """The simulated profile's ``options``: precision, seed, timeout_s (all optional)."""
-    unknown = set(options) - SIMULATED_OPTIONS
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown option(s) {sorted(unknown)} for kind simulated; "
-            f"allowed: {sorted(SIMULATED_OPTIONS)}"
-        )
-    precision(options.get("precision"), f"{where}: options.precision")
-    if options.get("seed") is not None:
-        kernel_int(options["seed"], f"{where}: options.seed", min=0, error=ConfigError)
-    if options.get("timeout_s") is not None:
-        timeout_s(options["timeout_s"], f"{where}: options")
-
-
-def precision(value: Any, where: str) -> None:
-    if value is not None and value not in SIMULATED_PRECISIONS:
-        raise ConfigError(
-            f"{where} must be one of {', '.join(SIMULATED_PRECISIONS)}, not {describe(value)}"
-        )

@@ -14,13 +14,13 @@ import signal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from calib_async.checkers.command.profile import CommandVerifier
+from calib_async.checkers.lean.messages import parse_messages
+from calib_async.checkers.lean.profile import LeanVerifier, classify_lean_result
+from calib_async.checkers.oneshot import Verdict, as_signal_death, classify_run
 from calib_async.config.schema import Rule, VerifierConfig
 from calib_async.records import Outcome, Tier, TimeoutKind
 from calib_async.runner.spec import ExecResult, Termination
-from calib_async.verifiers.base import Verdict, as_signal_death, classify_run
-from calib_async.verifiers.command import CommandVerifier
-from calib_async.verifiers.lean import LeanVerifier, classify_lean_result
-from calib_async.verifiers.lean_messages import parse_messages
 
 TIER = Tier("T", timeout_s=1.0, verifier="v")
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

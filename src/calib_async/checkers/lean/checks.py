@@ -31,8 +31,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from calib_async.verifiers.lean_axioms import parse_axioms, plan_audit, strip_comments
-from calib_async.verifiers.lean_messages import LeanMessage, Severity
+from calib_async.checkers.lean.axioms import parse_axioms, plan_audit, strip_comments
+from calib_async.checkers.lean.messages import LeanMessage, Severity
 
 STATEMENT_FLAG = "statement"
 KERNEL_FLAG = "kernel"

@@ -27,7 +27,7 @@ Verifier options (``verifiers.<name>.options`` in YAML, all optional):
 
 Tier options (``tiers.<NAME>.options``): ``max_heartbeats`` (``-D maxHeartbeats=N``),
 ``reject_sorry``, ``audit_axioms``, ``threads`` (``-j N``), ``check_statement`` and
-``reject_skip_kernel`` (:mod:`calib_async.verifiers.lean_checks`). ``memory_limit_mb`` becomes
+``reject_skip_kernel`` (:mod:`calib_async.checkers.lean.checks`). ``memory_limit_mb`` becomes
 ``-M MB``. ``args`` are appended before the file. With ``--json`` the axiom audit reads only
 the answers positioned at its own ``#print axioms`` lines; ``#exit`` fails the audit.
 
@@ -57,23 +57,24 @@ from typing import Any
 
 import structlog
 
-from calib_async.config.schema import VerifierConfig
-from calib_async.errors import ConfigError
-from calib_async.records import CorpusItem, Tier
-from calib_async.runner.spec import ExecResult, ExecSpec, Limits
-from calib_async.runner.workdir import PLACEHOLDER, new_workdir
-from calib_async.verifiers.base import Verdict, allowlisted_env, workdir_env
-from calib_async.verifiers.command import limits_for
-from calib_async.verifiers.lean_axioms import (
+from calib_async.checkers.api import Verdict
+from calib_async.checkers.environment import allowlisted_env, workdir_env
+from calib_async.checkers.lean.axioms import (
     DEFAULT_AXIOM_ALLOWLIST,
     audit_source,
     forbidden_axioms,
     parse_axioms,
 )
-from calib_async.verifiers.lean_checks import (
+from calib_async.checkers.lean.checks import (
     checked_copy_text,
 )
-from calib_async.verifiers.lean_classify import classify_lean_result
+from calib_async.checkers.lean.classify import classify_lean_result
+from calib_async.checkers.oneshot import limits_for
+from calib_async.errors import ConfigError
+from calib_async.profiles import VerifierConfig
+from calib_async.records import CorpusItem, Tier
+from calib_async.runner.spec import ExecResult, ExecSpec, Limits
+from calib_async.runner.workdir import PLACEHOLDER, new_workdir
 
 __all__ = [
     "DEFAULT_AXIOM_ALLOWLIST",
@@ -215,7 +216,7 @@ class LeanVerifier:
 
     def checked_file(self, item: CorpusItem, tier: Tier) -> Path:
         """The file Lean reads: the item itself, or a copy (axiom audit, failed source checks;
-        see :mod:`calib_async.verifiers.lean_checks`)."""
+        see :mod:`calib_async.checkers.lean.checks`)."""
         path = Path(item.path)
         audit = _flag(tier.options, "audit_axioms")
         checks = _flag(tier.options, "check_statement") or _flag(tier.options, "reject_skip_kernel")

@@ -1,4 +1,4 @@
-"""The built-in profile for the bundled simulated checker (``simulated_checker.py``).
+"""The built-in profile for the bundled simulated checker (``checker.py``).
 
 It runs the checker with the current interpreter in isolated mode (``python -I -S FILE``, about
 20 ms to start) and classifies its output with the Lean rules, since the simulated checker
@@ -13,15 +13,17 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from calib_async.config.schema import TIER_PRECISION, VerifierConfig
+from calib_async.checkers.api import Verdict
+from calib_async.checkers.environment import allowlisted_env, workdir_env
+from calib_async.checkers.lean import TIER_PRECISION
+from calib_async.checkers.lean.profile import LeanVerifier
+from calib_async.checkers.oneshot import limits_for
+from calib_async.profiles import VerifierConfig
 from calib_async.records import CorpusItem, Tier
 from calib_async.runner.spec import ExecResult, ExecSpec
 from calib_async.runner.workdir import new_workdir
-from calib_async.verifiers.base import Verdict, allowlisted_env, workdir_env
-from calib_async.verifiers.command import limits_for
-from calib_async.verifiers.lean import LeanVerifier
 
-CHECKER = Path(__file__).with_name("simulated_checker.py")
+CHECKER = Path(__file__).with_name("checker.py")
 _GUARD_FACTORS = (1, 2, 4, 8, 10, 16, 20)
 
 

@@ -1,7 +1,8 @@
 """Profiles whose runs happen inside the bubblewrap sandbox (``--sandbox bwrap``).
 
-The spec transform itself is :mod:`calib_async.runner.sandbox`; this module wraps a profile so
-that its verdicts mean the same inside the sandbox as outside it.
+The spec transform itself is :mod:`calib_async.runner.sandbox`; this module wraps a one-shot
+profile so that its verdicts mean the same inside the sandbox as outside it. Only one-shot
+checkers (:class:`~calib_async.checkers.oneshot.OneShotChecker`) can be sandboxed this way.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from calib_async.checkers.api import Checker, Verdict
+from calib_async.checkers.oneshot import OneShotChecker, Verifier, as_signal_death
 from calib_async.errors import CalibError
 from calib_async.records import CorpusItem, Outcome, Tier
 from calib_async.runner.sandbox import SANDBOXES, Bwrap, find_bwrap, sandbox_failure, sandbox_spec
 from calib_async.runner.spec import ExecResult, ExecSpec
-from calib_async.verifiers.base import Verdict, Verifier, as_signal_death
 
 
 class SandboxedVerifier:
@@ -36,7 +38,7 @@ class SandboxedVerifier:
         """The wrapped profile's verdict, as if the checker had run outside the sandbox.
 
         bwrap failing to set up is VERIFIER_ERROR. bwrap reports a checker's death by signal N
-        as exit status 128+N; :func:`~calib_async.verifiers.base.classify_run` reads that
+        as exit status 128+N; :func:`~calib_async.checkers.oneshot.classify_run` reads that
         status as signal N before any profile sees it, with and without the sandbox, so one
         status gives one outcome both ways. (The record keeps bwrap's exit status.)
         """
@@ -69,4 +71,24 @@ def sandboxed_verifiers(
     return {name: SandboxedVerifier(v, bwrap, hide=hide) for name, v in verifiers.items()}
 
 
-__all__ = ["SandboxedVerifier", "sandboxed_verifiers"]
+def sandboxed_checkers(
+    checkers: Mapping[str, Checker], sandbox: str, *, work_dir: Path
+) -> dict[str, Checker]:
+    """Every one-shot checker with its runs in ``sandbox`` (see :func:`sandboxed_verifiers`).
+
+    Raises CalibError for a checker that does not run one process per check: the sandbox is a
+    transform of a process spec, and such a checker has none to transform.
+    """
+    other = [name for name, c in checkers.items() if not isinstance(c, OneShotChecker)]
+    if other and sandbox != "none":
+        raise CalibError(
+            f"--sandbox {sandbox} applies to one-shot checkers only; profile(s) "
+            f"{', '.join(sorted(other))} do not run one process per check: use --sandbox none"
+        )
+    one_shot = {name: c for name, c in checkers.items() if isinstance(c, OneShotChecker)}
+    verifiers = {name: c.verifier for name, c in one_shot.items()}
+    wrapped = sandboxed_verifiers(verifiers, sandbox, work_dir=work_dir)
+    return {name: one_shot[name].with_verifier(wrapped[name]) for name in checkers}
+
+
+__all__ = ["SandboxedVerifier", "sandboxed_checkers", "sandboxed_verifiers"]
