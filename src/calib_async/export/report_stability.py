@@ -48,9 +48,9 @@ def _num(v: Any) -> bool:
 def _ci(value: Any, ci: Any) -> str:
     if not _num(value):
         return "–"
-    text = _fmt(value)
+    text = f"{value:.3f}"
     if isinstance(ci, list | tuple) and len(ci) == 2:
-        text += " [" + ", ".join(_fmt(c) if _num(c) else "∞" for c in ci) + "]"
+        text += " [" + ", ".join(f"{c:.3f}" if _num(c) else "∞" for c in ci) + "]"
     return text
 
 
@@ -89,7 +89,7 @@ def _load_table(loads: Mapping[str, Mapping[str, Any]]) -> str:
         mc = fit.get("max_concurrency_for_rate") or {}
         shown = ", ".join(
             f"{float(r):.0%}: {_concurrency(v.get('estimate'))} "
-            f"(conservative {_concurrency(v.get('conservative'))})"
+            f"({_concurrency(v.get('conservative'))})"
             for r, v in mc.items()
             if isinstance(v, Mapping)
         )
@@ -111,15 +111,16 @@ def _load_table(loads: Mapping[str, Mapping[str, Any]]) -> str:
     return (
         '<h3 id="load">Load experiment</h3><table><thead><tr><th>tier</th><th>status</th>'
         "<th>slope (log-odds per log level)</th><th>p (no load effect)</th><th>block order</th>"
-        "<th>max concurrency for rate: estimate (conservative)</th></tr></thead><tbody>"
+        "<th>max concurrency for a timeout rate: estimate (conservative); none: level 1 "
+        "already exceeds it</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table>"
     )
 
 
 def _concurrency(value: Any) -> str:
-    """A concurrency level, or why there is none (level 1 already exceeds the target)."""
-    return _fmt(value) if _num(value) else "none (level 1 exceeds it)"
+    """A concurrency level, or "none" (level 1 already exceeds the target)."""
+    return _fmt(value) if _num(value) else "none"
 
 
 def load_plot(loads: Mapping[str, Mapping[str, Any]]) -> bytes:

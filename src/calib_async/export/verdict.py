@@ -147,37 +147,55 @@ def spurious_pass_evidence(model: Mapping[str, Any]) -> Iterable[Evidence]:
 def recommendation(
     models: list[tuple[str, Mapping[str, Any]]], verdicts: tuple[TierVerdict, ...]
 ) -> str:
-    """Which tier to use, at which budget, with the budget's interval; or why none."""
+    """Which tier to use, at which budget, with the budget's interval; or why none.
+
+    A tier shown safe as a reward with a budget that meets the target comes first ("use SLOW
+    at 2.0 s [1.6, 2.6] for ≤ 5 % timeouts"). Otherwise the sentence says that no tier is
+    shown safe, and gives the timeout advice on its own: the tier with the smallest budget
+    meeting the target, else the tier with the fewest timeouts at its own budget.
+    """
+    if not models:
+        return "no tier in the export"
     by_tier = dict(models)
-    for wanted in (Safety.SAFE, Safety.NOT_SHOWN, Safety.UNKNOWN):
-        group = [v.tier for v in verdicts if v.safety is wanted]
-        if not group:
-            continue
-        options = [(t, budget(by_tier[t], TARGET)) for t in group]
-        reachable = [(t, b) for t, b in options if b is not None and b[0] is not None]
-        lead = "use"
-        if wanted is not Safety.SAFE:
-            lead = "no tier is shown safe as a reward"
-            lead += "; of the others, use" if len(group) < len(verdicts) else "; use"
-        if reachable:
-            tier, (_, text) = min(reachable, key=lambda tb: tb[1][0] or math.inf)
-            return f"{lead} {tier} at {text} for ≤ {_pct(TARGET)} % timeouts"
-        rates = [(t, _num(by_tier[t].get("timeout_rate"))) for t in group]
-        known = [(t, r) for t, r in rates if r is not None]
-        if not known:
-            return f"{lead} {group[0]}; no budget is shown to keep timeouts at ≤ {_pct(TARGET)} %"
-        tier, _ = min(known, key=lambda tr: tr[1])
-        model = by_tier[tier]
-        rate = _rate(
-            Evidence("timeout", float(model["timeout_rate"]), _ci(model.get("timeout_rate_ci")))
-        )
-        at = _num(model.get("timeout_s"))
-        where = f" at its {_sec(at)} s budget" if at is not None else ""
-        return (
-            f"{lead} {tier}{where} (times out on {rate} of runs); no budget reaches "
-            f"≤ {_pct(TARGET)} % timeouts: {_unreachable(model)}"
-        )
-    return "no tier in the export"
+    safe = [v.tier for v in verdicts if v.safety is Safety.SAFE]
+    safe_budgets = _reachable(by_tier, safe)
+    if safe_budgets:
+        tier, text = safe_budgets[0]
+        return f"use {tier} at {text} for ≤ {_pct(TARGET)} % timeouts"
+    if safe:
+        lead = f"{', '.join(safe)} {'is' if len(safe) == 1 else 'are'} safe as a reward, but"
+    elif any(v.safety is Safety.NOT_SAFE for v in verdicts) and all(
+        v.safety is Safety.NOT_SAFE for v in verdicts
+    ):
+        lead = "no tier is safe as a reward (each passes invalid proofs: fix the checker first)"
+    else:
+        lead = "no tier is shown safe as a reward"
+    everywhere = _reachable(by_tier, [v.tier for v in verdicts])
+    if everywhere:
+        tier, text = everywhere[0]
+        return f"{lead}; for ≤ {_pct(TARGET)} % timeouts alone, use {tier} at {text}"
+    rates = [
+        (t, _num(m.get("timeout_rate")), _ci(m.get("timeout_rate_ci")), _num(m.get("timeout_s")))
+        for t, m in models
+    ]
+    known = [r for r in rates if r[1] is not None]
+    if not known:
+        return f"{lead}; no budget is shown to keep timeouts at ≤ {_pct(TARGET)} %"
+    tier, rate, ci, at = min(known, key=lambda r: r[1] or 0.0)
+    where = f" at its {_sec(at)} s budget" if at is not None else ""
+    return (
+        f"{lead}; no budget watched keeps timeouts at ≤ {_pct(TARGET)} %; the fewest: {tier}"
+        f"{where}, {_rate(Evidence('timeout', rate or 0.0, ci))}"
+    )
+
+
+def _reachable(
+    by_tier: Mapping[str, Mapping[str, Any]], tiers: list[str]
+) -> list[tuple[str, str]]:
+    """(tier, budget text) of the tiers whose budget meets the target, smallest first."""
+    found = [(t, budget(by_tier[t], TARGET)) for t in tiers]
+    ok = [(t, b) for t, b in found if b is not None and b[0] is not None]
+    return [(t, b[1]) for t, b in sorted(ok, key=lambda tb: tb[1][0] or math.inf)]
 
 
 def budget(model: Mapping[str, Any], target: float) -> tuple[float | None, str] | None:
@@ -192,14 +210,14 @@ def budget(model: Mapping[str, Any], target: float) -> tuple[float | None, str] 
     text = f"{_sec(seconds)} s"
     ci = rec.get("timeout_s_ci") if isinstance(rec, Mapping) else None
     if isinstance(ci, list | tuple) and len(ci) == 2:
-        low = "–" if _num(ci[0]) is None else _sec(float(ci[0]))
         timeout = _num(model.get("timeout_s"))
-        high = (
-            _sec(float(ci[1]))
-            if _num(ci[1]) is not None
-            else (f"> {_sec(timeout)}" if timeout is not None else "unbounded")
-        )
-        text += f" [{low}, {high}]"
+        beyond = f"> {_sec(timeout)}" if timeout is not None else "unbounded"
+        if _num(ci[0]) is None and _num(ci[1]) is None:  # both among the runs that timed out
+            text += f" [{beyond}, {beyond}]"
+        else:
+            low = "–" if _num(ci[0]) is None else _sec(float(ci[0]))
+            high = _sec(float(ci[1])) if _num(ci[1]) is not None else beyond
+            text += f" [{low}, {high}]"
     marks = []
     timeout = _num(model.get("timeout_s"))
     if (isinstance(rec, Mapping) and rec.get("extrapolated")) or (
