@@ -90,7 +90,7 @@ def test_budget_interval_ranks_and_censoring() -> None:
     runs: list[float | None] = [float(i) for i in range(1, 96)] + [None] * 5
     assert budget_interval(runs, 0.05, 0.95) == (90.0, None)  # upper end among the timeouts
     assert budget_interval([], 0.05, 0.95) is None
-    assert budget_interval([1.0, 2.0], 0.05, 0.95) == (None, None)
+    assert budget_interval([1.0, 2.0], 0.05, 0.95) == (1.0, None)  # two runs: no upper end
 
 
 def test_study_script_runs_with_tiny_arguments() -> None:
