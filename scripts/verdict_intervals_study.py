@@ -68,7 +68,10 @@ def budget_coverage(reps: int, rng: np.random.Generator, level: float) -> list[s
         for _ in range(reps):
             durations = stats.lognorm(sigma).rvs(size=n, random_state=rng)
             never = rng.random(n) < runaway
-            runs = [None if (x > timeout or nv) else float(x) for x, nv in zip(durations, never, strict=True)]
+            runs = [
+                None if (x > timeout or nv) else float(x)
+                for x, nv in zip(durations, never, strict=True)
+            ]
             interval = budget_interval(runs, target, level)
             assert interval is not None
             low, high = interval
