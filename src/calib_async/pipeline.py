@@ -24,7 +24,7 @@ from calib_async.events import Event, Listener, StageFinished, StageStarted, emi
 from calib_async.labels.manual import load_manual_labels
 from calib_async.labels.stage import establish_ground_truth
 from calib_async.profiles import CheckerConfig
-from calib_async.records import CorpusItem, TelemetryRecord
+from calib_async.records import CorpusItem, TelemetryRecord, Tier
 from calib_async.runner.cgroups import driver_cgroup_base
 from calib_async.runner.leftovers import claim_output_dir
 from calib_async.telemetry.canaries import canary_classes, run_canaries
@@ -96,7 +96,7 @@ async def _claimed_stages(
     async with open_session(
         config, checker, tiers, items, run_id=run_id, listeners=listeners
     ) as runner:
-        telemetry = await collect_telemetry(runner, items, tiers, listeners)
+        telemetry = await collect_telemetry(runner, items, tiers, listeners, seed=config.seed)
         replicate_runs = await run_replicates(
             runner,
             items,
@@ -118,6 +118,7 @@ async def _claimed_stages(
         canary_runs = await run_canaries(
             config, canaries, tiers, items, telemetry, runner, listeners
         )
+        repl_designs = await _repl_designs(config, checker, tiers, items)
         truth = await establish_ground_truth(
             config, checker, tiers, items, telemetry, runner, listeners
         )
@@ -159,6 +160,7 @@ async def _claimed_stages(
             labeled=truth.labeled,
             stability=stability,
             canary_runs=canary_runs,
+            repl_designs=repl_designs,
             profiles=checker.verifiers,
         )
         to_loop(StageFinished(6, "export", {"path": str(config.export)}))
@@ -175,6 +177,24 @@ async def _claimed_stages(
         items=items,
         stability_runs=[*replicate_runs, *load.records],
         canary_runs=canary_runs.records if canary_runs is not None else [],
+    )
+
+
+async def _repl_designs(
+    config: RunConfig, checker: CheckerConfig, tiers: Sequence[Tier], items: list[CorpusItem]
+) -> list[dict[str, Any]]:
+    """The REPL-pool designs of the ``lean_repl`` profiles that switch one on (else nothing)."""
+    profiles = [c for c in checker.verifiers.values() if c.kind == "lean_repl"]
+    if not profiles:
+        return []
+    from calib_async.backends.local import LocalBackend
+    from calib_async.checkers.api import OpenContext
+    from calib_async.checkers.lean_repl.designs import run_designs
+
+    work = (config.output_dir / "lean_repl").resolve()
+    ctx = OpenContext(work_dir=work, backend=LocalBackend())
+    return await run_designs(
+        profiles, tiers, items, ctx=ctx, output_dir=config.output_dir, seed=config.seed
     )
 
 

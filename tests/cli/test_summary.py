@@ -19,7 +19,7 @@ WARNINGS = (
     "low labels",
     "duration model misfit: goodness-of-fit bootstrap rejects (p = 0.01) (Kaplan–Meier used)",
     "[runaway 0.059, MISFIT]",
-    "≤ 5% timeouts unreachable: target 0.05 is below the floor 0.0904",
+    "FAST: 5% target unreachable – target 0.05 is below the floor 0.0904",
     "use SLOW at 2.6 s [1.6, > 2] (extrapolated beyond the longest budget watched)",
     "Youden's J",
     "checker sim sim 4.0 [beta]: sim {file}",

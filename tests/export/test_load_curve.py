@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 
 from calib_async.errors import CalibError
-from calib_async.export.noise_model import NoiseModel
+from calib_async.export.noise_model import ExtrapolationWarning, NoiseModel
 
 
 def _model(load: dict | None, dist: dict | None = None) -> NoiseModel:
@@ -56,3 +57,15 @@ def test_without_a_load_fit_a_concurrency_is_an_error_not_ignored() -> None:
 def test_a_malformed_load_block_names_the_key() -> None:
     with pytest.raises(CalibError, match=r"noise_models\.fast\.load\.slope"):
         _model({"intercept": -1.0, "slope": "steep"})
+
+
+def test_a_concurrency_outside_the_tested_levels_warns_and_inside_does_not() -> None:
+    tested = {**LOAD, "max_concurrency_tested": 8, "levels": [{"level": 2}, {"level": 8}]}
+    tier = _model(tested).tier("FAST")
+    with pytest.warns(ExtrapolationWarning, match=r"^concurrency 1000 is outside .*\[2, 8\]"):
+        tier.timeout_probability(10.0, concurrency=1000)
+    with pytest.warns(ExtrapolationWarning, match=r"concurrency 1 is outside"):
+        tier.timeout_probability(10.0, concurrency=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tier.timeout_probability(10.0, concurrency=4)

@@ -334,10 +334,11 @@ def test_missing_or_zero_conditional_timeouts_never_silence_a_tier_with_timeouts
     fast.update(timeout_given_valid_bounds=[0.0, 0.25], timeout_given_invalid=0.2)
     tier = NoiseModel.load(write(tmp_path, doc)).tier("FAST")
     assert tier.timeout_given_valid_bounds == (0.0, 0.25)
-    assert tier.outcome_probabilities(Truth.VERIFIED)[Outcome.VERIFIER_TIMEOUT] == 0.12
+    # partially identified: the midpoint of its bounds (issue 27), never a silent zero
+    assert tier.outcome_probabilities(Truth.VERIFIED)[Outcome.VERIFIER_TIMEOUT] == 0.125
     assert tier.outcome_probabilities(Truth.INVALID)[Outcome.VERIFIER_TIMEOUT] == 0.2
     # one class genuinely never times out: a real 0.0 next to a positive rate stays 0.0
-    fast.update(timeout_given_valid=0.0)
+    fast.update(timeout_given_valid=0.0, timeout_given_valid_bounds=[0.0, 0.0])
     tier = NoiseModel.load(write(tmp_path, doc)).tier("FAST")
     assert tier.outcome_probabilities(Truth.VERIFIED)[Outcome.VERIFIER_TIMEOUT] == 0.0
 

@@ -56,3 +56,15 @@ def test_statuses_say_what_the_data_cannot_identify(counts: dict, status: str) -
     assert fit.status == status
     if status in ("single_level", "no_data"):
         assert fit.slope is None and fit.reason
+
+
+def test_max_concurrency_is_never_below_the_smallest_tested_level_without_a_reason() -> None:
+    fit = fit_load(*_runs({4: (8, 40), 8: (20, 40), 16: (35, 40)}))
+    mc = fit.max_concurrency_for_rate
+    for entry in mc.values():  # even 4 exceeds 1 %, 5 % and 10 %: no level 1-3 offered
+        assert entry["estimate"] is None and entry["conservative"] is None
+        assert entry["reason"].startswith("the predicted rate exceeds")
+        assert "smallest tested level 4" in entry["reason"]
+    assert fit.to_export()["min_concurrency_tested"] == 4
+    easy = fit_load(*_runs({4: (0, 40), 8: (1, 40), 16: (30, 40)})).max_concurrency_for_rate
+    assert easy[0.1]["estimate"] is not None and easy[0.1]["estimate"] >= 4

@@ -17,7 +17,7 @@ from calib_async.stats.duration_sim import DurationScenario, simulate_runs
 from calib_async.stats.durations import fit_duration_model
 from calib_async.stats.rates import wilson_interval
 from calib_async.stats.record_arrays import OUTCOME_CODE, TIMEOUT_CODE
-from calib_async.stats.timeouts import MISFIT, OK, fit_tier_timeouts
+from calib_async.stats.timeouts import MISFIT, OK, Recommendation, fit_tier_timeouts, monotone
 
 RUNAWAY = DurationScenario("runaway", cure=0.06)
 REPORTED = DurationScenario("reported", reported=0.05)
@@ -180,3 +180,20 @@ def test_the_validation_duration_test_counts_reported_timeouts_too() -> None:
     assert entry["held_out"] == pytest.approx(np.mean(held.outcome == TIMEOUT_CODE))
     assert entry["train"] == pytest.approx(fit.predicted_rate(800.0))
     assert entry["status"] == "ok" and entry["p_value"] > 0.05
+
+
+def test_recommendations_are_monotone_in_the_target_and_unreachable_spreads_down() -> None:
+    recs = (
+        Recommendation(0.1, 2.0, "model"),
+        Recommendation(0.05, None, "unreachable", reason="the data contradict the model"),
+        Recommendation(0.02, 1.5, "model"),
+        Recommendation(0.01, 9.0, "model", extrapolated=True),
+    )
+    fixed = {r.target: r for r in monotone(recs)}
+    assert fixed[0.1].timeout_s == 2.0
+    assert fixed[0.02].timeout_s is None and fixed[0.01].timeout_s is None
+    assert fixed[0.01].reason == (
+        "the larger target 0.05 is already unreachable: the data contradict the model"
+    )
+    raised = {r.target: r for r in monotone((recs[0], recs[2]))}
+    assert raised[0.02].timeout_s == 2.0 and raised[0.02].bounded_by_observed

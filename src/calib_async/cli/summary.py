@@ -12,7 +12,6 @@ instead of rich's default 80, so a log file keeps one row per tier.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from numbers import Real
 from typing import Any
@@ -25,6 +24,7 @@ from rich.text import Text
 
 from calib_async.cli.canary_table import canary_table
 from calib_async.cli.plain_table import PlainTable as Table
+from calib_async.cli.repl_table import repl_table
 from calib_async.export.verdict import budget, checker_line, status_note, verdict
 
 log = structlog.get_logger("calib_async.cli.progress")
@@ -53,31 +53,6 @@ def summary_table(export: Mapping[str, Any], tiers: Sequence[str] = ()) -> Table
     return table
 
 
-def unreachable_notes(export: Mapping[str, Any], tiers: Sequence[str] = ()) -> list[str]:
-    """One line per tier whose recommended timeouts are unreachable: the first reason."""
-    out = []
-    for name, model in _tier_models(export, tiers):
-        recs = model.get("timeout_recommendations")
-        if not isinstance(recs, Mapping):
-            continue
-        reasons = [
-            (float(k), v["reason"])
-            for k, v in recs.items()
-            if isinstance(v, Mapping) and v.get("reason") and _same(k, _as_float(k))
-        ]
-        if reasons:
-            target, reason = max(reasons)
-            out.append(f"  {name}: ≤ {target:.0%} timeouts unreachable: {reason}")
-    return out
-
-
-def _as_float(key: Any) -> float:
-    try:
-        return float(key)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def print_verdict(console: Console, export: Mapping[str, Any]) -> None:
     """The answer: one line per tier with its details below, then which tier to use."""
     answer = verdict(export)
@@ -97,17 +72,18 @@ def print_summary(
     console: Console, export: Mapping[str, Any], *, tiers: Sequence[str] = (), log_lines: bool
 ) -> None:
     """Print the summary table and the validation verdict; also log one line per tier if asked."""
+    from calib_async.cli.summary_notes import tier_notes
     from calib_async.cli.summary_stability import stability_table
 
     print_verdict(console, export)
     stability = stability_table(_tier_models(export, tiers))
     canaries = canary_table(_tier_models(export, tiers))
-    _print_table(console, summary_table(export, tiers))
-    for line in unreachable_notes(export, tiers):
-        console.print(Text(line))
-    for table in (stability, canaries):
+    repl = repl_table(export)
+    for table in (summary_table(export, tiers), stability, canaries, repl):
         if table is not None:
             _print_table(console, table)
+    for line in tier_notes(_tier_models(export, tiers)):
+        console.print(line)
     report = export.get("validation_report")
     if isinstance(report, Mapping) and report.get("summary") is not None:
         passed = report.get("passed")

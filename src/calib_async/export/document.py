@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,15 @@ from calib_async.version import (
     __version__,
 )
 
+
+class _Dumper(yaml.SafeDumper):
+    """``yaml.safe_dump``'s dumper that also writes a StrEnum member (an outcome, a phase) as
+    its plain value, byte for byte what the value alone gives."""
+
+
+_Dumper.add_multi_representer(
+    StrEnum, lambda dumper, value: dumper.represent_str(str.__str__(value))
+)
 
 def build_export(
     fit: Any,
@@ -91,7 +101,9 @@ def write_export(path: Path, export: Mapping[str, Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         with open(tmp, "w", encoding="utf-8") as fh:
-            yaml.safe_dump(dict(export), fh, default_flow_style=False, sort_keys=False)
+            yaml.dump(
+                dict(export), fh, Dumper=_Dumper, default_flow_style=False, sort_keys=False
+            )
             fh.flush()
             os.fsync(fh.fileno())
         tmp.replace(path)

@@ -159,7 +159,7 @@ def _read_records(path: Path) -> tuple[dict[str, Any], dict[str, TelemetryRecord
     for raw in finished:
         try:
             record = TelemetryRecord.from_dict(dict(raw))
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise CalibError(
                 f"{path} holds records this version cannot read ({exc}); refit it with the "
                 "calibrate_noise that wrote it"
@@ -183,6 +183,7 @@ def _tier(entry: dict[str, Any]) -> Tier:
         max_file_mb=entry.get("max_file_mb"),
         output_cap_kb=int(entry.get("output_cap_kb", 64)),
         grace_s=float(entry.get("grace_s", 1.0)),
+        address_space_limit_mb=entry.get("address_space_limit_mb"),
     )
 
 

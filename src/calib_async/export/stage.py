@@ -29,13 +29,15 @@ def export_calibration(
     labeled: Sequence[LabeledRecord],
     stability: Mapping[str, Mapping[str, Any]] | None = None,
     canary_runs: CanaryRuns | None = None,
+    repl_designs: Sequence[Mapping[str, Any]] = (),
     profiles: Mapping[str, Any] | None = None,
     report_path: Path | None = None,
 ) -> tuple[dict[str, Any], Path | None]:
     """Write ``config.export`` (and the report unless disabled); the document and report path.
 
     ``stability`` maps a tier's name to keys added to its noise model (``flips``, ``load``);
-    ``canary_runs`` gives each tier its ``canaries`` section. The held-out split the statistics
+    ``canary_runs`` gives each tier its ``canaries`` section; ``repl_designs`` becomes the
+    top-level ``lean_repl_designs``. The held-out split the statistics
     used goes into ``labels.json`` (``validation_split``: the item ids, their count and sha256)
     and its count and sha256 into the YAML's ``validation_report.held_out_items``, so any
     figure can be recomputed from the log. ``profiles`` (checker profile name -> config)
@@ -55,6 +57,8 @@ def export_calibration(
     add_verdict_keys(
         export, telemetry, held_out=fit.held_out_items, confidence=fit.confidence
     )
+    if repl_designs:  # REPL-pool designs (calib_async.checkers.lean_repl.designs)
+        export["lean_repl_designs"] = [dict(d) for d in repl_designs]
     for tier_name, parts in (stability or {}).items():
         export["noise_models"][tier_name.lower()].update(parts)
     split = split_summary(fit.held_out_items, fit.validation_split, fit.seed)

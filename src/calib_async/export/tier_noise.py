@@ -58,6 +58,7 @@ class TierNoise:
             have = ", ".join(self.canaries) or "none (run with --canaries)"
             raise CalibError(f"tier {self.name} has no canary class {exploit!r}; it has {have}")
         return self.canaries[exploit]
+
     #: {target rate: ``{timeout_s, method, extrapolated, reason, ...}``} (newer files)
     timeout_recommendations: Mapping[float, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -181,8 +182,14 @@ class TierNoise:
         classes when the tier has timeouts (``timeout_rate`` > 0) but every conditional
         timeout rate present is 0 (older files exported 0.0 for lack of labels; timeouts
         must come from some class). A tier with timeouts therefore never samples a zero
-        timeout probability because a conditional rate is missing.
+        timeout probability because a conditional rate is missing. A rate that is only
+        partially identified (``_bounds`` wider than a point) is sampled at the midpoint of
+        its bounds instead, as :meth:`sampling_source` says.
         """
+        name = "timeout_given_valid" if truth is Truth.VERIFIED else "timeout_given_invalid"
+        identified = self._identified(name)
+        if identified is not None:
+            return identified
         own = self.timeout_given_valid if truth is Truth.VERIFIED else self.timeout_given_invalid
         both = (self.timeout_given_valid, self.timeout_given_invalid)
         rate = self.timeout_rate
@@ -193,14 +200,41 @@ class TierNoise:
     def spurious(self, truth: Truth) -> float:
         """The spurious fail (truth VERIFIED) or pass (INVALID) probability as sampled.
 
-        The exported rate; when it is None (not point-identified), the midpoint of its
-        ``_bounds``; without either, 0.
+        The midpoint of its ``_bounds`` when they are wider than a point (partially identified:
+        the exported rate assumes the undetermined labels are missing at random, which the
+        data cannot check); else the exported rate; without either, 0.
         """
+        identified = self._identified(
+            "spurious_fail_rate" if truth is Truth.VERIFIED else "spurious_pass_rate"
+        )
+        if identified is not None:
+            return identified
         if truth is Truth.VERIFIED:
             rate, bounds = self.spurious_fail_rate, self.spurious_fail_rate_bounds
         else:
             rate, bounds = self.spurious_pass_rate, self.spurious_pass_rate_bounds
         return _first(rate, (bounds[0] + bounds[1]) / 2 if bounds else None)
+
+    def _identified(self, name: str) -> float | None:
+        """The midpoint of ``<name>_bounds`` when the rate is partially identified, else None."""
+        bounds: tuple[float, float] | None = getattr(self, f"{name}_bounds")
+        if bounds is None or bounds[1] - bounds[0] <= 1e-12:
+            return None
+        return (bounds[0] + bounds[1]) / 2
+
+    def sampling_source(self, name: str) -> str:
+        """Which value :meth:`sample_outcome` uses for the conditional rate ``name``."""
+        if name not in _CONDITIONAL:
+            raise ValueError(f"{name!r} is not one of {', '.join(_CONDITIONAL)}")
+        bounds = getattr(self, f"{name}_bounds")
+        if self._identified(name) is not None:
+            return (
+                f"midpoint of the identification region [{bounds[0]:.3g}, {bounds[1]:.3g}] "
+                "(partially identified: undetermined labels)"
+            )
+        if getattr(self, name) is not None:
+            return "point estimate"
+        return "fallback (timeout_rate for a timeout rate, else 0)"
 
     def sample_outcome(
         self, true_outcome: Truth | Outcome | str, rng: np.random.Generator
@@ -213,7 +247,8 @@ class TierNoise:
         ``timeout_given_invalid`` (else ``timeout_rate``), otherwise PROOF_INVALID. Rates
         the calibration could not point-estimate fall back as :meth:`timeout_given` and
         :meth:`spurious` say: a tier with timeouts never samples zero timeouts for lack of
-        labels; a spurious rate without estimate takes the midpoint of its bounds, else 0.
+        labels; a partially identified rate is drawn at the midpoint of its bounds (never
+        the point estimate that assumes undetermined labels are missing at random).
         """
         probs = self.outcome_probabilities(_truth(true_outcome))
         u = float(rng.random())
@@ -254,10 +289,19 @@ class TierNoise:
             "timeout_given_invalid": self.timeout_given(Truth.INVALID),
             "spurious_fail_rate": self.spurious(Truth.VERIFIED),
             "spurious_pass_rate": self.spurious(Truth.INVALID),
+            "sampled_from": {name: self.sampling_source(name) for name in _CONDITIONAL},
             "duration_distribution": (
                 self.distribution.to_export() if self.distribution is not None else None
             ),
         }
+
+
+_CONDITIONAL = (
+    "spurious_fail_rate",
+    "spurious_pass_rate",
+    "timeout_given_valid",
+    "timeout_given_invalid",
+)
 
 
 def _first(*values: float | None) -> float:

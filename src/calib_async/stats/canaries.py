@@ -1,8 +1,9 @@
 """Spurious-pass rates per tier and exploit class, from canary runs (pure).
 
 A canary is invalid by construction, so every run is a draw from P(VERIFIED | this exploit):
-``spurious_pass_rate = passed / run`` with a Wilson interval
-(``scipy.stats.binomtest(passed, run).proportion_ci(method="wilson")``). A run that timed out
+``spurious_pass_rate = passed / run`` with a Clopper–Pearson interval
+(``calib_async.stats.binomial``: its coverage is at least the confidence for every true rate,
+where Wilson's drops to about 0.84 near 0 and 1 at 20 canaries). A run that timed out
 or failed for resources is counted in ``run`` and not in ``passed`` (the reward was not
 granted); ``outcomes`` keeps the breakdown. ``not_applicable`` counts the drawn items the
 class could not rewrite (never run). With no run the rate is None and ``status`` says why.
@@ -15,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from calib_async.records import Outcome, Phase, Tier
-from calib_async.stats.rates import wilson_interval
+from calib_async.stats.binomial import clopper_pearson
 from calib_async.telemetry.canaries import CanaryRuns
 
 
@@ -52,7 +53,7 @@ def class_rate(
         "run": run,
         "passed": passed,
         "spurious_pass_rate": passed / run if run else None,
-        "spurious_pass_rate_ci": list(wilson_interval(passed, run, confidence)) if run else None,
+        "spurious_pass_rate_ci": list(clopper_pearson(passed, run, confidence)) if run else None,
         "not_applicable": int(not_applicable),
         "outcomes": {k: int(v) for k, v in sorted(outcomes.items())},
         "status": "ok" if run else ("not_applicable" if not_applicable else "no_data"),

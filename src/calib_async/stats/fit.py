@@ -49,7 +49,7 @@ class CalibrationFit:
                     "items": self.n_items,
                     "duration_unit": "ms",
                     "rate_intervals": {
-                        "timeout_rate": "wilson (scipy binomtest)",
+                        "timeout_rate": "clopper_pearson (exact)",
                         "conditional rates": "stratified ratio, HT weights, Jeffreys Monte Carlo",
                     },
                     "split": "by item; models fitted on the training items only",
@@ -101,11 +101,12 @@ def fit_and_validate(
 
     * Items (``item_id``) are split once, seeded by ``seed``: a fraction ``validation_split``
       is held out, the rest trains every tier. One item's runs in all tiers stay together.
-    * Per tier (``calib_async.stats.tier_fit.fit_tier``): the timeout rate with a Wilson interval,
-      the four conditional rates with the stratified ratio estimator, the censored duration
-      model chosen by AIC with its goodness of fit (``bootstrap`` parametric-bootstrap
-      replicates; 0 disables the p-value), predicted budgets for target timeout rates, and
-      the load-sensitivity diagnostic (over all the tier's runs).
+    * Per tier (``calib_async.stats.tier_fit.fit_tier``): the timeout rate with a
+      Clopper–Pearson interval, the four conditional rates with the stratified ratio
+      estimator, the censored duration model chosen by AIC with its goodness of fit
+      (``bootstrap`` parametric-bootstrap replicates; 0 disables the p-value), predicted
+      budgets for target timeout rates, and the load-sensitivity diagnostic (over all the
+      tier's runs).
     * Validation (``calib_async.stats.validation.validate``) on the held-out items.
 
     A tier without data gets a result with a ``status`` saying so; this never raises for

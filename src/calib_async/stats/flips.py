@@ -12,13 +12,15 @@ R replicates). A *flip* is a pair of runs of one item with different outcomes.
   Clopper–Pearson interval on an *effective* sample size, as Korn & Graubard (1998) do for
   clustered survey proportions: n_eff = d(1-d) / var, where var is the item-level variance of
   the mean (s^2 of the per-item shares / n), scaled by (z / t_{n-1})^2 for the estimated
-  variance, and capped at n * min(m_i) / 2.
+  variance, and capped at n, the number of items (the independent units).
 * **The cap, and zero flips.** With no flip observed the variance is 0 and a bootstrap would
-  give the empty interval [0, 0]. The cap is what the data can support: for any number of
-  outcomes, P(all m runs of an item agree) = sum_k p_k^m <= (sum_k p_k^2)^(m/2) = (1-d_i)^(m/2),
-  so P(no flip in n items) <= (1-d)^(n m / 2) (Jensen). With zero flips the upper bound is
-  therefore 1 - (alpha/2)^(2/(n m)): 0.079 at n=30, m=3. It is valid whatever the items'
-  heterogeneity; simulation (scripts/stability_study.py) shows coverage and bias elsewhere.
+  give the empty interval [0, 0]. The cap is what the data can support whatever the items'
+  heterogeneity: an item of flip rate d_i shows a flip among its m >= 2 runs with probability
+  at least d_i (its first pair alone does), so P(no flip in n items) <= prod (1 - d_i)
+  <= (1 - d)^n. With zero flips the upper bound is therefore 1 - (alpha/2)^(1/n): 0.116 at
+  n = 30, whatever m. An earlier cap of n * m / 2 (valid for identical items only) covered
+  0.77 at 30 items x 10 runs when 5 % of the items flip; scripts/stability_study.py measures
+  coverage and bias in that case and others.
 * **Items with a flip.** The share of items whose runs are not all equal, with an exact
   (Clopper–Pearson) interval: items are independent.
 * **By outcome pair.** Disagreeing pairs split by the (unordered) pair of outcomes, e.g.
@@ -36,8 +38,10 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from calib_async.stats.binomial import clopper_pearson
+
 METHOD = (
-    "item_mean_of_pair_disagreement; clopper_pearson_effective_n (korn_graubard), cap n*min(m)/2"
+    "item_mean_of_pair_disagreement; clopper_pearson_effective_n (korn_graubard), cap n items"
 )
 
 
@@ -78,21 +82,13 @@ class FlipResult:
         }
 
 
-def clopper_pearson(x: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
-    """Exact binomial interval; ``x`` and ``n`` may be fractional (an effective sample)."""
-    alpha = 1.0 - confidence
-    low = 0.0 if x <= 0 else float(stats.beta.ppf(alpha / 2, x, n - x + 1))
-    high = 1.0 if x >= n else float(stats.beta.ppf(1 - alpha / 2, x + 1, n - x))
-    return low, high
-
-
 def flip_rate_ci(
     shares: np.ndarray, runs: np.ndarray, confidence: float = 0.95
 ) -> tuple[float, tuple[float, float], float]:
     """(estimate, interval, effective n) from per-item disagreement shares and run counts."""
     n = shares.size
     d = float(shares.mean())
-    cap = n * float(runs.min()) / 2.0
+    cap = float(n)  # the items are the independent units (module docstring)
     var = float(shares.var(ddof=1)) / n if n > 1 else 0.0
     if var > 0 and 0 < d < 1:
         z = stats.norm.ppf(0.5 + confidence / 2)
@@ -165,9 +161,9 @@ def flip_statistics(
     )
 
 
-def zero_flip_upper_bound(items: int, runs: int, confidence: float = 0.95) -> float:
-    """The upper bound with no flip among ``items`` items of ``runs`` runs each."""
-    return 1.0 - ((1.0 - confidence) / 2) ** (2.0 / (items * runs))
+def zero_flip_upper_bound(items: int, confidence: float = 0.95) -> float:
+    """The upper bound with no flip among ``items`` items (of any number of runs each)."""
+    return 1.0 - ((1.0 - confidence) / 2) ** (1.0 / items)
 
 
 __all__ = ["FlipResult", "clopper_pearson", "flip_statistics", "zero_flip_upper_bound"]

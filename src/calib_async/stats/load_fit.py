@@ -22,8 +22,9 @@ Exported per tier: intercept and slope with intervals, the penalised likelihood-
 for "no load effect", per level the observed rate (exact interval) and the predicted rate
 (profile interval), and ``max_concurrency_for_rate``: for each target rate the largest tested
 concurrency whose predicted rate (``estimate``) or whose upper confidence bound
-(``conservative``) stays at or below the target. It is never extrapolated beyond the largest
-level tested; ``null`` when even level 1 exceeds the target.
+(``conservative``, a one-sided confidence bound for the estimate) stays at or below the target.
+It is searched between the smallest and the largest level tested, never extrapolated beyond
+either; ``null`` with a ``reason`` when even the smallest tested level exceeds the target.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class LoadFit:
     slope_ci: tuple[float | None, float | None] | None = None
     slope_p_value: float | None = None
     separation: str | None = None
-    max_concurrency_for_rate: dict[float, dict[str, int | None]] = field(default_factory=dict)
+    max_concurrency_for_rate: dict[float, dict[str, Any]] = field(default_factory=dict)
     reason: str | None = None
 
     def predict(self, level: float) -> float:
@@ -83,6 +84,7 @@ class LoadFit:
             separation=self.separation,
             levels=self.levels,
             max_concurrency_tested=max((row["level"] for row in self.levels), default=None),
+            min_concurrency_tested=min((row["level"] for row in self.levels), default=None),
             max_concurrency_for_rate={
                 float(r): v for r, v in self.max_concurrency_for_rate.items()
             },
@@ -225,7 +227,8 @@ def fit_load(
             "are shrunk by Firth's penalty; read the upper (lower) bounds"
         ),
     )  # fmt: skip
-    mc = {t: _max_concurrency(fit, x, n, y, t, int(distinct.max()), confidence) for t in targets}
+    bottom, top = int(distinct.min()), int(distinct.max())
+    mc = {t: _max_concurrency(fit, x, n, y, t, (bottom, top), confidence) for t in targets}
     return dataclasses.replace(fit, max_concurrency_for_rate=mc)
 
 
@@ -243,22 +246,37 @@ def _predicted_ci(
 
 
 def _max_concurrency(
-    fit: LoadFit, x: np.ndarray, n: np.ndarray, y: np.ndarray, target: float, top: int,
-    confidence: float,
-) -> dict[str, int | None]:  # fmt: skip
-    """Largest k in 1..top with predicted rate (upper bound) <= target, all smaller k too."""
+    fit: LoadFit, x: np.ndarray, n: np.ndarray, y: np.ndarray, target: float,
+    tested: tuple[int, int], confidence: float,
+) -> dict[str, Any]:  # fmt: skip
+    """Largest tested-range k with predicted rate (upper bound) <= target, all smaller k too.
+
+    Levels below the smallest tested one are never returned: the fit says nothing there.
+    """
+    bottom, top = tested
     estimate: int | None = None
-    for k in range(1, top + 1):
+    for k in range(bottom, top + 1):
         if fit.predict(k) > target:
             break
         estimate = k
     conservative: int | None = None
     upper_known = {row["level"]: row["predicted_ci"][1] for row in fit.levels}
-    for k in range(1, (estimate or 0) + 1):
+    for k in range(bottom, (estimate or 0) + 1):
         upper = upper_known.get(k)
         if upper is None:
             upper = _predicted_ci(x, n, y, k, confidence)[1]
         if upper is None or upper > target:
             break
         conservative = k
-    return {"estimate": estimate, "conservative": conservative}
+    out: dict[str, Any] = {"estimate": estimate, "conservative": conservative}
+    if estimate is None:
+        out["reason"] = (
+            f"the predicted rate exceeds {target:g} already at the smallest tested level "
+            f"{bottom}; lower levels were not tested"
+        )
+    elif conservative is None:
+        out["reason"] = (
+            f"the upper confidence bound exceeds {target:g} already at the smallest tested "
+            f"level {bottom}"
+        )
+    return out

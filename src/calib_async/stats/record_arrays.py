@@ -6,8 +6,10 @@ Stages 4-5 read every record once, here; everything downstream works on arrays.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -44,6 +46,9 @@ class RunColumns:
     timeout_ms: np.ndarray  # float64: the run's own budget
     load_avg_1m: np.ndarray  # float64
     concurrency: np.ndarray  # float64
+    #: float64: when the run started, in seconds since the epoch (the record's timestamp, taken
+    #: when it finished, minus its duration); None when the caller has no times
+    started_s: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.item.shape[0])
@@ -57,6 +62,7 @@ class RunColumns:
             timeout_ms=self.timeout_ms[mask],
             load_avg_1m=self.load_avg_1m[mask],
             concurrency=self.concurrency[mask],
+            started_s=None if self.started_s is None else self.started_s[mask],
         )
 
 
@@ -95,16 +101,18 @@ def to_columns(
     """Column-wise view of the telemetry-phase runs and labels of ``tiers``.
 
     Records of other tiers and label-phase runs (escalations, consensus) are ignored: the
-    noise model describes what a tier's own runs say.
+    noise model describes what a tier's own runs say. So are runs the driver could not watch
+    (warning ``driver_paused``: it was stopped when the run ended, so whether the run kept its
+    budget is unknown).
     """
     wanted = set(tiers)
     item_index: dict[str, int] = {}
-    rows: dict[str, list[tuple[int, int, bool, float, float, float, float]]] = {
+    rows: dict[str, list[tuple[int, int, bool, float, float, float, float, float]]] = {
         t: [] for t in tiers
     }
     telemetry_phase = Phase.TELEMETRY.value
     for r in telemetry:
-        if r.tier not in wanted or r.phase != telemetry_phase:
+        if r.tier not in wanted or r.phase != telemetry_phase or "driver_paused" in r.warnings:
             continue
         idx = item_index.setdefault(r.item_id, len(item_index))
         rows[r.tier].append(
@@ -116,6 +124,7 @@ def to_columns(
                 float(r.timeout_s) * 1000.0,
                 float(r.load_avg_1m),
                 float(r.concurrency),
+                _epoch_s(r.timestamp) - float(r.duration_ms) / 1000.0,
             )
         )
     label_rows: dict[str, list[tuple[int, int, int]]] = {t: [] for t in tiers}
@@ -153,7 +162,20 @@ def _canonical_labels(labels: LabelColumns, rank: np.ndarray) -> LabelColumns:
     return labels.subset(np.lexsort((labels.truth, labels.outcome, labels.item)))
 
 
-def _run_columns(rows: list[tuple[int, int, bool, float, float, float, float]]) -> RunColumns:
+def _epoch_s(timestamp: str) -> float:
+    """Seconds since the epoch of an ISO 8601 timestamp; NaN when it cannot be read."""
+    try:
+        moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return math.nan
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _run_columns(
+    rows: list[tuple[int, int, bool, float, float, float, float, float]],
+) -> RunColumns:
     if not rows:
         empty_f = np.zeros(0, dtype=np.float64)
         return RunColumns(
@@ -164,8 +186,9 @@ def _run_columns(rows: list[tuple[int, int, bool, float, float, float, float]]) 
             timeout_ms=empty_f,
             load_avg_1m=empty_f,
             concurrency=empty_f,
+            started_s=empty_f,
         )
-    item, outcome, timed_out, duration, timeout, load, conc = zip(*rows, strict=True)
+    item, outcome, timed_out, duration, timeout, load, conc, started = zip(*rows, strict=True)
     return RunColumns(
         item=np.asarray(item, dtype=np.int64),
         outcome=np.asarray(outcome, dtype=np.int8),
@@ -174,6 +197,7 @@ def _run_columns(rows: list[tuple[int, int, bool, float, float, float, float]]) 
         timeout_ms=np.asarray(timeout, dtype=np.float64),
         load_avg_1m=np.asarray(load, dtype=np.float64),
         concurrency=np.asarray(conc, dtype=np.float64),
+        started_s=np.asarray(started, dtype=np.float64),
     )
 
 

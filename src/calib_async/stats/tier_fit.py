@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from calib_async.stats.binomial import CLOPPER_PEARSON, clopper_pearson
 from calib_async.stats.durations import DEFAULT_RESOLUTION_MS, DurationModel
 from calib_async.stats.gof import DEFAULT_MAX_N, GoodnessOfFit
 from calib_async.stats.load import load_sensitivity
@@ -19,10 +20,10 @@ from calib_async.stats.rates import (
     INSUFFICIENT,
     OK,
     RateEstimate,
-    binomial_rate,
     conditional_rates,
 )
 from calib_async.stats.record_arrays import OUTCOMES, TIMEOUT_CODE, LabelColumns, RunColumns
+from calib_async.stats.stationarity import DRIFT, LOAD_BURST, Stationarity, check_stationarity
 from calib_async.stats.timeouts import TierTimeouts, fit_tier_timeouts
 
 #: Tier status values.
@@ -30,6 +31,8 @@ TIER_OK = "ok"
 TIER_PARTIAL = "partial"  # some rate or the duration model could not be estimated
 TIER_NO_RECORDS = "no_records"
 TIER_NO_COMPLETED_RUNS = "no_completed_runs"  # every run timed out: no duration model
+TIER_DRIFT = DRIFT  # outcomes or durations change over the run (``stats.stationarity``)
+TIER_LOAD_BURST = LOAD_BURST  # ... and the load average explains the change
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,8 @@ class TierFit:
     posterior: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
     #: Reported timeouts, duration model status, recommendations (``stats.timeouts``).
     timeouts: TierTimeouts | None = None
+    #: Outcomes and durations against run order (``stats.stationarity``).
+    stationarity: Stationarity | None = None
 
     def distribution_export(self) -> dict[str, Any]:
         """The ``timeout_distribution`` mapping (``type`` None when there is no model).
@@ -80,7 +85,10 @@ class TierFit:
           ``params`` (named, loc fixed at 0), ``loglik``, ``aic``, ``goodness_of_fit``
           (``calib_async.stats.gof``), ``censoring`` counts, ``status``.
         * ``training_samples``: telemetry runs of the tier in the training split.
-        * ``status``: "ok" | "partial" | "no_records" | "no_completed_runs".
+        * ``status``: "ok" | "partial" | "no_records" | "no_completed_runs" | "drift" |
+          "load_burst" (the last two: ``stationarity`` rejects; they replace "ok" and
+          "partial", and ``status_reason`` says what changed, with the numbers).
+        * ``stationarity``: ``calib_async.stats.stationarity``.
         * ``counts``: runs, runs per outcome, wall-clock kills, and per rate its status, method
           and counts (n, k; or labelled, events, weighted totals, undetermined, unlabelled
           strata).
@@ -110,6 +118,8 @@ class TierFit:
             out[name] = est.rate
             out[f"{name}_ci"] = list(est.ci) if est.ci else None
         out["status"] = self.status
+        if self.stationarity is not None and self.stationarity.broken:
+            out["status_reason"] = self.stationarity.message()
         out["timeout_s"] = self.timeout_s
         out["counts"] = {
             "records": self.training_samples,
@@ -139,6 +149,8 @@ class TierFit:
                 r.target: r.to_export() for r in self.timeouts.recommendations
             }
         out["load_sensitivity"] = dict(self.load_sensitivity)
+        if self.stationarity is not None:
+            out["stationarity"] = self.stationarity.to_export()
         for name, est in self.conditional.items():  # partial identification (stats.rates)
             out[f"{name}_bounds"] = list(est.bounds) if est.bounds else None
         shares = [e.counts.get("undetermined_share") for e in self.conditional.values()]
@@ -150,6 +162,14 @@ class TierFit:
 
     def rate(self, name: str) -> RateEstimate:
         return self.rates()[name]
+
+
+def exact_rate(name: str, k: int, n: int, confidence: float = 0.95) -> RateEstimate:
+    """k / n with its Clopper–Pearson interval (rare timeouts: ``stats.binomial``)."""
+    counts = {"n": int(n), "k": int(k)}
+    if n <= 0:
+        return RateEstimate(name, None, None, INSUFFICIENT, CLOPPER_PEARSON, counts)
+    return RateEstimate(name, k / n, clopper_pearson(k, n, confidence), OK, CLOPPER_PEARSON, counts)
 
 
 def fit_tier(
@@ -174,7 +194,7 @@ def fit_tier(
     outcome_counts = np.bincount(runs.outcome, minlength=len(OUTCOMES))
     n_timeout = int(outcome_counts[TIMEOUT_CODE])
     wall = int(runs.timed_out.sum())
-    timeout_rate = binomial_rate("timeout_rate", n_timeout, n, confidence)
+    timeout_rate = exact_rate("timeout_rate", n_timeout, n, confidence)
     conditional, posterior = conditional_rates(
         outcome_counts, labels, confidence=confidence, rng=rng
     )
@@ -207,6 +227,11 @@ def fit_tier(
         status = TIER_PARTIAL
     else:
         status = TIER_OK
+    stationarity = check_stationarity(
+        load_runs if load_runs is not None else runs, alpha=round(1 - confidence, 12)
+    )
+    if stationarity.broken and status in (TIER_OK, TIER_PARTIAL):
+        status = stationarity.status
     return TierFit(
         tier=tier,
         timeout_s=float(timeout_s),
@@ -222,4 +247,5 @@ def fit_tier(
         load_sensitivity=load,
         posterior=posterior,
         timeouts=timeouts,
+        stationarity=stationarity,
     )

@@ -19,6 +19,9 @@
     budget suffices, the data contradict the model and the target is reported unreachable;
   - ``kaplan_meier`` (misfit): the smallest observed budget meeting r, else unreachable;
   - ``extrapolated``: the budget is beyond the largest budget any run had.
+* **Monotone in the target.** A smaller target never gets a shorter budget than a larger
+  one, and once a target is unreachable every smaller one is too, with the reason
+  (``monotone``).
 """
 
 from __future__ import annotations
@@ -261,7 +264,7 @@ def fit_tier_timeouts(
     out = TierTimeouts(
         model, gof, status, tuple(reasons), len(runs), n_rep, timeout_ms, max_budget, km, ()
     )
-    recs = tuple(recommend(out, float(r)) for r in targets)
+    recs = monotone(tuple(recommend(out, float(r)) for r in targets))
     return TierTimeouts(
         model,
         gof,
@@ -276,6 +279,27 @@ def fit_tier_timeouts(
         rate_ci,
         floor_ci,
     )
+
+
+def monotone(recs: tuple[Recommendation, ...]) -> tuple[Recommendation, ...]:
+    """Recommendations made monotone in the target (module docstring), in input order."""
+    fixed: dict[float, Recommendation] = {}
+    budget, blocked = 0.0, None
+    for rec in sorted(recs, key=lambda r: -r.target):
+        if blocked is not None and rec.timeout_s is not None:
+            reason = (
+                f"the larger target {blocked.target:g} is already unreachable: {blocked.reason}"
+            )
+            rec = Recommendation(rec.target, None, "unreachable", reason=reason)
+        elif rec.timeout_s is None:
+            blocked = blocked or rec
+        elif rec.timeout_s < budget:
+            rec = Recommendation(
+                rec.target, budget, rec.method, rec.extrapolated, bounded_by_observed=True
+            )
+        budget = max(budget, rec.timeout_s or 0.0)
+        fixed[rec.target] = rec
+    return tuple(fixed[r.target] for r in recs)
 
 
 def _observed_budget(t: TierTimeouts, target: float) -> float | None:
