@@ -36,6 +36,7 @@ BUILTIN = {
     "lean": "calib_async.checkers.lean",
     "lean_repl": "calib_async.checkers.lean_repl",
     "simulated": "calib_async.checkers.simulated",
+    "service": "calib_async.checkers.service",
 }
 
 

@@ -25,6 +25,7 @@ from rich.text import Text
 from calib_async.cli.canary_table import canary_table
 from calib_async.cli.plain_table import PlainTable as Table
 from calib_async.cli.repl_table import repl_table
+from calib_async.cli.service_table import service_tables
 from calib_async.export.verdict import budget, checker_line, status_note, verdict
 
 log = structlog.get_logger("calib_async.cli.progress")
@@ -79,7 +80,7 @@ def print_summary(
     stability = stability_table(_tier_models(export, tiers))
     canaries = canary_table(_tier_models(export, tiers))
     repl = repl_table(export)
-    for table in (summary_table(export, tiers), stability, canaries, repl):
+    for table in (summary_table(export, tiers), stability, canaries, repl, *service_tables(export)):
         if table is not None:
             _print_table(console, table)
     for line in tier_notes(_tier_models(export, tiers)):

@@ -6,7 +6,6 @@ Keys follow the plan's section 9; additions live beside them and the file carrie
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -17,6 +16,7 @@ import yaml
 
 from calib_async.config.run import RunConfig
 from calib_async.errors import CalibError
+from calib_async.inputs.atomic import write_atomic
 from calib_async.records import Tier
 from calib_async.version import (
     SCHEMA_VERSION,
@@ -95,17 +95,7 @@ def build_export(
 
 
 def write_export(path: Path, export: Mapping[str, Any]) -> None:
-    """Write YAML atomically (temp file + rename), so a reader never sees half a file."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            yaml.dump(
-                dict(export), fh, Dumper=_Dumper, default_flow_style=False, sort_keys=False
-            )
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
-    except OSError as exc:
-        raise CalibError(f"cannot write --export {path}: {exc.strerror or exc}") from None
+    """Write YAML atomically (per-process temp file + rename), so a reader never sees half a
+    file and a failed write leaves no temp file."""
+    text = yaml.dump(dict(export), Dumper=_Dumper, default_flow_style=False, sort_keys=False)
+    write_atomic(Path(path), text.encode("utf-8"), "--export")

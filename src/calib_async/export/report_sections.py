@@ -32,6 +32,7 @@ OPTIONAL_SECTIONS: tuple[str, ...] = (
     "calib_async.export.report_canaries:render_section",
     "calib_async.export.report_stability:render_section",
     "calib_async.export.report_repl:render_section",
+    "calib_async.export.report_service:render_section",
 )
 
 

@@ -81,11 +81,7 @@ class Command:
     flags: frozenset[str] = frozenset()
 
 
-def _first_line(data: bytes) -> str | None:
-    for line in data.decode("utf-8", errors="replace").splitlines():
-        if line.strip():
-            return line.strip()[:300]
-    return None
+_CLEAN = Verdict(Outcome.VERIFIED)
 
 
 def _last_line(data: bytes) -> str | None:
@@ -115,6 +111,8 @@ def classify_exchange(ex: Exchange, command: Command, strict: Strictness) -> Ver
     reply = ex.reply
     if reply.error is not None:
         return Verdict(Outcome.VERIFIER_ERROR, first_error=f"REPL error: {reply.error[:280]}")
+    if not reply.messages and not reply.sorries and not command.flags and not strict.audit_axioms:
+        return _CLEAN  # the common case: nothing to read
     messages = list(reply.messages)
     window = command.audit_window if strict.audit_axioms else None
     answers = positioned_answers(messages, *window) if window is not None else {}
