@@ -177,9 +177,9 @@ async def _claimed_stages(
     )
 
     def stages_4_to_6() -> tuple[dict[str, Any], Path | None]:
+        from calib_async.export.experiments import Experiments
         from calib_async.export.stage import export_calibration
         from calib_async.stats.fit import fit_and_validate
-        from calib_async.stats.stability import stability_models
 
         def to_loop(event: Event) -> None:  # listeners run on the event-loop thread
             anyio.from_thread.run_sync(emit, listeners, event)
@@ -201,9 +201,6 @@ async def _claimed_stages(
             own_judge=truth.own_judge,
         )
         to_loop(StageFinished(5, "cross-tier validation", {"passed": fit.validation.passed}))
-        stability = stability_models(
-            telemetry, replicate_runs, load.records, tiers=tiers, block_order=load.block_order
-        )
         to_loop(StageStarted(6, "export"))
         export, report_path = export_calibration(
             fit,
@@ -213,10 +210,14 @@ async def _claimed_stages(
             run_id=run_id,
             telemetry=telemetry,
             labeled=truth.labeled,
-            stability=stability,
-            canary_runs=canary_runs,
-            repl_designs=repl_designs,
-            service_designs=service_designs,
+            experiments=Experiments(
+                replicates=replicate_runs,
+                load=load.records,
+                block_order=load.block_order,
+                canaries=canary_runs,
+                repl_designs=repl_designs,
+                service_designs=service_designs,
+            ),
         )
         to_loop(StageFinished(6, "export", {"path": str(config.export)}))
         return export, report_path

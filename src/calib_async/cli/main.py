@@ -12,6 +12,7 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from calib_async.cli.args import (
     PROG,
@@ -25,6 +26,12 @@ from calib_async.cli.streams import detach_stdout, stdout_usable
 from calib_async.errors import CalibError
 
 EXIT_ALL_FAILED = 3
+
+if TYPE_CHECKING:  # imported lazily at run time: `--help` stays fast
+    from calib_async.cli.progress import ProgressDisplay
+    from calib_async.config.run import RunConfig
+    from calib_async.events import Listener
+    from calib_async.pipeline import CalibrationResult
 
 
 def _resume_command(argv: Sequence[str]) -> str:
@@ -175,14 +182,14 @@ def _calibrate_main(argv: list[str]) -> int:
     return 0
 
 
-async def _run(config: object, display: object) -> object:
+async def _run(config: RunConfig, display: ProgressDisplay) -> CalibrationResult:
     from calib_async.cli.prewarm import Prewarm
     from calib_async.cli.signals import run_until_signal
     from calib_async.pipeline import run_calibration
 
-    listeners = [display, Prewarm()]
+    listeners: list[Listener] = [display, Prewarm()]
     return await run_until_signal(
-        lambda: run_calibration(config, listeners=listeners)  # type: ignore[arg-type]
+        lambda: run_calibration(config, listeners=listeners)
     )
 
 

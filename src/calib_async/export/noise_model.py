@@ -88,7 +88,8 @@ class NoiseModel:
         models = document.get("noise_models")
         if not isinstance(models, Mapping) or not models:
             raise CalibError("noise_models: missing or empty; expected one mapping per tier")
-        meta_tiers = meta.get("tiers") if isinstance(meta.get("tiers"), Mapping) else {}
+        raw_tiers = meta.get("tiers")
+        meta_tiers: Mapping[str, Any] = raw_tiers if isinstance(raw_tiers, Mapping) else {}
         display = {str(name).lower(): str(name) for name in meta_tiers}
         tiers: dict[str, TierNoise] = {}
         for key, raw in models.items():
@@ -211,7 +212,7 @@ def _parse_tier(name: str, where: str, raw: Any, meta_tier: Any) -> TierNoise:
         distribution=distribution,
         timeout_for_rate=timeout_for_rate,
         timeout_recommendations=recommendations,
-        training_samples=samples,
+        training_samples=None if samples is None else int(samples),
         timeout_s=None if timeout_s is None else positive_number(timeout_s, f"{where}.timeout_s"),
         canaries=parse_canary_rates(raw.get("canaries"), f"{where}.canaries"),
         status=str(raw["status"]) if isinstance(raw.get("status"), str) else None,

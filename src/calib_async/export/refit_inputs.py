@@ -48,6 +48,7 @@ class LabelsDoc:
     tiers: tuple[Tier, ...]
     sample: tuple[SampleEntry, ...]
     log_digest: str | None
+    experiments: object = None  # checked by export.experiments.read_experiments
     #: the reference's votes and own-judge tiers (``labels.store``), as read; None if absent
     reference: Mapping[str, Any] | None = None
     own_judge: Mapping[str, str] | None = None
@@ -100,6 +101,7 @@ def read_labels_doc(path: Path) -> LabelsDoc:
         log_digest=digest,
         reference=doc["reference"] if isinstance(doc.get("reference"), Mapping) else None,
         own_judge=doc["own_judge"] if isinstance(doc.get("own_judge"), Mapping) else None,
+        experiments=doc.get("experiments"),
     )
 
 
@@ -138,11 +140,13 @@ def _text(entry: Mapping[str, Any], key: str, where: str) -> str:
 
 
 def _enum(kind: type[_E], value: object, where: str) -> _E:
-    try:
-        return kind(value)
-    except (ValueError, TypeError):
-        allowed = ", ".join(m.value for m in kind)
-        raise CalibError(f"{where} must be one of {allowed}, not {describe(value)}") from None
+    if isinstance(value, str):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    allowed = ", ".join(m.value for m in kind)
+    raise CalibError(f"{where} must be one of {allowed}, not {describe(value)}")
 
 
 def _optional_int(entry: Mapping[str, Any], key: str, where: str) -> int | None:

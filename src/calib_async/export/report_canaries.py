@@ -35,8 +35,9 @@ def _cell(entry: Any) -> str:
         if isinstance(ci, list | tuple) and len(ci) == 2 and all(isinstance(c, Real) for c in ci)
         else ""
     )
+    colour = heat_colour(float(rate))
     return (
-        f'<td class="canary" data-rate="{rate:.4f}" style="background:{heat_colour(rate)}">'
+        f'<td class="canary" data-rate="{rate:.4f}" style="background:{colour}">'
         f"<b>{rate:.2f}</b> ({esc(str(passed))}/{esc(str(run))}){interval}</td>"
     )
 

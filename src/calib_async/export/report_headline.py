@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from numbers import Real
-from typing import Any
+from typing import Any, TypeGuard
 
 from calib_async.export.report_html import esc, fmt, value_html
 
@@ -86,8 +86,9 @@ def tier_table(tier: str, model: Mapping[str, Any]) -> str:
     caption = esc(tier)
     if timeout_s is not None:
         caption += f" · timeout {timeout_s:g} s"
-    if _num(n) is not None:
-        caption += f" · n = {int(n)} training runs"
+    n_runs = _num(n)
+    if n_runs is not None:
+        caption += f" · n = {int(n_runs)} training runs"
     rows = [_rate_row(model, *spec) for spec in RATES if spec[0] in model]
     rows += _timeout_rows(model, timeout_s)
     rows += _flag_rows(model)
@@ -268,5 +269,5 @@ def _num(value: Any) -> float | None:
     return float(value)
 
 
-def _pair(ci: Any) -> bool:
+def _pair(ci: Any) -> TypeGuard[Sequence[Any]]:
     return isinstance(ci, list | tuple) and len(ci) == 2 and all(_num(c) is not None for c in ci)

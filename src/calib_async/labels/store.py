@@ -11,7 +11,8 @@ Layout (``format`` 2; a file without ``format`` is the first layout, ``items`` o
      "reference": {"<item>": {"votes": {"<source>": [verified, invalid]}, "gold"}},
      "own_judge": {"<tier>": "<why its consensus is its own check>"},
      "validation_split": {"fraction", "seed", "count", "sha256", "held_out": [ids]},
-     "validation_splits": {"<sha256>": {"fraction", "seed", "count", "held_out"}, ...}}
+     "validation_splits": {"<sha256>": {"fraction", "seed", "count", "held_out"}, ...},
+     "experiments": {"replicates": [task keys], "load": ..., "canaries": ..., ...}}
 
 ``sample`` is the labelled sample (each sampled telemetry record by task key, with its
 stratum, Horvitz–Thompson weight and label); ``run`` is what stages 4-6 need besides the log;
@@ -20,7 +21,8 @@ statistics of the latest export used, their count and :func:`split_digest`;
 ``validation_splits`` keeps every split an export named, by digest. ``reference`` holds each
 sampled item's consensus votes by error source and its gold evidence: the input of the
 reference's error model (``calib_async.labels.latent``), so ``refit`` corrects the rates the
-same way.
+same way. ``experiments`` (stage 6) names the runs and designs of the export's experiment
+blocks (:mod:`calib_async.export.experiments`).
 """
 
 from __future__ import annotations
@@ -161,6 +163,14 @@ def record_split(path: Path, split: Mapping[str, Any]) -> None:
     kept = dict(doc.get("validation_splits") or {})
     kept[str(split["sha256"])] = {k: v for k, v in split.items() if k != "sha256"}
     doc["validation_splits"] = kept
+    _write(path, doc)
+
+
+def record_experiments(path: Path, experiments: Mapping[str, Any]) -> None:
+    """Set ``experiments`` (what the export's experiment blocks came from, see
+    :mod:`calib_async.export.experiments`) in an existing ``labels.json``."""
+    doc = read_labels_json(path)
+    doc["experiments"] = dict(experiments)
     _write(path, doc)
 
 

@@ -42,7 +42,7 @@ class CalibrationFit:
 
     def to_export(self) -> dict[str, Any]:
         """Plain Python types only (no numpy scalars, no tuples, non-finite floats as None)."""
-        return plain(
+        exported: dict[str, Any] = plain(
             {
                 "noise_models": {name: fit.to_export() for name, fit in self.tiers.items()},
                 "validation_report": self.validation.to_export(),
@@ -62,6 +62,7 @@ class CalibrationFit:
                 },
             }
         )
+        return exported
 
 
 def plain(value: Any) -> Any:

@@ -117,8 +117,9 @@ def _corner_draws(
     theta[:, fixed] = corner.fixed[fixed]
     weighted = pi * theta
     with np.errstate(invalid="ignore", divide="ignore"):
-        sample = weighted[:, event].sum(axis=1) / weighted.sum(axis=1)
-    return sample[np.isfinite(sample)]
+        sample: np.ndarray = weighted[:, event].sum(axis=1) / weighted.sum(axis=1)
+    finite: np.ndarray = sample[np.isfinite(sample)]
+    return finite
 
 
 def _events(corner: _Corner, event: np.ndarray, side: np.ndarray) -> tuple[float, bool]:

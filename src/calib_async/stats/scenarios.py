@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from calib_async.records import LabeledRecord, TelemetryRecord
 from calib_async.stats.fit import fit_and_validate
 from calib_async.stats.rates import RateEstimate, binomial_rate, conditional_rates
 from calib_async.stats.record_arrays import OUTCOMES, TIMEOUT_CODE, to_columns
@@ -107,7 +108,10 @@ class ScenarioResult:
 
 
 def _rates_only(
-    scenario: RateScenario, telemetry: list, labeled: list, rng: np.random.Generator
+    scenario: RateScenario,
+    telemetry: list[TelemetryRecord],
+    labeled: list[LabeledRecord],
+    rng: np.random.Generator,
 ) -> dict[str, dict[str, RateEstimate]]:
     """Every tier's rates on all records (no split, no duration model): the fast path."""
     names = [t.name for t in scenario.model.tiers]
