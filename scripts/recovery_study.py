@@ -21,6 +21,8 @@ every sampled timeout undetermined, a label sample below 3 x the strata, strata 
 labels. Goals: every exported CI covers the truth >= 93 %; relative bias < 10 % where the
 rate is point-identified.
 
+Label-error scenarios (wrong reference labels): scripts/label_error_study.py.
+
 Usage: python scripts/recovery_study.py [--reps 400] [--aic-reps 200] [--gof-reps 60]
        python scripts/recovery_study.py --only-rates [--rate-reps 100] [--rate-scenario NAME]
 """

@@ -17,6 +17,7 @@ from typing import Any
 import anyio
 import structlog
 
+from calib_async.checkers.preflight import check_executables
 from calib_async.checkers.service import run as service_run
 from calib_async.config.run import RunConfig
 from calib_async.config.setup import (
@@ -29,6 +30,7 @@ from calib_async.config.startable import check_checkers_can_start
 from calib_async.corpus.stage import select_items
 from calib_async.errors import CalibError, only_calib_error
 from calib_async.events import Event, Listener, StageFinished, StageStarted, emit
+from calib_async.labels.judges import own_judge_tiers
 from calib_async.labels.manual import check_manual_targets, load_manual_labels
 from calib_async.labels.stage import establish_ground_truth
 from calib_async.profiles import CheckerConfig
@@ -40,6 +42,8 @@ from calib_async.telemetry.load_experiment import check_levels, run_load_experim
 from calib_async.telemetry.replicates import run_replicates
 from calib_async.telemetry.session import open_session
 from calib_async.telemetry.stage import collect_telemetry
+
+log = structlog.get_logger(__name__)
 
 log = structlog.get_logger(__name__)
 
@@ -83,6 +87,9 @@ async def run_calibration(
 async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> CalibrationResult:
     prepare_outputs(config)
     checker = load_checker_setup(config)
+    tiers = selected_tiers(config, checker)
+    # every checker is installed before anything runs (a missing one fails every run)
+    check_executables(checker, [*(t.verifier for t in tiers), *consensus_profiles(config, checker)])
     if config.manual_labels is not None:  # a bad file fails now, not after stage 2
         load_manual_labels(config.manual_labels)
     # one driver per output directory; no checker outlives it (runner/leftovers.py)
@@ -112,6 +119,11 @@ async def _claimed_stages(
 ) -> CalibrationResult:
     run_id = uuid.uuid4().hex[:12]
     tiers = selected_tiers(config, checker)
+    own_judge = own_judge_tiers(
+        {t.name: t.verifier for t in tiers}, consensus_profiles(config, checker), checker
+    )
+    for tier, reason in own_judge.items():  # said at start: the user may stop and fix it
+        log.warning("tier labels unverified", tier=tier, reason=reason)
     levels = check_levels(config.load_levels, config.workers)
     canaries = canary_classes(config, checker, tiers)  # a bad class name fails before any run
 
@@ -165,9 +177,9 @@ async def _claimed_stages(
     )
 
     def stages_4_to_6() -> tuple[dict[str, Any], Path | None]:
+        from calib_async.export.experiments import Experiments
         from calib_async.export.stage import export_calibration
         from calib_async.stats.fit import fit_and_validate
-        from calib_async.stats.stability import stability_models
 
         def to_loop(event: Event) -> None:  # listeners run on the event-loop thread
             anyio.from_thread.run_sync(emit, listeners, event)
@@ -185,11 +197,10 @@ async def _claimed_stages(
             seed=config.seed,
             bootstrap=config.bootstrap,
             on_fitted=fitted,
+            reference=truth.reference,
+            own_judge=truth.own_judge,
         )
         to_loop(StageFinished(5, "cross-tier validation", {"passed": fit.validation.passed}))
-        stability = stability_models(
-            telemetry, replicate_runs, load.records, tiers=tiers, block_order=load.block_order
-        )
         to_loop(StageStarted(6, "export"))
         export, report_path = export_calibration(
             fit,
@@ -199,10 +210,14 @@ async def _claimed_stages(
             run_id=run_id,
             telemetry=telemetry,
             labeled=truth.labeled,
-            stability=stability,
-            canary_runs=canary_runs,
-            repl_designs=repl_designs,
-            service_designs=service_designs,
+            experiments=Experiments(
+                replicates=replicate_runs,
+                load=load.records,
+                block_order=load.block_order,
+                canaries=canary_runs,
+                repl_designs=repl_designs,
+                service_designs=service_designs,
+            ),
             profiles=checker.verifiers,
         )
         to_loop(StageFinished(6, "export", {"path": str(config.export)}))

@@ -181,7 +181,45 @@ def _loop_dir(d: Path) -> None:
     (d / "corpus" / "loop").symlink_to(d / "corpus")
 
 
+def _checker_case(
+    argv: Callable[[Path], list[str]], default: str = "PROOF_INVALID"
+) -> Callable[[Path], list[str]]:
+    """A run whose only profile runs ``argv(case_dir)``."""
+
+    def build(d: Path) -> list[str]:
+        rules = [{"exit_code": 0, "outcome": "VERIFIED"}]
+        profile = verifier_cfg(command=argv(d), rules=rules, default=default)
+        return run_args(d, cfg=config(d, profile))
+
+    return build
+
+
+def _lean_args(d: Path) -> list[str]:
+    """The built-in Lean profile over a custom corpus (run with a PATH without lean)."""
+    return [
+        "--tiers", "FAST", "--n", "2", "--export", str(d / "cal.yaml"),
+        "--output-dir", str(d / "out"), "--corpus", "custom", "--corpus-path", str(corpus(d)),
+        "--label-sample", "0", "--bootstrap", "0", "--no-report", "--no-progress",
+    ]  # fmt: skip
+
+
 CASES: list[Case] = [
+    # A checker that cannot start: one line before stage 2, never a calibration -------------
+    Case(
+        "checker-fails-everything",
+        _checker_case(
+            lambda d: ["sh", "-c", "echo 'boom: no licence' >&2; exit 7", "chk", "{file}"],
+            default="VERIFIER_ERROR",
+        ),
+        exit_code=3,
+        message="runs VERIFIER_ERROR: boom: no licence); fix the checker's command",
+    ),
+    Case(
+        "checker-lean-missing",
+        _lean_args,
+        message="checker not found: profile 'lean' runs 'lean'",
+        env=lambda d: run_env(PATH=str(Path(sys.executable).parent)),
+    ),
     # CLI flags ------------------------------------------------------------------------------
     Case("flag-missing-tiers", lambda d: ["--n", "3", "--export", "x.yaml"], message="--tiers"),
     Case("flag-n-not-int", lambda d: run_args(d, "--n", "three"), message="--n"),
@@ -404,9 +442,8 @@ def _file_size_signal(r: dict[str, Any]) -> None:
 
 CHECKERS: list[Checker] = [
     Checker("ok", "exit 0", "VERIFIED"),
-    Checker("missing", "", "VERIFIER_ERROR", command=["/no/such/checker", "{file}"]),
-    Checker("not-on-path", "", "VERIFIER_ERROR", command=["no-such-checker-xyz", "{file}"]),
-    Checker("not-executable", "", "VERIFIER_ERROR", command=["{noexec}", "{file}"]),
+    # a checker that is missing, not on PATH or not executable stops the run before stage 2:
+    # bad-input cases checker-missing, checker-not-on-path, checker-not-executable
     Checker("crashes", "kill -SEGV $$", "VERIFIER_ERROR", check=lambda r: r["signal"] == 11),
     Checker("aborts", "kill -ABRT $$", "VERIFIER_ERROR"),
     Checker("exits-3", "echo oops >&2; exit 3", "PROOF_INVALID"),
@@ -525,7 +562,8 @@ def results(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         args = case.args(d)
         env = case.env(d) if case.env else run_env()
         after = "base" if case.needs_base else None
-        jobs.append(Job(case.id, d, args, env, case.fsize_bytes, after, prepare))
+        job = Job(case.id, d, args, env, fsize=case.fsize_bytes, after=after, prepare=prepare)
+        jobs.append(job)
     if "checkers" in selected:
         d = root / "checkers"
         d.mkdir()
@@ -572,6 +610,7 @@ def test_bad_input(case: Case, results: dict[str, Done]) -> None:
         assert case.check is not None
         case.check(done.dir, records(_log(done.dir)))
         return
+    assert "PASSED" not in done.stdout + done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("calibrate_noise: error: "), lines[0]

@@ -227,6 +227,8 @@ class RayBackend:
         if self._remote is None:
             raise RuntimeError("RayBackend.start() must be awaited before run()")
         ref = self._task(spec.limits.memory_mb).remote(spec, self.sample_interval_s, self._cwd)
+        result: ExecResult
+        attempt: int
         try:
             result, attempt = await ref
         except self._ray.exceptions.RayError as e:

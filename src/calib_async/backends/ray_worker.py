@@ -87,8 +87,9 @@ def _attempt_number() -> int:
     try:
         import ray
 
-        worker = ray._private.worker.global_worker
-        return int(worker.core_worker.get_current_task_attempt_number())
+        # no public API says this; the core worker is set on the global worker once connected
+        core = getattr(ray._private.worker.global_worker, "core_worker", None)
+        return 0 if core is None else int(core.get_current_task_attempt_number())
     except Exception:
         return 0
 

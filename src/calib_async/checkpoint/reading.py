@@ -29,7 +29,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import structlog
@@ -136,12 +136,14 @@ def scan_log(
         _report_torn(contents, torn_line, truncated=truncate_torn)
         if truncate_torn:
             truncate_log(path, good_end)
-    keys = set(contents.records)
-    keys.discard(None)  # type: ignore[arg-type]
-    duplicates = len(contents.records) - contents.records.count(None) - len(keys)
+    # keys_only: one task key per run, None for a cancelled one
+    found = cast("list[str | None]", contents.records)
+    keys = set(found)
+    keys.discard(None)
+    duplicates = len(found) - found.count(None) - len(keys)
     if duplicates:
         log.warning("telemetry log holds duplicate task keys", duplicates=duplicates)
-    return contents.header, keys, contents.torn_bytes
+    return contents.header, cast("set[str]", keys), contents.torn_bytes
 
 
 def _read(

@@ -2,7 +2,9 @@
 terminal; it maps errors to exit codes.
 
 Exit codes: 0 success; 1 unexpected internal error; 2 bad input (flags, config, corpus,
-checkpoint); 128+N stopped by signal N (130 for SIGINT, 143 for SIGTERM).
+checkpoint, a checker that is not installed); 3 every tier failed (most runs VERIFIER_ERROR:
+the checker crashes on everything; the YAML is written with that status); 128+N stopped by
+signal N (130 for SIGINT, 143 for SIGTERM).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from calib_async.cli.args import (
     PROG,
@@ -21,6 +24,14 @@ from calib_async.cli.args import (
 )
 from calib_async.cli.streams import detach_stdout, stdout_usable
 from calib_async.errors import CalibError, cli_spelling
+
+EXIT_ALL_FAILED = 3
+
+if TYPE_CHECKING:  # imported lazily at run time: `--help` stays fast
+    from calib_async.cli.progress import ProgressDisplay
+    from calib_async.config.run import RunConfig
+    from calib_async.events import Listener
+    from calib_async.pipeline import CalibrationResult
 
 
 def _resume_command(argv: Sequence[str]) -> str:
@@ -159,6 +170,12 @@ def _calibrate_main(argv: list[str]) -> int:
 
         exit_if_threads_abandoned(exc.exit_code)
         return exc.exit_code
+    from calib_async.cli.summary import every_tier_failed
+
+    failed = every_tier_failed(result.export)
+    if failed is not None:  # no table, no verdict: nothing was measured
+        sys.stderr.write(f"{PROG}: error: {failed}; fix the checker's command or install it\n")
+        return EXIT_ALL_FAILED
     display.print_summary(result.export)
     print(f"calibration written to {result.export_path}")
     if result.report_path is not None:
@@ -166,14 +183,14 @@ def _calibrate_main(argv: list[str]) -> int:
     return 0
 
 
-async def _run(config: object, display: object) -> object:
+async def _run(config: RunConfig, display: ProgressDisplay) -> CalibrationResult:
     from calib_async.cli.prewarm import Prewarm
     from calib_async.cli.signals import run_until_signal
     from calib_async.pipeline import run_calibration
 
-    listeners = [display, Prewarm()]
+    listeners: list[Listener] = [display, Prewarm()]
     return await run_until_signal(
-        lambda: run_calibration(config, listeners=listeners)  # type: ignore[arg-type]
+        lambda: run_calibration(config, listeners=listeners)
     )
 
 

@@ -85,6 +85,8 @@ def print_summary(
             _print_table(console, table)
     for line in tier_notes(_tier_models(export, tiers)):
         console.print(line)
+    for status_line in status_lines(export, tiers):
+        console.print(Text(status_line, style="yellow"))
     report = export.get("validation_report")
     if isinstance(report, Mapping) and report.get("summary") is not None:
         passed = report.get("passed")
@@ -104,6 +106,59 @@ def print_summary(
                 spurious_fail_rate=_round(model.get("spurious_fail_rate")),
                 spurious_pass_rate=_round(model.get("spurious_pass_rate")),
             )
+
+
+#: Conditional rates whose status the summary explains, and the class each conditions on.
+_CONDITIONAL = {
+    "spurious_fail_rate": "valid",
+    "timeout_given_valid": "valid",
+    "spurious_pass_rate": "invalid",
+    "timeout_given_invalid": "invalid",
+}
+
+
+def status_lines(export: Mapping[str, Any], tiers: Sequence[str] = ()) -> list[str]:
+    """One line per tier and reason a rate is not ``ok`` (or the tier ``failed``)."""
+    lines = []
+    for name, model in _tier_models(export, tiers):
+        if model.get("status") == "failed":
+            lines.append(f"{name}: FAILED, {model.get('failed_reason') or 'most runs errored'}")
+            continue
+        counts = model.get("counts")
+        if not isinstance(counts, Mapping):
+            continue
+        by_reason: dict[str, list[str]] = {}
+        for rate, cls in _CONDITIONAL.items():
+            entry = counts.get(rate)
+            if not isinstance(entry, Mapping):
+                continue
+            status = entry.get("status")
+            if status == "unverified_labels":
+                why = f"unverified_labels: {entry.get('unverified_reason')}"
+            elif status == "low_labels":
+                why = (
+                    f"low_labels: fewer than {entry.get('min_class_labels', 10)} labelled "
+                    f"{cls} runs, or a stratum with under 3 labels"
+                )
+            elif status == "partial":
+                why = "partial: some labels undetermined; the interval covers every possibility"
+            elif status == "insufficient_data":
+                why = f"insufficient_data: no labelled {cls} run"
+            else:
+                continue
+            by_reason.setdefault(why, []).append(rate)
+        for why, rates in by_reason.items():
+            lines.append(f"{name}: {', '.join(rates)} {why}")
+    return lines
+
+
+def every_tier_failed(export: Mapping[str, Any]) -> str | None:
+    """One line when every tier failed (nothing was measured), else None."""
+    models = _tier_models(export, ())
+    if models and all(m.get("status") == "failed" for _, m in models):
+        reasons = "; ".join(f"{n}: {m.get('failed_reason')}" for n, m in models)
+        return f"every tier failed, the checker never ran properly ({reasons})"
+    return None
 
 
 def _print_table(console: Console, table: Table) -> None:

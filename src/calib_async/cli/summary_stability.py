@@ -26,8 +26,8 @@ def stability_table(models: Sequence[tuple[str, Mapping[str, Any]]]) -> Table | 
         table.add_column(head, justify="left" if head == "tier" else "right")
     table.add_column(f"max concurrency ≤{TARGET:.0%}", justify="right")
     for name, model in rows:
-        flips = model.get("flips") if isinstance(model.get("flips"), Mapping) else {}
-        load = model.get("load") if isinstance(model.get("load"), Mapping) else {}
+        flips = _block(model, "flips")
+        load = _block(model, "load")
         table.add_row(
             name,
             _value_ci(flips.get("flip_rate"), flips.get("flip_rate_ci")),
@@ -37,6 +37,11 @@ def stability_table(models: Sequence[tuple[str, Mapping[str, Any]]]) -> Table | 
             _max_concurrency(load),
         )
     return table
+
+
+def _block(model: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    block = model.get(key)
+    return block if isinstance(block, Mapping) else {}
 
 
 def _num(v: Any) -> bool:

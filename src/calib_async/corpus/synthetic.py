@@ -115,4 +115,5 @@ def generate_synthetic_corpus(n: int, out_dir: Path, seed: int) -> list[CorpusIt
 def load_manifest(out_dir: Path) -> dict[str, dict[str, object]]:
     """Latent truth per item id (for tests and studies only)."""
     data = json.loads((out_dir / "synthetic" / "manifest.json").read_text())
-    return data["items"]
+    items: dict[str, dict[str, object]] = data["items"]
+    return items

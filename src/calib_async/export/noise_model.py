@@ -27,7 +27,7 @@ import yaml
 from calib_async.errors import CalibError
 from calib_async.export.canary_model import parse_canary_rates
 from calib_async.export.load_curve import LoadCurve
-from calib_async.export.tier_noise import TierNoise
+from calib_async.export.tier_noise import RateStatusWarning, TierNoise
 from calib_async.stats.survival import (
     ExtrapolationWarning,
     SurvivalModel,
@@ -39,7 +39,7 @@ from calib_async.stats.survival import (
 if TYPE_CHECKING:
     pass
 
-__all__ = ["ExtrapolationWarning", "NoiseModel", "TierNoise"]
+__all__ = ["ExtrapolationWarning", "NoiseModel", "RateStatusWarning", "TierNoise"]
 
 SCHEMA_FAMILY = "calib-async"
 
@@ -88,7 +88,8 @@ class NoiseModel:
         models = document.get("noise_models")
         if not isinstance(models, Mapping) or not models:
             raise CalibError("noise_models: missing or empty; expected one mapping per tier")
-        meta_tiers = meta.get("tiers") if isinstance(meta.get("tiers"), Mapping) else {}
+        raw_tiers = meta.get("tiers")
+        meta_tiers: Mapping[str, Any] = raw_tiers if isinstance(raw_tiers, Mapping) else {}
         display = {str(name).lower(): str(name) for name in meta_tiers}
         tiers: dict[str, TierNoise] = {}
         for key, raw in models.items():
@@ -211,11 +212,25 @@ def _parse_tier(name: str, where: str, raw: Any, meta_tier: Any) -> TierNoise:
         distribution=distribution,
         timeout_for_rate=timeout_for_rate,
         timeout_recommendations=recommendations,
-        training_samples=samples,
+        training_samples=None if samples is None else int(samples),
         timeout_s=None if timeout_s is None else positive_number(timeout_s, f"{where}.timeout_s"),
         canaries=parse_canary_rates(raw.get("canaries"), f"{where}.canaries"),
+        status=str(raw["status"]) if isinstance(raw.get("status"), str) else None,
+        rate_status=_rate_status(raw.get("counts")),
         **values,
     )
+
+
+def _rate_status(counts: Any) -> dict[str, str]:
+    """rate -> status from a tier's ``counts`` (empty for files without it)."""
+    if not isinstance(counts, Mapping):
+        return {}
+    out = {}
+    for key in _RATE_KEYS:
+        entry = counts.get(key)
+        if isinstance(entry, Mapping) and isinstance(entry.get("status"), str):
+            out[key] = str(entry["status"])
+    return out
 
 
 def _to_float(value: Any, where: str) -> float:

@@ -4,8 +4,10 @@ Nothing runs: the telemetry runs come from the log, the labelled sample and its 
 ``labels.json`` (with the tiers and settings the calibration used), and only the statistics
 settings may change (``--validation-split``, ``--bootstrap``, the split ``--seed``,
 ``--confidence``). Every run the statistics need must be in the log: each (item, tier)
-telemetry run of the log's corpus and every sampled record; a missing one is refused in one
-line (finish the calibration with ``--resume`` first).
+telemetry run of the log's corpus, every sampled record, and every run of the experiments
+``labels.json`` names (replicates, load, canaries: :mod:`calib_async.export.experiments`,
+which also keeps the REPL and service designs); a missing one is refused in one line (finish
+the calibration with ``--resume`` first).
 
 Compatibility: a log of another tool version is accepted when its format is this version's
 (``checkpoint.reading.FORMAT``) and its records have every field this version needs; a
@@ -30,6 +32,7 @@ from calib_async.checkpoint.record_check import record_from_log
 from calib_async.config.paths import check_refit_paths
 from calib_async.config.run import RunConfig
 from calib_async.errors import CalibError, CheckpointError
+from calib_async.export.experiments import read_experiments
 from calib_async.export.refit_inputs import (
     SampleEntry,
     check_bound_to_log,
@@ -38,6 +41,7 @@ from calib_async.export.refit_inputs import (
 from calib_async.export.stage import export_calibration
 from calib_async.inputs import open_regular_file, output_file_target
 from calib_async.labels.store import NAME as LABELS_NAME
+from calib_async.labels.store import read_reference
 from calib_async.records import (
     CorpusItem,
     LabeledRecord,
@@ -117,6 +121,8 @@ def refit_calibration(
         seed=seed,
         bootstrap=bootstrap,
         confidence=settings.confidence,
+        reference=read_reference({"reference": doc.reference}),
+        own_judge=dict(doc.own_judge) if doc.own_judge else None,
     )
     config = RunConfig(
         tiers=tuple(t.name for t in tiers),
@@ -131,6 +137,9 @@ def refit_calibration(
         bootstrap=bootstrap,
         report=settings.report,
     )
+    experiments = read_experiments(
+        doc.experiments, records, where=f"{labels_path}: experiments", log=str(log_path)
+    )
     document, report_path = export_calibration(
         fit,
         config=config,
@@ -139,6 +148,7 @@ def refit_calibration(
         run_id=uuid.uuid4().hex[:12],
         telemetry=telemetry,
         labeled=labeled,
+        experiments=experiments,
         profiles=(header.get("fingerprint") or {}).get("verifiers") or None,
         report_path=settings.report_path or output_dir / f"report.{Path(export).stem}.html",
     )

@@ -48,6 +48,10 @@ class LabelsDoc:
     tiers: tuple[Tier, ...]
     sample: tuple[SampleEntry, ...]
     log_digest: str | None
+    experiments: object = None  # checked by export.experiments.read_experiments
+    #: the reference's votes and own-judge tiers (``labels.store``), as read; None if absent
+    reference: Mapping[str, Any] | None = None
+    own_judge: Mapping[str, str] | None = None
 
 
 def read_labels_doc(path: Path) -> LabelsDoc:
@@ -90,7 +94,15 @@ def read_labels_doc(path: Path) -> LabelsDoc:
     digest = run.get("log")
     if digest is not None and not isinstance(digest, str):
         raise CalibError(f"{where}: run.log must be text, not {describe(digest)}")
-    return LabelsDoc(run=run, tiers=tiers, sample=sample, log_digest=digest)
+    return LabelsDoc(
+        run=run,
+        tiers=tiers,
+        sample=sample,
+        log_digest=digest,
+        reference=doc["reference"] if isinstance(doc.get("reference"), Mapping) else None,
+        own_judge=doc["own_judge"] if isinstance(doc.get("own_judge"), Mapping) else None,
+        experiments=doc.get("experiments"),
+    )
 
 
 def check_bound_to_log(doc: LabelsDoc, labels_path: Path, log_path: Path, first: bytes) -> None:
@@ -128,11 +140,13 @@ def _text(entry: Mapping[str, Any], key: str, where: str) -> str:
 
 
 def _enum(kind: type[_E], value: object, where: str) -> _E:
-    try:
-        return kind(value)
-    except (ValueError, TypeError):
-        allowed = ", ".join(m.value for m in kind)
-        raise CalibError(f"{where} must be one of {allowed}, not {describe(value)}") from None
+    if isinstance(value, str):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    allowed = ", ".join(m.value for m in kind)
+    raise CalibError(f"{where} must be one of {allowed}, not {describe(value)}")
 
 
 def _optional_int(entry: Mapping[str, Any], key: str, where: str) -> int | None:

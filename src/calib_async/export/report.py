@@ -23,7 +23,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from numbers import Real
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import structlog
 
@@ -186,8 +186,8 @@ def _tier_section(
         out.append(f'<p class="muted">Fitted distribution not usable: {_e(str(exc))}</p>')
     timeout_s = _timeout_s(tier, model, export, records)
     rate = _num(model.get("timeout_rate"))
-    ci = model.get("timeout_rate_ci")
-    ci = (float(ci[0]), float(ci[1])) if _pair(ci) else None
+    raw_ci = model.get("timeout_rate_ci")
+    ci = (float(raw_ci[0]), float(raw_ci[1])) if _pair(raw_ci) else None
     if plots is not None:
         figs = [
             _img(
@@ -266,7 +266,7 @@ def _fit_summary(
 def _confusion(labeled: Sequence[LabeledRecord]) -> str:
     if not labeled:
         return '<p class="muted">No labelled runs for this tier.</p>'
-    counts = Counter((lr.record.outcome, lr.truth.value) for lr in labeled)
+    counts = Counter((lr.record.outcome.value, lr.truth.value) for lr in labeled)
     truths = [t.value for t in Truth]
     outcomes = [o.value for o in Outcome]
     outcomes += sorted({o for o, _ in counts} - set(outcomes))
@@ -370,5 +370,5 @@ def _num(value: Any) -> float | None:
     return float(value)
 
 
-def _pair(ci: Any) -> bool:
+def _pair(ci: Any) -> TypeGuard[Sequence[Any]]:
     return isinstance(ci, list | tuple) and len(ci) == 2 and all(_num(c) is not None for c in ci)

@@ -49,7 +49,7 @@ def _cell(entry: Any) -> str:
         if isinstance(ci, list | tuple) and len(ci) == 2 and all(isinstance(c, Real) for c in ci)
         else ""
     )
-    colour = heat_colour(rate, passed if isinstance(passed, int) else None)
+    colour = heat_colour(float(rate), passed if isinstance(passed, int) else None)
     text_colour = "#fff" if rate >= 0.5 else "#1d2430"
     return (
         f'<td class="canary num" data-rate="{rate:.4f}" '

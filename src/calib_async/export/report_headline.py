@@ -13,9 +13,9 @@ test) can check it against the YAML.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from numbers import Real
-from typing import Any
+from typing import Any, TypeGuard
 
 from calib_async.export.report_html import esc, summary_phrase
 from calib_async.export.verdict import budget, confidence_level, status_note
@@ -68,8 +68,9 @@ def tier_table(tier: str, model: Mapping[str, Any], level: float = 0.95) -> str:
     caption = esc(tier)
     if timeout_s is not None:
         caption += f" · timeout {timeout_s:g} s"
-    if _num(n) is not None:
-        caption += f" · n = {int(n)} training runs"
+    n_runs = _num(n)
+    if n_runs is not None:
+        caption += f" · n = {int(n_runs)} training runs"
     rows = [_rate_row(model, *spec) for spec in RATES if spec[0] in model]
     rows.append(_youden_row(model))
     rows += _timeout_rows(model, timeout_s)
@@ -339,5 +340,5 @@ def _num(value: Any) -> float | None:
     return float(value)
 
 
-def _pair(ci: Any) -> bool:
+def _pair(ci: Any) -> TypeGuard[Sequence[Any]]:
     return isinstance(ci, list | tuple) and len(ci) == 2 and all(_num(c) is not None for c in ci)

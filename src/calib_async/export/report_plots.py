@@ -11,7 +11,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from numbers import Real
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -74,7 +74,8 @@ def kaplan_meier(
     with warnings.catch_warnings():  # "CI undefined at some observations": NaN there, drawn as gaps
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
-            ci = result.sf.confidence_interval(confidence)
+            # the stubs type this band's ends as floats; they are step functions
+            ci: Any = result.sf.confidence_interval(confidence)
             low, high = ci.low.evaluate(times), ci.high.evaluate(times)
         except (ValueError, RuntimeWarning):
             low = high = None
@@ -266,5 +267,5 @@ def _num(value: Any) -> float | None:
     return float(value)
 
 
-def _pair(ci: Any) -> bool:
+def _pair(ci: Any) -> TypeGuard[Sequence[Any]]:
     return isinstance(ci, list | tuple) and len(ci) == 2 and all(_num(c) is not None for c in ci)

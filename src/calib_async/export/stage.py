@@ -9,14 +9,15 @@ from typing import Any
 from calib_async.checkers.service.summary import service_section
 from calib_async.config.run import RunConfig
 from calib_async.export.document import build_export, write_export
+from calib_async.export.experiments import Experiments
 from calib_async.export.provenance import merge_provenance, provenance
 from calib_async.export.verdict_keys import add_verdict_keys
 from calib_async.labels.store import NAME as LABELS_NAME
-from calib_async.labels.store import record_split, split_summary
+from calib_async.labels.store import record_experiments, record_split, split_summary
 from calib_async.records import LabeledRecord, TelemetryRecord, Tier
 from calib_async.stats.canaries import canary_rates
 from calib_async.stats.fit import CalibrationFit
-from calib_async.telemetry.canaries import CanaryRuns
+from calib_async.stats.stability import stability_models
 
 
 def export_calibration(
@@ -28,19 +29,16 @@ def export_calibration(
     run_id: str,
     telemetry: Sequence[TelemetryRecord],
     labeled: Sequence[LabeledRecord],
-    stability: Mapping[str, Mapping[str, Any]] | None = None,
-    canary_runs: CanaryRuns | None = None,
-    repl_designs: Sequence[Mapping[str, Any]] = (),
-    service_designs: Sequence[Mapping[str, Any]] = (),
+    experiments: Experiments | None = None,
     profiles: Mapping[str, Any] | None = None,
     report_path: Path | None = None,
 ) -> tuple[dict[str, Any], Path | None]:
     """Write ``config.export`` (and the report unless disabled); the document and report path.
 
-    ``stability`` maps a tier's name to keys added to its noise model (``flips``, ``load``);
-    ``canary_runs`` gives each tier its ``canaries`` section; ``repl_designs`` becomes the
-    top-level ``lean_repl_designs``; records from a service checker and ``service_designs``
-    give the ``service`` section (see :mod:`calib_async.checkers.service.summary`). The
+    ``experiments`` gives each tier its ``flips``, ``load`` and ``canaries`` (at the fit's
+    confidence), the top-level ``lean_repl_designs`` and, with the records from a service
+    checker, the ``service`` section (see :mod:`calib_async.checkers.service.summary`); it is
+    recorded in ``labels.json`` (``experiments``) for ``refit``. The
     held-out split the statistics used goes into ``labels.json`` (``validation_split``: the
     item ids, their count and sha256) and its count and sha256 into the YAML's
     ``validation_report.held_out_items``, so any figure can be recomputed from the log.
@@ -48,7 +46,9 @@ def export_calibration(
     keys (:mod:`calib_async.export.provenance`). ``report_path``: where the report goes
     (default ``<output-dir>/report.html``).
     """
-    canaries = canary_rates(canary_runs, tiers) if canary_runs is not None else None
+    experiments = experiments or Experiments()
+    runs = experiments.canaries
+    canaries = canary_rates(runs, tiers, fit.confidence) if runs is not None else None
     export = build_export(
         fit, config=config, tiers=tiers, labels=labels, run_id=run_id, canaries=canaries
     )
@@ -61,11 +61,18 @@ def export_calibration(
     add_verdict_keys(
         export, telemetry, held_out=fit.held_out_items, confidence=fit.confidence
     )
-    if repl_designs:  # REPL-pool designs (calib_async.checkers.lean_repl.designs)
-        export["lean_repl_designs"] = [dict(d) for d in repl_designs]
-    for tier_name, parts in (stability or {}).items():
+    if experiments.repl_designs:  # REPL-pool designs (calib_async.checkers.lean_repl.designs)
+        export["lean_repl_designs"] = [dict(d) for d in experiments.repl_designs]
+    stability = stability_models(
+        telemetry,
+        experiments.replicates,
+        experiments.load,
+        tiers=tiers,
+        block_order=experiments.block_order,
+    )
+    for tier_name, parts in stability.items():
         export["noise_models"][tier_name.lower()].update(parts)
-    if service := service_section(telemetry, service_designs):
+    if service := service_section(telemetry, experiments.service_designs):
         export["service"] = service
     split = split_summary(fit.held_out_items, fit.validation_split, fit.seed)
     export["validation_report"]["held_out_items"] = {
@@ -75,6 +82,7 @@ def export_calibration(
     labels_path = config.output_dir / LABELS_NAME
     if labels_path.exists():
         record_split(labels_path, split)
+        record_experiments(labels_path, experiments.describe())
     write_export(config.export, export)
     written = None
     if config.report:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,11 @@ from calib_async.stats.survival import (
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["TierNoise"]
+__all__ = ["RateStatusWarning", "TierNoise"]
+
+
+class RateStatusWarning(UserWarning):
+    """Sampling from a rate whose status is not ``ok`` (few labels, unverified labels...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +56,9 @@ class TierNoise:
     timeout_s: float | None = None
     load: LoadCurve | None = None  # the load experiment's fit (--load-levels)
     canaries: Mapping[str, CanaryRate] = field(default_factory=dict)  # by exploit class
+    #: the tier's status and each conditional rate's (``counts.<rate>.status``; newer files)
+    status: str | None = None
+    rate_status: Mapping[str, str] = field(default_factory=dict)
 
     def canary(self, exploit: str) -> CanaryRate:
         """The canary rate of ``exploit`` (e.g. ``"axiom"``); CalibError if it was not run."""
@@ -250,7 +258,9 @@ class TierNoise:
         labels; a partially identified rate is drawn at the midpoint of its bounds (never
         the point estimate that assumes undetermined labels are missing at random).
         """
-        probs = self.outcome_probabilities(_truth(true_outcome))
+        truth = _truth(true_outcome)
+        self._warn_if_not_ok(truth)
+        probs = self.outcome_probabilities(truth)
         u = float(rng.random())
         acc = 0.0
         last = Outcome.VERIFIED
@@ -279,6 +289,30 @@ class TierNoise:
         return RewardNoise(
             self.name, self.spurious_pass_rate, fail, self.spurious_pass_rate_ci, fail_ci
         )
+
+    def _warn_if_not_ok(self, truth: Truth) -> None:
+        """A RateStatusWarning when a rate sampled for ``truth`` is not ``ok``."""
+        if self.status == "failed":
+            warnings.warn(
+                f"tier {self.name} failed (most runs VERIFIER_ERROR): its rates measure nothing",
+                RateStatusWarning,
+                stacklevel=3,
+            )
+            return
+        names = (
+            ("spurious_fail_rate", "timeout_given_valid")
+            if truth is Truth.VERIFIED
+            else ("spurious_pass_rate", "timeout_given_invalid")
+        )
+        bad = {n: self.rate_status[n] for n in names if self.rate_status.get(n, "ok") != "ok"}
+        if bad:
+            shown = ", ".join(f"{n} is {s}" for n, s in bad.items())
+            warnings.warn(
+                f"tier {self.name}: sampling rates that are not ok ({shown}); see the "
+                "calibration summary for why",
+                RateStatusWarning,
+                stacklevel=3,
+            )
 
     def to_noise_config(self) -> dict[str, Any]:
         """This tier's part of :meth:`NoiseModel.to_noise_config`."""

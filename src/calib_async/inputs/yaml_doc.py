@@ -45,8 +45,8 @@ class _Loader(yaml.SafeLoader):
         self._aliases_left, self._max_depth, self._depth = max_aliases, max_depth, 0
         self._max_aliases = max_aliases
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
-        event = self.peek_event()
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
         line = event.start_mark.line + 1
         if isinstance(event, yaml.AliasEvent):
             self._aliases_left -= 1

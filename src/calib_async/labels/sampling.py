@@ -91,9 +91,16 @@ _RATE_EVENTS: tuple[frozenset[str], ...] = (
 )
 
 
-def labels_needed(sizes: Mapping[str, int]) -> int:
-    """Labels the floor needs: min(size, LABEL_FLOOR) for every non-empty stratum."""
-    return sum(min(size, LABEL_FLOOR) for size in sizes.values() if size > 0)
+def labels_needed(sizes: Mapping[str, int], floor: int = LABEL_FLOOR) -> int:
+    """Labels the floor needs: min(size, floor) for every non-empty stratum."""
+    return sum(min(size, floor) for size in sizes.values() if size > 0)
+
+
+def training_floor(validation_split: float) -> int:
+    """The per-stratum floor that leaves about LABEL_FLOOR labels on the training side: the
+    held-out items take their share of every stratum, so the floor is LABEL_FLOOR / (1 - the
+    held-out fraction), rounded up (4 at the default 0.2)."""
+    return math.ceil(LABEL_FLOOR / max(1.0 - validation_split, 1e-9) - 1e-9)
 
 
 def neyman_scores(sizes: Mapping[str, int]) -> dict[str, float]:
@@ -126,7 +133,7 @@ def _tiebreak(h: str) -> str:
     return hashlib.sha256(h.encode()).hexdigest()
 
 
-def allocate(sizes: Mapping[str, int], total: int) -> dict[str, int]:
+def allocate(sizes: Mapping[str, int], total: int, *, floor: int = LABEL_FLOOR) -> dict[str, int]:
     """How many records to label per stratum (keys ``"tier|outcome"``).
 
     1. **Floor.** Every non-empty stratum first gets min(its size, ``LABEL_FLOOR``) labels, so
@@ -155,7 +162,7 @@ def allocate(sizes: Mapping[str, int], total: int) -> dict[str, int]:
     remaining = min(max(int(total), 0), sum(sizes[h] for h in live))
     scores = neyman_scores({h: sizes[h] for h in live})
     order = sorted(live, key=lambda h: (-scores[h], _tiebreak(h)))
-    for level in range(LABEL_FLOOR):
+    for level in range(floor):
         for h in order:
             if remaining and alloc[h] == level and sizes[h] > level:
                 alloc[h] += 1
@@ -199,7 +206,7 @@ def _water_fill(
 
 
 def sample_for_labeling(
-    records: Sequence[TelemetryRecord], total: int, seed: int
+    records: Sequence[TelemetryRecord], total: int, seed: int, *, validation_split: float = 0.0
 ) -> list[SampledRecord]:
     """A seeded sample stratified by (tier, observed outcome), with Horvitz–Thompson weights.
 
@@ -215,7 +222,8 @@ def sample_for_labeling(
     for record in records:
         by_stratum[stratum_of(record)].append(record)
     sizes = {h: len(rs) for h, rs in by_stratum.items()}
-    needed = labels_needed(sizes)
+    floor = training_floor(validation_split)  # the floor applies to the training items
+    needed = labels_needed(sizes, floor)
     if total < needed:
         log.warning(
             "label sample below the per-stratum floor; some rates will be low_labels or "
@@ -223,9 +231,9 @@ def sample_for_labeling(
             label_sample=total,
             needed=needed,
             strata=len(sizes),
-            floor=LABEL_FLOOR,
+            floor=floor,
         )
-    alloc = allocate(sizes, total)
+    alloc = allocate(sizes, total, floor=floor)
     sampled: list[SampledRecord] = []
     for h in sorted(by_stratum):
         k = alloc[h]

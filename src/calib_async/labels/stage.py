@@ -7,8 +7,8 @@ drives the checker runs through stage 2's resume-aware runner.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -24,6 +24,8 @@ from calib_async.labels.consensus import (
     ladder_decides_validity,
     top_timeout,
 )
+from calib_async.labels.judges import item_votes, own_judge_tiers
+from calib_async.labels.latent import ItemEvidence, fit_reference_model
 from calib_async.labels.resolution import Resolution, item_evidence, reasons_for, run_consensus
 from calib_async.labels.sampling import (
     Evidence,
@@ -46,6 +48,7 @@ from calib_async.records import (
     Task,
     TelemetryRecord,
     Tier,
+    Truth,
 )
 from calib_async.telemetry.resuming import ResumingRunner
 
@@ -63,6 +66,10 @@ class GroundTruth:
     label_runs: list[TelemetryRecord]
     summary: dict[str, Any]
     reasons: dict[str, str] = field(default_factory=dict)
+    #: item id -> the votes (by error source) and gold evidence behind its label
+    reference: dict[str, ItemEvidence] = field(default_factory=dict)
+    #: tier -> why its consensus is its own check (``calib_async.labels.judges``)
+    own_judge: dict[str, str] = field(default_factory=dict)
 
 
 async def establish_ground_truth(
@@ -80,7 +87,11 @@ async def establish_ground_truth(
     in the checkpoint, and ``labels.json`` is not written.
     """
     outcome = await run_label_stage(config, checker, tiers, items, telemetry, runner, listeners)
-    labels = merge_labels(outcome.evidence)
+    reference = reference_evidence(outcome, checker)
+    own_judge = own_judge_tiers(
+        {t.name: t.verifier for t in tiers}, consensus_profiles(config, checker), checker
+    )
+    labels = with_posterior_confidence(merge_labels(outcome.evidence), reference)
     labeled = labeled_records(outcome.sample, labels)
     reasons = reasons_for(labels, outcome.resolution, outcome.ladders)
     summary = label_summary(labels, reasons)
@@ -94,11 +105,53 @@ async def establish_ground_truth(
         reasons=reasons,
         sample=labeled,
         run={**run_description(config, tiers, summary), "log": log_header_digest(config.log_path)},
+        reference=reference,
+        own_judge=own_judge,
     )
     emit(listeners, StageFinished(STAGE, NAME, summary))
     return GroundTruth(
-        labels=labels, labeled=labeled, label_runs=outcome.runs, summary=summary, reasons=reasons
+        labels=labels,
+        labeled=labeled,
+        label_runs=outcome.runs,
+        summary=summary,
+        reasons=reasons,
+        reference=reference,
+        own_judge=own_judge,
     )
+
+
+def reference_evidence(
+    outcome: LabelStageOutcome, checker: CheckerConfig
+) -> dict[str, ItemEvidence]:
+    """Per sampled item: its consensus votes by error source, and gold evidence (a manual
+    label, or an axiom audit that found a forbidden axiom: INVALID for certain)."""
+    gold: dict[str, Truth] = {}
+    for ev in outcome.evidence:
+        if ev.tier is None and ev.method in (LabelMethod.MANUAL, LabelMethod.AXIOM_AUDIT):
+            gold.setdefault(ev.item_id, ev.truth)  # manual evidence comes first
+    return {
+        item_id: item_votes(chains, checker, gold=gold.get(item_id))
+        for item_id, chains in sorted(outcome.resolution.chains.items())
+    }
+
+
+def with_posterior_confidence(
+    labels: dict[tuple[str, str | None], ItemLabel], reference: Mapping[str, ItemEvidence]
+) -> dict[tuple[str, str | None], ItemLabel]:
+    """Consensus labels with confidence = P(their truth | the votes) under the reference's
+    error model (``calib_async.labels.latent``), not the share of votes."""
+    informative = [ev for ev in reference.values() if ev.informative]
+    if not informative:
+        return labels
+    model = fit_reference_model(informative)
+    out = dict(labels)
+    for key, label in labels.items():
+        ev = reference.get(key[0])
+        if label.method is not LabelMethod.CONSENSUS or ev is None or not ev.informative:
+            continue
+        p = model.posterior_valid(ev)
+        out[key] = replace(label, confidence=p if label.truth is Truth.VERIFIED else 1 - p)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +192,9 @@ async def run_label_stage(
 
     **Cancellation:** as :func:`establish_ground_truth`.
     """
-    sample = sample_for_labeling(telemetry, config.label_sample, config.seed)
+    sample = sample_for_labeling(
+        telemetry, config.label_sample, config.seed, validation_split=config.validation_split
+    )
     sampled_items = sorted({s.record.item_id for s in sample})
     by_id = {item.item_id: item for item in items}
     tier_by_name = {t.name: t for t in tiers}

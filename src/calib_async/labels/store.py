@@ -8,14 +8,21 @@ Layout (``format`` 2; a file without ``format`` is the first layout, ``items`` o
      "sample": [{"task_key", "stratum", "weight", "truth", "method", "confidence"}, ...],
      "run": {"tiers": [{"name", ...Tier.identity()}], "corpus", "n", "seed", ...,
              "labels": <the YAML's label summary>},
+     "reference": {"<item>": {"votes": {"<source>": [verified, invalid]}, "gold"}},
+     "own_judge": {"<tier>": "<why its consensus is its own check>"},
      "validation_split": {"fraction", "seed", "count", "sha256", "held_out": [ids]},
-     "validation_splits": {"<sha256>": {"fraction", "seed", "count", "held_out"}, ...}}
+     "validation_splits": {"<sha256>": {"fraction", "seed", "count", "held_out"}, ...},
+     "experiments": {"replicates": [task keys], "load": ..., "canaries": ..., ...}}
 
 ``sample`` is the labelled sample (each sampled telemetry record by task key, with its
 stratum, Horvitz–Thompson weight and label); ``run`` is what stages 4-6 need besides the log;
 ``validation_split`` is written by stage 6 (and by ``refit``): the held-out item ids the
 statistics of the latest export used, their count and :func:`split_digest`;
-``validation_splits`` keeps every split an export named, by digest.
+``validation_splits`` keeps every split an export named, by digest. ``reference`` holds each
+sampled item's consensus votes by error source and its gold evidence: the input of the
+reference's error model (``calib_async.labels.latent``), so ``refit`` corrects the rates the
+same way. ``experiments`` (stage 6) names the runs and designs of the export's experiment
+blocks (:mod:`calib_async.export.experiments`).
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ from typing import Any
 from calib_async.config.run import RunConfig
 from calib_async.errors import CalibError
 from calib_async.inputs.atomic import write_atomic
-from calib_async.records import ItemLabel, LabeledRecord, Tier
+from calib_async.labels.latent import ItemEvidence
+from calib_async.records import ItemLabel, LabeledRecord, Tier, Truth
 
 FORMAT = 2
 NAME = "labels.json"
@@ -59,6 +67,8 @@ def write_labels_json(
     reasons: Mapping[str, str] | None = None,
     sample: Sequence[LabeledRecord] = (),
     run: Mapping[str, Any] | None = None,
+    reference: Mapping[str, ItemEvidence] | None = None,
+    own_judge: Mapping[str, str] | None = None,
 ) -> None:
     """Write ``labels.json`` atomically: every labelled item's merged item-wide label, the
     undetermined items' reasons, the labelled sample and the run description."""
@@ -98,7 +108,30 @@ def write_labels_json(
     }
     if run is not None:
         doc["run"] = dict(run)
+    if reference:
+        doc["reference"] = {
+            item: {
+                "votes": {src: [v, i] for src, v, i in ev.votes},
+                "gold": ev.gold.value if ev.gold is not None else None,
+            }
+            for item, ev in sorted(reference.items())
+        }
+    if own_judge:
+        doc["own_judge"] = dict(sorted(own_judge.items()))
     _write(path, doc)
+
+
+def read_reference(doc: Mapping[str, Any]) -> dict[str, ItemEvidence] | None:
+    """The ``reference`` section of a labels.json document (None when absent)."""
+    section = doc.get("reference")
+    if not isinstance(section, Mapping):
+        return None
+    out = {}
+    for item, entry in section.items():
+        votes = {str(s): (int(vi[0]), int(vi[1])) for s, vi in (entry.get("votes") or {}).items()}
+        gold = entry.get("gold")
+        out[str(item)] = ItemEvidence.of(votes, Truth(gold) if gold else None)
+    return out
 
 
 def split_digest(held_out: Iterable[str]) -> str:
@@ -130,6 +163,14 @@ def record_split(path: Path, split: Mapping[str, Any]) -> None:
     kept = dict(doc.get("validation_splits") or {})
     kept[str(split["sha256"])] = {k: v for k, v in split.items() if k != "sha256"}
     doc["validation_splits"] = kept
+    _write(path, doc)
+
+
+def record_experiments(path: Path, experiments: Mapping[str, Any]) -> None:
+    """Set ``experiments`` (what the export's experiment blocks came from, see
+    :mod:`calib_async.export.experiments`) in an existing ``labels.json``."""
+    doc = read_labels_json(path)
+    doc["experiments"] = dict(experiments)
     _write(path, doc)
 
 

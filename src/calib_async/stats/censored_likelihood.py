@@ -100,7 +100,7 @@ def log_likelihood_parts(
     total = float(np.sum(logf) + np.sum(logcdf))
     if cure <= 0.0:
         return total + float(np.sum(logsf))
-    n_done = data.events.size + data.interval.shape[0]
+    n_done = data.events.size + int(data.interval.shape[0])
     total += n_done * math.log1p(-cure)
     return total + float(np.sum(np.logaddexp(math.log(cure), math.log1p(-cure) + logsf)))
 

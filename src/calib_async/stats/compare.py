@@ -50,13 +50,13 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from scipy import stats
 
 from calib_async.errors import CalibError
 from calib_async.stats.compare_read import (
-    SUPPORTED_SCHEMA,
     Side,
     as_int,
     as_mapping,
@@ -67,6 +67,7 @@ from calib_async.stats.compare_read import (
 )
 from calib_async.stats.prediction import predict_timeout_rate
 from calib_async.stats.rates import holm, score_test_2indep, wilson_interval
+from calib_async.version import SCHEMA_VERSION as SUPPORTED_SCHEMA
 
 __all__ = [
     "RATES",
@@ -253,10 +254,10 @@ def _optional_rows(
 
 def _compare(tier: str, rate: str, a: Side, b: Side, alpha: float) -> RateComparison:
     note = "; ".join(f"{s}: {x.note}" for s, x in (("A", a), ("B", b)) if x.note)
-    base = {"tier": tier, "rate": rate, "a": a.value, "b": b.value, "note": note}
+    row = partial(RateComparison, tier=tier, rate=rate, a=a.value, b=b.value)
     if a.value is None or b.value is None:
-        return RateComparison(
-            **base, diff=None, ci=None, p_value=None, p_holm=None,
+        return row(
+            note=note, diff=None, ci=None, p_value=None, p_holm=None,
             verdict=Verdict.NOT_COMPARABLE, method="",
         )  # fmt: skip
     diff = b.value - a.value
@@ -269,13 +270,13 @@ def _compare(tier: str, rate: str, a: Side, b: Side, alpha: float) -> RateCompar
             diff - math.hypot(b.value - lb, ua - a.value),
             diff + math.hypot(ub - b.value, a.value - la),
         )
-        return RateComparison(
-            **base, diff=diff, ci=ci, p_value=test.p_value, p_holm=None,
+        return row(
+            note=note, diff=diff, ci=ci, p_value=test.p_value, p_holm=None,
             verdict=Verdict.SAME, method=EXACT,
         )  # fmt: skip
     if a.ci is None or b.ci is None:
-        return RateComparison(
-            **{**base, "note": (note + "; " if note else "") + "no interval to test with"},
+        return row(
+            note=(note + "; " if note else "") + "no interval to test with",
             diff=diff, ci=None, p_value=None, p_holm=None,
             verdict=Verdict.NOT_COMPARABLE, method="",
         )  # fmt: skip
@@ -290,15 +291,15 @@ def _compare(tier: str, rate: str, a: Side, b: Side, alpha: float) -> RateCompar
     elif se > 0:
         p = float(2 * stats.norm.sf(abs(diff) / se))
     else:
-        return RateComparison(
-            **{**base, "note": (note + "; " if note else "") + "zero-width intervals"},
+        return row(
+            note=(note + "; " if note else "") + "zero-width intervals",
             diff=diff, ci=None, p_value=None, p_holm=None,
             verdict=Verdict.NOT_COMPARABLE, method=FROM_CI,
         )  # fmt: skip
     zq = float(stats.norm.isf(alpha / 2))
     ci = (diff - zq * se_up, diff + zq * se_down)
-    return RateComparison(
-        **base, diff=diff, ci=ci, p_value=p, p_holm=None, verdict=Verdict.SAME, method=FROM_CI
+    return row(
+        note=note, diff=diff, ci=ci, p_value=p, p_holm=None, verdict=Verdict.SAME, method=FROM_CI
     )
 
 

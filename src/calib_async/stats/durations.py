@@ -32,7 +32,7 @@ log-duration, scale = exp(mu)), ``weibull_min {shape, scale}``, ``fisk {shape, s
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,7 +97,9 @@ class Distribution:
         return self.dist.logsf(x, *self.args, scale=self.scale)
 
     def rvs(self, size: int, random_state: np.random.Generator) -> np.ndarray:
-        return self.dist.rvs(*self.args, scale=self.scale, size=size, random_state=random_state)
+        return np.asarray(
+            self.dist.rvs(*self.args, scale=self.scale, size=size, random_state=random_state)
+        )
 
 
 def frozen(family: str, params: Mapping[str, float]) -> Distribution:
@@ -168,7 +170,9 @@ class DurationModel:
     n_interval: int
 
 
-def _log_bfgs(func, x0, args=(), disp=0):
+def _log_bfgs(
+    func: Callable[..., float], x0: Sequence[float], args: tuple[Any, ...] = (), disp: int = 0
+) -> np.ndarray:
     """A quasi-Newton optimiser over log-parameters, for ``rv_continuous.fit(optimizer=...)``."""
 
     def objective(theta: np.ndarray) -> float:

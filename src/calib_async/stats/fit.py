@@ -7,6 +7,7 @@ thread. Everything random is seeded from ``seed``.
 from __future__ import annotations
 
 import math
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,9 @@ from typing import Any
 import numpy as np
 import structlog
 
-from calib_async.records import LabeledRecord, TelemetryRecord, Tier
+from calib_async.labels.latent import ItemEvidence
+from calib_async.records import LabeledRecord, Outcome, Phase, TelemetryRecord, Tier
+from calib_async.stats.label_error import LabelErrorModel
 from calib_async.stats.record_arrays import split_items, to_columns
 from calib_async.stats.tier_fit import TierFit, fit_tier
 from calib_async.stats.validation import ValidationReport, validate
@@ -34,10 +37,12 @@ class CalibrationFit:
     confidence: float
     n_items: int
     held_out_items: frozenset[str] = frozenset()  # item ids of the validation split
+    #: the reference's error model (``calib_async.stats.label_error``); None without votes
+    label_model: Mapping[str, Any] | None = None
 
     def to_export(self) -> dict[str, Any]:
         """Plain Python types only (no numpy scalars, no tuples, non-finite floats as None)."""
-        return plain(
+        exported: dict[str, Any] = plain(
             {
                 "noise_models": {name: fit.to_export() for name, fit in self.tiers.items()},
                 "validation_report": self.validation.to_export(),
@@ -53,9 +58,11 @@ class CalibrationFit:
                         "conditional rates": "stratified ratio, HT weights, Jeffreys Monte Carlo",
                     },
                     "split": "by item; models fitted on the training items only",
+                    "label_model": self.label_model,
                 },
             }
         )
+        return exported
 
 
 def plain(value: Any) -> Any:
@@ -82,6 +89,16 @@ def _key(k: Any) -> Any:
     return k
 
 
+def dominant_errors(telemetry: Sequence[TelemetryRecord]) -> dict[str, str]:
+    """tier -> the most common message of its telemetry-phase VERIFIER_ERROR runs."""
+    by_tier: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in telemetry:
+        if r.outcome == Outcome.VERIFIER_ERROR and r.phase == Phase.TELEMETRY:
+            text = r.first_error or r.message or "no error message"
+            by_tier[r.tier][text.strip().splitlines()[0][:200] if text.strip() else text] += 1
+    return {tier: c.most_common(1)[0][0] for tier, c in by_tier.items()}
+
+
 def _rng(seed: int, *path: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed % 2**32, *path]))
 
@@ -96,6 +113,8 @@ def fit_and_validate(
     bootstrap: int = 99,
     confidence: float = 0.95,
     on_fitted: Callable[[], None] | None = None,
+    reference: Mapping[str, ItemEvidence] | None = None,
+    own_judge: Mapping[str, str] | None = None,
 ) -> CalibrationFit:
     """Fit every tier on the training items and validate on the held-out items.
 
@@ -108,6 +127,12 @@ def fit_and_validate(
       budgets for target timeout rates, and the load-sensitivity diagnostic (over all the
       tier's runs).
     * Validation (``calib_async.stats.validation.validate``) on the held-out items.
+
+    * ``reference``: item id -> the votes behind its label. The reference's own error is then
+      modelled (``calib_async.labels.latent``, fitted on the training items) and the
+      conditional rates corrected for it (``calib_async.stats.label_error``); the rates are
+      ``unverified_labels`` when the votes do not identify that error. ``own_judge``: tier ->
+      why its labels come from its own check (those rates are ``unverified_labels`` too).
 
     A tier without data gets a result with a ``status`` saying so; this never raises for
     lack of data. ``validation_split`` must be in [0, 1); ``bootstrap`` >= 0.
@@ -127,22 +152,34 @@ def fit_and_validate(
             count=cols.foreign_strata,
         )
     held_items = split_items(cols.items, validation_split, seed)
+    model = LabelErrorModel.fit(reference, cols.items, held_items, seed) if reference else None
+    own_judge = dict(own_judge or {})
+    errors = dominant_errors(telemetry)
     fits: dict[str, TierFit] = {}
+    held_soft = {}
     held_runs = {}
     held_labels = {}
     for i, tier in enumerate(tiers):
         runs, labels = cols.runs[tier.name], cols.labels[tier.name]
         run_held = held_items[runs.item] if len(runs) else np.zeros(0, dtype=bool)
         lab_held = held_items[labels.item] if len(labels) else np.zeros(0, dtype=bool)
+        train_labels, held_label_cols = labels.subset(~lab_held), labels.subset(lab_held)
+        reason = own_judge.get(tier.name)
+        soft = model.soft(train_labels, cols.items, reason) if model else None
+        if model is not None:
+            held_soft[tier.name] = model.soft(held_label_cols, cols.items, reason)
         fits[tier.name] = fit_tier(
             tier.name,
             tier.timeout_s,
             runs.subset(~run_held),
-            labels.subset(~lab_held),
+            train_labels,
             load_runs=runs,
             bootstrap=bootstrap,
             confidence=confidence,
             rng=_rng(seed, i, 1),
+            soft=soft,
+            unverified=reason,
+            dominant_error=errors.get(tier.name),
         )
         held_runs[tier.name] = runs.subset(run_held)
         held_labels[tier.name] = labels.subset(lab_held)
@@ -156,6 +193,7 @@ def fit_and_validate(
         n_held_items=int(held_items.sum()),
         confidence=confidence,
         rng=_rng(seed, len(tiers), 2),
+        held_soft=held_soft or None,
     )
     return CalibrationFit(
         tiers=fits,
@@ -166,4 +204,5 @@ def fit_and_validate(
         confidence=confidence,
         n_items=len(cols.items),
         held_out_items=frozenset(np.asarray(cols.items, dtype=object)[held_items].tolist()),
+        label_model=model.to_export() if model else None,
     )

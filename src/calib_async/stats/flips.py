@@ -30,7 +30,8 @@ R replicates). A *flip* is a pair of runs of one item with different outcomes.
 
 from __future__ import annotations
 
-from collections import Counter
+import math
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,7 +122,7 @@ def flip_statistics(
     shares, runs = [], []
     pair_counts: Counter[str] = Counter()
     pair_items: Counter[str] = Counter()
-    pair_share: Counter[str] = Counter()
+    pair_share: defaultdict[str, float] = defaultdict(float)
     flipped = 0
     for outcomes in groups.values():
         m = len(outcomes)
@@ -163,7 +164,7 @@ def flip_statistics(
 
 def zero_flip_upper_bound(items: int, confidence: float = 0.95) -> float:
     """The upper bound with no flip among ``items`` items (of any number of runs each)."""
-    return 1.0 - ((1.0 - confidence) / 2) ** (1.0 / items)
+    return 1.0 - math.pow((1.0 - confidence) / 2, 1.0 / items)
 
 
 __all__ = ["FlipResult", "clopper_pearson", "flip_statistics", "zero_flip_upper_bound"]

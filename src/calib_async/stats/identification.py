@@ -41,7 +41,7 @@ pushes the other strata up (``Beta(x_h + 1, s_h - x_h)``), and the upper end is 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -56,6 +56,10 @@ class Identified:
 
     bounds: tuple[float, float]
     ci: tuple[float, float]
+    #: the draws whose quantiles give each end, with the boundary rules applied (pooled over
+    #: imputations by ``calib_async.stats.label_error``)
+    low_draws: np.ndarray | None = field(default=None, repr=False, compare=False)
+    high_draws: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +117,9 @@ def _corner_draws(
     theta[:, fixed] = corner.fixed[fixed]
     weighted = pi * theta
     with np.errstate(invalid="ignore", divide="ignore"):
-        sample = weighted[:, event].sum(axis=1) / weighted.sum(axis=1)
-    return sample[np.isfinite(sample)]
+        sample: np.ndarray = weighted[:, event].sum(axis=1) / weighted.sum(axis=1)
+    finite: np.ndarray = sample[np.isfinite(sample)]
+    return finite
 
 
 def _events(corner: _Corner, event: np.ndarray, side: np.ndarray) -> tuple[float, bool]:
@@ -154,15 +159,27 @@ def identify(
     # boundary rules, lower end (corner "low")
     ev, ev_fixed = _events(low, event, event)
     nonev, nonev_fixed = _events(low, event, ~event)
+    low_draws = s_low
     if ev == 0 and not ev_fixed:
         lo = 0.0
+        low_draws = np.zeros_like(s_low)
     elif nonev == 0 and not nonev_fixed:
         pushed = _corner_draws(low, pi, event, rng, down=event, up=~event)
         if pushed.size:
-            lo = min(lo, float(np.quantile(pushed, tail)))
+            q = float(np.quantile(pushed, tail))
+            if q < lo:
+                low_draws = pushed
+            lo = min(lo, q)
     # upper end (corner "high")
     ev, _ = _events(high, event, event)
     nonev, nonev_fixed = _events(high, event, ~event)
+    high_draws = s_high
     if nonev == 0 and not nonev_fixed and ev > 0:
         hi = 1.0
-    return Identified(bounds=(r_low, r_high), ci=(max(lo, 0.0), min(hi, 1.0)))
+        high_draws = np.ones_like(s_high)
+    return Identified(
+        bounds=(r_low, r_high),
+        ci=(max(lo, 0.0), min(hi, 1.0)),
+        low_draws=low_draws,
+        high_draws=high_draws,
+    )

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,8 +114,11 @@ class _Firth:
         return ll + 0.5 * math.log(max(det, 1e-300))  # finite: the 1-D searches need numbers
 
     def fit(self) -> tuple[float, float, float]:
+        def objective(v: np.ndarray) -> float:
+            return -self.loglik(v[0], v[1])
+
         res = optimize.minimize(
-            lambda v: -self.loglik(v[0], v[1]), x0=np.zeros(2), method="Nelder-Mead",
+            objective, x0=np.zeros(2), method="Nelder-Mead",
             options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000},
         )  # fmt: skip
         return float(res.x[0]), float(res.x[1]), -float(res.fun)
@@ -136,10 +139,10 @@ class _Firth:
 
 
 def _profile_ci(
-    profile: Any, estimate: float, best: float, confidence: float
+    profile: Callable[[float], float], estimate: float, best: float, confidence: float
 ) -> tuple[float | None, float | None]:
     """Where the profile drops by chi2_1(confidence)/2 on each side; None: not within reach."""
-    drop = stats.chi2.ppf(confidence, 1) / 2
+    drop = float(stats.chi2.ppf(confidence, 1)) / 2
 
     def gap(v: float) -> float:
         return best - profile(v) - drop

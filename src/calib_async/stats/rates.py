@@ -64,7 +64,7 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
@@ -81,13 +81,22 @@ from calib_async.stats.record_arrays import (
 )
 from calib_async.stats.strata import LabelTable, label_table
 
+if TYPE_CHECKING:
+    from calib_async.stats.label_error import SoftLabels
+
 OK = "ok"
 PARTIAL = "partial"  # undetermined labels: the rate is only partially identified
-LOW_LABELS = "low_labels"  # a stratum behind the rate has fewer than MIN_LABELS labels
+LOW_LABELS = "low_labels"  # too few labels behind the rate (MIN_LABELS, MIN_CLASS_LABELS)
 INSUFFICIENT = "insufficient_data"
+#: the labels' own error is not identified (one reference source, or the tier judging itself)
+UNVERIFIED = "unverified_labels"
 
 #: Determined labels a sampled stratum needs before its ratio estimate is trusted.
 MIN_LABELS = 3
+#: Determined labels of the conditioning class (valid for the spurious-fail and
+#: timeout-given-valid rates, invalid for the others) a rate needs: with 3 per stratum the
+#: ratio estimator was biased by -18 % (spurious fail) and -28 % (spurious pass).
+MIN_CLASS_LABELS = 10
 
 #: name -> (conditioning truth code, event outcome codes)
 CONDITIONAL_RATES: dict[str, tuple[int, tuple[int, ...]]] = {
@@ -177,17 +186,45 @@ def conditional_rates(
     confidence: float = 0.95,
     draws: int = 10000,
     rng: np.random.Generator,
+    soft: SoftLabels | None = None,
 ) -> tuple[dict[str, RateEstimate], dict[str, np.ndarray]]:
     """The four conditional rates of CONDITIONAL_RATES, with bounds and intervals.
 
     Returns the estimates and, per point-estimable rate, its posterior draws over the
     determined labels, which the validation stage reuses to compare train and held-out rates.
+    ``soft``: the labels' own error model (``calib_async.stats.label_error``); the rates are
+    then pooled over its imputations.
     """
+    if soft is not None:
+        from calib_async.stats.label_error import pooled_rates
+
+        return pooled_rates(
+            outcome_counts, labels, soft, confidence=confidence, draws=draws, rng=rng
+        )
+    estimates: dict[str, RateEstimate] = {}
+    samples: dict[str, np.ndarray] = {}
+    for name, (est, sample, ident) in rates_once(
+        outcome_counts, labels, confidence=confidence, draws=draws, rng=rng
+    ).items():
+        estimates[name] = _with_bounds(est, ident, sample)
+        if sample is not None:
+            samples[name] = sample
+    return estimates, samples
+
+
+def rates_once(
+    outcome_counts: np.ndarray,
+    labels: LabelColumns,
+    *,
+    confidence: float,
+    draws: int,
+    rng: np.random.Generator,
+) -> dict[str, tuple[RateEstimate, np.ndarray | None, Identified | None]]:
+    """Each rate before its interval is set: estimate, posterior draws, identification."""
     table = label_table(outcome_counts, labels)
     pi, theta_valid = posterior_draws(table, draws, rng)
     share = undetermined_share(table)
-    estimates: dict[str, RateEstimate] = {}
-    samples: dict[str, np.ndarray] = {}
+    out: dict[str, tuple[RateEstimate, np.ndarray | None, Identified | None]] = {}
     for name, (truth, events) in CONDITIONAL_RATES.items():
         event = np.zeros(len(OUTCOMES), dtype=bool)
         event[list(events)] = True
@@ -197,10 +234,8 @@ def conditional_rates(
         ident = None
         if table.population.sum() > 0 and (table.determined + table.undetermined).sum() > 0:
             ident = identify(table, in_class, event, pi, confidence=confidence, rng=rng)
-        estimates[name] = _with_bounds(est, ident, table)
-        if sample is not None:
-            samples[name] = sample
-    return estimates, samples
+        out[name] = (est, sample, ident)
+    return out
 
 
 def _one_rate(
@@ -218,6 +253,7 @@ def _one_rate(
     sampled = table.determined + table.undetermined
     low = live & (table.determined > 0) & (table.determined < MIN_LABELS)
     low &= sampled < table.population  # a stratum labelled completely has no sampling error
+    few_in_class = 0 < float(in_class.sum()) < MIN_CLASS_LABELS
     counts: dict[str, Any] = {
         "n_labelled": int(in_class.sum()),
         "n_events": int((in_class * event).sum()),
@@ -228,6 +264,7 @@ def _one_rate(
         "weighted_total": w_total,
         "unlabelled_strata": [OUTCOMES[i].value for i in np.flatnonzero(unlabelled)],
         "low_label_strata": [OUTCOMES[i].value for i in np.flatnonzero(low)],
+        "min_class_labels": MIN_CLASS_LABELS,
     }
     method = "stratified_ratio_jeffreys_mc_manski_bounds"
     if not w_total > 0:
@@ -237,7 +274,7 @@ def _one_rate(
     sample = sample[np.isfinite(sample)]
     if unlabelled.any():
         status, rate = PARTIAL, None  # not point-identified: bounds and interval only
-    elif low.any():
+    elif low.any() or few_in_class:
         status, rate = LOW_LABELS, estimate
     elif table.undetermined.sum() > 0:
         status, rate = PARTIAL, estimate
@@ -246,7 +283,9 @@ def _one_rate(
     return RateEstimate(name, rate, None, status, method, counts), sample
 
 
-def _with_bounds(est: RateEstimate, ident: Identified | None, table: LabelTable) -> RateEstimate:
+def _with_bounds(
+    est: RateEstimate, ident: Identified | None, sample: np.ndarray | None
+) -> RateEstimate:
     if ident is None:
         if est.status != INSUFFICIENT:  # defensive: a rate never goes out without an interval
             return dataclasses.replace(est, rate=None, status=INSUFFICIENT)
@@ -257,7 +296,11 @@ def _with_bounds(est: RateEstimate, ident: Identified | None, table: LabelTable)
     status = est.status
     if status == INSUFFICIENT:  # no determined class member, but the labels bound the rate
         status = PARTIAL
-    return dataclasses.replace(est, ci=(lo, hi), bounds=ident.bounds, status=status)
+    rate = est.rate
+    if rate is not None and status == LOW_LABELS and sample is not None and sample.size:
+        rate = float(np.median(sample))  # few labels: the posterior median, never a bare 0.0
+        lo, hi = min(lo, rate), max(hi, rate)
+    return dataclasses.replace(est, rate=rate, ci=(lo, hi), bounds=ident.bounds, status=status)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
 OUTCOME_CODE: dict[str, int] = {o.value: i for i, o in enumerate(OUTCOMES)}
 TIMEOUT_CODE = OUTCOME_CODE[Outcome.VERIFIER_TIMEOUT.value]
 VERIFIED_CODE = OUTCOME_CODE[Outcome.VERIFIED.value]
+ERROR_CODE = OUTCOME_CODE[Outcome.VERIFIER_ERROR.value]
 #: Outcomes that say "invalid" for reasons other than a timeout.
 FAIL_CODES: tuple[int, ...] = tuple(
     OUTCOME_CODE[o.value]

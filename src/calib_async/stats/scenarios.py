@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from calib_async.records import LabeledRecord, TelemetryRecord
 from calib_async.stats.fit import fit_and_validate
 from calib_async.stats.rates import RateEstimate, binomial_rate, conditional_rates
 from calib_async.stats.record_arrays import OUTCOMES, TIMEOUT_CODE, to_columns
@@ -88,6 +89,9 @@ class ScenarioResult:
     statuses: dict[tuple[str, str], Counter[str]] = field(
         default_factory=lambda: defaultdict(Counter)
     )
+    #: coverage hits of the repetitions whose rate had status ``ok``
+    ok_covered: dict[tuple[str, str], list[bool]] = field(default_factory=lambda: defaultdict(list))
+    reasons: list[str] = field(default_factory=list)  # why rates were not ok
     passed: list[bool] = field(default_factory=list)
     validation_weak: list[bool] = field(default_factory=list)
 
@@ -104,7 +108,10 @@ class ScenarioResult:
 
 
 def _rates_only(
-    scenario: RateScenario, telemetry: list, labeled: list, rng: np.random.Generator
+    scenario: RateScenario,
+    telemetry: list[TelemetryRecord],
+    labeled: list[LabeledRecord],
+    rng: np.random.Generator,
 ) -> dict[str, dict[str, RateEstimate]]:
     """Every tier's rates on all records (no split, no duration model): the fast path."""
     names = [t.name for t in scenario.model.tiers]
@@ -159,6 +166,8 @@ def run_rate_scenario(
                 else:
                     out.covered[key].append(est.ci[0] <= t <= est.ci[1])
                     out.widths[key].append(est.ci[1] - est.ci[0])
+                    if est.status == "ok":
+                        out.ok_covered[key].append(est.ci[0] <= t <= est.ci[1])
                 if est.bounds is not None:
                     out.in_bounds[key].append(est.bounds[0] <= t <= est.bounds[1])
                 if est.rate is not None:

@@ -40,6 +40,7 @@ from calib_async.records import (
     Phase,
     TelemetryRecord,
     Tier,
+    TimeoutKind,
     Truth,
 )
 from calib_async.stats.durations import frozen
@@ -109,10 +110,10 @@ def _record(
         module_name=item_id,
         tier=tier.name,
         verifier="sim",
-        phase=Phase.TELEMETRY.value,
+        phase=Phase.TELEMETRY,
         attempt=0,
         timeout_s=tier.timeout_s,
-        outcome=outcome.value,
+        outcome=outcome,
         exit_code=None if killed else (0 if outcome is Outcome.VERIFIED else 1),
         signal=9 if killed else None,
         duration_ms=duration,
@@ -120,7 +121,7 @@ def _record(
         memory_peak_mb=10.0,
         memory_final_mb=10.0,
         timed_out=killed,
-        timeout_kind="wall" if killed else None,
+        timeout_kind=TimeoutKind.WALL if killed else None,
         load_avg_1m=load,
         concurrency=1 + int(load),
     )

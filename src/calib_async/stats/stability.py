@@ -36,7 +36,7 @@ def runs_by_item(
     }
     out: dict[str, list[str]] = {}
     for item_id in sorted(reps):
-        outcomes = [first[item_id]] if item_id in first else []
+        outcomes: list[str] = [first[item_id]] if item_id in first else []
         outcomes += [r.outcome for r in sorted(reps[item_id], key=lambda r: r.attempt)]
         out[item_id] = outcomes
     return out

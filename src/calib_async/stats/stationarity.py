@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -150,7 +151,7 @@ def check_stationarity(runs: RunColumns, *, alpha: float = DEFAULT_ALPHA) -> Sta
     capped = np.where(killed, budget, np.minimum(runs.duration_ms[order], budget))
     load = runs.load_avg_1m[order]
     third = np.minimum((np.arange(n) * 3) // n, 2)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, name in enumerate(THIRDS):
         sel = third == i
         k = int(timed_out[sel].sum())
@@ -178,22 +179,23 @@ def check_stationarity(runs: RunColumns, *, alpha: float = DEFAULT_ALPHA) -> Sta
             NOT_TESTED, alpha, thirds=rows, reason="neither timeouts nor durations vary"
         )
     p_min = float(min(holm(ps)))
-    common = {
-        "alpha": alpha,
-        "p_value": p_min,
-        "trend_z": trend_z,
-        "trend_p": trend_p,
-        "thirds_p": thirds_p,
-        "duration_trend_rho": rho,
-        "duration_trend_p": rho_p,
-        "thirds": rows,
-    }
+    result = partial(
+        Stationarity,
+        alpha=alpha,
+        p_value=p_min,
+        trend_z=trend_z,
+        trend_p=trend_p,
+        thirds_p=thirds_p,
+        duration_trend_rho=rho,
+        duration_trend_p=rho_p,
+        thirds=rows,
+    )
     if p_min > alpha:
-        return Stationarity(STATIONARY, **common)
+        return result(STATIONARY)
     explained = _load_explains(capped, load, third, alpha)
     if explained is None or not explained["explains"]:
-        return Stationarity(DRIFT, load=explained, **common)
-    return Stationarity(LOAD_BURST, load=explained, baseline=_baseline(timed_out, load), **common)
+        return result(DRIFT, load=explained)
+    return result(LOAD_BURST, load=explained, baseline=_baseline(timed_out, load))
 
 
 def _load_explains(

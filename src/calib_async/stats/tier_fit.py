@@ -14,6 +14,7 @@ import numpy as np
 from calib_async.stats.binomial import CLOPPER_PEARSON, clopper_pearson
 from calib_async.stats.durations import DEFAULT_RESOLUTION_MS, DurationModel
 from calib_async.stats.gof import DEFAULT_MAX_N, GoodnessOfFit
+from calib_async.stats.label_error import SoftLabels, mark_unverified
 from calib_async.stats.load import load_sensitivity
 from calib_async.stats.prediction import DEFAULT_TARGETS
 from calib_async.stats.rates import (
@@ -22,7 +23,13 @@ from calib_async.stats.rates import (
     RateEstimate,
     conditional_rates,
 )
-from calib_async.stats.record_arrays import OUTCOMES, TIMEOUT_CODE, LabelColumns, RunColumns
+from calib_async.stats.record_arrays import (
+    ERROR_CODE,
+    OUTCOMES,
+    TIMEOUT_CODE,
+    LabelColumns,
+    RunColumns,
+)
 from calib_async.stats.stationarity import DRIFT, LOAD_BURST, Stationarity, check_stationarity
 from calib_async.stats.timeouts import TierTimeouts, fit_tier_timeouts
 
@@ -31,6 +38,11 @@ TIER_OK = "ok"
 TIER_PARTIAL = "partial"  # some rate or the duration model could not be estimated
 TIER_NO_RECORDS = "no_records"
 TIER_NO_COMPLETED_RUNS = "no_completed_runs"  # every run timed out: no duration model
+#: most runs are VERIFIER_ERROR (the checker cannot start or crashes on everything): nothing
+#: this tier's runs say is a measurement of the checker; ``failed_reason`` names the error
+TIER_FAILED = "failed"
+#: share of VERIFIER_ERROR runs above which a tier is ``failed``
+FAILED_SHARE = 0.5
 TIER_DRIFT = DRIFT  # outcomes or durations change over the run (``stats.stationarity``)
 TIER_LOAD_BURST = LOAD_BURST  # ... and the load average explains the change
 
@@ -55,6 +67,8 @@ class TierFit:
     posterior: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
     #: Reported timeouts, duration model status, recommendations (``stats.timeouts``).
     timeouts: TierTimeouts | None = None
+    #: why the tier is ``failed``: the dominant VERIFIER_ERROR message (None otherwise)
+    failed_reason: str | None = None
     #: Outcomes and durations against run order (``stats.stationarity``).
     stationarity: Stationarity | None = None
 
@@ -118,6 +132,8 @@ class TierFit:
             out[name] = est.rate
             out[f"{name}_ci"] = list(est.ci) if est.ci else None
         out["status"] = self.status
+        if self.failed_reason is not None:
+            out["failed_reason"] = self.failed_reason
         if self.stationarity is not None and self.stationarity.broken:
             out["status_reason"] = self.stationarity.message()
         out["timeout_s"] = self.timeout_s
@@ -185,10 +201,17 @@ def fit_tier(
     targets: Sequence[float] = DEFAULT_TARGETS,
     resolution_ms: float = DEFAULT_RESOLUTION_MS,
     bootstrap_max_n: int = DEFAULT_MAX_N,
+    soft: SoftLabels | None = None,
+    unverified: str | None = None,
+    dominant_error: str | None = None,
 ) -> TierFit:
     """Fit one tier's noise model from its (training) runs and labels.
 
     ``load_runs`` (default ``runs``) are the runs the load-sensitivity diagnostic looks at.
+    ``soft``: the labels' error model (``calib_async.stats.label_error``); ``unverified``:
+    why this tier's labels cannot be trusted (its rates become ``unverified_labels``).
+    ``dominant_error``: the most common first error line of its VERIFIER_ERROR runs, named
+    when the tier is ``failed`` (most runs VERIFIER_ERROR).
     """
     n = len(runs)
     outcome_counts = np.bincount(runs.outcome, minlength=len(OUTCOMES))
@@ -196,8 +219,10 @@ def fit_tier(
     wall = int(runs.timed_out.sum())
     timeout_rate = exact_rate("timeout_rate", n_timeout, n, confidence)
     conditional, posterior = conditional_rates(
-        outcome_counts, labels, confidence=confidence, rng=rng
+        outcome_counts, labels, confidence=confidence, rng=rng, soft=soft
     )
+    if unverified:
+        conditional = {k: mark_unverified(e, unverified) for k, e in conditional.items()}
     timeouts: TierTimeouts | None = None
     table: dict[float, float | None] = dict.fromkeys(float(t) for t in targets)
     if n:
@@ -217,8 +242,11 @@ def fit_tier(
     load = load_sensitivity(
         load_runs if load_runs is not None else runs, alpha=round(1 - confidence, 12)
     )
+    failed = n > 0 and outcome_counts[ERROR_CODE] > FAILED_SHARE * n
     if n == 0:
         status = TIER_NO_RECORDS
+    elif failed:
+        status = TIER_FAILED
     elif duration is not None and duration.n_events + duration.n_interval == 0:
         status = TIER_NO_COMPLETED_RUNS
     elif (duration is None or duration.chosen is None) or any(
@@ -247,5 +275,11 @@ def fit_tier(
         load_sensitivity=load,
         posterior=posterior,
         timeouts=timeouts,
+        failed_reason=(
+            f"{int(outcome_counts[ERROR_CODE])} of {n} runs VERIFIER_ERROR: "
+            + (dominant_error or "no error message")
+        )
+        if failed
+        else None,
         stationarity=stationarity,
     )

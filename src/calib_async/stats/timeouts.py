@@ -203,7 +203,8 @@ class TierTimeouts:
 
 def reported_timeouts(runs: RunColumns) -> np.ndarray:
     """Mask of runs whose VERIFIER_TIMEOUT the checker reported (the runner did not kill)."""
-    return (runs.outcome == TIMEOUT_CODE) & ~runs.timed_out
+    reported: np.ndarray = (runs.outcome == TIMEOUT_CODE) & ~runs.timed_out
+    return reported
 
 
 def fit_tier_timeouts(

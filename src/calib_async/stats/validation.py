@@ -32,7 +32,10 @@ the exported ``validation_report``:
   Tests without data are reported with status ``insufficient_data`` and left out. When no
   test at all could be evaluated (for example no held-out items), ``passed`` is False and
   ``status`` is ``"not_evaluated"``.
-* ``summary`` — one line: PASSED / FAILED / NOT EVALUATED, with the rejected tests named;
+* ``summary`` — one line: PASSED / FAILED / UNVERIFIED / NOT EVALUATED, with the rejected
+  tests named; never PASSED when a tier is ``failed`` (FAILED) or a conditional rate is
+  ``unverified_labels`` (UNVERIFIED: the held-out split cannot see an error the reference
+  makes on every item), and ``passed`` is then False;
   a PASS whose tests are mostly too weak to see a doubled rate reads "PASSED (WEAK: ...)".
 * Strength (:mod:`calib_async.stats.power`): every evaluated test (calibration entries and
   monotonicity pairs) carries ``power`` (against a doubled rate, at the level alpha / m a
@@ -49,7 +52,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -59,6 +62,7 @@ from calib_async.stats.rates import (
     CONDITIONAL_RATES,
     INSUFFICIENT,
     OK,
+    UNVERIFIED,
     Comparison,
     conditional_rates,
     holm,
@@ -66,7 +70,10 @@ from calib_async.stats.rates import (
     score_test_2indep,
 )
 from calib_async.stats.record_arrays import OUTCOMES, TIMEOUT_CODE, LabelColumns, RunColumns
-from calib_async.stats.tier_fit import TierFit
+from calib_async.stats.tier_fit import TIER_FAILED, TierFit
+
+if TYPE_CHECKING:
+    from calib_async.stats.label_error import SoftLabels
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +131,7 @@ def _calibration(
     *,
     confidence: float,
     rng: np.random.Generator,
+    soft: SoftLabels | None = None,
 ) -> dict[str, dict[str, Any]]:
     n2 = len(runs)
     counts = np.bincount(runs.outcome, minlength=len(OUTCOMES))
@@ -132,7 +140,7 @@ def _calibration(
     tr = fit.timeout_rate
     test = score_test_2indep(tr.counts["k"], tr.counts["n"], k2, n2)
     out["timeout_rate"] = _entry(tr.rate, k2 / n2 if n2 else None, test)
-    held, held_draws = conditional_rates(counts, labels, confidence=confidence, rng=rng)
+    held, held_draws = conditional_rates(counts, labels, confidence=confidence, rng=rng, soft=soft)
     for name in CONDITIONAL_RATES:
         train_draws, draws = fit.posterior.get(name), held_draws.get(name)
         if draws is None or train_draws is None:
@@ -177,12 +185,18 @@ def validate(
     n_held_items: int,
     confidence: float = 0.95,
     rng: np.random.Generator,
+    held_soft: Mapping[str, SoftLabels] | None = None,
 ) -> ValidationReport:
     """Validate training fits against the held-out runs and labels (module docstring)."""
     alpha = round(1.0 - confidence, 12)
     calibration = {
         f.tier: _calibration(
-            f, held_runs[f.tier], held_labels[f.tier], confidence=confidence, rng=rng
+            f,
+            held_runs[f.tier],
+            held_labels[f.tier],
+            confidence=confidence,
+            rng=rng,
+            soft=(held_soft or {}).get(f.tier),
         )
         for f in fits
     }
@@ -242,6 +256,7 @@ def validate(
             f"FAILED: {len(rejected)} of {len(family)} tests reject at family-wise "
             f"{alpha:.2g} (Holm): " + "; ".join(rejected)
         )
+    summary, passed = _gate(fits, summary, passed)
     monotonicity = {
         "order": [f.tier for f in sorted(fits, key=lambda f: f.timeout_s)],
         "rate": "timeout_rate",
@@ -269,6 +284,31 @@ def validate(
         power=strength,
         weak=bool(evaluated and weak),
     )
+
+
+def _gate(fits: Sequence[TierFit], summary: str, passed: bool) -> tuple[str, bool]:
+    """Never PASSED over a failed tier or labels whose error is not identified."""
+    failed = [f.tier for f in fits if f.status == TIER_FAILED]
+    unverified = {
+        f.tier: e.counts.get("unverified_reason")
+        for f in fits
+        for e in f.conditional.values()
+        if e.status == UNVERIFIED
+    }
+    if failed:
+        return (
+            f"FAILED: tier(s) {', '.join(failed)} failed (most runs VERIFIER_ERROR); "
+            f"held-out tests: {summary}",
+            False,
+        )
+    if unverified and passed:
+        reasons = "; ".join(f"{t}: {r}" for t, r in unverified.items())
+        return (
+            f"UNVERIFIED: the labels' error is not identified ({reasons}); held-out tests: "
+            + summary,
+            False,
+        )
+    return summary, passed
 
 
 def _attach_power(

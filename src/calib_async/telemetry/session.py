@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import structlog
@@ -29,7 +30,7 @@ from calib_async.version import __version__
 log = structlog.get_logger(__name__)
 
 
-def load_finished(config: RunConfig, fingerprint: dict) -> dict[str, TelemetryRecord]:
+def load_finished(config: RunConfig, fingerprint: dict[str, Any]) -> dict[str, TelemetryRecord]:
     """Finished records of a resumed log by task key (none for a fresh log).
 
     Every line is checked (line 1 is the header) before the log is touched: a log refused for
@@ -58,7 +59,7 @@ def load_finished(config: RunConfig, fingerprint: dict) -> dict[str, TelemetryRe
 
 def run_fingerprint(
     config: RunConfig, checker: CheckerConfig, tiers: Sequence[Tier], items: Sequence[CorpusItem]
-) -> dict:
+) -> dict[str, Any]:
     """What makes the log this run's, in two parts: what defines the telemetry runs (items,
     tiers and their profiles, seed, ``--n``, corpus kind, sandbox) and, under ``labelling``,
     what defines the label runs (sample size, consensus profiles, multiplier, budget).

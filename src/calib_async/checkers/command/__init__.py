@@ -24,7 +24,8 @@ class CommandKind(KindBase):
         from calib_async.checkers.command.profile import CommandVerifier
         from calib_async.checkers.oneshot import OneShotChecker
 
-        return OneShotChecker(CommandVerifier(config), ctx.backend)
+        verifier = CommandVerifier(config, work_dir=ctx.work_dir / "coq-audit")
+        return OneShotChecker(verifier, ctx.backend)
 
 
 KIND = CommandKind()

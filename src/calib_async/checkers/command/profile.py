@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
 
 from calib_async.checkers.api import Verdict
+from calib_async.checkers.command.coq_audit import AUDIT_OPTION, COQ_ASSUMPTIONS, audited_copy
 from calib_async.checkers.diagnostics import first_error_line
 from calib_async.checkers.environment import allowlisted_env, workdir_env
 from calib_async.checkers.oneshot import limits_for
@@ -68,10 +72,11 @@ def expand_argv(
 class CommandVerifier:
     """Any command-line checker, described by a YAML profile."""
 
-    def __init__(self, config: VerifierConfig) -> None:
+    def __init__(self, config: VerifierConfig, *, work_dir: Path | None = None) -> None:
         self.name = config.name
         self.config = config
         self._env = allowlisted_env(config.env)  # the allowlist is read once, not per run
+        self._audit_dir = work_dir  # Coq assumptions audit copies (checkers.command.coq_audit)
 
     def build_spec(
         self, item: CorpusItem, tier: Tier, *, timeout_s: float, attempt: int
@@ -79,6 +84,9 @@ class CommandVerifier:
         """The command with its placeholders filled in, run in a fresh private directory
         (``{workdir}``, also ``TMPDIR`` and the working directory unless ``cwd`` is set)."""
         workdir = new_workdir()
+        if self.config.options.get(AUDIT_OPTION) == COQ_ASSUMPTIONS:
+            audit_dir = self._audit_dir or Path(tempfile.gettempdir()) / "calib-async-coq-audit"
+            item = replace(item, path=str(audited_copy(item, audit_dir)))
         argv = expand_argv(self.config.command, item, tier, timeout_s=timeout_s, workdir=workdir)
         cwd = self.config.cwd
         cwd = workdir if cwd is None else substitute(cwd, {PLACEHOLDER: workdir})

@@ -19,6 +19,7 @@ import json
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Severity(StrEnum):
@@ -75,7 +76,8 @@ def _json_message(line: str) -> LeanMessage | None:
     severity = _SEVERITY.get(str(obj.get("severity")))
     if severity is None:
         return None
-    pos = obj.get("pos") if isinstance(obj.get("pos"), dict) else {}
+    raw_pos = obj.get("pos")
+    pos: dict[str, Any] = raw_pos if isinstance(raw_pos, dict) else {}
     kind = obj.get("kind")
     name = None
     if isinstance(kind, str) and kind.endswith("._namedError"):
