@@ -266,7 +266,7 @@ def _fit_summary(
 def _confusion(labeled: Sequence[LabeledRecord]) -> str:
     if not labeled:
         return '<p class="muted">No labelled runs for this tier.</p>'
-    counts = Counter((lr.record.outcome.value, lr.truth.value) for lr in labeled)
+    counts = Counter((_plain(lr.record.outcome), _plain(lr.truth)) for lr in labeled)
     truths = [t.value for t in Truth]
     outcomes = [o.value for o in Outcome]
     outcomes += sorted({o for o, _ in counts} - set(outcomes))
@@ -362,6 +362,11 @@ def _rate_ci(model: Mapping[str, Any], key: str) -> str:
     if _pair(ci):
         return f"{value:.3f} [{float(ci[0]):.3f}, {float(ci[1]):.3f}]"
     return f"{value:.3f}"
+
+
+def _plain(value: Any) -> str:
+    """An enum's value, or the string itself (records hold outcomes either way)."""
+    return str(getattr(value, "value", value))
 
 
 def _num(value: Any) -> float | None:
