@@ -125,7 +125,9 @@ def test_demo_export_compared_with_itself_exits_0_with_no_rejection(capsys) -> N
     result = compare_calibrations(*[yaml.safe_load(DEMO_A.read_text())] * 2)
     tested = [r for r in result.rows if r.p_holm is not None]
     assert {(r.tier, r.rate) for r in tested} == {(t, n) for t in TIERS for n in RATES}
-    assert all(r.verdict is Verdict.SAME and r.p_holm == 1.0 and r.diff == 0 for r in tested)
+    assert all(
+        r.verdict is Verdict.NOT_SIGNIFICANT and r.p_holm == 1.0 and r.diff == 0 for r in tested
+    )
 
 
 def test_two_demo_runs_use_exact_counts_when_labelling_is_complete_else_the_intervals() -> None:
@@ -236,7 +238,11 @@ def test_canary_and_flip_rates_are_compared_when_present() -> None:
     rows = {(r.tier, r.rate): r for r in compare_calibrations(doc_a, doc_b).rows}
     canary, flip = rows["fast", "canary.sorry"], rows["fast", "flip_rate"]
     assert (canary.verdict, canary.method) == (Verdict.WORSE, "score_2indep+newcombe")
-    assert (flip.verdict, flip.method, flip.p_value) == (Verdict.SAME, "wald_from_ci(mover)", 1.0)
+    assert (flip.verdict, flip.method, flip.p_value) == (
+        Verdict.NOT_SIGNIFICANT,
+        "wald_from_ci(mover)",
+        1.0,
+    )
 
 
 @settings(max_examples=80, deadline=None)
