@@ -346,3 +346,26 @@ def test_any_corrupted_value_gives_a_result_or_a_calib_error(path: tuple, junk: 
         assert "\n" not in str(exc)
     else:
         assert all(r.p_holm is None or 0.0 <= r.p_holm <= 1.0 for r in result.rows)
+
+
+def test_a_missed_doubling_prints_its_detectable_difference_never_same() -> None:
+    # issue 27: 500 items, SLOW's spurious-pass rate doubled; power is low, so it is missed
+    doubled = {**BASE, "slow": (0.6, 0.02, 0.03, 0.10)}
+    a, b = _synthetic(1, n=500), _synthetic(2, n=500, rates=doubled)
+    rows = {(r.tier, r.rate): r for r in compare_calibrations(a, b).rows}
+    row = rows["slow", "spurious_pass_rate"]
+    assert "same" not in {r.verdict.value for r in rows.values()}
+    assert row.verdict in (Verdict.NOT_SIGNIFICANT, Verdict.WORSE)
+    if row.verdict is Verdict.NOT_SIGNIFICANT:
+        assert row.mdd is not None and row.mdd > 0.05  # it could not have seen +0.05
+        assert row.note.startswith(
+            f"not significant (smallest detectable difference {row.mdd:.3g})"
+        )
+
+
+def test_a_row_that_cannot_fail_is_left_out_of_the_holm_family() -> None:
+    tiny = {"slow": (0.6, 0.02, 0.03, 0.05)}
+    a, b = _synthetic(3, n=4, rates=tiny), _synthetic(4, n=4, rates=tiny)
+    rows = compare_calibrations(a, b).rows
+    out = [r for r in rows if "left out of the Holm family" in r.note]
+    assert out and all(r.p_holm is None and r.verdict is Verdict.NOT_SIGNIFICANT for r in out)
