@@ -2,7 +2,7 @@
 
 The checker burns a fixed amount of CPU (``--cpu-s``, default 0.5 s of ``time.process_time`` in a
 busy loop of a fresh Python). ``--runs`` of them (default 8 per core) go through the full
-calib-async path (Scheduler, LocalBackend with its sampler and per-run cgroup, the native spawn
+calib-async path (Scheduler, LocalBackend with its sampler and per-run cgroup, the spawn path
 with its limits, classification, telemetry record, canonical JSONL append, the progress listener)
 with ``workers`` = cores, and through ``xargs -P <cores>``; rounds are interleaved so that machine
 noise hits both alike. Per round it prints

@@ -1,8 +1,8 @@
 """Throughput of the scheduler against xargs and the plan's ProcessPoolExecutor design.
 
 2000 runs of /bin/true at concurrency 8 through the full path (spawn, wait4, sampling,
-classification, telemetry record, canonical JSONL append; the native spawn when the C extension
-is built, as ``pip install`` does with a compiler), interleaved with
+classification, telemetry record, canonical JSONL append; the runner's one spawn path),
+interleaved with
 ``xargs -P 8 -n 1 /bin/true`` and ``ProcessPoolExecutor(8)`` + ``subprocess.run``; median of 3.
 Prints runs/s, ratios, and the orchestrator's own CPU ms per run.
 
@@ -82,7 +82,7 @@ def bench_scheduler(
         count = 0
         with CheckpointWriter(log) as writer:
             backend = LocalBackend()
-            if cgroups is False:  # the runner without its per-run cgroup (and dash wrapper)
+            if cgroups is False:  # the runner without its per-run cgroups
                 backend = _NoCgroupBackend()
             checkers = one_shot_checkers(verifiers, backend)
             async with running(backend), Scheduler(

@@ -13,16 +13,15 @@ Alternatives:
   prlimit-bin    Popen(["prlimit", "--as=..", "--core=0", "--", argv...]): one extra exec.
   sh-ulimit      Popen(["/bin/sh", "-c", 'ulimit -v ..; exec "$@"', ...]): one extra exec.
   prlimit(pid)   Popen then resource.prlimit(pid, ...): fast but racy (see process.py).
-  dash-wrapper   the runner's dash wrapper (ulimit, then exec): what a run with limits costs.
+  dash-wrapper   a dash wrapper (ulimit, then exec), without setpriv.
   setpriv        Popen(["setpriv", "--pdeathsig", "KILL", "--", argv...]): PR_SET_PDEATHSIG.
-  setpriv+dash   setpriv in front of the dash wrapper: a run with limits that dies with us
-                 (the runner's fallback when the C extension is not built).
-  native         calib_async.runner._spawn.spawn: vfork, then in the child setsid,
-                 PR_SET_PDEATHSIG, RLIMIT_AS/CORE, exec; no helper exec (the runner's default).
+  setpriv+dash   setpriv in front of the dash wrapper: a run with limits that dies with us.
+  runner         calib_async.runner.spawn.start_checker: setpriv + the sh wrapper (RLIMIT_AS,
+                 RLIMIT_CORE), what a run with a memory limit and no cgroup costs.
 
 Then the full ``run_process_measured`` path (pidfd + epoll + wait4, shared TreeSampler at 0.2 s)
 at concurrency 8, 2000 runs of /bin/true, under asyncio and trio, without limits, with a memory
-limit (dash wrapper), and with a per-run cgroup when one is usable; against ``xargs -P 8``.
+limit (the sh wrapper), and with per-run cgroups when usable; against ``xargs -P 8``.
 
 Usage: python scripts/bench_spawn.py [--runs 400] [--rounds 3] [--ballast-mb 300] [--e2e 2000]
 """
@@ -114,27 +113,21 @@ def setpriv_dash() -> subprocess.Popen[bytes]:
     )
 
 
-class _Native:
-    """Popen's shape (pid, returncode) for the native spawn."""
+class _Started:
+    """Popen's shape (pid, returncode) for the runner's own spawn."""
 
     def __init__(self, pid: int) -> None:
         self.pid, self.returncode = pid, None
 
 
-def native() -> _Native:
-    from calib_async.runner import _spawn  # built by `pip install -e .` when cc exists
-
-    r1, w1 = os.pipe2(os.O_CLOEXEC)
-    r2, w2 = os.pipe2(os.O_CLOEXEC)
-    devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        limits = [(resource.RLIMIT_AS, AS_BYTES, AS_BYTES), (resource.RLIMIT_CORE, 0, 0)]
-        env = [f"{k}={v}".encode() for k, v in ENV.items()]
-        pid = _spawn.spawn(TRUE, [TRUE.encode()], env, None, devnull, w1, w2, limits, -1, -1, 9)
-        return _Native(pid)
-    finally:
-        for fd in (r1, w1, r2, w2, devnull):
-            os.close(fd)
+def runner() -> _Started:
+    """The runner's spawn path as a run with a memory limit and no cgroup uses it: setpriv, the
+    sh wrapper (RLIMIT_AS), exec."""
+    plan = spawn.RlimitPlan(AS_BYTES, None, None)
+    leader, _, r_out, r_err = spawn.start_checker(ExecSpec((TRUE,), 10.0, ENV), plan)
+    os.close(r_out)
+    os.close(r_err)
+    return _Started(leader.pid)
 
 
 def prlimit_pid() -> subprocess.Popen[bytes]:
@@ -253,8 +246,7 @@ def main() -> None:
         alts["setpriv"] = setpriv
     if SETPRIV and DASH:
         alts["setpriv+dash"] = setpriv_dash
-    if spawn.native_spawn_available():
-        alts["native"] = native  # type: ignore[assignment]
+    alts["runner"] = runner  # type: ignore[assignment]
     print(f"sequential spawn+wait4 of {TRUE}, {args.runs} runs x {args.rounds} rounds, median")
     print("parent RSS: small (as the driver, numpy not imported)")
     _table(alts, args.runs, args.rounds)

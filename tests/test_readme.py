@@ -43,7 +43,7 @@ def test_public_api_import_line() -> None:
             sys.executable,
             "-c",
             "from calib_async import run_calibration, RunConfig, CalibrationResult, Scheduler, "
-            "Task, NoiseModel, CalibError, build_verifiers; print('ok')",
+            "Task, NoiseModel, CalibError, open_checkers, OpenContext; print('ok')",
         ],
         capture_output=True,
         text=True,

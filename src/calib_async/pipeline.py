@@ -15,16 +15,24 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import structlog
 
+from calib_async.checkers.service import run as service_run
 from calib_async.config.run import RunConfig
-from calib_async.config.setup import load_checker_setup, prepare_outputs, selected_tiers
+from calib_async.config.setup import (
+    consensus_profiles,
+    load_checker_setup,
+    prepare_outputs,
+    selected_tiers,
+)
+from calib_async.config.startable import check_checkers_can_start
 from calib_async.corpus.stage import select_items
 from calib_async.errors import CalibError, only_calib_error
 from calib_async.events import Event, Listener, StageFinished, StageStarted, emit
-from calib_async.labels.manual import load_manual_labels
+from calib_async.labels.manual import check_manual_targets, load_manual_labels
 from calib_async.labels.stage import establish_ground_truth
 from calib_async.profiles import CheckerConfig
-from calib_async.records import CorpusItem, TelemetryRecord
+from calib_async.records import CorpusItem, TelemetryRecord, Tier
 from calib_async.runner.cgroups import driver_cgroup_base
 from calib_async.runner.leftovers import claim_output_dir
 from calib_async.telemetry.canaries import canary_classes, run_canaries
@@ -33,6 +41,7 @@ from calib_async.telemetry.replicates import run_replicates
 from calib_async.telemetry.session import open_session
 from calib_async.telemetry.stage import collect_telemetry
 
+log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class CalibrationResult:
@@ -81,6 +90,23 @@ async def _run_stages(config: RunConfig, listeners: Sequence[Listener]) -> Calib
         return await _claimed_stages(config, checker, listeners)
 
 
+def _check_manual_labels(
+    config: RunConfig, items: Sequence[CorpusItem], tiers: Sequence[Tier]
+) -> None:
+    """Manual labels naming a tier the run lacks are refused; items outside it are reported."""
+    paths = [config.manual_labels, config.output_dir / "manual_labels.jsonl"]
+    ids, names = {i.item_id for i in items}, {t.name for t in tiers}
+    for path in dict.fromkeys(p for p in paths if p is not None and p.exists()):
+        labels = load_manual_labels(path)
+        outside = check_manual_targets(labels, items=ids, tiers=names, source=path)
+        if outside:
+            log.warning(
+                "manual labels name items outside this run; they are not used",
+                path=str(path),
+                labels=outside,
+            )
+
+
 async def _claimed_stages(
     config: RunConfig, checker: CheckerConfig, listeners: Sequence[Listener]
 ) -> CalibrationResult:
@@ -92,6 +118,13 @@ async def _claimed_stages(
     emit(listeners, StageStarted(1, "corpus selection"))
     items = await anyio.to_thread.run_sync(select_items, config, abandon_on_cancel=True)
     emit(listeners, StageFinished(1, "corpus selection", {"items": len(items)}))
+    check_checkers_can_start(  # a checker that can never start fails here, not as N errors
+        checker.verifiers, tiers, items, profiles=consensus_profiles(config, checker)
+    )
+    _check_manual_labels(config, items, tiers)
+
+    # a service that does not answer stops the run here, with one message, before any check
+    await service_run.preflight(checker.verifiers[t.verifier] for t in tiers)
 
     async with open_session(
         config, checker, tiers, items, run_id=run_id, listeners=listeners
@@ -118,9 +151,18 @@ async def _claimed_stages(
         canary_runs = await run_canaries(
             config, canaries, tiers, items, telemetry, runner, listeners
         )
+        repl_designs = await _repl_designs(config, checker, tiers, items)
         truth = await establish_ground_truth(
             config, checker, tiers, items, telemetry, runner, listeners
         )
+
+    service_designs = await service_run.run_designs(
+        {t.verifier: checker.verifiers[t.verifier] for t in tiers}.values(),
+        tiers,
+        items,
+        work_dir=(config.output_dir / "service").resolve(),
+        seed=config.seed,
+    )
 
     def stages_4_to_6() -> tuple[dict[str, Any], Path | None]:
         from calib_async.export.stage import export_calibration
@@ -159,6 +201,8 @@ async def _claimed_stages(
             labeled=truth.labeled,
             stability=stability,
             canary_runs=canary_runs,
+            repl_designs=repl_designs,
+            service_designs=service_designs,
         )
         to_loop(StageFinished(6, "export", {"path": str(config.export)}))
         return export, report_path
@@ -174,6 +218,24 @@ async def _claimed_stages(
         items=items,
         stability_runs=[*replicate_runs, *load.records],
         canary_runs=canary_runs.records if canary_runs is not None else [],
+    )
+
+
+async def _repl_designs(
+    config: RunConfig, checker: CheckerConfig, tiers: Sequence[Tier], items: list[CorpusItem]
+) -> list[dict[str, Any]]:
+    """The REPL-pool designs of the ``lean_repl`` profiles that switch one on (else nothing)."""
+    profiles = [c for c in checker.verifiers.values() if c.kind == "lean_repl"]
+    if not profiles:
+        return []
+    from calib_async.backends.local import LocalBackend
+    from calib_async.checkers.api import OpenContext
+    from calib_async.checkers.lean_repl.designs import run_designs
+
+    work = (config.output_dir / "lean_repl").resolve()
+    ctx = OpenContext(work_dir=work, backend=LocalBackend())
+    return await run_designs(
+        profiles, tiers, items, ctx=ctx, output_dir=config.output_dir, seed=config.seed
     )
 
 

@@ -43,6 +43,17 @@ class TimeoutKind(StrEnum):
     HEARTBEAT = "heartbeat"  # the checker gave up on its own (Lean maxHeartbeats, kernel)
 
 
+class Termination(StrEnum):
+    """Why the process ended. The first reason observed wins."""
+
+    EXITED = "exited"  # exited (or died of a signal) on its own
+    TIMEOUT = "timeout"  # the runner's wall-clock timer fired and killed the tree
+    MEMORY = "memory"  # the memory limit was breached (cgroup OOM kill, or the fallback's)
+    SPAWN_ERROR = "spawn_error"  # could not be started at all (missing, not executable)
+    PROCESS_LIMIT = "process_limit"  # a fork refused at pids.max, or the fallback's watchdog
+    CANCELLED = "cancelled"  # the surrounding scope was cancelled; the tree was killed
+
+
 class Truth(StrEnum):
     """Ground truth of an item."""
 
@@ -111,10 +122,10 @@ class TelemetryRecord:
     module_name: str
     tier: str
     verifier: str
-    phase: str
+    phase: Phase
     attempt: int
     timeout_s: float
-    outcome: str
+    outcome: Outcome
     exit_code: int | None
     signal: int | None
     duration_ms: float
@@ -124,8 +135,8 @@ class TelemetryRecord:
     memory_peak_source: str = "rusage"
     memory_peak_is_floor: bool = False
     timed_out: bool = False
-    timeout_kind: str | None = None
-    termination_reason: str = "exited"
+    timeout_kind: TimeoutKind | None = None
+    termination_reason: Termination = Termination.EXITED
     stdout_bytes: int = 0
     stderr_bytes: int = 0
     error_count: int = 0
@@ -141,6 +152,9 @@ class TelemetryRecord:
     cgroup: bool = False
     warnings: list[str] = field(default_factory=list)
     load_level: int | None = None  # the load experiment's concurrency level (phase "load")
+    limits_mechanism: str = "rlimit"  # "cgroup2", "cgroup1" or "rlimit" (runner/cgroups.py)
+    cpu_time_source: str = "rusage"  # "rusage", "cgroup:cpuacct.usage" or "cgroup:cpu.stat"
+    processes_peak: int | None = None  # the run cgroup's pids.peak (None: not measured)
     #: kind-specific details of the check (a pool or service kind's telemetry), JSON-ready;
     #: None (and absent from the log line) when the kind reports none
     checker: dict[str, Any] | None = None
@@ -153,14 +167,35 @@ class TelemetryRecord:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TelemetryRecord:
+        """The record a log line (or :meth:`to_dict`) holds; unknown keys are dropped, and
+        the closed sets' strings become their enums (ValueError for a value none knows)."""
         if _RECORD_FIELDS.issuperset(d):  # the usual case: a record this version wrote
-            return cls(**d)
-        return cls(**{k: v for k, v in d.items() if k in _RECORD_FIELDS})
+            d = dict(d)
+        else:
+            d = {k: v for k, v in d.items() if k in _RECORD_FIELDS}
+        for name, members in _ENUM_FIELDS:
+            value = d.get(name)
+            if value is not None:
+                try:
+                    d[name] = members[value]
+                except (KeyError, TypeError):
+                    raise ValueError(f"{name}: {value!r} is not one of {sorted(members)}") from None
+        return cls(**d)
 
 
 _RECORD_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(TelemetryRecord))
 _RECORD_FIELDS = frozenset(_RECORD_FIELD_NAMES)
 _record_values = operator.attrgetter(*_RECORD_FIELD_NAMES)  # to_dict without per-call fields()
+#: The record's closed sets: field -> {value: member} (a member is its own value too).
+_ENUM_FIELDS: tuple[tuple[str, dict[str, StrEnum]], ...] = tuple(
+    (name, {m.value: m for m in enum})
+    for name, enum in (
+        ("phase", Phase),
+        ("outcome", Outcome),
+        ("timeout_kind", TimeoutKind),
+        ("termination_reason", Termination),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,9 +246,11 @@ class Tier:
     max_file_mb: int | None = None
     output_cap_kb: int = 64
     grace_s: float = 1.0
+    #: RLIMIT_AS in MiB, opt-in (under every limit mechanism; None: only the fallback's)
+    address_space_limit_mb: int | None = None
 
     def identity(self) -> dict[str, Any]:
-        return {
+        ident = {
             "timeout_s": self.timeout_s,
             "verifier": self.verifier,
             "memory_limit_mb": self.memory_limit_mb,
@@ -224,6 +261,9 @@ class Tier:
             "output_cap_kb": self.output_cap_kb,
             "grace_s": self.grace_s,
         }
+        if self.address_space_limit_mb is not None:  # absent when unset: older runs resume
+            ident["address_space_limit_mb"] = self.address_space_limit_mb
+        return ident
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ ray = pytest.importorskip("ray")
 
 from calib_async.backends.ray import TRIO_MESSAGE, RayBackend  # noqa: E402
 from calib_async.checkers.command.profile import CommandVerifier  # noqa: E402
-from calib_async.checkers.oneshot import allowlisted_env  # noqa: E402
+from calib_async.checkers.oneshot import allowlisted_env, classify_run, limits_for  # noqa: E402
 from calib_async.config.schema import parse_verifier  # noqa: E402
 from calib_async.errors import CalibError  # noqa: E402
 from calib_async.pipeline import RunConfig, run_calibration  # noqa: E402
@@ -30,6 +30,7 @@ from calib_async.records import (  # noqa: E402
     Tier,
 )
 from calib_async.runner.spec import ExecSpec, Termination  # noqa: E402
+from helpers.limit_cases import LIMIT_CASES  # noqa: E402
 from helpers.scheduling import scheduler_over  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.anyio]
@@ -285,3 +286,26 @@ def test_replicates_and_load_levels_run_on_ray(ray_session: object, tmp_path: Pa
     assert phases == [("load", 1)] * 3 + [("load", 2)] * 3 + [("replicate", None)] * 3
     model = result.export["noise_models"]["fast"]
     assert model["flips"]["items"] == 3 and model["load"]["levels"][1]["level"] == 2
+
+
+@pytest.mark.parametrize("case", sorted(LIMIT_CASES))
+async def test_limit_breaches_are_classified_on_ray_as_locally(
+    backend: RayBackend, case: str
+) -> None:
+    from calib_async.backends.local import LocalBackend
+
+    argv, tier, reason, outcome = LIMIT_CASES[case]
+    rules = [{"exit_code": 0, "outcome": "VERIFIED"}]
+    checker = CommandVerifier(parse_verifier("v", {"command": list(argv), "rules": rules}))
+    spec = ExecSpec(argv, tier.timeout_s, allowlisted_env(), limits=limits_for(tier), grace_s=0.2)
+    local = LocalBackend()
+    await local.start()
+    try:
+        here = await local.run(spec)
+    finally:
+        await local.aclose()
+    there = await backend.run(spec)
+    for result in (here, there):
+        assert result.termination.value == reason, result
+        assert classify_run(checker, result, tier).outcome == outcome
+    assert there.mechanism == here.mechanism

@@ -1,7 +1,11 @@
 """Issue 15's catalogue: bad inputs that once crashed, hung or destroyed data, none of them in
 test_bad_inputs.py. Each case runs ``python -m calib_async`` in its own directory (through
-helpers/hostile_cli.py, a few at a time) and must end within 10 s in one stderr line and exit
-2, or in a recorded outcome; inputs a refused run names are unchanged afterwards.
+helpers/hostile_cli.py, a few at a time) and must end within the bounds below in one stderr
+line and exit 2, or in a recorded outcome; inputs a refused run names are unchanged afterwards.
+
+Bounds: each case uses at most ``WITHIN_CPU_S`` of CPU (the CLI and the checkers it reaped) and
+ends within ``WITHIN_WALL_S`` of wall time, a bound generous enough for a machine at load 10
+(an earlier 10 s wall-clock limit failed 7 cases at load 7-13).
 
 Classes: integers that do not fit, NaN/inf, NUL bytes, non-JSON YAML types, duplicate keys and
 alias bombs, unknown placeholders, bad simulated options, catastrophic regexes (RE2), special
@@ -19,7 +23,6 @@ import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +33,8 @@ from calib_async.runner.leftovers import RECORD_NAME, _boot_id, _start_time
 from helpers import hostile_cli, run_env
 from helpers.hostile_cli import Done, Job, run_jobs
 
-WITHIN_S = 10.0
+WITHIN_CPU_S = 10.0
+WITHIN_WALL_S = 120.0
 
 
 def write(path: Path, data: str | bytes) -> Path:
@@ -357,7 +361,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Done]:
 
         jobs.append(Job(case.id, d, args, run_env(), after="base" if case.base else None,
                         prepare=prepare))  # fmt: skip
-    parallel, hostile_cli.PARALLEL = hostile_cli.PARALLEL, 2  # one job per core: the 10 s bound
+    parallel, hostile_cli.PARALLEL = hostile_cli.PARALLEL, 2  # one job per core
     try:
         done = run_jobs(jobs)
     finally:
@@ -372,14 +376,9 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Done]:
 
 
 def _seconds(case: Case, done: Done) -> float:
-    """How long the case took: to the error line; or, for a recorded outcome, from the log's
-    creation to its last record (stages 4-6 and their imports are no part of the case)."""
-    if case.exit_code != 0 or done.returncode != 0:
-        return done.elapsed_s
-    rows = [json.loads(x) for x in _log(done.dir).read_text().splitlines() if x.strip()]
-    created = datetime.fromisoformat(rows[0]["created"])
-    last = max(datetime.fromisoformat(r["timestamp"]) for r in rows[1:])
-    return (last - created).total_seconds() - 1.0  # "created" is cut to the second
+    """CPU seconds the case took (the CLI and every checker it reaped): unlike wall time, this
+    does not stretch when other work shares the cores."""
+    return done.cpu_s
 
 
 def _verdict(case: Case, done: Done) -> str:
@@ -388,7 +387,7 @@ def _verdict(case: Case, done: Done) -> str:
         return "hang"
     if "Traceback" in done.stderr + done.stdout:
         return "traceback"
-    if _seconds(case, done) > WITHIN_S:
+    if _seconds(case, done) > WITHIN_CPU_S or done.elapsed_s > WITHIN_WALL_S:
         return "slow"
     before: dict[str, str] = getattr(done, "before", {})
     if any(_digest(done.dir / name) != digest for name, digest in before.items()):
@@ -415,6 +414,6 @@ def test_catalogue_totals(results: dict[str, Done]) -> None:
     verdicts = [_verdict(c, results[c.id]) for c in CASES]
     totals = {v: verdicts.count(v) for v in ("ok", "traceback", "hang", "slow", "data loss")}
     slowest = max(_seconds(c, results[c.id]) for c in CASES)
-    print(f"catalogue: {len(CASES)} cases, {totals}, slowest {slowest:.1f} s")
+    print(f"catalogue: {len(CASES)} cases, {totals}, most CPU {slowest:.1f} s")
     assert len(CASES) >= 40 and len({c.id for c in CASES}) == len(CASES)
     assert totals["traceback"] == totals["hang"] == totals["data loss"] == 0

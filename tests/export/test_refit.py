@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from calib_async.checkpoint.binding import header_digest
 from calib_async.labels.store import split_digest
 from calib_async.stats.record_arrays import split_items
 from helpers import run_env
@@ -129,13 +130,15 @@ def test_refit_refuses_another_log_format_and_accepts_another_tool_version(
     for case, change, ok in (("version", ("tool_version", "0.0.9"), True), ("format", None, False)):
         out = tmp_path / case / "out"
         out.mkdir(parents=True)
-        (out / "labels.json").write_text((d / "out" / "labels.json").read_text())
         h = json.loads(json.dumps(header))
         if change is None:
             h["format"] = 99
         else:
             h["fingerprint"][change[0]] = change[1]
         (out / "telemetry.jsonl").write_text(json.dumps(h) + "\n" + "".join(lines[1:]))
+        labels = json.loads((d / "out" / "labels.json").read_text())
+        labels["run"]["log"] = header_digest(json.dumps(h).encode())  # that version's pair
+        (out / "labels.json").write_text(json.dumps(labels))
         done = refit(tmp_path / case, "x.yaml")
         if ok:
             assert done.returncode == 0, done.stderr

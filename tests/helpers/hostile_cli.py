@@ -28,6 +28,7 @@ class Done:
     dir: Path
     daemons_left: int = 0  # detached daemons found alive after the run (then killed)
     elapsed_s: float = 0.0
+    cpu_s: float = 0.0  # user + system CPU of the CLI and the children it reaped
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Job:
     args: list[str]
     env: dict[str, str]
     fsize: int | None = None
+    nofile: int | None = None  # RLIMIT_NOFILE (soft and hard) of the CLI
     after: str | None = None
     prepare: Callable[[], None] | None = None
     proc: subprocess.Popen[bytes] | None = None
@@ -47,11 +49,13 @@ class Job:
 def _start(job: Job) -> None:
     if job.prepare is not None:
         job.prepare()
-    fsize = job.fsize
+    fsize, nofile = job.fsize, job.nofile
 
     def limit() -> None:
         if fsize is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        if nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
     with open(job.dir / "stdout", "wb") as out, open(job.dir / "stderr", "wb") as err:
         job.proc = subprocess.Popen(
@@ -61,7 +65,7 @@ def _start(job: Job) -> None:
             stdin=subprocess.DEVNULL,
             env=job.env,
             cwd=job.dir,
-            preexec_fn=limit if fsize is not None else None,
+            preexec_fn=limit if fsize is not None or nofile is not None else None,
         )
     job.pidfd = os.pidfd_open(job.proc.pid)
     job.t0 = time.monotonic()
@@ -87,7 +91,9 @@ def run_jobs(jobs: list[Job]) -> dict[str, Done]:
                 job.proc.kill()
         for job in [j for j in running if not ready or j.pidfd in ready]:
             assert job.proc is not None
-            code = job.proc.wait()
+            _, status, usage = os.wait4(job.proc.pid, 0)  # CPU time: a bound load cannot break
+            code = os.waitstatus_to_exitcode(status)
+            job.proc.returncode = code
             os.close(job.pidfd)
             running.remove(job)
             done[job.id] = Done(
@@ -96,6 +102,7 @@ def run_jobs(jobs: list[Job]) -> dict[str, Done]:
                 stderr=(job.dir / "stderr").read_text(errors="replace"),
                 dir=job.dir,
                 elapsed_s=time.monotonic() - job.t0,
+                cpu_s=usage.ru_utime + usage.ru_stime,
             )
         if not running and pending and all(j.after not in done for j in pending):
             for job in pending:  # their prerequisite never ran

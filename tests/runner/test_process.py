@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from calib_async.runner.capture import OutputCapture
+from calib_async.runner.cgroup_setup import FORCE_VAR
 from calib_async.runner.measured import open_process_measured, run_process_measured
 from calib_async.runner.memory import memory_peak
 from calib_async.runner.process import MIN_OUTPUT_CAP
@@ -35,6 +36,12 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def asyncio_only() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rlimit mechanism (RLIMIT_AS/NPROC and the watchdogs), forced as a user would."""
+    monkeypatch.setenv(FORCE_VAR, "rlimit")
 
 
 def spec(*argv: str, timeout_s: float = 20.0, **kw: object) -> ExecSpec:
@@ -115,9 +122,19 @@ async def test_500mb_spike_held_20ms_is_caught(anyio_backend: str) -> None:
     true_mb = int(r.stdout) / 1024  # the child's own VmHWM
     assert true_mb > 500
     assert r.memory_peak_mb == pytest.approx(true_mb, rel=0.05)
-    assert r.memory_peak_source == "rusage" and not r.memory_peak_is_floor
+    want = "rusage" if r.mechanism == "rlimit" else "cgroup:memory."
+    assert r.memory_peak_source.startswith(want) and not r.memory_peak_is_floor
 
 
+@pytest.mark.usefixtures("fallback")
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_500mb_spike_is_caught_by_rusage_in_the_fallback(anyio_backend: str) -> None:
+    r = await run(spec(PY, str(HELPERS / "mem.py"), "500", "0.02"), interval=0.2)
+    assert r.memory_peak_mb == pytest.approx(int(r.stdout) / 1024, rel=0.05)
+    assert r.memory_peak_source == "rusage" and r.mechanism == "rlimit"
+
+
+@pytest.mark.usefixtures("fallback")
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_tiny_checker_peak_is_flagged_as_the_drivers_floor(anyio_backend: str) -> None:
     r = await run(spec("true"), interval=10)
@@ -194,6 +211,7 @@ async def test_terminate_through_the_handle(anyio_backend: str) -> None:
     assert r.termination is Termination.TIMEOUT and r.message == "terminated by the caller"
 
 
+@pytest.mark.usefixtures("fallback")
 # -- limits and failures -------------------------------------------------------------------------
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_rss_watchdog_kills_a_tree_over_the_limit(anyio_backend: str) -> None:
@@ -205,6 +223,7 @@ async def test_rss_watchdog_kills_a_tree_over_the_limit(anyio_backend: str) -> N
     assert survivors(m) == []
 
 
+@pytest.mark.usefixtures("fallback")
 @pytest.mark.skipif(os.geteuid() != 0, reason="as root RLIMIT_NPROC is ignored: the watchdog acts")
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_process_watchdog_kills_a_tree_with_too_many_processes(anyio_backend: str) -> None:
@@ -215,6 +234,7 @@ async def test_process_watchdog_kills_a_tree_with_too_many_processes(anyio_backe
     assert survivors(m) == []
 
 
+@pytest.mark.usefixtures("fallback")
 async def test_rlimit_as_memory_error_is_a_memory_termination(anyio_backend: str) -> None:
     r = await run(spec(PY, str(HELPERS / "mem.py"), "400"), interval=10)
     assert r.termination is Termination.EXITED  # no limit: fine
@@ -223,6 +243,7 @@ async def test_rlimit_as_memory_error_is_a_memory_termination(anyio_backend: str
     assert r.termination is Termination.MEMORY and b"MemoryError" in r.stderr
 
 
+@pytest.mark.usefixtures("fallback")
 async def test_limits_reach_the_checker(anyio_backend: str) -> None:
     lim = Limits(memory_mb=512, max_processes=4000, max_file_mb=3)
     r = await run(spec("cat", "/proc/self/limits", limits=lim), interval=10)
@@ -298,16 +319,17 @@ async def test_no_fd_or_process_leak_over_many_runs(anyio_backend: str) -> None:
     def fds() -> int:
         return len(os.listdir("/proc/self/fd"))
 
+    await run(spec("true"))  # one-time fds (/dev/null)
+    before, children = fds(), psutil.Process().children(recursive=True)
     async with TreeSampler(interval_s=0.01) as sampler:
-        await run_process_measured(spec("true"), sampler=sampler)  # one-time fds (/dev/null)
-        before, children = fds(), psutil.Process().children(recursive=True)
         for i in range(60):
             argv = [("true",), ("no-such-checker-xyz",), ("sh", "-c", "echo x; exit 3")][i % 3]
             await run_process_measured(spec(*argv), sampler=sampler)
         with anyio.move_on_after(0.05):
             await run_process_measured(spec("sleep", marker(), grace_s=0.1), sampler=sampler)
-        after = fds()
-    assert after == before
+        during = fds()
+    assert fds() == before
+    assert during <= before + 30  # the pool's open cgroup files: a few cgroups' worth, no more
     assert psutil.Process().children(recursive=True) == children
 
 

@@ -28,6 +28,7 @@ from calib_async.records import CorpusItem, Outcome, Task, TelemetryRecord, Tier
 from calib_async.runner.sandbox import Bwrap, find_bwrap, sandbox_spec
 from calib_async.runner.spec import ExecResult, ExecSpec, Termination
 from helpers import file_item, run_env
+from helpers.limit_cases import LIMIT_CASES
 from helpers.scheduling import scheduler_over
 
 
@@ -338,3 +339,18 @@ def test_bwrap_setup_failure_and_oom_kill_inside_are_classified() -> None:
     assert classify_run(v, _exited(137), TIER).outcome is Outcome.MEMORY_LIMIT_EXCEEDED
     assert v.classify(_exited(0), TIER).outcome is Outcome.VERIFIED
     assert v.classify(_exited(1), TIER).outcome is Outcome.PROOF_INVALID
+
+
+@pytest.mark.anyio
+@needs_bwrap
+@pytest.mark.parametrize("case", sorted(LIMIT_CASES))
+async def test_limit_breaches_are_classified_the_same_inside_bwrap(
+    tmp_path: Path, case: str
+) -> None:
+    argv, tier, reason, outcome = LIMIT_CASES[case]
+    item = make_item(tmp_path / "p.lean")
+    inside = await run(SandboxedVerifier(command(*argv), BWRAP), item, tier)
+    outside = await run(command(*argv), item, tier)
+    for record in (inside, outside):
+        assert (record.termination_reason, record.outcome) == (reason, outcome), record
+    assert inside.limits_mechanism == outside.limits_mechanism

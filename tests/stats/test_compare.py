@@ -283,10 +283,10 @@ def _bad_rate(doc: dict) -> dict:
     [
         ("- just\n- a list\n", r"B is not a calibration file \(no calibration_metadata\); pass"),
         ("calibration_metadata: {}\n", r"B is not a calibration file \(no noise_models mapping\)"),
-        ("key: [unclosed\n", r"B \(.*\) is not valid YAML at line 2; pass an export$"),
+        ("key: [unclosed\n", r"B \(.*\):2: not valid YAML .*; fix its syntax$"),
         (_schema, r"B has schema_version 'calib-async/0', this tool reads 'calib-async/1'; re-"),
         (_bad_rate, r"B: noise_models\.fast: timeout_rate is 'high', not a number; re-export"),
-        (None, r"cannot read B \(.*\): No such file or directory$"),
+        (None, r"B .* does not exist; check the path$"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, content, message) -> None:

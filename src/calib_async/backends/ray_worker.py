@@ -103,7 +103,7 @@ def _worker_cgroup_pool() -> Any:
     if pid not in _cgroups:
         from calib_async.runner import cgroups
 
-        _cgroups[pid] = cgroups.open_pool(cgroups.WRAPPER_SHELL)
+        _cgroups[pid] = cgroups.open_pool()
     return _cgroups[pid]
 
 

@@ -65,6 +65,7 @@ def limits_for(tier: Tier) -> Limits:
         max_processes=tier.max_processes,
         max_file_mb=tier.max_file_mb,
         output_cap_bytes=tier.output_cap_kb * 1024,
+        address_space_mb=tier.address_space_limit_mb,
     )
 
 

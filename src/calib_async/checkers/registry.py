@@ -34,7 +34,9 @@ GROUP = "calib_async.checkers"
 BUILTIN = {
     "command": "calib_async.checkers.command",
     "lean": "calib_async.checkers.lean",
+    "lean_repl": "calib_async.checkers.lean_repl",
     "simulated": "calib_async.checkers.simulated",
+    "service": "calib_async.checkers.service",
 }
 
 

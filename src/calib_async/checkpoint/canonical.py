@@ -149,6 +149,8 @@ def _fast_value(value: Any, key: Any) -> Any:
         except TypeError:
             raise _UNUSUAL from None
         return {k: _fast_value(value[k], k) for k in keys}
+    if isinstance(value, str):  # a StrEnum member (outcome, phase, ...): its value
+        return str.__str__(value)
     raise _UNUSUAL
 
 

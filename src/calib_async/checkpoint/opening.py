@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,12 @@ log = structlog.get_logger(__name__)
 
 
 def prepare_log(
-    path: Path, fingerprint: Mapping[str, Any], *, resume: bool, fresh: bool
+    path: Path,
+    fingerprint: Mapping[str, Any],
+    *,
+    resume: bool,
+    fresh: bool,
+    check: Callable[[LogContents], None] | None = None,
 ) -> LogContents:
     """Get ``path`` ready for appending, per ``--resume`` / ``--fresh``; return what it holds.
 
@@ -81,6 +86,8 @@ def prepare_log(
     extended = [] if old_fp == fp else labelling_changes(old_fp, fp)
     if extended:  # finished label runs are replayed; only missing ones run
         log.info("resume.labelling_changed", path=str(path), changes="; ".join(extended))
+    if check is not None:  # a log refused for its records is left exactly as it was
+        check(contents)
     if torn_line is not None:
         _report_torn(contents, torn_line, truncated=True)
         truncate_log(path, good_end)

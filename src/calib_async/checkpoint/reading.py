@@ -304,19 +304,32 @@ def completed_keys(records: Iterable[Mapping[str, Any]]) -> set[str]:
 
 
 def dedupe_records(
-    records: Iterable[Mapping[str, Any]],
+    records: Iterable[Mapping[str, Any]], *, path: Path | None = None
 ) -> tuple[list[Mapping[str, Any]], int]:
-    """The finished records, first of each task key, in order; and how many duplicates went."""
-    seen: set[str] = set()
+    """The finished records, first of each task key, in order; and how many duplicates went.
+
+    A duplicate with another outcome is refused (CheckpointError naming both lines; line =
+    index + 2, the header being line 1): no copy of a run can say what the run gave, and
+    keeping the first would let a forged line placed first decide the verdict.
+    """
+    seen: dict[str, tuple[int, Any]] = {}
     out: list[Mapping[str, Any]] = []
     duplicates = 0
-    for record in records:
+    for index, record in enumerate(records):
         if not _finished(record):
             continue
         key = record["task_key"]
-        if key in seen:
+        first = seen.get(key)
+        if first is not None:
+            if first[1] != record.get("outcome"):
+                where = f"telemetry log {path}" if path is not None else "the telemetry log"
+                raise CheckpointError(
+                    f"{where}: line {index + 2} records task {key} again with outcome "
+                    f"{record.get('outcome')!s:.40} (line {first[0]}: {first[1]!s:.40}); the "
+                    "log was edited: restore it, or start over with --fresh"
+                )
             duplicates += 1
             continue
-        seen.add(key)
+        seen[key] = (index + 2, record.get("outcome"))
         out.append(record)
     return out, duplicates

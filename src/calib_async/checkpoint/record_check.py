@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from calib_async.errors import CheckpointError
-from calib_async.records import Outcome, Phase, TelemetryRecord
+from calib_async.records import Outcome, Phase, TelemetryRecord, Termination, TimeoutKind
 
+_TIMEOUT_KINDS = frozenset(k.value for k in TimeoutKind)
+_TERMINATIONS = frozenset(t.value for t in Termination)
 _CHECKS: dict[str, Any] = {
     "str": lambda v: isinstance(v, str),
     "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -24,6 +26,11 @@ _CHECKS: dict[str, Any] = {
     "bool": lambda v: isinstance(v, bool),
     "dict[str, Any]": lambda v: isinstance(v, dict),
     "list[str]": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    # closed sets: outcome and phase get their own messages below
+    "Outcome": lambda v: isinstance(v, str),
+    "Phase": lambda v: isinstance(v, str),
+    "TimeoutKind": lambda v: isinstance(v, str) and v in _TIMEOUT_KINDS,
+    "Termination": lambda v: isinstance(v, str) and v in _TERMINATIONS,
 }
 _FIELDS = dataclasses.fields(TelemetryRecord)
 _REQUIRED = tuple(

@@ -245,8 +245,8 @@ def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """The plan's validation, plus the obvious ranges; integers must fit the kernel's types."""
     if args.n < 1:
         parser.error("--n must be >= 1")
-    if not 0.0 <= args.validation_split <= 1.0:
-        parser.error("--validation-split must be in range [0.0, 1.0]")
+    if not 0.0 <= args.validation_split < 1.0:
+        parser.error("--validation-split must be in [0, 1): some items must be left to fit")
     if args.workers < 1:
         parser.error("--workers must be >= 1")
     if args.label_sample < 0:

@@ -2,21 +2,25 @@
 
 CLI code (it prints). Exit codes: 0 nothing fails the gate; 1 some rate fails it (``--fail-on
 worse``: significantly worse; ``any``: significantly different; ``never``: nothing fails), each
-failure named on stderr as ``<tier> <rate>``; 2 bad input (usage, unreadable file, not a
-calibration, schema mismatch), as one line on stderr.
+failure named on stderr as ``<tier> <rate>``, and nothing else: the gate's code is never an
+error's; 2 bad input (usage, unreadable or special file, not a calibration, schema mismatch,
+no tier in common), as one line on stderr; 3 the result could not be written (stdout closed,
+or its reader quit) or an internal error, as one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-import yaml
-
+from calib_async.cli.streams import PipeConsole, detach_stdout, stdout_usable
+from calib_async.cli.visible import visible_line
 from calib_async.errors import CalibError
+from calib_async.inputs import describe, load_yaml_text, open_regular_file
 from calib_async.stats.compare import CompareResult, FailOn, RateComparison, Verdict
 
 PROG = "calibrate_noise compare"
@@ -55,12 +59,38 @@ def build_compare_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Exit code of a result that could not be written, or of an internal error (never 1).
+EXIT_FAILED = 3
+#: An export larger than this is not one calibrate_noise wrote.
+MAX_EXPORT_BYTES = 64 << 20
+
+
 def run_compare(argv: list[str]) -> int:
     """Parse ``argv`` (without the word ``compare``), compare, print, return the exit code."""
     try:
-        args = build_compare_parser().parse_args(argv)
+        return _run_compare(argv)
     except SystemExit as exc:  # usage error (2) or --help (0)
         return int(exc.code or 0)
+    except BrokenPipeError:
+        return _failed("stdout was closed before the result was written (its reader quit)")
+    except OSError as exc:
+        return _failed(f"cannot write the result: {exc.strerror or exc}")
+    except Exception as exc:  # an internal error: one line, and never the gate's code 1
+        return _failed(f"internal error ({type(exc).__name__}: {exc}); please report it")
+
+
+def _failed(message: str) -> int:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stderr.write(f"{PROG}: error: {message}\n")
+        sys.stderr.flush()
+    detach_stdout()
+    return EXIT_FAILED
+
+
+def _run_compare(argv: list[str]) -> int:
+    args = build_compare_parser().parse_args(argv)
+    if not stdout_usable():
+        return _failed("stdout is closed; redirect it to a file or a pipe")
     try:
         if not (0.0 < args.alpha < 1.0):
             raise CalibError(f"--alpha must be between 0 and 1 (exclusive), not {args.alpha}")
@@ -69,6 +99,11 @@ def run_compare(argv: list[str]) -> int:
         result = compare_calibrations(
             _load(args.a, "A"), _load(args.b, "B"), alpha=args.alpha, names=("A", "B")
         )
+        if not result.rows:
+            raise CalibError(
+                f"A and B have no tier in common (A: {_names(result.only_in_a)}; B: "
+                f"{_names(result.only_in_b)}); compare calibrations of the same tiers"
+            )
     except CalibError as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
         return exc.exit_code
@@ -84,21 +119,27 @@ def run_compare(argv: list[str]) -> int:
             f"{PROG}: {row.verdict.value}: tier {row.tier} {row.rate}: {_num(row.a)} -> "
             f"{_num(row.b)} (p_holm {_p(row.p_holm)})\n"
         )
+    sys.stdout.flush()
     return 1 if failures else 0
 
 
+def _names(tiers: tuple[str, ...]) -> str:
+    return ", ".join(visible_line(t) for t in tiers[:10]) or "none"
+
+
 def _load(path: Path, name: str) -> Any:
+    """An export, through the same checks as every YAML input: a regular file of bounded size,
+    JSON values only, no duplicate key, bounded aliases and depth."""
+    where = f"{name} ({describe(path, limit=200)})"
+    with open_regular_file(path, name) as fh:
+        data = fh.read(MAX_EXPORT_BYTES + 1)
+    if len(data) > MAX_EXPORT_BYTES:
+        raise CalibError(f"{where} is larger than {MAX_EXPORT_BYTES >> 20} MiB; pass an export")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise CalibError(f"cannot read {name} ({path}): {reason}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise CalibError(f"{name} ({path}) is not valid YAML{where}; pass an export") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CalibError(f"{where} is not UTF-8 text; pass an export") from None
+    return load_yaml_text(text, source=where, error=CalibError, number_keys=True)
 
 
 def _num(x: float | None) -> str:
@@ -150,10 +191,9 @@ def _tested(result: CompareResult) -> int:
 
 
 def _render_table(result: CompareResult, a: Path, b: Path) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
+    console = PipeConsole(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
     table = Table(title=f"A = {a}   B = {b}")
     for h in HEADERS:
         table.add_column(h, no_wrap=h != "note", overflow="fold")

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from calib_async.cli.visible import visible, visible_line
 from calib_async.errors import CalibError
 from calib_async.labels.manual import ManualLabel, append_manual_label, load_manual_labels
 from calib_async.records import Truth
@@ -123,8 +124,8 @@ def _show(
     label: Mapping[str, Any],
 ) -> None:
     module = next((r.get("module_name") for r in runs if r.get("module_name")), None)
-    title = f"Item {index}/{count}: {item_id}" + (
-        f" ({module})" if module not in (None, item_id) else ""
+    title = f"Item {index}/{count}: {visible_line(item_id)}" + (
+        f" ({visible_line(module)})" if module not in (None, item_id) else ""
     )
     console.rule(Text(title, style="bold"))
     evidence = [f"method {label.get('method', '?')}"]
@@ -135,7 +136,10 @@ def _show(
     if isinstance(conflicts, list) and conflicts:
         evidence.append("conflicts " + ", ".join(map(str, conflicts)))
     console.print(
-        Text.assemble(("automatic label: ", "bold"), "UNDETERMINED (" + "; ".join(evidence) + ")")
+        Text.assemble(
+            ("automatic label: ", "bold"),
+            "UNDETERMINED (" + visible_line("; ".join(evidence)) + ")",
+        )
     )
     if not runs:
         console.print(Text("No runs of this item in the telemetry log.", style="dim"))
@@ -149,21 +153,21 @@ def _show(
     )
     for r in ordered:
         table.add_row(
-            Text(str(r.get("tier", "?"))),
-            Text(str(r.get("phase", "?"))),
-            Text(str(r.get("attempt", "?"))),
+            Text(visible_line(r.get("tier", "?"))),
+            Text(visible_line(r.get("phase", "?"))),
+            Text(visible_line(r.get("attempt", "?"))),
             Text(_seconds(r.get("timeout_s"))),
-            Text(str(r.get("outcome", "?")), style=_style(str(r.get("outcome")))),
+            Text(visible_line(r.get("outcome", "?")), style=_style(str(r.get("outcome")))),
             Text(_duration(r.get("duration_ms"))),
         )
     console.print(table)
     first_error = next((r["first_error"] for r in ordered if r.get("first_error")), None)
-    console.print(Text.assemble(("first error: ", "bold"), str(first_error or "none")))
+    console.print(Text.assemble(("first error: ", "bold"), visible_line(first_error or "none")))
     tail = _best_tail(ordered)
     if tail:
-        lines = tail.rstrip("\n").splitlines()[-TAIL_LINES:]
+        lines = [visible(line) for line in tail.rstrip("\n").split("\n")[-TAIL_LINES:]]
         console.print(Text(f"output tail (last {len(lines)} lines):", style="bold"))
-        console.print(Text("\n".join("  " + line for line in lines), style="dim"))
+        console.print(Text("\n".join("  | " + line for line in lines), style="dim"))
 
 
 def _best_tail(runs: list[dict[str, Any]]) -> str:

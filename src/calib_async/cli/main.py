@@ -19,6 +19,7 @@ from calib_async.cli.args import (
     build_label_parser,
     build_parser,
 )
+from calib_async.cli.streams import detach_stdout, stdout_usable
 from calib_async.errors import CalibError
 
 
@@ -29,6 +30,17 @@ def _resume_command(argv: Sequence[str]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] != ["compare"] and not stdout_usable():
+        detach_stdout()  # started with stdout closed: the results go to files anyway
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # the reader of stdout quit; what was written to files stands
+        detach_stdout()
+        sys.stderr.write(f"{PROG}: stdout was closed by its reader; output files are complete\n")
+        return 0
+
+
+def _main(argv: list[str]) -> int:
     try:
         if argv[:1] == ["--version"]:  # before --tiers/--n/--export are required
             print(_version_line())
@@ -68,16 +80,31 @@ def _calibrate_main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _check(args, parser)
+    if args.backend == "ray":  # refused before the log is created, not when Ray starts
+        import importlib.util
+
+        try:
+            found = importlib.util.find_spec("ray") is not None
+        except ImportError:
+            found = False
+        if not found:
+            parser.error("--backend ray needs Ray: pip install 'calib-async[ray]'")
+    if args.backend == "local":  # ray runs checkers in other processes
+        from calib_async.cli.fd_budget import fd_budget_problem
+
+        problem = fd_budget_problem(args.workers)
+        if problem is not None:
+            parser.error(problem)
 
     import anyio
-    from rich.console import Console
 
     from calib_async.cli.logs import configure_logging
     from calib_async.cli.progress import ProgressDisplay
     from calib_async.cli.signals import Interrupted
+    from calib_async.cli.streams import PipeConsole
     from calib_async.config.run import RunConfig
 
-    console = Console(stderr=False)
+    console = PipeConsole(stderr=False)
     interactive = sys.stdout.isatty() and not args.no_progress
     configure_logging(
         level=args.log_level,

@@ -70,12 +70,7 @@ def run_refit(argv: list[str]) -> int:
     """Parse ``argv`` (without the word ``refit``), refit, print where it went; exit code."""
     parser = build_refit_parser()
     args = parser.parse_args(argv)
-    if args.validation_split is not None and not 0.0 <= args.validation_split < 1.0:
-        parser.error("--validation-split must be in [0, 1)")
-    if args.bootstrap is not None and args.bootstrap < 0:
-        parser.error("--bootstrap must be >= 0")
-    if not 0.0 < args.confidence < 1.0:
-        parser.error("--confidence must be in (0, 1)")
+    _check_refit_flags(args, parser)
     from calib_async.cli.logs import configure_logging
     from calib_async.export.refit import RefitSettings, refit_calibration
 
@@ -96,3 +91,30 @@ def run_refit(argv: list[str]) -> int:
     if result.report_path is not None:
         print(f"report written to {result.report_path}")
     return 0
+
+
+def _check_refit_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """The main command's ranges, for the flags refit shares with it (one line, exit 2)."""
+    from calib_async.cli.flag_checks import MAX_BOOTSTRAP
+    from calib_async.errors import CalibError
+    from calib_async.inputs import INT64_MAX, finite_float, kernel_int
+
+    try:
+        if args.validation_split is not None:
+            finite_float(
+                args.validation_split, "--validation-split", min=0.0, max=1.0, max_exclusive=True
+            )
+        if args.bootstrap is not None:
+            kernel_int(args.bootstrap, "--bootstrap", min=0, max=MAX_BOOTSTRAP)
+        if args.seed is not None:
+            kernel_int(args.seed, "--seed", min=0, max=INT64_MAX)
+        finite_float(
+            args.confidence,
+            "--confidence",
+            min=0.0,
+            max=1.0,
+            min_exclusive=True,
+            max_exclusive=True,
+        )
+    except CalibError as exc:
+        parser.error(str(exc))

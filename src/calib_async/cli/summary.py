@@ -18,6 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from calib_async.cli.canary_table import canary_table
+from calib_async.cli.repl_table import repl_table
+from calib_async.cli.service_table import service_tables
 
 log = structlog.get_logger("calib_async.cli.progress")
 
@@ -54,7 +56,8 @@ def print_summary(
 
     stability = stability_table(_tier_models(export, tiers))
     canaries = canary_table(_tier_models(export, tiers))
-    for table in (summary_table(export, tiers), stability, canaries):
+    repl = repl_table(export)
+    for table in (summary_table(export, tiers), stability, canaries, repl, *service_tables(export)):
         if table is not None:
             _print_table(console, table)
     for line in tier_notes(_tier_models(export, tiers)):

@@ -10,6 +10,8 @@ from calib_async.inputs import check_distinct_paths
 
 LABELS_NAME = "labels.json"
 REPORT_NAME = "report.html"
+TELEMETRY_NAME = "telemetry.jsonl"
+MANUAL_NAME = "manual_labels.jsonl"
 
 
 def input_paths(config: RunConfig) -> dict[str, Path]:
@@ -18,6 +20,7 @@ def input_paths(config: RunConfig) -> dict[str, Path]:
         "--config": config.config_path,
         "--corpus-path": config.corpus_path,
         "--manual-labels": config.manual_labels,
+        f"{MANUAL_NAME} (--output-dir)": config.output_dir / MANUAL_NAME,
     }
     return {flag: path for flag, path in named.items() if path is not None}
 
@@ -40,3 +43,25 @@ def check_no_collisions(config: RunConfig) -> None:
     Same file: same real path (symlinks and ``..`` resolved) or same inode (hard links).
     """
     check_distinct_paths(input_paths(config), output_paths(config), error=CalibError)
+
+
+def check_refit_paths(output_dir: Path, log_path: Path, export: Path, *, report: bool) -> None:
+    """The same policy for ``refit``: its export (and report) may not be any file of the run.
+
+    The run's files are its log (``--telemetry-log`` and ``<output-dir>/telemetry.jsonl``),
+    ``labels.json`` (refit only records its split there), the labeller's answers and, unless
+    refit rewrites it, ``report.html``.
+    """
+    protected = {
+        "--telemetry-log": log_path,
+        f"{TELEMETRY_NAME} (--output-dir)": output_dir / TELEMETRY_NAME,
+        f"{LABELS_NAME} (--output-dir)": output_dir / LABELS_NAME,
+        f"{MANUAL_NAME} (--output-dir)": output_dir / MANUAL_NAME,
+    }
+    outputs = {"--export": export}
+    report_path = output_dir / REPORT_NAME
+    if report:
+        outputs = {f"{REPORT_NAME} (--output-dir)": report_path, **outputs}
+    else:
+        protected[f"{REPORT_NAME} (--output-dir)"] = report_path
+    check_distinct_paths(protected, outputs, error=CalibError)

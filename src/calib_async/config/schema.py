@@ -50,6 +50,7 @@ _TIER_KEYS = {
     "max_file_mb",
     "output_cap_kb",
     "grace_s",
+    "address_space_limit_mb",
 }
 
 
@@ -246,4 +247,5 @@ def parse_tier(name: str, raw: Any) -> Tier:
         max_file_mb=opt_int("max_file_mb"),
         output_cap_kb=opt_int("output_cap_kb") or 64,
         grace_s=float(grace),
+        address_space_limit_mb=opt_int("address_space_limit_mb"),
     )

@@ -3,6 +3,7 @@ against the run's flags; and the output paths checked before any checker starts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -77,7 +78,26 @@ def prepare_outputs(config: RunConfig) -> None:
             f"cannot create --output-dir {config.output_dir}: {exc.strerror or exc}; "
             "choose a writable directory"
         ) from None
+    _check_dir_writable(config.output_dir)
     _check_export_writable(config.export)
+
+
+def _check_dir_writable(directory: Path) -> None:
+    """Create and remove a file in ``--output-dir``: a read-only mount or a directory the user
+    cannot write fails here, in one line, not as a traceback at its first write."""
+    probe = directory / f".calib-async-probe.{os.getpid()}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        os.close(fd)
+        os.unlink(probe)
+    except FileExistsError:
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
+    except OSError as exc:
+        raise CalibError(
+            f"--output-dir {directory} is not writable ({exc.strerror}); choose a writable "
+            "directory"
+        ) from None
 
 
 def _check_export_writable(path: Path) -> None:

@@ -70,6 +70,7 @@ def parse_attempts(text: str, source: str) -> list[ProofAttempt]:
     """
     first_line: dict[str, int] = {}
     attempts = []
+    text = text.removeprefix("\ufeff")  # a BOM (Windows editors) is not JSON
     for lineno, line in enumerate(text.splitlines(), start=1):
         where = f"{source}:{lineno}"
         if not line.strip():

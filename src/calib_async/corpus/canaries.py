@@ -41,6 +41,7 @@ import re
 from dataclasses import dataclass
 
 from calib_async.checkers.lean.axioms import strip_comments
+from calib_async.errors import CalibError
 from calib_async.profiles import BUILTIN_CANARY_CLASSES, GenericCanary
 
 LEAN_CLASSES = BUILTIN_CANARY_CLASSES
@@ -229,9 +230,33 @@ def generic_canary(spec: GenericCanary, source: str) -> str | None:
         out = spec.prepend + source
     else:
         assert spec.find is not None
+        _check_growth(spec, source)
         out, count = spec.find.compiled.subn(
             spec.replace, source, count=1 if spec.count == "first" else 0
         )
         if count == 0:
             return None
     return out if out != source else None
+
+
+#: The largest canary a find/replace class may make (a pattern that matches everywhere with a
+#: long replacement would otherwise grow a file beyond memory).
+MAX_CANARY_CHARS = 64 << 20
+_GROUP_REF = re.compile(r"\\[1-9]|\\g<[^>]*>")
+
+
+def _check_growth(spec: GenericCanary, source: str) -> None:
+    """Refuse, before substituting, a rewrite whose result could exceed MAX_CANARY_CHARS."""
+    assert spec.find is not None and spec.replace is not None
+    refs = len(_GROUP_REF.findall(spec.replace))
+    per_match = len(spec.replace) + refs * len(source)
+    limit = 1 if spec.count == "first" else None
+    for matches, _ in enumerate(spec.find.compiled.finditer(source), start=1):
+        if len(source) + matches * per_match > MAX_CANARY_CHARS:
+            raise CalibError(
+                f"canary class {spec.name!r} would make a file of more than "
+                f"{MAX_CANARY_CHARS >> 20} Mi characters from a {len(source)}-character item "
+                "(its 'find' matches too often for its 'replace'); make 'find' more specific"
+            )
+        if limit is not None and matches >= limit:
+            break

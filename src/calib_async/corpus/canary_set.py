@@ -8,8 +8,11 @@ bytes, hence the same content hashes and task keys, so a resumed run replays its
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import random
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,9 +141,15 @@ def write_canaries(
             if root not in target.parents:  # ids are file-name safe; a last line of defence
                 raise CalibError(f"canary path {target} would leave {root}")
             data = canary.encode("utf-8")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not target.is_file() or target.read_bytes() != data:
-                target.write_bytes(data)
+            try:
+                write_no_follow(
+                    out_dir.resolve(), (CANARY_DIR, cls.name, source.item_id), target.name, data
+                )
+            except OSError as exc:
+                raise CalibError(
+                    f"cannot write canary {target}: {exc.strerror or exc}; free space or "
+                    "choose another --output-dir"
+                ) from None
             item = CorpusItem(
                 item_id=f"{source.item_id}.canary-{cls.name}",
                 module_name=source.module_name,
@@ -156,3 +165,57 @@ def write_canaries(
         sources=tuple(s.item_id for s in sources),
         eligible=eligible,
     )
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def write_no_follow(base: Path, dirs: Sequence[str], name: str, data: bytes) -> None:
+    """Write ``base/dirs.../name`` without following a symlink anywhere below ``base``.
+
+    Each directory is created if missing and opened with O_NOFOLLOW (a symlink planted in the
+    output directory, pointing into the corpus, is refused in one line); the file is written to
+    a temporary name and renamed over ``name``, which replaces a symlink there instead of
+    writing through it. An unchanged file is left alone (idempotent, as before).
+    """
+    base.mkdir(parents=True, exist_ok=True)  # the output dir itself is the user's to place
+    fd = os.open(base, _DIR_FLAGS)
+    try:
+        for part in dirs:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o755, dir_fd=fd)
+            try:
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                raise CalibError(
+                    f"{base / CANARY_DIR} holds {part!r} that is not a plain directory "
+                    f"({exc.strerror}; a symlink?); remove {base / CANARY_DIR} and rerun"
+                ) from None
+            os.close(fd)
+            fd = child
+        try:
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISREG(st.st_mode) and st.st_size == len(data):
+                current = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+                with os.fdopen(current, "rb") as fh:
+                    if fh.read() == data:
+                        return
+        except FileNotFoundError:
+            pass
+        tmp = f".{name}.{os.getpid()}.tmp"
+        out = os.open(
+            tmp,
+            os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o644,
+            dir_fd=fd,
+        )
+        try:
+            with os.fdopen(out, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=fd)
+            raise
+    finally:
+        os.close(fd)

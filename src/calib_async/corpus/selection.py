@@ -175,6 +175,7 @@ def _module_path(module: str, workspace: Path) -> Path | None:
 
 def _list_candidates(path: Path, workspace: Path | None) -> list[_Candidate]:
     _, text = read_utf8(path)
+    text = text.removeprefix("\ufeff")  # a BOM (Windows editors) is not part of the first name
     base = path.resolve().parent
     first_line: dict[Path, int] = {}
     out = []

@@ -6,9 +6,9 @@ Keys follow the plan's section 9; additions live beside them and the file carrie
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +16,22 @@ import yaml
 
 from calib_async.config.run import RunConfig
 from calib_async.errors import CalibError
+from calib_async.inputs.atomic import write_atomic
 from calib_async.records import Tier
 from calib_async.version import (
     SCHEMA_VERSION,
     __version__,
 )
 
+
+class _Dumper(yaml.SafeDumper):
+    """``yaml.safe_dump``'s dumper that also writes a StrEnum member (an outcome, a phase) as
+    its plain value, byte for byte what the value alone gives."""
+
+
+_Dumper.add_multi_representer(
+    StrEnum, lambda dumper, value: dumper.represent_str(str.__str__(value))
+)
 
 def build_export(
     fit: Any,
@@ -85,15 +95,7 @@ def build_export(
 
 
 def write_export(path: Path, export: Mapping[str, Any]) -> None:
-    """Write YAML atomically (temp file + rename), so a reader never sees half a file."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            yaml.safe_dump(dict(export), fh, default_flow_style=False, sort_keys=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
-    except OSError as exc:
-        raise CalibError(f"cannot write --export {path}: {exc.strerror or exc}") from None
+    """Write YAML atomically (per-process temp file + rename), so a reader never sees half a
+    file and a failed write leaves no temp file."""
+    text = yaml.dump(dict(export), Dumper=_Dumper, default_flow_style=False, sort_keys=False)
+    write_atomic(Path(path), text.encode("utf-8"), "--export")

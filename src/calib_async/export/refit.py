@@ -15,6 +15,7 @@ Compatibility: a log of another tool version is accepted when its format is this
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,27 +23,35 @@ from typing import Any
 import orjson
 import structlog
 
+from calib_async.checkpoint.binding import MAX_HEADER_BYTES
 from calib_async.checkpoint.reading import FORMAT as LOG_FORMAT
 from calib_async.checkpoint.reading import dedupe_records, read_log
+from calib_async.checkpoint.record_check import record_from_log
+from calib_async.config.paths import check_refit_paths
 from calib_async.config.run import RunConfig
 from calib_async.errors import CalibError, CheckpointError
+from calib_async.export.refit_inputs import (
+    SampleEntry,
+    check_bound_to_log,
+    read_labels_doc,
+)
 from calib_async.export.stage import export_calibration
-from calib_async.labels.store import FORMAT as LABELS_FORMAT
+from calib_async.inputs import open_regular_file, output_file_target
 from calib_async.labels.store import NAME as LABELS_NAME
-from calib_async.labels.store import read_labels_json
 from calib_async.records import (
     CorpusItem,
     LabeledRecord,
-    LabelMethod,
     Phase,
     TelemetryRecord,
     Tier,
-    Truth,
     task_key,
 )
 from calib_async.version import __version__
 
 log = structlog.get_logger(__name__)
+
+#: The most bootstrap replicates refit accepts (the main command's --bootstrap maximum).
+MAX_BOOTSTRAP = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,25 +83,29 @@ def refit_calibration(
     """Fit, validate and export again from ``output_dir``'s log and labels; no checker runs."""
     from calib_async.stats.fit import fit_and_validate
 
-    doc = read_labels_json(output_dir / LABELS_NAME)
-    if doc.get("format") != LABELS_FORMAT or "run" not in doc or "sample" not in doc:
-        raise CalibError(
-            f"{output_dir / LABELS_NAME} has no labelled sample (written by an older "
-            "calibrate_noise); re-run the calibration with --resume once to rewrite it"
-        )
-    run = doc["run"]
     log_path = telemetry_log or output_dir / "telemetry.jsonl"
-    header, records = _read_records(log_path)
-    tiers = [_tier(t) for t in run["tiers"]]
+    check_refit_paths(output_dir, log_path, export, report=settings.report)
+    output_file_target(export, "--export")
+    labels_path = output_dir / LABELS_NAME
+    doc = read_labels_doc(labels_path)
+    run = doc.run
+    header, records = _read_records(
+        log_path, lambda first: check_bound_to_log(doc, labels_path, log_path, first)
+    )
+    tiers = list(doc.tiers)
     telemetry = _telemetry_runs(header, records, tiers, log_path)
-    labeled = _labeled(doc["sample"], records, log_path)
+    labeled = _labeled(doc.sample, records, log_path)
     seed = int(run["seed"]) if settings.seed is None else settings.seed
-    split = (
+    split = float(
         run["validation_split"] if settings.validation_split is None else settings.validation_split
     )
     bootstrap = int(run["bootstrap"]) if settings.bootstrap is None else settings.bootstrap
     if not 0.0 <= split < 1.0:
         raise CalibError(f"--validation-split must be in [0, 1), not {split}")
+    if bootstrap > MAX_BOOTSTRAP:
+        raise CalibError(
+            f"bootstrap {bootstrap} is above {MAX_BOOTSTRAP}; pass a lower --bootstrap"
+        )
     fit = fit_and_validate(
         telemetry,
         labeled,
@@ -127,11 +140,15 @@ def refit_calibration(
     return RefitResult(export, document, report_path, len(records))
 
 
-def _read_records(path: Path) -> tuple[dict[str, Any], dict[str, TelemetryRecord]]:
-    """The log's header and finished records by task key, read only (a torn tail is left)."""
+def _read_records(
+    path: Path, check_first: Callable[[bytes], None]
+) -> tuple[dict[str, Any], dict[str, TelemetryRecord]]:
+    """The log's header and finished records by task key, read only (a torn tail is left).
+
+    ``check_first`` sees the header line before any record is read."""
     try:
-        with open(path, "rb") as fh:
-            first = fh.readline()
+        with open_regular_file(path, "--telemetry-log") as fh:
+            first = fh.readline(MAX_HEADER_BYTES)
     except OSError as exc:
         raise CalibError(f"cannot read the telemetry log {path}: {exc.strerror or exc}") from None
     try:
@@ -140,6 +157,7 @@ def _read_records(path: Path) -> tuple[dict[str, Any], dict[str, TelemetryRecord
         head = None
     if not isinstance(head, dict) or head.get("kind") != "header":
         raise CalibError(f"{path} is not a calibrate_noise telemetry log")
+    check_first(first)
     if head.get("format") != LOG_FORMAT:
         raise CalibError(
             f"{path} has log format {head.get('format')!r}; this version reads format "
@@ -149,36 +167,26 @@ def _read_records(path: Path) -> tuple[dict[str, Any], dict[str, TelemetryRecord
         contents = read_log(path, truncate_torn=False)
     except CheckpointError as exc:
         raise CalibError(f"cannot refit from {path}: {exc}") from None
-    finished, _ = dedupe_records(contents.records)
-    out: dict[str, TelemetryRecord] = {}
-    for raw in finished:
-        try:
-            record = TelemetryRecord.from_dict(dict(raw))
-        except TypeError as exc:
-            raise CalibError(
-                f"{path} holds records this version cannot read ({exc}); refit it with the "
-                "calibrate_noise that wrote it"
-            ) from None
-        out[record.task_key] = record
+    try:
+        checked = [
+            record_from_log(dict(raw), path, i + 2) for i, raw in enumerate(contents.records)
+        ]
+    except (TypeError, ValueError) as exc:
+        raise CalibError(
+            f"{path} holds records this version cannot read ({exc}); refit it with the "
+            "calibrate_noise that wrote it"
+        ) from None
+    finished, _ = dedupe_records(contents.records, path=path)
+    kept = {id(raw) for raw in finished}
+    out: dict[str, TelemetryRecord] = {
+        record.task_key: record
+        for raw, record in zip(contents.records, checked, strict=True)
+        if id(raw) in kept
+    }
     version = (contents.header.get("fingerprint") or {}).get("tool_version")
     if version != __version__:
         log.info("refit.other_tool_version", log_version=version, this_version=__version__)
     return contents.header, out
-
-
-def _tier(entry: dict[str, Any]) -> Tier:
-    return Tier(
-        name=str(entry["name"]),
-        timeout_s=float(entry["timeout_s"]),
-        verifier=str(entry["verifier"]),
-        memory_limit_mb=entry.get("memory_limit_mb"),
-        args=tuple(entry.get("args") or ()),
-        options=dict(entry.get("options") or {}),
-        max_processes=entry.get("max_processes"),
-        max_file_mb=entry.get("max_file_mb"),
-        output_cap_kb=int(entry.get("output_cap_kb", 64)),
-        grace_s=float(entry.get("grace_s", 1.0)),
-    )
 
 
 def _telemetry_runs(
@@ -208,22 +216,17 @@ def _telemetry_runs(
 
 
 def _labeled(
-    sample: list[dict[str, Any]], records: dict[str, TelemetryRecord], path: Path
+    sample: Sequence[SampleEntry], records: dict[str, TelemetryRecord], path: Path
 ) -> list[LabeledRecord]:
     out, missing = [], []
     for entry in sample:
-        record = records.get(entry["task_key"])
+        record = records.get(entry.task_key)
         if record is None:
-            missing.append(entry["task_key"])
+            missing.append(entry.task_key)
             continue
         out.append(
             LabeledRecord(
-                record,
-                Truth(entry["truth"]),
-                LabelMethod(entry["method"]),
-                float(entry["confidence"]),
-                str(entry["stratum"]),
-                float(entry["weight"]),
+                record, entry.truth, entry.method, entry.confidence, entry.stratum, entry.weight
             )
         )
     if missing:

@@ -35,6 +35,7 @@ from calib_async.export.report_sections import (
     optional_sections,
     run_details,
 )
+from calib_async.inputs.atomic import write_atomic
 from calib_async.records import LabeledRecord, Outcome, Phase, TelemetryRecord, Truth
 from calib_async.stats.survival import SurvivalModel
 
@@ -120,13 +121,7 @@ def write_report(
         + f'\n<p class="muted">Generated {_e(datetime.now(UTC).isoformat(timespec="seconds"))}'
         " by calib-async.</p>\n</body></html>\n"
     )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(page, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise CalibError(f"cannot write report {path}: {exc.strerror or exc}") from None
+    write_atomic(path, page.encode("utf-8"), "report")
     log.info("report.written", path=str(path), tiers=len(models))
     return path
 

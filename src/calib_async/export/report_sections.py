@@ -31,6 +31,8 @@ _VALIDATION_KEYS = ("tier_monotonicity", "calibration_error", "coverage")
 OPTIONAL_SECTIONS: tuple[str, ...] = (
     "calib_async.export.report_canaries:render_section",
     "calib_async.export.report_stability:render_section",
+    "calib_async.export.report_repl:render_section",
+    "calib_async.export.report_service:render_section",
 )
 
 

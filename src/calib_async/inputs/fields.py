@@ -30,6 +30,7 @@ MAX_GRACE_S = 3600.0
 #: Upper bounds of the size keys: the value is scaled to bytes (or 512-byte blocks) later.
 SIZE_MAX = {
     "memory_limit_mb": INT64_MAX // 2**20,
+    "address_space_limit_mb": INT64_MAX // 2**20,
     "max_file_mb": INT64_MAX // 2**20,
     "output_cap_kb": INT64_MAX // 2**10,
     "max_processes": INT32_MAX,

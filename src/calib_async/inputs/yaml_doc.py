@@ -78,6 +78,7 @@ def load_yaml_text(
     max_depth: int = MAX_DEPTH,
     max_nodes: int = MAX_NODES,
     error: Err = ConfigError,
+    number_keys: bool = False,
 ) -> Any:
     """The one YAML document in ``text`` as JSON values (dict, list, str, int, float, bool, None).
 
@@ -87,6 +88,7 @@ def load_yaml_text(
     NaN or ±inf; text with a NUL or a lone surrogate; more than ``max_aliases`` alias uses; an
     alias that contains itself; nesting deeper than ``max_depth``; and a document that expands
     (through aliases) to more than ``max_nodes`` values. An empty document is ``None``.
+    ``number_keys`` accepts integer and float keys (an export's ``timeout_for_rate``).
     """
     writable_text(text, source, error=error)
     loader = None
@@ -97,7 +99,9 @@ def load_yaml_text(
         root = loader.get_single_node()
         if root is None:
             return None
-        return _Builder(loader, source, error, max_depth, max_nodes).build(root, "")
+        builder = _Builder(loader, source, error, max_depth, max_nodes)
+        builder.number_keys = number_keys
+        return builder.build(root, "")
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}" if mark is not None else source
@@ -121,6 +125,7 @@ class _Builder:
         self.loader, self.source, self.error = loader, source, error
         self.max_depth, self.nodes_left, self.max_nodes = max_depth, max_nodes, max_nodes
         self.active: set[int] = set()  # ids of the nodes being built: an alias cycle revisits one
+        self.number_keys = False
 
     def fail(self, node: Node, path: str, what: str) -> CalibError:
         at = f" at {path}" if path else ""
@@ -180,10 +185,10 @@ class _Builder:
             raise self.fail(node, path, f"{describe(value)} does not fit in 64 bits")
         return value
 
-    def mapping(self, node: MappingNode, path: str) -> dict[str, Any]:
-        own: dict[str, Any] = {}
-        first_line: dict[str, int] = {}
-        merged: dict[str, Any] = {}
+    def mapping(self, node: MappingNode, path: str) -> dict[Any, Any]:
+        own: dict[Any, Any] = {}
+        first_line: dict[Any, int] = {}
+        merged: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _TAG + "merge":
                 sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
@@ -203,12 +208,14 @@ class _Builder:
                     f"duplicate key {describe(key)} (first at line {first_line[key]}); keep one",
                 )
             first_line[key] = line
-            own[key] = self.build(value_node, f"{path}.{key}" if path else key)
+            own[key] = self.build(value_node, f"{path}.{key}" if path else str(key))
         return {**merged, **own}
 
-    def key(self, node: Node, path: str) -> str:
+    def key(self, node: Node, path: str) -> Any:
         if not isinstance(node, ScalarNode):
             raise self.fail(node, path, "a key must be text, not a list or mapping")
+        if self.number_keys and node.tag in (_TAG + "int", _TAG + "float"):
+            return self.scalar(node, path)
         if node.tag in _KEY_KINDS:
             raise self.fail(
                 node,

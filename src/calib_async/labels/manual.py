@@ -151,3 +151,29 @@ def _jsonl_rows(path: Path, f: Any) -> Iterator[ManualLabel]:
         if not isinstance(obj, dict):
             raise CorpusError(f"manual labels {path}:{lineno}: expected a JSON object")
         yield _parse(path, lineno, obj.get("item_id"), obj.get("label"), obj.get("tier"))
+
+
+def check_manual_targets(
+    labels: Iterator[ManualLabel] | list[ManualLabel],
+    *,
+    items: set[str],
+    tiers: set[str],
+    source: Path,
+) -> int:
+    """Say what a manual label names that the run does not have; return how many labels name
+    an item outside the run.
+
+    A tier the run does not have is refused (CorpusError): it is a typo, and the label would be
+    dropped without a word. An item outside the run is only counted (the caller logs it): a
+    labels file may well cover a larger corpus than ``--n`` selects.
+    """
+    outside = 0
+    for lab in labels:
+        if lab.tier is not None and lab.tier not in tiers:
+            raise CorpusError(
+                f"{source}: a label for {lab.item_id!r} names tier {lab.tier!r}, which this run "
+                f"does not have ({', '.join(sorted(tiers))}); fix the tier or leave it empty"
+            )
+        if lab.item_id not in items:
+            outside += 1
+    return outside

@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 
 from calib_async.checkers.lean.axioms import DEFAULT_AXIOM_ALLOWLIST
+from calib_async.checkpoint.binding import log_header_digest
 from calib_async.config.run import RunConfig
 from calib_async.config.setup import consensus_profiles
 from calib_async.events import Listener, StageFinished, StageStarted, emit
@@ -92,7 +93,7 @@ async def establish_ground_truth(
         labels,
         reasons=reasons,
         sample=labeled,
-        run=run_description(config, tiers, summary),
+        run={**run_description(config, tiers, summary), "log": log_header_digest(config.log_path)},
     )
     emit(listeners, StageFinished(STAGE, NAME, summary))
     return GroundTruth(

@@ -28,6 +28,7 @@ from typing import Any
 
 from calib_async.config.run import RunConfig
 from calib_async.errors import CalibError
+from calib_async.inputs.atomic import write_atomic
 from calib_async.records import ItemLabel, LabeledRecord, Tier
 
 FORMAT = 2
@@ -148,6 +149,5 @@ def read_labels_json(path: Path) -> dict[str, Any]:
 
 
 def _write(path: Path, doc: Mapping[str, Any]) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=1))  # key order kept: refit exports it as it was
-    tmp.replace(path)
+    # key order kept: refit exports it as it was
+    write_atomic(path, json.dumps(doc, indent=1).encode("utf-8"), NAME)

@@ -1,277 +1,390 @@
-"""Optional per-run cgroup v2: the only way to kill a descendant that escaped by ``setsid``
-before any sample saw it.
+"""Per-run cgroups: a memory limit, a pids limit, exact peak memory and CPU, and a tree kill.
 
-Detected once per driver process (:func:`detect_cgroup_parent`): a cgroup2 mount, our own cgroup
-in it (``/proc/self/cgroup`` line ``0::``), a directory we may create there, ``cgroup.kill``
-(Linux >= 5.14), and a probe process that really moves itself into a child cgroup. Anything
-missing means "not usable" with the reason logged; runs then go without (``ExecResult.cgroup``
-is False). On hosts with the v1 hierarchy plus a controller-less ``unified`` mount (like our CI
-machine) the v2 cgroup still gives ``cgroup.kill`` and ``cpu.stat``, but no ``memory.peak``
-(the memory controller is bound to v1); ``memory.peak`` is used only when present and resettable.
+The mechanism is found once per driver (:mod:`calib_async.runner.cgroup_setup`). A run cgroup
+(:class:`RunCgroup`) is one directory ``run-N`` in each hierarchy the layout uses; the spawn
+wrapper writes the checker's pid into each ``cgroup.procs`` before it execs the checker, so no
+descendant can be forked outside them. What each gives, per run:
 
-The checker starts in its cgroup (the native spawn's clone3 with CLONE_INTO_CGROUP) or joins it
-itself before exec (``cgroup.procs``: the native child, or the fallback's dash wrapper), so no
-descendant can be forked outside it.
-Cgroups are pooled: creating and removing one per run cost about 0.3 ms of wall time each in
-our measurements, and an empty cgroup can be reused, with ``cpu.stat`` read as a difference.
+====================  ================================  ======================================
+figure                cgroup2 (delegated)               cgroup1 (v1 hierarchies)
+====================  ================================  ======================================
+memory limit          ``memory.max`` (+ swap.max 0)     ``memory.limit_in_bytes`` (+ memsw)
+process limit         ``pids.max``                      ``pids.max``
+peak memory           ``memory.peak`` (reset per run)   ``memory.max_usage_in_bytes`` (reset)
+OOM kill              ``memory.events`` oom_kill        ``memory.oom_control`` oom_kill
+fork refused          ``pids.events`` max               ``pids.events`` max
+peak processes        ``pids.peak``                     ``pids.peak``
+CPU                   ``cpu.stat`` usage_usec           ``cpuacct.usage``
+kill                  ``cgroup.kill``                   ``cgroup.kill`` of the v2 cgroup, else
+                                                        SIGKILL to ``cgroup.procs`` until empty
+====================  ================================  ======================================
+
+The memory figures count what the kernel charged to the run: anonymous memory, kernel memory
+and the page cache the run brought in (a file already cached by an earlier run is not charged
+again); a mapped file the run never touched counts nothing. The peak is the whole tree's,
+including descendants nobody waited for.
+
+Cgroups are pooled (creating one costs about 0.3 ms of wall time per hierarchy): an empty cgroup
+is reused when nothing of the last run stays charged to it (``memory`` usage at most
+:data:`REUSE_MAX_BYTES`), its ``pids.peak`` (which cannot be reset) stayed at 1, and it was never
+``cgroup.kill``-ed (Linux 6.18 SIGKILLs a child cloned into a cgroup after a kill). Counters
+(OOM kills, fork refusals, CPU) are read as differences.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import subprocess
+import signal
 import time
 from dataclasses import dataclass
-from functools import cache
 
 import structlog
 
+from calib_async.runner.cgroup_setup import Layout, detect_layout
+from calib_async.runner.spec import Mechanism
+
 log = structlog.get_logger(__name__)
 
-#: The shell of the spawn wrapper (process.py) that sets limits and joins the run's cgroup
-#: before it execs the checker. dash: small and fast to start; its ``ulimit -p`` is RLIMIT_NPROC.
-WRAPPER_SHELL = shutil.which("dash")
+REUSE_MAX_BYTES = 2 * 2**20
+_R, _W, _RW = os.O_RDONLY | os.O_CLOEXEC, os.O_WRONLY | os.O_CLOEXEC, os.O_RDWR | os.O_CLOEXEC
 
 
-def _read(path: str) -> str:
-    with open(path) as f:
-        return f.read()
+def _pread(fd: int) -> bytes:
+    return os.pread(fd, 4096, 0)
 
 
-class _Files:
-    """Open fds on one cgroup's control files: re-read with pread (about 1 µs, against 60 µs
-    for Python's text-mode open and read)."""
-
-    __slots__ = ("dir", "events", "kill_fd", "path", "procs", "stat")
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.stat = os.open(f"{path}/cpu.stat", os.O_RDONLY | os.O_CLOEXEC)
-        self.events = os.open(f"{path}/cgroup.events", os.O_RDONLY | os.O_CLOEXEC)
-        self.kill_fd = os.open(f"{path}/cgroup.kill", os.O_WRONLY | os.O_CLOEXEC)
-        #: written "0" by the native spawn's child to move itself in before it execs
-        self.procs = os.open(f"{path}/cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
-        #: the native spawn's clone3(CLONE_INTO_CGROUP) starts the child right in it
-        self.dir = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-
-    def cpu_usec(self) -> int:
-        data = os.pread(self.stat, 4096, 0)
-        return int(data.split(None, 2)[1]) if data.startswith(b"usage_usec ") else 0
-
-    def close(self) -> None:
-        for fd in (self.stat, self.events, self.kill_fd, self.procs, self.dir):
-            os.close(fd)
+def _field(data: bytes, key: bytes) -> int:
+    """The number after ``key`` at the start of a line of a flat-keyed cgroup file (0 if none)."""
+    for line in data.splitlines():
+        name, _, value = line.partition(b" ")
+        if name == key:
+            return int(value)
+    return 0
 
 
-@dataclass(slots=True, eq=False)
+def _write(path: str, value: str) -> None:
+    fd = os.open(path, _W)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """What a run cgroup measured over one run (None: not measured by this mechanism)."""
+
+    cpu_ms: float | None
+    cpu_source: str
+    peak_bytes: int | None
+    peak_source: str
+    oom_kills: int
+    fork_refusals: int
+    pids_peak: int | None
+
+
 class RunCgroup:
-    """One checker's cgroup for the duration of one run."""
+    """One run's cgroup directories, with their control files open."""
 
-    files: _Files
-    cpu_usec_start: int
-    peak_reset: bool  # memory.peak exists and was reset at acquire
-    cpu_usec_end: int | None = None
-    killed: bool = False  # cgroup.kill was written: never reused (see CgroupPool.release)
-
-    @property
-    def path(self) -> str:
-        return self.files.path
-
-    def kill(self) -> None:
-        """SIGKILL everything in the cgroup (cgroup.kill); never raises.
-
-        An empty cgroup is left alone: nothing can enter it again but through the spawn
-        wrapper of this cgroup's next run (a fork inside it would have kept it populated), and
-        the ``cgroup.kill`` write takes the global cgroup mutex that every spawn's
-        ``cgroup.procs`` write also needs (a ``cgroup.events`` read takes no lock).
-        """
+    def __init__(self, layout: Layout, name: str) -> None:
+        self.mechanism = layout.mechanism
+        self.dirs = [
+            f"{p}/{name}" for p in (layout.v2, layout.memory, layout.pids, layout.cpuacct) if p
+        ]
+        made: list[str] = []
+        self._fds: list[int] = []
+        self.events = self.kill_fd = self.members = -1
         try:
-            if b"populated 0" in os.pread(self.files.events, 4096, 0):
-                return
-        except OSError:
-            pass  # unknown: kill
-        self.killed = True
-        with contextlib.suppress(OSError):
-            os.pwrite(self.files.kill_fd, b"1", 0)
+            for d in self.dirs:
+                os.mkdir(d)
+                made.append(d)
+            self.procs = tuple(f"{d}/cgroup.procs" for d in self.dirs)
+            v2 = f"{layout.v2}/{name}" if layout.v2 else None
+            self.events = self._open(f"{v2}/cgroup.events", _R) if v2 else -1
+            self.kill_fd = self._open(f"{v2}/cgroup.kill", _W) if v2 else -1
+            self.cpu_stat = self._open(f"{v2}/cpu.stat", _R) if v2 else -1
+            self.members = self._open(self.procs[-1], _R)  # cgroup.procs of one hierarchy
+            c2 = self.mechanism is Mechanism.CGROUP2
+            mem = v2 if c2 else f"{layout.memory}/{name}" if layout.memory else None
+            pids = v2 if c2 else f"{layout.pids}/{name}" if layout.pids else None
+            self.mem_dir, self.pids_dir = mem, pids
+            self.cpuacct = (
+                self._open(f"{layout.cpuacct}/{name}/cpuacct.usage", _R)
+                if (layout.cpuacct and not c2)
+                else -1
+            )
+            self.peak = self.oom = self.usage = self.pids_events = self.pids_peak = -1
+            if mem is not None:
+                self.peak = self._open(
+                    f"{mem}/memory.peak" if c2 else f"{mem}/memory.max_usage_in_bytes", _RW
+                )
+                self.oom = self._open(
+                    f"{mem}/memory.events" if c2 else f"{mem}/memory.oom_control", _R
+                )
+                self.usage = self._open(
+                    f"{mem}/memory.current" if c2 else f"{mem}/memory.usage_in_bytes", _R
+                )
+                if c2:
+                    with contextlib.suppress(OSError):
+                        _write(f"{mem}/memory.swap.max", "0")
+            if pids is not None:
+                self.pids_events = self._open(f"{pids}/pids.events", _R)
+                with contextlib.suppress(OSError):
+                    self.pids_peak = self._open(f"{pids}/pids.peak", _R)
+        except BaseException:
+            self.close()
+            for d in reversed(made):
+                with contextlib.suppress(OSError):
+                    os.rmdir(d)
+            raise
+        self.limits: tuple[int | None, int | None] | None = None  # (memory bytes, pids) set
+        self.killed = False
+        self.peak_resettable = True
+        self._start: tuple[int, int, int] = (0, 0, 0)  # OOM kills, refused forks, CPU ns
+        #: the counters at the end of the last run: the next run's start (nothing ran between)
+        self._end: tuple[int, int, int] | None = None
+        self._pids_peak_end = 0
 
-    def cpu_ms(self) -> float:
-        """CPU of everything that ran in the cgroup during this run (cpu.stat usage_usec)."""
-        self.cpu_usec_end = self.files.cpu_usec()
-        return (self.cpu_usec_end - self.cpu_usec_start) / 1000.0
+    def _open(self, path: str, flags: int) -> int:
+        fd = os.open(path, flags)
+        self._fds.append(fd)
+        return fd
 
-    def memory_peak_bytes(self) -> int | None:
-        if not self.peak_reset:
-            return None
-        try:
-            return int(_read(f"{self.path}/memory.peak"))
-        except (OSError, ValueError):
-            return None
+    # -- per run ------------------------------------------------------------------------------
+    def begin(self, memory_bytes: int | None, pids: int | None) -> None:
+        """Set this run's limits (when they differ from the last run's) and zero the figures."""
+        if (memory_bytes, pids) != self.limits:
+            self._set_limits(memory_bytes, pids)
+            self.limits = (memory_bytes, pids)
+        if self.peak >= 0:
+            try:  # v1: resets to the current usage; v2 (Linux >= 6.12): per open file
+                os.pwrite(self.peak, b"reset" if self.mechanism is Mechanism.CGROUP2 else b"0", 0)
+            except OSError:
+                self.peak_resettable = False  # a fresh cgroup's peak is still right
+        self._start = self._end or (self._oom_kills(), self._fork_refusals(), self._cpu_ns())
+        self._end = None
 
+    def _set_limits(self, memory_bytes: int | None, pids: int | None) -> None:
+        mem, c2 = self.mem_dir, self.mechanism is Mechanism.CGROUP2
+        if mem is not None:
+            value = str(memory_bytes) if memory_bytes else ("max" if c2 else "-1")
+            if c2:
+                _write(f"{mem}/memory.max", value)
+            else:  # memsw (memory + swap) >= limit at every step: swap 0 means memsw = limit
+                memsw = f"{mem}/memory.memsw.limit_in_bytes"
+                has_memsw = os.path.exists(memsw)
+                if has_memsw:
+                    _write(memsw, "-1")
+                _write(f"{mem}/memory.limit_in_bytes", value)
+                if has_memsw:
+                    _write(memsw, value)
+        if self.pids_dir is not None:
+            _write(f"{self.pids_dir}/pids.max", str(pids) if pids else "max")
+
+    def _oom_kills(self) -> int:
+        return _field(_pread(self.oom), b"oom_kill") if self.oom >= 0 else 0
+
+    def _fork_refusals(self) -> int:
+        return _field(_pread(self.pids_events), b"max") if self.pids_events >= 0 else 0
+
+    def _cpu_ns(self) -> int:
+        if self.cpuacct >= 0:
+            return int(_pread(self.cpuacct))
+        if self.cpu_stat >= 0:
+            return _field(_pread(self.cpu_stat), b"usage_usec") * 1000
+        return 0
+
+    def events_since_begin(self) -> tuple[int, int]:
+        """(OOM kills, refused forks) since :meth:`begin`."""
+        oom0, forks0, _ = self._start
+        return self._oom_kills() - oom0, self._fork_refusals() - forks0
+
+    def figures(self) -> Figures:
+        """The run's figures; call once every process of the run is gone."""
+        oom0, forks0, cpu0 = self._start
+        self._end = end = (self._oom_kills(), self._fork_refusals(), self._cpu_ns())
+        cpu_source = (
+            "cgroup:cpuacct.usage" if self.cpuacct >= 0
+            else "cgroup:cpu.stat" if self.cpu_stat >= 0
+            else "rusage"
+        )  # fmt: skip
+        cpu = (end[2] - cpu0) / 1e6 if cpu_source != "rusage" else None
+        peak = None
+        if self.peak >= 0 and self.peak_resettable:
+            peak = int(_pread(self.peak))
+        peak_source = (
+            "cgroup:memory.peak" if self.mechanism is Mechanism.CGROUP2
+            else "cgroup:memory.max_usage_in_bytes"
+        )  # fmt: skip
+        pids_peak = int(_pread(self.pids_peak)) if self.pids_peak >= 0 else None
+        self._pids_peak_end = pids_peak or 0
+        return Figures(
+            cpu, cpu_source, peak, peak_source, end[0] - oom0, end[1] - forks0, pids_peak
+        )
+
+    # -- the tree -----------------------------------------------------------------------------
     def populated(self) -> bool:
         try:
-            return b"populated 1" in os.pread(self.files.events, 4096, 0)
+            if self.events >= 0:
+                return b"populated 1" in _pread(self.events)
+            return self.members >= 0 and bool(_pread(self.members).strip())
         except OSError:
             return False
 
-
-class CgroupPool:
-    """Empty run cgroups under one base directory, created on demand and reused.
-
-    Per run this costs three small cgroupfs operations on kept fds (``cgroup.kill``,
-    ``cpu.stat``, ``cgroup.events``); the ``cpu.stat`` read at the end of one run is the start of
-    the next run in the same cgroup.
-    """
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self._free: list[tuple[_Files, int]] = []  # (cgroup, cpu usage_usec when it was freed)
-        self._retired: list[_Files] = []
-        self._count = 0
-        self._has_peak: bool | None = None
-
-    def acquire(self) -> RunCgroup:
-        if self._free:
-            files, usage = self._free.pop()
-        else:
-            self._count += 1
-            path = f"{self.base}/run-{self._count}"
-            os.mkdir(path)
-            files = _Files(path)
-            usage = files.cpu_usec()
-        if self._has_peak is None:
-            self._has_peak = os.path.exists(f"{files.path}/memory.peak")
-        peak_reset = False
-        if self._has_peak:
-            try:  # Linux >= 6.12: writing resets the peak to the current usage
-                with open(f"{files.path}/memory.peak", "w") as f:
-                    f.write("0\n")
-                peak_reset = True
+    def kill(self) -> None:
+        """SIGKILL everything in the cgroup; never raises. An empty cgroup is left alone (the
+        ``cgroup.kill`` write takes the global cgroup mutex that every join also needs)."""
+        if not self.populated():
+            return
+        self.killed = True
+        if self.kill_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.pwrite(self.kill_fd, b"1", 0)
+            return
+        for _ in range(50):  # v1: no cgroup.kill; each pass kills what the last one missed
+            try:
+                pids = [int(p) for p in _pread(self.members).split()]
             except OSError:
-                self._has_peak = False
-        return RunCgroup(files, usage, peak_reset)
+                return
+            if not pids:
+                return
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    pfd = os.pidfd_open(pid)
+                    try:  # pinned first: a pid still listed now is a process of this cgroup
+                        if str(pid).encode() in _pread(self.members).split():
+                            signal.pidfd_send_signal(pfd, signal.SIGKILL)
+                    finally:
+                        os.close(pfd)
+            time.sleep(0.001)
 
-    def release(self, cg: RunCgroup) -> None:
-        """Return an empty cgroup to the pool; a still-populated one is killed and retired, and
-        so is one that was ever killed: on some kernels (Linux 6.18 here) a child cloned into
-        a cgroup after a ``cgroup.kill`` of it is SIGKILLed on entry (clone3's
-        CLONE_INTO_CGROUP compares kill counters)."""
-        if cg.populated():
-            cg.kill()
-            self._retired.append(cg.files)
-        elif cg.killed:
-            self._retired.append(cg.files)
-        else:
-            end = cg.cpu_usec_end if cg.cpu_usec_end is not None else cg.files.cpu_usec()
-            self._free.append((cg.files, end))
+    def reusable(self) -> bool:
+        """Whether the next run can use this cgroup (see the module docstring)."""
+        if self.killed or not self.peak_resettable or self.populated():
+            return False
+        if self._end is None:
+            return False  # no figures read since the last run: unknown state
+        if self._pids_peak_end > 1:
+            return False
+        with contextlib.suppress(OSError):
+            if self.usage >= 0 and int(_pread(self.usage)) > REUSE_MAX_BYTES:
+                return False
+        return True
 
     def close(self) -> None:
-        """Remove every cgroup of the pool and the base (waits briefly for killed ones)."""
-        all_files = [f for f, _ in self._free] + self._retired
-        self._free, self._retired = [], []
-        deadline = time.monotonic() + 1.0
-        for files in all_files:
-            files.close()
+        """Close the control files (idempotent); the cgroup is then only removable."""
+        for fd in self._fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds = []
+        self.events = self.kill_fd = self.members = -1
+
+    def remove(self, deadline: float | None = None) -> bool:
+        """Close the files and remove the directories; whether all are gone. With a
+        ``deadline``, wait until then for the last killed processes to leave."""
+        self.close()
+        left = []
+        for d in self.dirs:
             while True:
                 try:
-                    os.rmdir(files.path)
+                    os.rmdir(d)
                     break
                 except FileNotFoundError:
                     break
                 except OSError:
-                    if time.monotonic() > deadline:
-                        log.warning("cgroup not removed", path=files.path)
+                    if deadline is None or time.monotonic() > deadline:
+                        left.append(d)
                         break
                     time.sleep(0.01)
-        with contextlib.suppress(OSError):
-            os.rmdir(self.base)
+        self.dirs = left
+        return not left
 
 
-def _own_cgroup_dir() -> str | None:
-    mount = None
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.partition(" - ")
-            if post.split(" ", 1)[0] == "cgroup2":
-                mount = pre.split()[4]
-                break
-    if mount is None:
-        return None
-    with open("/proc/self/cgroup") as f:
-        for line in f:
-            if line.startswith("0::"):
-                return mount + line[3:].strip().rstrip("/")
-    return None
+class CgroupPool:
+    """Run cgroups under one base directory per hierarchy (``calib-async-PID``), reused."""
 
+    def __init__(self, layout: Layout, base: str) -> None:
+        self.layout, self.base = layout, base
+        self.mechanism = layout.mechanism
+        self._free: list[RunCgroup] = []
+        self._retired: list[RunCgroup] = []  # killed, not yet removable
+        self._count = 0
+        self._used: set[RunCgroup] = set()
 
-@cache
-def detect_cgroup_parent(shell: str | None) -> str | None:
-    """The directory under which run cgroups can be created, or None (reason logged).
-
-    ``shell`` is the wrapper shell used to join the cgroup before exec; without one there is
-    no race-free way to start a child inside a cgroup, so cgroups are not used.
-    """
-    if shell is None:
-        log.info("cgroup v2 not used", reason="no wrapper shell to join a cgroup before exec")
-        return None
-    try:
-        parent = _own_cgroup_dir()
-        if parent is None or not os.access(parent, os.W_OK):
-            log.info("cgroup v2 not used", reason="no writable cgroup2 directory", dir=parent)
-            return None
-        for stale in os.listdir(parent):  # leftovers of crashed drivers: remove empty ones
-            owner = stale[len("calib-async-") :].split("-")[0]
-            if stale.startswith("calib-async-") and not os.path.exists(f"/proc/{owner}"):
-                for sub in os.listdir(f"{parent}/{stale}"):
-                    kill = f"{parent}/{stale}/{sub}/cgroup.kill"  # escapees of a killed driver
-                    with contextlib.suppress(OSError), open(kill, "w") as f:
-                        f.write("1")
-                    if os.path.isdir(f"{parent}/{stale}/{sub}"):
-                        with contextlib.suppress(OSError):
-                            os.rmdir(f"{parent}/{stale}/{sub}")
-                with contextlib.suppress(OSError):
-                    os.rmdir(f"{parent}/{stale}")
-        probe = f"{parent}/calib-async-{os.getpid()}-probe"
-        os.mkdir(probe)
+    def acquire(self, memory_bytes: int | None = None, pids: int | None = None) -> RunCgroup:
+        """A cgroup for one run, its limits set (controllers of the mechanism only)."""
+        if self._free:
+            cg = self._free.pop()
+        else:
+            self._count += 1
+            cg = RunCgroup(self.layout, f"{self.base}/run-{self._count}")
+        self._used.add(cg)
         try:
-            if not os.path.exists(f"{probe}/cgroup.kill"):
-                log.info("cgroup v2 not used", reason="no cgroup.kill (Linux < 5.14)")
-                return None
-            script = 'echo $$ > "$1/cgroup.procs" && exec true'
-            rc = subprocess.run(
-                [shell, "-c", script, "probe", probe], capture_output=True, timeout=10
-            ).returncode
-            if rc != 0:
-                log.info("cgroup v2 not used", reason="cannot move a process into a cgroup")
-                return None
-        finally:
-            with contextlib.suppress(OSError):
-                os.rmdir(probe)
-    except (OSError, subprocess.SubprocessError) as e:
-        log.info("cgroup v2 not used", reason=str(e))
-        return None
-    log.info("cgroup v2 usable", parent=parent)
-    return parent
+            cg.begin(memory_bytes, pids)
+        except OSError:
+            self.release(cg)
+            raise
+        return cg
+
+    def release(self, cg: RunCgroup) -> None:
+        """Return a cgroup after its run (every process reaped): reused or removed."""
+        self._used.discard(cg)
+        if cg.reusable():
+            self._free.append(cg)
+            return
+        cg.kill()
+        self._retired = [r for r in (*self._retired, cg) if not r.remove()]
+
+    def close(self) -> None:
+        """Remove every cgroup of the pool and the base directories."""
+        deadline = time.monotonic() + 1.0
+        for cg in [*self._free, *self._used, *self._retired]:
+            cg.kill()
+            if not cg.remove(deadline):
+                log.warning("cgroup not removed", paths=cg.dirs)
+        self._free, self._used, self._retired = [], set(), []
+        for parent in (self.layout.v2, self.layout.memory, self.layout.pids, self.layout.cpuacct):
+            if parent:
+                with contextlib.suppress(OSError):
+                    os.rmdir(f"{parent}/{self.base}")
 
 
 def driver_cgroup_base() -> str | None:
-    """Where this driver's run cgroups go (``open_pool`` may add ``-N``), or None without."""
-    parent = detect_cgroup_parent(WRAPPER_SHELL)
-    return None if parent is None else f"{parent}/calib-async-{os.getpid()}"
+    """This driver's base in the cgroup v2 hierarchy (for the leftover watcher), or None."""
+    layout = detect_layout()
+    return None if layout.v2 is None else f"{layout.v2}/calib-async-{os.getpid()}"
 
 
-def open_pool(shell: str | None) -> CgroupPool | None:
-    """A fresh pool under a base cgroup named after this driver, or None when unusable."""
-    parent = detect_cgroup_parent(shell)
-    if parent is None:
+def open_pool() -> CgroupPool | None:
+    """A fresh pool under ``calib-async-PID[-N]`` in each hierarchy, or None without cgroups."""
+    layout = detect_layout()
+    parents = [p for p in (layout.v2, layout.memory, layout.pids, layout.cpuacct) if p]
+    if not parents:
         return None
-    base = f"{parent}/calib-async-{os.getpid()}"
     n = 0
     while True:
+        name = f"calib-async-{os.getpid()}" + (f"-{n}" if n else "")
+        made: list[str] = []
         try:
-            os.mkdir(base if n == 0 else f"{base}-{n}")
+            for p in parents:
+                os.mkdir(f"{p}/{name}")
+                made.append(f"{p}/{name}")
             break
         except FileExistsError:
+            for d in made:
+                os.rmdir(d)
             n += 1
-    return CgroupPool(base if n == 0 else f"{base}-{n}")
+        except OSError as e:
+            for d in made:
+                os.rmdir(d)
+            log.warning("no per-run cgroups", reason=str(e))
+            return None
+    offered: list[str] = []
+    if layout.mechanism is Mechanism.CGROUP2:  # the run cgroups below get the controllers
+        with contextlib.suppress(OSError), open(f"{layout.v2}/{name}/cgroup.controllers") as f:
+            offered = f.read().split()
+        want = " ".join(f"+{c}" for c in ("memory", "pids", "cpu") if c in offered)
+        with contextlib.suppress(OSError):
+            _write(f"{layout.v2}/{name}/cgroup.subtree_control", want)
+    return CgroupPool(layout, name)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterable
 from contextlib import suppress
 
+import structlog
+
 from calib_async.runner.sampler import read_stat
+
+log = structlog.get_logger(__name__)
 
 
 def kill_verified(pid: int, start: int, sig: int) -> bool:
@@ -29,3 +34,26 @@ def kill_verified(pid: int, start: int, sig: int) -> bool:
         return False
     finally:
         os.close(pfd)
+
+
+def kill_pipe_holders(fds: Iterable[int]) -> None:
+    """Last resort for a descendant nobody saw that still holds these pipes open: SIGKILL every
+    process with one of them among its fds (and its group, when it leads one)."""
+    targets = {f"pipe:[{os.fstat(fd).st_ino}]" for fd in fds}
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        pid = int(name)
+        with suppress(OSError):
+            pfd = os.pidfd_open(pid)
+            try:
+                links = {os.readlink(f"/proc/{pid}/fd/{n}") for n in os.listdir(f"/proc/{pid}/fd")}
+                if links & targets:
+                    st = read_stat(pid)
+                    if st is not None and st[1] == pid:
+                        os.killpg(pid, signal.SIGKILL)
+                    signal.pidfd_send_signal(pfd, signal.SIGKILL)
+                    log.info("killed a holder of the output pipes", pid=pid)
+            finally:
+                os.close(pfd)

@@ -10,10 +10,44 @@ from contextlib import asynccontextmanager
 
 from calib_async.runner.process import MeasuredProcess
 from calib_async.runner.sampler import TreeSampler
-from calib_async.runner.spawn import SpawnError
+from calib_async.runner.spawn import MIB, SpawnError, rlimit_plan
 from calib_async.runner.spawn_thread import start_off_loop
 from calib_async.runner.spec import ExecResult, ExecSpec
-from calib_async.runner.workdir import create_workdir, creation_error, remove_tree
+from calib_async.runner.workdir import remove_tree
+
+
+async def _start(spec: ExecSpec, sampler: TreeSampler) -> tuple[MeasuredProcess, bool]:
+    """Take a run cgroup (its limits set), spawn off the loop
+    (:func:`calib_async.runner.spawn_thread.start_off_loop`: the run's working directory, the
+    checker) and hand the leader to a :class:`MeasuredProcess`: (the handle, whether the
+    workdir was created and must be removed after the reap). A spawn error is the handle's
+    result.
+
+    **Cancellation:** the spawn is shielded: a started checker is always handed to a
+    :class:`MeasuredProcess`, whose ``wait()`` kills and reaps it if cancelled.
+    """
+    pool, limits = sampler.cgroup_pool, spec.limits
+    t0 = time.monotonic()
+    cg = None
+    if pool is not None:
+        memory = limits.memory_mb * MIB if limits.memory_mb else None
+        try:
+            cg = pool.acquire(memory, limits.max_processes)
+        except OSError as e:
+            message = f"cannot set up the run's cgroup: {e.strerror or e}"
+            return MeasuredProcess(spec, sampler, spawn_error=message, t0=t0), False
+    plan = rlimit_plan(
+        limits,
+        memory_cgroup=cg is not None and cg.mem_dir is not None,
+        pids_cgroup=cg is not None and cg.pids_dir is not None,
+    )
+    try:
+        started, made = await start_off_loop(spec, plan, cg.procs if cg is not None else ())
+    except SpawnError as e:
+        if cg is not None and pool is not None:
+            pool.release(cg)
+        return MeasuredProcess(spec, sampler, spawn_error=str(e), t0=t0), False
+    return MeasuredProcess(spec, sampler, started=(cg, started), t0=t0), made
 
 
 @asynccontextmanager
@@ -26,14 +60,7 @@ async def open_process_measured(
     **Cancellation:** as :meth:`MeasuredProcess.wait`: the tree is killed, shielded, then the
     cancellation propagates.
     """
-    created = False
-    try:
-        create_workdir(spec.workdir)
-        created = spec.workdir is not None
-    except OSError as e:
-        proc = MeasuredProcess(spec, sampler, spawn_error=creation_error(spec.workdir, e))
-    else:
-        proc = MeasuredProcess(spec, sampler)
+    proc, made = await _start(spec, sampler)
     try:
         yield proc
     finally:
@@ -43,8 +70,8 @@ async def open_process_measured(
                     proc.terminate()
                 await proc.wait()
         finally:
-            if created and spec.workdir is not None:  # after the reap
-                remove_tree(spec.workdir)
+            if made:  # after the reap
+                remove_tree(spec.workdir)  # type: ignore[arg-type]
 
 
 async def run_process_measured(spec: ExecSpec, *, sampler: TreeSampler | None = None) -> ExecResult:
@@ -64,24 +91,11 @@ async def run_process_measured(spec: ExecSpec, *, sampler: TreeSampler | None = 
 
 
 async def _run_measured(spec: ExecSpec, sampler: TreeSampler) -> ExecResult:
-    """Spawn off the loop (:func:`calib_async.runner.spawn_thread.start_off_loop`: the run's
-    working directory, the checker), then watch from the event loop. Only the spawn runs in a
-    spawn thread; registering with the sampler and all waiting stay on the loop.
-
-    **Cancellation:** the spawn is shielded: a started checker is always handed to a
-    :class:`MeasuredProcess`, whose ``wait()`` kills and reaps it if cancelled.
-    """
-    pool = sampler.cgroup_pool
-    cg = pool.acquire() if pool is not None else None
-    t0 = time.monotonic()
+    """Spawn off the loop, then watch from the event loop. Only the spawn runs in a spawn
+    thread; registering with the sampler and all waiting stay on the loop."""
+    proc, made = await _start(spec, sampler)
     try:
-        started, made = await start_off_loop(spec, cg)
-    except SpawnError as e:
-        if cg is not None and pool is not None:
-            pool.release(cg)
-        return await MeasuredProcess(spec, sampler, spawn_error=str(e), t0=t0).wait()
-    try:
-        return await MeasuredProcess(spec, sampler, started=(cg, started), t0=t0).wait()
+        return await proc.wait()
     finally:
         if made:  # after the reap: no process of the run is left in it
             remove_tree(spec.workdir)  # type: ignore[arg-type]

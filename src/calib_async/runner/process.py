@@ -3,17 +3,17 @@
 :class:`MeasuredProcess` is the handle (pid, live tree stats, ``terminate()``, ``wait()``);
 :mod:`calib_async.runner.measured` holds the two API tiers that construct it.
 
-**Spawning and limits**: see :mod:`calib_async.runner.spawn` (vfork path; a tiny dash wrapper
-applies RLIMIT_AS/NPROC/FSIZE and joins the run's cgroup; the choice was measured). As root
-RLIMIT_NPROC is not enforced by the kernel (and otherwise it counts all processes of the user), so
-``max_processes`` is also enforced per tree by the sampler: a tick that sees more live processes
-in the tree kills it (Termination.PROCESS_LIMIT). That bounds a fork bomb's lifetime to about one
-sampling interval, not its size within that interval (a pids cgroup would).
+**Spawning and limits**: :mod:`calib_async.runner.spawn` (one Python path) and the run's cgroups
+(:mod:`calib_async.runner.cgroups`). With a memory or pids controller the kernel enforces the
+limit; a sampler tick that sees the cgroup's OOM kill or a refused fork ends the run at once
+(Termination.MEMORY, Termination.PROCESS_LIMIT), since the rest of the tree may otherwise wait
+for its timeout. Without controllers (Mechanism.RLIMIT) the sampler's watchdogs do it: a tree
+whose RSS exceeds ``memory_mb`` or that has more than ``max_processes`` live processes is
+killed (RLIMIT_NPROC counts every process of the user, and none as root).
 
 **Waiting.** ``os.pidfd_open`` on the leader plus the two pipes go into one ``epoll`` object; the
-task awaits ``anyio.wait_readable`` on that single fd (works under asyncio and trio, no task per
-stream, no thread). The leader is reaped by our own ``os.wait4``, which gives the rusage; asyncio's
-child watcher never sees the process.
+task awaits ``anyio.wait_readable`` on that single fd (asyncio and trio, no task per stream, no
+thread). The leader is reaped by our own ``os.wait4``, which gives the rusage.
 
 **Output** keeps the first and last ``max(output_cap_bytes, 64 KiB)`` bytes of each stream and
 counts all bytes; the middle is read and discarded, so 1 GB of output costs no memory.
@@ -23,29 +23,26 @@ sweep of the ordered ``finally`` in :meth:`MeasuredProcess.wait` (group, sampled
 setsid escapees, cgroup, holders of our pipes), then the reap. The sweep also runs after a normal
 exit: nothing a checker started outlives its run.
 
-**Cancellation:** cancelling the calling scope runs the same ladder, shielded (SIGTERM, up to
-``grace_s`` awaiting the leader, SIGKILL, sweep, reap), then re-raises; no result is returned and
-no process or fd is left. A tree the ladder or a watchdog already signalled goes straight to the
-sweep, so a cancelled run returns within about ``grace_s``.
+**Cancellation:** cancelling the calling scope runs the same ladder, shielded, then re-raises; no
+result is returned and no process or fd is left.
 
-**Memory.** Termination.MEMORY when (a) the sampler's watchdog saw the tree's RSS exceed
-``memory_mb`` (the tree is SIGKILLed at once), or (b) the run failed while a memory limit was set
-and its output matches an out-of-memory pattern, or it died of a SIGKILL the runner did not send.
-The first termination reason wins. Peak memory: see
-:func:`calib_async.runner.memory.memory_peak`.
+**Memory.** Termination.MEMORY when the cgroup OOM-killed a process of the run, or (fallback)
+the RSS watchdog fired, or the run failed while a memory limit was set and its output matches an
+out-of-memory pattern, or it died of a SIGKILL the runner did not send. The first termination
+reason wins. Peak memory: the cgroup's figure when there is a memory controller (exact, the whole
+tree), else :func:`calib_async.runner.memory.memory_peak`.
 
-**CPU.** ``cpu_time_ms`` is wait4's user+sys (leader plus waited-for descendants). It is
-cross-checked against the sampler's figure (and the cgroup's ``cpu.stat``); a warning flag is
-recorded when those see clearly more (descendants that were killed or never waited for).
+**CPU.** ``cpu_time_ms`` is the cgroup's (``cpuacct.usage`` or ``cpu.stat``: descendants nobody
+waited for included) where there is one, else wait4's user+sys; ``cpu_time_source`` says which.
 
 **Duration** is monotonic, from just before the spawn to the moment the leader's exit was seen.
 
-``ExecResult.memory_peak_source`` is "rusage", "vmhwm", "cgroup" (memory.peak, when present) or
-"none" (never started). ``ExecResult.warnings`` may hold: ``cpu_rusage_below_sampled`` and
-``cpu_rusage_below_cgroup`` (CPU of descendants wait4 never saw), ``memory_peak_sampled_only``
-(below the driver's floor: the figure is the largest sampled VmHWM and may miss a spike between
-ticks), ``killed_escaped_descendants`` (the sweep killed setsid escapees), ``output_pipe_held_open``
-(something unseen kept stdout/stderr open; output may be incomplete).
+``ExecResult.memory_peak_source`` is "cgroup:memory.peak", "cgroup:memory.max_usage_in_bytes",
+"rusage", "vmhwm" or "none" (never started). ``ExecResult.warnings`` may hold:
+``cpu_rusage_below_sampled`` and ``cpu_rusage_below_cgroup`` (CPU of descendants wait4 never
+saw), ``memory_peak_sampled_only`` (below the driver's floor: the figure is the largest sampled
+VmHWM), ``killed_escaped_descendants`` (the sweep killed setsid escapees),
+``output_pipe_held_open`` (something unseen kept stdout/stderr open; output may be incomplete).
 """
 
 from __future__ import annotations
@@ -61,13 +58,13 @@ from contextlib import nullcontext, suppress
 import anyio
 import structlog
 
-from calib_async.runner import cgroups
+from calib_async.runner import cgroups, pause
 from calib_async.runner.capture import OutputCapture
-from calib_async.runner.killing import kill_verified
+from calib_async.runner.killing import kill_pipe_holders, kill_verified
 from calib_async.runner.memory import memory_peak
-from calib_async.runner.sampler import TreeSampler, TreeStats, read_stat
-from calib_async.runner.spawn import Leader, SpawnError, start_checker, wrapper_failure
-from calib_async.runner.spec import ExecResult, ExecSpec, Termination
+from calib_async.runner.sampler import TreeSampler, TreeStats
+from calib_async.runner.spawn import Leader, SpawnError, wrapper_failure
+from calib_async.runner.spec import ExecResult, ExecSpec, Mechanism, Termination
 
 log = structlog.get_logger(__name__)
 
@@ -89,8 +86,7 @@ class MeasuredProcess:
         spec: ExecSpec,
         sampler: TreeSampler,
         *,
-        started: tuple[cgroups.RunCgroup | None, tuple[Leader, str, int, int]]
-        | None = None,
+        started: tuple[cgroups.RunCgroup | None, tuple[Leader, str, int, int]] | None = None,
         spawn_error: str | None = None,
         t0: float | None = None,
     ) -> None:
@@ -108,6 +104,7 @@ class MeasuredProcess:
         self._result: ExecResult | None = None
         self._scope: anyio.CancelScope | None = None
         self._terminate = False
+        self._figures: cgroups.Figures | None = None
         self.t0 = time.monotonic() if t0 is None else t0
         if spawn_error is not None:
             self._result = self._spawn_error(spawn_error)
@@ -123,21 +120,11 @@ class MeasuredProcess:
 
     def _spawn(
         self,
-        started: tuple[cgroups.RunCgroup | None, tuple[Leader, str, int, int]]
-        | None,
+        started: tuple[cgroups.RunCgroup | None, tuple[Leader, str, int, int]] | None,
     ) -> None:
-        spec = self.spec
-        if started is not None:  # spawned off the loop (spawn_thread.start_off_loop)
-            self._cg, (self._proc, self.exe, r_out, r_err) = started
-        else:
-            pool = self.sampler.cgroup_pool
-            if pool is not None:
-                self._cg = pool.acquire()
-            try:
-                self._proc, self.exe, r_out, r_err = start_checker(spec, self._cg)
-            except SpawnError:
-                self._release_cgroup()
-                raise
+        if started is None:
+            raise SpawnError("nothing was started")
+        self._cg, (self._proc, self.exe, r_out, r_err) = started
         try:
             self._watch(self._proc.pid, r_out, r_err)
         except BaseException as e:  # e.g. EMFILE: do not leave an unwatched checker behind
@@ -145,8 +132,7 @@ class MeasuredProcess:
                 os.killpg(self._proc.pid, signal.SIGKILL)
             os.waitpid(self._proc.pid, 0)
             self._proc.returncode = -signal.SIGKILL
-            pidfd = self._proc.pidfd if self._proc.pidfd is not None else -1
-            for fd in (r_out, r_err, getattr(self, "pidfd", pidfd)):
+            for fd in (r_out, r_err, getattr(self, "pidfd", -1)):
                 with suppress(OSError):
                     os.close(fd)
             if hasattr(self, "ep"):
@@ -159,22 +145,27 @@ class MeasuredProcess:
     def _watch(self, pid: int, r_out: int, r_err: int) -> None:
         spec = self.spec
         self.floor_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        assert self._proc is not None
-        self.pidfd = os.pidfd_open(pid) if self._proc.pidfd is None else self._proc.pidfd
+        pause.start()
+        self.pidfd = os.pidfd_open(pid)
         self.ep = select.epoll(3)
         self.pipes = {r_out: self._out, r_err: self._err}
         for fd in (r_out, r_err):  # blocking is fine: read once per readiness, sole reader
             self.ep.register(fd, select.EPOLLIN)
         self.ep.register(self.pidfd, select.EPOLLIN)
         self._open = set(self.pipes)
+        cg = self._cg
         limit = spec.limits.memory_mb * _MIB if spec.limits.memory_mb else None
+        # The watchdogs only where no controller limits the run: a cgroup's limit is exact,
+        # and RSS counts mapped file pages (Lean's .olean files) that the cgroup may reclaim.
         self.stats = self.sampler.register(
             pid,
-            memory_limit_bytes=limit,
+            memory_limit_bytes=None if cg is not None and cg.mem_dir is not None else limit,
             on_breach=self._breach,
-            max_processes=spec.limits.max_processes,
+            max_processes=None if cg is not None and cg.pids_dir else spec.limits.max_processes,
             on_process_breach=self._process_breach,
         )
+        if cg is not None and (cg.mem_dir is not None or cg.pids_dir is not None):
+            self.stats.on_tick = self._cgroup_tick
 
     # -- events -------------------------------------------------------------------------------
     def _decide(self, reason: Termination, message: str) -> None:
@@ -200,6 +191,27 @@ class MeasuredProcess:
         self._decide(Termination.PROCESS_LIMIT, msg)
         self._sweep()
 
+    def _cgroup_tick(self) -> None:
+        """At a sampler tick: a cgroup OOM kill or a refused fork ends the run now (the tree
+        may live on without the killed process, or retry its forks, until its timeout)."""
+        assert self._cg is not None
+        oom, forks = self._cg.events_since_begin()
+        if oom:
+            self._decide(Termination.MEMORY, self._oom_message())
+        elif forks:
+            self._decide(Termination.PROCESS_LIMIT, self._pids_message(forks))
+        else:
+            return
+        self.stats.on_tick = None  # type: ignore[union-attr]
+        self._sweep()
+
+    def _oom_message(self) -> str:
+        return f"cgroup OOM kill at the {self.spec.limits.memory_mb} MiB memory limit"
+
+    def _pids_message(self, forks: int) -> str:
+        limit = self.spec.limits.max_processes
+        return f"fork refused {forks} times at the limit of {limit} processes (pids.max)"
+
     def terminate(self) -> None:
         """Run the timeout ladder now (SIGTERM, grace, SIGKILL, sweep); ``wait()`` does it and
         returns Termination.TIMEOUT with the message "terminated by the caller"."""
@@ -207,6 +219,11 @@ class MeasuredProcess:
         self._terminate = True
         if self._scope is not None:
             self._scope.deadline = -float("inf")
+
+    def _exited_meanwhile(self) -> bool:
+        """At the deadline: whether the leader's exit is already there to be read."""
+        self._poll()
+        return self._exit_at is not None
 
     def _poll(self) -> None:
         for fd, _ in self.ep.poll(0):
@@ -250,27 +267,6 @@ class MeasuredProcess:
         if self._cg is not None:
             self._cg.kill()
 
-    def _kill_pipe_holders(self) -> None:
-        """Last resort for a descendant nobody saw that still holds our pipes open."""
-        targets = {f"pipe:[{os.fstat(fd).st_ino}]" for fd in self._open}
-        me = os.getpid()
-        for name in os.listdir("/proc"):
-            if not name.isdigit() or int(name) == me:
-                continue
-            pid = int(name)
-            with suppress(OSError):
-                pfd = os.pidfd_open(pid)
-                try:
-                    fds = os.listdir(f"/proc/{pid}/fd")
-                    if {os.readlink(f"/proc/{pid}/fd/{n}") for n in fds} & targets:
-                        st = read_stat(pid)
-                        if st is not None and st[1] == pid:
-                            os.killpg(pid, signal.SIGKILL)
-                        signal.pidfd_send_signal(pfd, signal.SIGKILL)
-                        log.info("killed a holder of the output pipes", pid=pid)
-                finally:
-                    os.close(pfd)
-
     # -- the run ------------------------------------------------------------------------------
     async def wait(self) -> ExecResult:
         """Wait for the leader (enforcing the timeout), kill what is left, reap, measure.
@@ -286,7 +282,9 @@ class MeasuredProcess:
         spec, finished = self.spec, False
         try:
             deadline = -float("inf") if self._terminate else anyio.current_time() + spec.timeout_s
-            if not await self._until(deadline, "exit"):
+            # The clock of a run is the checker's: a leader that exited while the driver could
+            # not look (paused) is never a timeout; only one still running after its budget is.
+            if not await self._until(deadline, "exit") and not self._exited_meanwhile():
                 self._decide(
                     Termination.TIMEOUT,
                     f"killed after the {spec.timeout_s:g} s timeout (grace {spec.grace_s:g} s)",
@@ -313,18 +311,23 @@ class MeasuredProcess:
                 # 4. Drain the pipes to EOF. If something unseen still holds them after a short
                 #    while, find it by its open fds and kill it; give up after another bound.
                 if finished and not await self._until(anyio.current_time() + 0.05, "eof"):
-                    self._kill_pipe_holders()
+                    kill_pipe_holders(self._open)
                     if not await self._until(anyio.current_time() + max(1.0, spec.grace_s), "eof"):
                         self.warnings.append("output_pipe_held_open")
                 # 5. Reap the leader ourselves: wait4 gives the rusage.
                 _, status, ru = os.wait4(self._proc.pid, 0)
                 self._proc.returncode = os.waitstatus_to_exitcode(status)
-                # 6. Forget the tree (after the last use of its member list), release, close fds.
+                # 6. Forget the tree (after the last use of its member list), read the cgroup's
+                #    figures, release it, close fds.
                 self.sampler.unregister(self.stats)
+                if self._cg is not None:
+                    self._figures = self._cg.figures()
                 self._release_cgroup()
                 for fd in (*self.pipes, self.pidfd):
                     os.close(fd)
                 self.ep.close()
+        if pause.pause_near(self.t0, self._exit_at or time.monotonic()):
+            self.warnings.append("driver_paused")  # when it ended is unknown: not counted
         self._result = self._finish(ru)
         return self._result
 
@@ -342,27 +345,35 @@ class MeasuredProcess:
 
     def _finish(self, ru: resource.struct_rusage) -> ExecResult:
         assert self._proc is not None and self.stats is not None and self._exit_at is not None
+        assert self._proc.returncode is not None  # reaped
         code, stats, warnings = self._proc.returncode, self.stats, self.warnings
         exit_code, sig = (code, None) if code >= 0 else (None, -code)
         out, err = self._out.value(), self._err.value()
         if self.reason is None and (why := wrapper_failure(code, err)) is not None:
             return self._spawn_error(f"cannot start checker {self.exe!r}: {why}")
+        fig = self._figures
+        if self.reason is None and fig is not None and fig.oom_kills:
+            self._decide(Termination.MEMORY, self._oom_message())
+        if self.reason is None and fig is not None and fig.fork_refusals:
+            self._decide(Termination.PROCESS_LIMIT, self._pids_message(fig.fork_refusals))
         if self.reason is None and code != 0:
             if sig == signal.SIGKILL and not self._killed:
                 self._decide(Termination.MEMORY, "SIGKILL not sent by the runner (OOM killer?)")
             elif self.spec.limits.memory_mb and (m := _OOM.search(out) or _OOM.search(err)):
                 self._decide(Termination.MEMORY, f"out-of-memory message: {m[0].decode()!r}")
-        cpu_ms = (ru.ru_utime + ru.ru_stime) * 1000
+        cpu_ms, cpu_source = (ru.ru_utime + ru.ru_stime) * 1000, "rusage"
         if stats.cpu_ms > cpu_ms * 1.1 + 30:  # clock ticks are 10 ms
             warnings.append("cpu_rusage_below_sampled")
-        if self._cg is not None and self._cg.cpu_ms() > cpu_ms * 1.1 + 5:
-            warnings.append("cpu_rusage_below_cgroup")
-        peak, source, floor = memory_peak(ru.ru_maxrss, stats.max_hwm_bytes, self.floor_kb)
-        cg_peak = self._cg.memory_peak_bytes() if self._cg is not None else None
-        if cg_peak is not None and cg_peak / _MIB > peak:
-            peak, source, floor = cg_peak / _MIB, "cgroup", False
-        if source == "vmhwm" and ru.ru_maxrss <= self.floor_kb:
-            warnings.append("memory_peak_sampled_only")
+        if fig is not None and fig.cpu_ms is not None:
+            if fig.cpu_ms > cpu_ms * 1.1 + 5:
+                warnings.append("cpu_rusage_below_cgroup")
+            cpu_ms, cpu_source = fig.cpu_ms, fig.cpu_source
+        if fig is not None and fig.peak_bytes is not None:  # exact: the whole tree
+            peak, source, floor = fig.peak_bytes / _MIB, fig.peak_source, False
+        else:
+            peak, source, floor = memory_peak(ru.ru_maxrss, stats.max_hwm_bytes, self.floor_kb)
+            if source == "vmhwm" and ru.ru_maxrss <= self.floor_kb:
+                warnings.append("memory_peak_sampled_only")
         return ExecResult(
             argv=self.spec.argv,
             termination=self.reason or Termination.EXITED,
@@ -381,4 +392,7 @@ class MeasuredProcess:
             message=self.message,
             cgroup=self._cg is not None,
             warnings=tuple(warnings),
+            mechanism=self._cg.mechanism if self._cg is not None else Mechanism.RLIMIT,
+            cpu_time_source=cpu_source,
+            processes_peak=fig.pids_peak if fig is not None else None,
         )

@@ -28,7 +28,7 @@ gives (pid, start time) pairs so that a killer can check identity through a pidf
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -65,6 +65,8 @@ class TreeStats:
     #: process-count watchdog (RLIMIT_NPROC is per user, and ignored for root)
     max_processes: int | None = None
     on_process_breach: Callable[[TreeStats], None] | None = None
+    #: called at every tick (the run's cgroup counters: an OOM kill, a refused fork)
+    on_tick: Callable[[], None] | None = None
     processes: int = 0  # live members (zombies included) at the last tick
     peak_processes: int = 0
     process_breached: bool = False
@@ -158,7 +160,7 @@ class TreeSampler:
 
     async def __aenter__(self) -> TreeSampler:
         if self._use_cgroups is not False:
-            self.cgroup_pool = cg.open_pool(cg.WRAPPER_SHELL)
+            self.cgroup_pool = cg.open_pool()
             if self.cgroup_pool is None and self._use_cgroups:
                 log.warning("cgroups requested but not usable; running without")
         self._tg = anyio.create_task_group()
@@ -330,8 +332,10 @@ class TreeSampler:
                 if tree.on_breach is not None:
                     tree.on_breach(tree)
             self._watch_processes(tree, procs)
+            if tree.on_tick is not None:
+                tree.on_tick()
 
-    def _child_of_member(self, pid: int, fresh: dict[int, tuple[int, ...]]) -> bool:
+    def _child_of_member(self, pid: int, fresh: Mapping[int, tuple[int, ...]]) -> bool:
         """Whether ``pid``'s parent is a member. A parent read at an earlier tick is read again
         first: the process may have been orphaned since, and its old parent's pid reused by
         a new checker."""

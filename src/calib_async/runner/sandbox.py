@@ -67,6 +67,7 @@ import structlog
 
 from calib_async.errors import CalibError
 from calib_async.records import CorpusItem
+from calib_async.runner.sandbox_inputs import private_input_dir
 from calib_async.runner.spec import ExecResult, ExecSpec
 
 log = structlog.get_logger(__name__)
@@ -186,10 +187,7 @@ def sandbox_spec(
             extra.append(d)
     roots = [*_HIDDEN, *extra]
     needed = [p for p in needed if p not in roots and p != "/"]
-    flags = _base_flags(bwrap)
-    if bwrap.size_option:
-        flags += ["--size", str((spec.limits.max_file_mb or DEFAULT_TMP_MB) * 2**20)]
-    flags += ["--tmpfs", "/tmp"]
+    flags = [*_base_flags(bwrap), *_tmp_size(bwrap, spec), "--tmpfs", "/tmp"]
     # Mount order matters: re-expose what /tmp and /run cover, then hide the extra directories
     # (even inside a re-exposed cwd), then re-expose what the run needs from those.
     for p in needed:
@@ -202,6 +200,12 @@ def sandbox_spec(
             flags += ["--ro-bind", p, p]
     for d in extra:
         flags += ["--remount-ro", d]
+    if item is not None:
+        keep = [os.path.realpath(sys.prefix), *_HIDDEN]
+        size = _tmp_size(bwrap, spec)
+        flags += private_input_dir(
+            item.path, needed, hidden=extra, keep=keep, size=size, workdir=spec.workdir
+        )
     tmpdir = "/tmp"
     if spec.workdir is not None:  # the run's private directory is its writable place
         flags += ["--bind", spec.workdir, spec.workdir]
@@ -209,6 +213,13 @@ def sandbox_spec(
     flags += ["--chdir", cwd]
     env = {**spec.env, "TMPDIR": tmpdir}
     return replace(spec, argv=(bwrap.path, *flags, "--", exe, *spec.argv[1:]), env=env)
+
+
+def _tmp_size(bwrap: Bwrap, spec: ExecSpec) -> list[str]:
+    """The ``--size`` of a tmpfs the checker writes (the tier's file size limit), if supported."""
+    if not bwrap.size_option:
+        return []
+    return ["--size", str((spec.limits.max_file_mb or DEFAULT_TMP_MB) * 2**20)]
 
 
 def sandbox_failure(result: ExecResult) -> str | None:

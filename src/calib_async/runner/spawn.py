@@ -1,30 +1,34 @@
-"""How a checker process is started: argv resolution, limits, the spawn itself.
+"""How a checker process is started: argv resolution, limits, the spawn itself. One path, Python.
 
-**Native spawn** (the C extension :mod:`calib_async.runner._spawn`, built at install when a C
-compiler is there): ``vfork`` from a spawn thread; the child, before it execs the checker, starts a
-new session, sets ``PR_SET_PDEATHSIG`` (SIGKILL when the spawning thread's process dies, even by
-kill -9), RLIMIT_CORE=0 and the limits (RLIMIT_AS, RLIMIT_NPROC, RLIMIT_FSIZE), is in the run's
-cgroup from its first instruction (``clone3`` with ``CLONE_INTO_CGROUP`` on x86-64; else it writes
-itself into ``cgroup.procs``, which costs an RCU grace period), redirects stdin from /dev/null and
-stdout/stderr to two new pipes, changes to ``cwd``, and execs ``argv`` with ``env`` exactly as
-given (``argv[0]`` resolved on ``env['PATH']`` and replaced by its absolute path). No helper
-process: ``scripts/bench_spawn.py`` measures it against the fallback below.
+``subprocess.Popen`` (no ``preexec_fn``, so CPython spawns with ``vfork``) from a long-lived
+spawn thread (:mod:`calib_async.runner.spawn_thread`): a new session (``start_new_session``),
+stdin from /dev/null, stdout/stderr to two new pipes, every other fd closed, ``cwd``, and the
+environment exactly as given (the profile's allowlist plus the run token). ``argv[0]`` is resolved
+on ``env['PATH']`` and replaced by its absolute path. Before the checker's own code runs:
 
-**Fallback** (no extension): ``subprocess.Popen`` (``start_new_session``; without
-``preexec_fn`` CPython spawns with ``vfork``) of a tiny fixed ``dash`` script that sets the
-limits, joins the cgroup and ``exec``s the checker (same pid; argv passed as ``"$@"``, never
-interpolated), itself started through util-linux ``setpriv --pdeathsig KILL``: two extra execs
-per run. Without dash it uses ``preexec_fn`` (correct, forces ``fork``: much slower). setpriv
-sets the death signal only once it runs: a driver killed in that window leaves the checker to
-the run-token watcher (leftovers.py). The native child closes the window (it checks its parent
-after setting the signal).
-``resource.prlimit(pid)`` right after the spawn would be racy (the checker already runs and may
-have allocated or forked), so neither path uses it. RLIMIT_NPROC counts all processes of the real
-user and is ignored for root; process.py adds a per-tree watchdog.
+* ``setpriv --pdeathsig KILL`` (util-linux), where it is installed: PR_SET_PDEATHSIG, so the
+  kernel SIGKILLs the leader when its spawning thread dies (spawn threads live as long as the
+  driver: the driver's death, even by kill -9). Where setpriv is missing, and in the window
+  before it runs, the run-token watcher and the cgroup kill of :mod:`calib_async.runner.leftovers`
+  still stop the tree when the driver dies.
+* a fixed POSIX ``sh`` script (:data:`SHELL`: dash when installed, it starts fastest; else
+  ``/bin/sh``): RLIMIT_CORE 0, the opt-in RLIMIT_AS, RLIMIT_NPROC (only without a pids cgroup),
+  RLIMIT_FSIZE; it writes its pid into each of the run's ``cgroup.procs`` files (so no descendant
+  can be forked outside them) and ``exec``s the checker: the same pid, argv passed as ``"$@"``,
+  never interpolated. A run with no limit and no cgroup skips it.
 
-Both paths report a step that fails before the checker runs as :class:`SpawnError` (the
-fallback's wrapper prints ``calib-async-wrapper: ...`` and exits 125-127, which
-:func:`wrapper_failure` recognises), so it becomes Termination.SPAWN_ERROR.
+Why helper execs rather than ``preexec_fn``: ``preexec_fn`` forces ``fork()`` of a driver that
+has threads, runs Python in the child before the exec (a lock another thread held at the fork
+is never released there: a hang), and costs page-table copies that grow with the driver's RSS
+(``scripts/bench_spawn.py`` measures it). ``resource.prlimit(pid)`` right after the spawn would
+be racy (the checker already runs and may have allocated or forked). The two helper execs cost
+the checker about a millisecond of its own CPU (measured by ``scripts/bench_spawn.py``) and the
+driver nothing. RLIMIT_NPROC counts every process of the real user (and is ignored for root), so
+the fallback also has a per-tree watchdog (process.py); the pids cgroup counts the run's only.
+
+A step that fails before the checker runs is reported as :class:`SpawnError` (the wrapper prints
+``calib-async-wrapper: ...`` and exits 125-127, which :func:`wrapper_failure` recognises), so it
+becomes Termination.SPAWN_ERROR.
 """
 
 from __future__ import annotations
@@ -32,39 +36,36 @@ from __future__ import annotations
 import os
 import resource
 import shutil
-import signal
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
 
 import structlog
 
-from calib_async.runner.cgroups import WRAPPER_SHELL, RunCgroup
 from calib_async.runner.leftovers import TOKEN_VAR, current_token
 from calib_async.runner.spec import ExecSpec, Limits
 
 log = structlog.get_logger(__name__)
 
-try:
-    from calib_async.runner import _spawn as _native
-except ImportError:  # installed without a C compiler: the fallback path
-    _native = None
-
 MIB = 2**20
-DASH = WRAPPER_SHELL
+_SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+#: The wrapper's shell: any POSIX sh (dash starts fastest).
+SHELL = shutil.which("dash", path=_SYSTEM_PATH) or shutil.which("sh", path=_SYSTEM_PATH)
 _WRAPPER_NAME = "calib-async-wrapper"
-_WRAPPER = (  # $1..$4: AS KiB, NPROC, FSIZE 512-byte blocks, cgroup dir ("-" = unset); then argv
+_WRAPPER = (  # $1..$4: AS KiB, NPROC, FSIZE 512-byte blocks ("-" = unset), ulimit's NPROC flag;
+    # then the cgroup.procs files to join, "--", argv
     'f() { echo "calib-async-wrapper: cannot $1" >&2; exit 125; }'
     '; ulimit -c 0 || f "set RLIMIT_CORE"'
     '; [ "$1" = - ] || ulimit -v "$1" || f "set RLIMIT_AS"'
-    '; [ "$2" = - ] || ulimit -p "$2" || f "set RLIMIT_NPROC"'
+    '; [ "$2" = - ] || ulimit "$4" "$2" || f "set RLIMIT_NPROC"'
     '; [ "$3" = - ] || ulimit -f "$3" || f "set RLIMIT_FSIZE"'
-    '; [ "$4" = - ] || echo $$ > "$4/cgroup.procs" || f "join cgroup $4"'
-    '; shift 4; exec "$@"'
+    "; shift 4"
+    '; while [ "$1" != -- ]; do echo $$ > "$1" || f "join cgroup ${1%/*}"; shift; done'
+    '; shift; exec "$@"'
 )
-#: PR_SET_PDEATHSIG for the leader (util-linux ``setpriv``): the kernel SIGKILLs the checker when
-#: the driver dies, even by kill -9. One extra exec: measured in scripts/bench_spawn.py.
-SETPRIV = shutil.which("setpriv")
+#: PR_SET_PDEATHSIG for the leader (util-linux ``setpriv``), where installed.
+SETPRIV = shutil.which("setpriv", path=_SYSTEM_PATH)
 _DEATHSIG = [SETPRIV, "--pdeathsig", "KILL", "--"] if SETPRIV else []
 _exe_cache: dict[tuple[str, str], str] = {}
 _devnull: int | None = None
@@ -74,12 +75,41 @@ class SpawnError(Exception):
     """The checker could not be started; the message says why and what to do."""
 
 
+@dataclass(slots=True, eq=False)
+class Leader:
+    """The started checker's leader: its pid, and its exit code once the runner reaped it."""
+
+    pid: int
+    returncode: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RlimitPlan:
+    """The rlimits a run gets, in bytes (None: not set). Decided by the limit mechanism:
+    RLIMIT_NPROC only where no pids cgroup counts the run's processes."""
+
+    address_space: int | None
+    processes: int | None
+    file_size: int | None
+
+
+def rlimit_plan(limits: Limits, *, memory_cgroup: bool, pids_cgroup: bool) -> RlimitPlan:
+    """RLIMIT_AS is ``address_space_mb`` when set; without a memory cgroup it falls back to
+    ``fallback_address_space_mb``, then to ``memory_mb`` (the RSS watchdog enforces the latter)."""
+    as_mb = limits.address_space_mb
+    if as_mb is None and not memory_cgroup:
+        as_mb = limits.fallback_address_space_mb or limits.memory_mb
+    nproc = None if pids_cgroup else limits.max_processes
+    fsize = limits.max_file_mb * MIB if limits.max_file_mb else None
+    return RlimitPlan(as_mb * MIB if as_mb else None, nproc, fsize)
+
+
 def _resolve(argv0: str, env_path: str, cwd: str | None) -> str:
     """Absolute path of an executable regular file, or SpawnError with what to do."""
     if "/" not in argv0:
         cached = _exe_cache.get((argv0, env_path))
-        if cached is not None and (_native is not None or os.access(cached, os.X_OK)):
-            return cached  # gone since: the native exec fails with a clear SpawnError
+        if cached is not None and os.access(cached, os.X_OK):
+            return cached
         found = shutil.which(argv0, path=env_path)
         if found is None:
             raise SpawnError(
@@ -96,35 +126,47 @@ def _resolve(argv0: str, env_path: str, cwd: str | None) -> str:
     raise SpawnError(f"checker {path!r} is not executable: chmod +x it or fix the command")
 
 
-def _limit_args(limits: Limits, cgroup_dir: str | None) -> list[str] | None:
-    """The wrapper's four positional parameters, or None when no wrapper is needed."""
-    a = [
-        str(limits.memory_mb * 1024) if limits.memory_mb else "-",
-        str(limits.max_processes) if limits.max_processes else "-",
-        str(limits.max_file_mb * 2048) if limits.max_file_mb else "-",
-        cgroup_dir or "-",
-    ]
-    return None if a == ["-"] * 4 else a
+@cache
+def _nproc_flag(shell: str) -> str:
+    """The shell's ``ulimit`` option for RLIMIT_NPROC: ``-p`` in dash and busybox, ``-u`` in
+    bash and most others. Probed once by comparing what each prints with our own limit."""
+    soft = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+    want = "unlimited" if soft == resource.RLIM_INFINITY else str(soft)
+    for flag in ("-u", "-p"):
+        try:
+            out = subprocess.run(
+                [shell, "-c", f"ulimit {flag}"], capture_output=True, timeout=10, env={}
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if out.strip() == want.encode():
+            return flag
+    log.warning("cannot tell the shell's ulimit option for RLIMIT_NPROC", shell=shell)
+    return "-u"
 
 
-def _preexec(limits: Limits, cgroup_dir: str | None) -> None:  # fallback when dash is missing
-    r = resource
-    r.setrlimit(r.RLIMIT_CORE, (0, 0))
-    for lim, n in ((r.RLIMIT_AS, limits.memory_mb), (r.RLIMIT_FSIZE, limits.max_file_mb)):
-        if n:
-            r.setrlimit(lim, (n * MIB, n * MIB))
-    if limits.max_processes:
-        r.setrlimit(r.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
-    if cgroup_dir:
-        with open(f"{cgroup_dir}/cgroup.procs", "w") as f:
-            f.write("0")
+def wrapper_args(plan: RlimitPlan, cgroup_procs: Sequence[str]) -> list[str] | None:
+    """The wrapper's arguments before argv, or None when no wrapper is needed."""
+    if plan == RlimitPlan(None, None, None) and not cgroup_procs:
+        return None
+    if SHELL is None:
+        raise SpawnError("no POSIX shell in /usr/bin or /bin: install dash or sh")
+    nproc = "-" if plan.processes is None else str(plan.processes)
+    return [
+        SHELL, "-c", _WRAPPER, _WRAPPER_NAME,
+        "-" if plan.address_space is None else str(plan.address_space // 1024),
+        nproc,
+        "-" if plan.file_size is None else str(plan.file_size // 512),
+        "-u" if plan.processes is None else _nproc_flag(SHELL),
+        *cgroup_procs, "--",
+    ]  # fmt: skip
 
 
 def _once_per_driver() -> int:
     global _devnull
     if _devnull is None:
         soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
-        if soft != 0:  # inherited by every child spawned without the wrapper
+        if soft != 0:  # inherited by every child, the wrapper sets it again
             resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
             log.info("driver soft RLIMIT_CORE set to 0 so that checkers dump no core")
         _devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
@@ -140,141 +182,27 @@ def wrapper_failure(exit_code: int, stderr: bytes) -> str | None:
     return None
 
 
-@dataclass(slots=True, eq=False)
-class Leader:
-    """The started checker's leader: its pid, and its exit code once the runner reaped it;
-    ``pidfd`` when the spawn already opened one (the caller owns it)."""
-
-    pid: int
-    returncode: int | None = None
-    pidfd: int | None = None
-
-
-def native_spawn_available() -> bool:
-    """Whether checkers start through the C extension (no helper exec per run)."""
-    return _native is not None
-
-
-def _env_bytes(env: dict[str, str]) -> list[bytes]:
-    out = []
-    for k, v in env.items():
+def _check_env(env: dict[str, str]) -> None:
+    for k in env:
         if not k or "=" in k:
             raise SpawnError(f"illegal environment variable name {k!r}: fix the profile's env")
-        out.append(os.fsencode(k) + b"=" + os.fsencode(v))
-    return out
 
 
-def _rlimits(limits: Limits) -> list[tuple[int, int, int]]:
-    r = resource
-    out = [(r.RLIMIT_CORE, 0, 0)]
-    for lim, n in ((r.RLIMIT_AS, limits.memory_mb), (r.RLIMIT_FSIZE, limits.max_file_mb)):
-        if n:
-            out.append((lim, n * MIB, n * MIB))
-    if limits.max_processes:
-        out.append((r.RLIMIT_NPROC, limits.max_processes, limits.max_processes))
-    return out
-
-
-def _native_error(exe: str, e: OSError | ValueError) -> SpawnError:
-    if isinstance(e, ValueError):  # a null byte in argv, env or cwd
-        return SpawnError(f"cannot start checker {exe!r}: {e}")
-    why = os.strerror(e.errno) if e.errno else "unknown error"
-    return SpawnError(f"cannot start checker {exe!r}: {e.strerror}: {why}")
-
-
-def _native_args(
-    spec: ExecSpec, exe: str, env: dict[str, str], cgroup: RunCgroup | None
-) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """The native calls' arguments before and after the ones that differ between them:
-    (argv, envp, cwd) and (rlimits, cgroup.procs fd, cgroup dir fd, death signal)."""
-    argv = [os.fsencode(exe), *map(os.fsencode, spec.argv[1:])]
-    procs, cg_dir = (cgroup.files.procs, cgroup.files.dir) if cgroup is not None else (-1, -1)
-    return (argv, _env_bytes(env), spec.cwd), (_rlimits(spec.limits), procs, cg_dir, signal.SIGKILL)
-
-
-def _spawn_native(
-    spec: ExecSpec, exe: str, env: dict[str, str], cgroup: RunCgroup | None, fds: tuple[int, ...]
-) -> Leader:
-    assert _native is not None
-    try:
-        head, tail = _native_args(spec, exe, env, cgroup)
-        pid = _native.spawn(exe, *head, *fds, *tail)
-    except (OSError, ValueError) as e:
-        raise _native_error(exe, e) from None
-    return Leader(pid)
-
-
-def _spawn_popen(
-    spec: ExecSpec, exe: str, env: dict[str, str], cgroup: RunCgroup | None, fds: tuple[int, ...]
-) -> Leader:
-    cgroup_dir = cgroup.path if cgroup is not None else None
-    args, preexec = [exe, *spec.argv[1:]], None
-    wrap = _limit_args(spec.limits, cgroup_dir)
-    if wrap is not None and DASH is not None:
-        args = [DASH, "-c", _WRAPPER, _WRAPPER_NAME, *wrap, *args]
-    elif wrap is not None:
-        preexec = lambda: _preexec(spec.limits, cgroup_dir)  # noqa: E731
-    try:
-        proc = subprocess.Popen(
-            [*_DEATHSIG, *args],
-            stdin=fds[0],
-            stdout=fds[1],
-            stderr=fds[2],
-            env=env,
-            cwd=spec.cwd,
-            start_new_session=True,
-            preexec_fn=preexec,
-        )
-    except (OSError, subprocess.SubprocessError, ValueError) as e:
-        raise SpawnError(f"cannot start checker {exe!r}: {e}") from None
-    proc.returncode = 0  # inert: the runner reaps the pid itself (os.wait4), never Popen
-    return Leader(proc.pid)
-
-
-def _prepare(spec: ExecSpec) -> tuple[int, str, dict[str, str]]:
-    """(/dev/null fd, resolved argv[0], env with the run token) or SpawnError."""
+def start_checker(
+    spec: ExecSpec, plan: RlimitPlan, cgroup_procs: Sequence[str] = ()
+) -> tuple[Leader, str, int, int]:
+    """Spawn ``spec`` with the rlimits of ``plan``, joining each of ``cgroup_procs`` (paths of
+    ``cgroup.procs`` files) before the exec: (leader, resolved argv[0], stdout read fd, stderr
+    read fd). Raises SpawnError. The caller owns the fds and must reap the leader itself
+    (``os.wait4``) and then set ``Leader.returncode``."""
     if not spec.argv:
         raise SpawnError("empty argv: the profile's command is empty")
     devnull = _once_per_driver()
     exe = _resolve(spec.argv[0], spec.env.get("PATH", os.defpath), spec.cwd)
     token = current_token()  # inherited by every descendant: the watcher finds leftovers by it
-    env = spec.env if token is None else {**spec.env, TOKEN_VAR: token}
-    return devnull, exe, env
-
-
-def submit_native(
-    spec: ExecSpec, cgroup: RunCgroup | None, workdir: str | None, efd: int
-) -> tuple[str, Any]:
-    """Hand the whole spawn (``workdir`` if not None, pipes, checker, pidfd) to a native spawn
-    thread, which writes ``efd`` when done: (resolved argv[0], the ``_spawn.Spawn`` handle).
-    Raises SpawnError for what fails before the hand-over."""
-    assert _native is not None
-    devnull, exe, env = _prepare(spec)
-    try:
-        head, tail = _native_args(spec, exe, env, cgroup)
-        return exe, _native.submit(exe, *head, workdir, devnull, *tail, efd)
-    except (OSError, ValueError) as e:
-        raise _native_error(exe, e) from None
-
-
-def native_result(exe: str, job: Any) -> tuple[Leader, int, int]:
-    """(leader with its pidfd, stdout fd, stderr fd) of a finished :func:`submit_native`;
-    SpawnError if it failed (then nothing is left to reap)."""
-    try:
-        pid, pidfd, r_out, r_err = job.result()
-    except OSError as e:
-        raise _native_error(exe, e) from None
-    return Leader(pid, pidfd=pidfd), r_out, r_err
-
-
-MKDIR_STEP = "cannot create the run's working directory"  # the native spawn's step name
-
-
-def start_checker(spec: ExecSpec, cgroup: RunCgroup | None) -> tuple[Leader, str, int, int]:
-    """Spawn ``spec`` (limits applied, in ``cgroup`` if given): (leader, resolved argv[0],
-    stdout read fd, stderr read fd). Raises SpawnError. The caller owns the fds and must reap
-    the leader itself (``os.wait4``) and then set ``Leader.returncode``."""
-    devnull, exe, env = _prepare(spec)
+    env = dict(spec.env) if token is None else {**spec.env, TOKEN_VAR: token}
+    _check_env(env)
+    wrap = wrapper_args(plan, cgroup_procs) or []
     try:
         r_out, w_out = os.pipe2(os.O_CLOEXEC)
     except OSError as e:
@@ -285,14 +213,22 @@ def start_checker(spec: ExecSpec, cgroup: RunCgroup | None) -> tuple[Leader, str
         os.close(r_out)
         os.close(w_out)
         raise SpawnError(f"cannot start checker {exe!r}: {e}") from None
-    spawn = _spawn_native if _native is not None else _spawn_popen
     try:
-        leader = spawn(spec, exe, env, cgroup, (devnull, w_out, w_err))
-    except SpawnError:
+        proc = subprocess.Popen(
+            [*_DEATHSIG, *wrap, exe, *spec.argv[1:]],
+            stdin=devnull,
+            stdout=w_out,
+            stderr=w_err,
+            env=env,
+            cwd=spec.cwd,
+            start_new_session=True,
+        )
+    except (OSError, subprocess.SubprocessError, ValueError) as e:
         os.close(r_out)
         os.close(r_err)
-        raise
+        raise SpawnError(f"cannot start checker {exe!r}: {e}") from None
     finally:
         os.close(w_out)
         os.close(w_err)
-    return leader, exe, r_out, r_err
+    proc.returncode = 0  # inert: the runner reaps the pid itself (os.wait4), never Popen
+    return Leader(proc.pid), exe, r_out, r_err

@@ -1,9 +1,8 @@
 """Spawning off the event loop: long-lived spawn threads, which wake the loop through an eventfd.
 
-:func:`start_off_loop` is the one entry: with the C extension it hands the whole spawn (the
-run's working directory, pipes, the checker, its pidfd) to the extension's native spawn threads,
-which never take the GIL; without it, :func:`spawn_in_thread` runs ``start_checker`` in a Python
-spawn thread. Both keep the spawning threads alive while the driver runs (PR_SET_PDEATHSIG).
+:func:`start_off_loop` is the one entry: it creates the run's working directory and has
+:func:`spawn_in_thread` run :func:`calib_async.runner.spawn.start_checker` in a spawn thread,
+which stays alive while the driver runs (PR_SET_PDEATHSIG fires when the spawning thread ends).
 
 Why a thread at all: a vfork suspends the spawning thread until the child has exec'd; with busy
 cores that is milliseconds, during which an event loop that spawned inline could serve no other
@@ -33,13 +32,12 @@ import os
 import queue
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import anyio
 
 from calib_async.runner import spawn
-from calib_async.runner.cgroups import RunCgroup
 from calib_async.runner.spec import ExecSpec
 from calib_async.runner.workdir import create_workdir, creation_error, remove_tree
 
@@ -81,10 +79,6 @@ def _serve(requests: queue.SimpleQueue[list[Any]]) -> None:
 def _after_fork_in_child() -> None:
     global _lock
     _lock = threading.Lock()  # another thread may have held it at the fork
-    _efds.clear()  # the parent's eventfds: shared counters, never ours to reuse
-
-
-_efds: list[int] = []  # reset eventfds for the native spawn, reused run after run
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -122,7 +116,9 @@ async def spawn_in_thread(function: Callable[..., T], *args: Any) -> T:
     return req[3]  # type: ignore[no-any-return]
 
 
-async def start_off_loop(spec: ExecSpec, cgroup: RunCgroup | None) -> tuple[Started, bool]:
+async def start_off_loop(
+    spec: ExecSpec, plan: spawn.RlimitPlan, cgroup_procs: Sequence[str] = ()
+) -> tuple[Started, bool]:
     """Create ``spec.workdir`` (if set) and start the checker off the event loop: (started,
     whether the workdir was created here: the caller removes it after the reap). Raises
     SpawnError (nothing left behind: no process, no fd, no directory).
@@ -130,59 +126,15 @@ async def start_off_loop(spec: ExecSpec, cgroup: RunCgroup | None) -> tuple[Star
     **Cancellation:** shielded, as :func:`spawn_in_thread`.
     """
     made = False
-    if not spawn.native_spawn_available():
-        if spec.workdir is not None:
-            _create(spec.workdir)
-            made = True
+    if spec.workdir is not None:
         try:
-            return await spawn_in_thread(spawn.start_checker, spec, cgroup), made
-        except spawn.SpawnError:
-            if made:
-                remove_tree(spec.workdir)  # type: ignore[arg-type]
-            raise
-    efd = _eventfd()
-    job: Any = None  # submitted, and its eventfd write not yet seen
+            create_workdir(spec.workdir)
+        except OSError as e:
+            raise spawn.SpawnError(creation_error(spec.workdir, e)) from None
+        made = True
     try:
-        workdir = spec.workdir
-        while True:
-            exe, job = spawn.submit_native(spec, cgroup, workdir, efd)
-            while not job.done:  # a stale count cannot fool it: done is set before the write
-                with anyio.CancelScope(shield=True):
-                    await anyio.wait_readable(efd)
-                os.eventfd_read(efd)
-            done, job = job, None
-            made = made or done.workdir_made
-            try:
-                leader, r_out, r_err = spawn.native_result(exe, done)
-            except spawn.SpawnError as e:
-                if workdir is not None and spawn.MKDIR_STEP in str(e) and not made:
-                    _create(workdir)  # missing parent, a leftover of ours, or a clear error
-                    made, workdir = True, None
-                    continue
-                raise
-            return (leader, exe, r_out, r_err), made
+        return await spawn_in_thread(spawn.start_checker, spec, plan, cgroup_procs), made
     except BaseException:
         if made:
             remove_tree(spec.workdir)  # type: ignore[arg-type]
         raise
-    finally:
-        # A wait that raised (KeyboardInterrupt, Ray's cancel): a write still to come could
-        # hit a recycled fd number or the next user of a reused eventfd: such an eventfd is
-        # dropped, never closed. One already written is drained first.
-        if job is not None and job.signalled:
-            with contextlib.suppress(BlockingIOError):
-                os.eventfd_read(efd)
-        if job is None or job.signalled:
-            _efds.append(efd)
-
-
-def _eventfd() -> int:
-    """A reset eventfd from the free list (emptied in a forked child, see below), or a new one."""
-    return _efds.pop() if _efds else os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
-
-
-def _create(workdir: str) -> None:
-    try:
-        create_workdir(workdir)
-    except OSError as e:
-        raise spawn.SpawnError(creation_error(workdir, e)) from None

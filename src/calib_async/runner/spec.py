@@ -10,26 +10,36 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from calib_async.records import Termination
 
-class Termination(StrEnum):
-    """Why the process ended. The first reason observed wins."""
+__all__ = ["ExecResult", "ExecSpec", "Limits", "Termination"]
 
-    EXITED = "exited"  # exited (or died of a signal) on its own
-    TIMEOUT = "timeout"  # the runner's wall-clock timer fired and killed the tree
-    MEMORY = "memory"  # the runner decided the memory limit was breached
-    SPAWN_ERROR = "spawn_error"  # could not be started at all (missing, not executable)
-    PROCESS_LIMIT = "process_limit"  # the runner saw the tree exceed max_processes and killed it
-    CANCELLED = "cancelled"  # the surrounding scope was cancelled; the tree was killed
+
+class Mechanism(StrEnum):
+    """How a run's memory and process limits were enforced and measured (see cgroups.py)."""
+
+    CGROUP2 = "cgroup2"  # delegated cgroup v2: memory.max, pids.max, memory.peak, cpu.stat
+    CGROUP1 = "cgroup1"  # cgroup v1 memory, pids and cpuacct hierarchies
+    RLIMIT = "rlimit"  # no controller: RLIMIT_AS/NPROC plus the sampler's watchdogs
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Per-run resource limits. ``None`` means unlimited."""
+    """Per-run resource limits. ``None`` means unlimited.
 
-    memory_mb: int | None = None  # RLIMIT_AS, and the RSS watchdog
-    max_processes: int | None = None  # RLIMIT_NPROC (per real uid; see README)
+    ``memory_mb`` is the run's memory: the cgroup's memory limit (resident memory and page
+    cache, swap 0) where a memory controller is usable, else RLIMIT_AS plus the RSS watchdog.
+    ``address_space_mb`` sets RLIMIT_AS under every mechanism (opt-in);
+    ``fallback_address_space_mb`` is RLIMIT_AS only without a memory cgroup (default:
+    ``memory_mb``). ``max_processes`` is ``pids.max``, or RLIMIT_NPROC plus a watchdog.
+    """
+
+    memory_mb: int | None = None
+    max_processes: int | None = None
     max_file_mb: int | None = None  # RLIMIT_FSIZE
     output_cap_bytes: int = 64 * 1024  # head and tail kept per stream (each)
+    address_space_mb: int | None = None
+    fallback_address_space_mb: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +65,9 @@ class ExecResult:
     exit_code: int | None  # None when killed by a signal or never started
     signal: int | None  # the signal that ended the leader, if any
     duration_ms: float  # monotonic wall time from spawn to reap
-    cpu_time_ms: float  # user + sys of the leader and its waited-for descendants (wait4)
+    cpu_time_ms: float  # see cpu_time_source
     memory_peak_mb: float
-    memory_peak_source: str  # "rusage", "sampled_vmhwm", "cgroup", ...
+    memory_peak_source: str  # "rusage", "vmhwm", "cgroup:memory.peak", ... (process.py)
     memory_peak_is_floor: bool  # True when the figure may be the spawning parent's floor
     memory_final_mb: float  # last sampled RSS of the tree (0 if never sampled)
     stdout: bytes  # head + marker + tail when capped
@@ -67,6 +77,9 @@ class ExecResult:
     message: str | None = None  # human-readable note (spawn error text, kill details)
     cgroup: bool = False  # whether a per-run cgroup was used
     warnings: tuple[str, ...] = ()  # measurement-hygiene flags
+    mechanism: Mechanism = Mechanism.RLIMIT  # how the limits were enforced and measured
+    cpu_time_source: str = "rusage"  # "rusage" (wait4), "cgroup:cpu.stat", "cgroup:cpuacct.usage"
+    processes_peak: int | None = None  # the cgroup's pids.peak (None: not measured)
 
     @property
     def output_text(self) -> str:

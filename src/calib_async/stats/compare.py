@@ -188,6 +188,7 @@ def compare_calibrations(
             rows.append(_compare(tier, name, sa, sb, alpha))
         rows.extend(_optional_rows(tier, ta, tb, conf_a, conf_b, alpha, names))
         rows.extend(_duration_rows(tier, ta, tb))
+        rows = _budgets_differ(rows, tier, ta, tb, names)
     tested = [i for i, r in enumerate(rows) if r.p_value is not None]
     family = [i for i in tested if _can_fail(rows[i], alpha)]
     adjusted = holm([rows[i].p_value for i in family])  # type: ignore[misc]
@@ -236,6 +237,27 @@ def _mdd(row: RateComparison, level: float) -> float | None:
         _, ka, na, nb = row.power_inputs
         return score_mdd(ka / na, na, nb, level=level)
     return normal_mdd(row.power_inputs[1], level=level)
+
+
+def _budgets_differ(
+    rows: list[RateComparison],
+    tier: str,
+    ta: Mapping[str, Any],
+    tb: Mapping[str, Any],
+    names: tuple[str, str],
+) -> list[RateComparison]:
+    """Rates measured under different timeouts are not the same quantity: a tier whose
+    ``timeout_s`` differs between A and B gets no test and no ``same`` verdict."""
+    budget_a, budget_b = ta.get("timeout_s"), tb.get("timeout_s")
+    if budget_a == budget_b:
+        return rows
+    note = f"budgets differ ({names[0]} {budget_a} s, {names[1]} {budget_b} s)"
+    return [
+        dataclasses.replace(r, p_value=None, verdict=Verdict.NOT_COMPARABLE, note=note)
+        if r.tier == tier and r.p_value is not None
+        else r
+        for r in rows
+    ]
 
 
 def _optional_rows(

@@ -101,7 +101,9 @@ def to_columns(
     """Column-wise view of the telemetry-phase runs and labels of ``tiers``.
 
     Records of other tiers and label-phase runs (escalations, consensus) are ignored: the
-    noise model describes what a tier's own runs say.
+    noise model describes what a tier's own runs say. So are runs the driver could not watch
+    (warning ``driver_paused``: it was stopped when the run ended, so whether the run kept its
+    budget is unknown).
     """
     wanted = set(tiers)
     item_index: dict[str, int] = {}
@@ -110,7 +112,7 @@ def to_columns(
     }
     telemetry_phase = Phase.TELEMETRY.value
     for r in telemetry:
-        if r.tier not in wanted or r.phase != telemetry_phase:
+        if r.tier not in wanted or r.phase != telemetry_phase or "driver_paused" in r.warnings:
             continue
         idx = item_index.setdefault(r.item_id, len(item_index))
         rows[r.tier].append(

@@ -14,7 +14,7 @@ from calib_async.checkers.api import OpenContext
 from calib_async.checkers.registry import open_checkers
 from calib_async.checkpoint.fingerprint import make_fingerprint
 from calib_async.checkpoint.opening import prepare_log
-from calib_async.checkpoint.reading import dedupe_records, sync_periodically
+from calib_async.checkpoint.reading import LogContents, dedupe_records, sync_periodically
 from calib_async.checkpoint.record_check import record_from_log
 from calib_async.checkpoint.writing import CheckpointWriter
 from calib_async.config.run import RunConfig
@@ -30,25 +30,29 @@ log = structlog.get_logger(__name__)
 
 
 def load_finished(config: RunConfig, fingerprint: dict) -> dict[str, TelemetryRecord]:
-    """Finished records of a resumed log by task key (none for a fresh log)."""
-    contents = prepare_log(config.log_path, fingerprint, resume=config.resume, fresh=config.fresh)
+    """Finished records of a resumed log by task key (none for a fresh log).
+
+    Every line is checked (line 1 is the header) before the log is touched: a log refused for
+    a bad or conflicting record keeps its torn tail. Then finished runs only (cancelled ones
+    run again), first record of each task key."""
     done: dict[str, TelemetryRecord] = {}
-    if contents is not None:
-        # every line is checked (line 1 is the header), then finished runs only (cancelled
-        # ones run again), first record of each task key
+
+    def check(contents: LogContents) -> None:
         checked = [
             record_from_log(dict(raw), contents.path, i + 2)
             for i, raw in enumerate(contents.records)
         ]
-        finished, _ = dedupe_records(contents.records)
+        finished, _ = dedupe_records(contents.records, path=contents.path)
         kept = {id(raw) for raw in finished}
         for raw, record in zip(contents.records, checked, strict=True):
             if id(raw) in kept:
                 done[record.task_key] = record
-        if contents.resumed:  # a fresh log has nothing to report
-            log.info(
-                "resume.loaded", records=len(done), torn_bytes=contents.torn_bytes
-            )
+
+    contents = prepare_log(
+        config.log_path, fingerprint, resume=config.resume, fresh=config.fresh, check=check
+    )
+    if contents is not None and contents.resumed:  # a fresh log has nothing to report
+        log.info("resume.loaded", records=len(done), torn_bytes=contents.torn_bytes)
     return done
 
 
@@ -96,7 +100,6 @@ async def open_session(
     **Cancellation:** running checker trees are killed and reaped, then the checkpoint is
     fsynced (shielded) before the cancellation propagates; finished runs are never lost.
     """
-    done = load_finished(config, run_fingerprint(config, checker, tiers, items))
     used = {t.verifier for t in tiers} | set(consensus_profiles(config, checker))
     verifier_configs = {name: checker.verifiers[name] for name in sorted(used)}
     backend = make_backend(
@@ -110,6 +113,14 @@ async def open_session(
         run_id=run_id,
     )
     checkers = open_checkers(verifier_configs, ctx)
+    # the log is opened (or created) only once the sandbox and the backend are known to work
+    try:
+        done = load_finished(config, run_fingerprint(config, checker, tiers, items))
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            for opened in checkers.values():
+                await opened.aclose()
+        raise
     with CheckpointWriter(config.log_path) as writer:
         try:
             async with anyio.create_task_group() as syncing:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 
 from calib_async.checkers.api import Verdict
@@ -13,6 +14,16 @@ from calib_async.profiles import VerifierConfig
 from calib_async.records import CorpusItem, Outcome, Tier
 from calib_async.runner.spec import ExecResult, ExecSpec
 from calib_async.runner.workdir import PLACEHOLDER, new_workdir
+
+
+def substitute(text: str, values: Mapping[str, str]) -> str:
+    """``text`` with every placeholder of ``values`` replaced in one pass, left to right: text
+    that was put in is never looked at again (a file named ``{timeout_s}.lean`` keeps its name).
+    """
+    if not values:
+        return text
+    pattern = re.compile("|".join(re.escape(key) for key in values))
+    return pattern.sub(lambda match: values[match.group(0)], text)
 
 
 def expand_argv(
@@ -45,9 +56,7 @@ def expand_argv(
             out.extend(tier.args)
             used_args = True
             continue
-        for key, value in values.items():
-            element = element.replace(key, value)
-        out.append(element)
+        out.append(substitute(element, values))
     if not used_args:
         out.extend(tier.args)
     return tuple(out)
@@ -68,13 +77,15 @@ class CommandVerifier:
         (``{workdir}``, also ``TMPDIR`` and the working directory unless ``cwd`` is set)."""
         workdir = new_workdir()
         argv = expand_argv(self.config.command, item, tier, timeout_s=timeout_s, workdir=workdir)
+        cwd = self.config.cwd
+        cwd = workdir if cwd is None else substitute(cwd, {PLACEHOLDER: workdir})
         if self.config.cwd is None and "/" in argv[0] and not os.path.isabs(argv[0]):
             argv = (os.path.abspath(argv[0]), *argv[1:])  # relative to the driver, as before
         return ExecSpec(
             argv=argv,
             timeout_s=timeout_s,
             env=workdir_env(self._env, workdir),
-            cwd=self.config.cwd or workdir,
+            cwd=cwd,
             limits=limits_for(tier),
             grace_s=tier.grace_s,
             workdir=workdir,

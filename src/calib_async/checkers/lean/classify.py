@@ -1,6 +1,6 @@
 """The Lean profile's pure classifier: a finished run (exit status and messages) to a verdict.
 
-No process, no file: tested on its own (tests/verifiers/test_classifier_props.py).
+No process, no file: tested on its own (tests/checkers/test_classifier_props.py).
 """
 
 from __future__ import annotations

@@ -20,10 +20,13 @@ Verifier options (``verifiers.<name>.options`` in YAML, all optional):
 ``work_dir``
     Where axiom-audit files are written (default: ``$TMPDIR/calib-async-lean-audit-<uid>``).
 ``runner_memory_mb``
-    The runner's own memory limit (RLIMIT_AS and RSS watchdog). Default: the tier's
-    ``memory_limit_mb`` + 25 % + 512 MiB, so Lean's own ``-M`` limit is hit first and its message
-    says what happened; ``0`` disables the runner's limit (Lean maps .olean files, so address
-    space can exceed resident memory by far; see examples/README.md).
+    The runner's own memory limit (the run cgroup's memory limit; without a memory controller,
+    the RSS watchdog). Default: the tier's ``memory_limit_mb`` + 25 % + 512 MiB, so Lean's own
+    ``-M`` limit is hit first and its message says what happened; ``0`` disables it. RLIMIT_AS
+    is set only by the tier key ``address_space_limit_mb``, and without a memory controller at
+    ``max(runner memory, 16 GiB)``: Lean maps its .olean files, so ``import Mathlib`` takes
+    gigabytes of address space it never makes resident (RL pipelines set 10-12 GB for this
+    reason; 16 GiB leaves room for Mathlib's growth). See README "Limits".
 
 Tier options (``tiers.<NAME>.options``): ``max_heartbeats`` (``-D maxHeartbeats=N``),
 ``reject_sorry``, ``audit_axioms``, ``threads`` (``-j N``), ``check_statement`` and
@@ -86,6 +89,9 @@ __all__ = [
     "parse_axioms",
     "parse_lean_version",
 ]
+
+#: RLIMIT_AS floor for Lean without a memory controller (see ``runner_memory_mb`` above).
+LEAN_ADDRESS_SPACE_MB = 16384
 
 log = structlog.get_logger(__name__)
 
@@ -201,6 +207,8 @@ class LeanVerifier:
             max_processes=base.max_processes,
             max_file_mb=base.max_file_mb,
             output_cap_bytes=base.output_cap_bytes,
+            address_space_mb=base.address_space_mb,
+            fallback_address_space_mb=max(memory, LEAN_ADDRESS_SPACE_MB) if memory else None,
         )
 
     def workspace_for(self, file: Path) -> Path | None:

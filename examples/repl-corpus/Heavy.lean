@@ -1,0 +1,5 @@
+import Mathlib
+
+theorem heavy : True := by
+  -- standin: heartbeats 300000
+  trivial

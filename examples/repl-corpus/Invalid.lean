@@ -1,0 +1,5 @@
+import Mathlib
+
+theorem wrong (n : Nat) : n + 1 = n := by
+  -- standin: error unsolved goals
+  simp

@@ -1,0 +1,5 @@
+import Mathlib
+
+theorem native : True := by
+  -- standin: axiom Lean.ofReduceBool
+  trivial

@@ -1,0 +1,5 @@
+import Mathlib
+
+theorem slow : True := by
+  -- standin: sleep 3000
+  trivial
