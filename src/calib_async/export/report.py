@@ -252,7 +252,7 @@ def _fit_summary(
 def _confusion(labeled: Sequence[LabeledRecord]) -> str:
     if not labeled:
         return '<p class="muted">No labelled runs for this tier.</p>'
-    counts = Counter((lr.record.outcome.value, lr.truth.value) for lr in labeled)
+    counts = Counter((str(lr.record.outcome), lr.truth.value) for lr in labeled)
     truths = [t.value for t in Truth]
     outcomes = [o.value for o in Outcome]
     outcomes += sorted({o for o, _ in counts} - set(outcomes))
