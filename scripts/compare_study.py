@@ -11,8 +11,12 @@ round-trips the export through YAML and compares them:
 * power: B's spurious-pass probability doubled in one tier -> share of repetitions that flag
   that tier's ``spurious_pass_rate`` as worse.
 
-Measured (seed 2026): 500 items, 150 labels/tier, 200 reps: false alarm 0.025, power 0.08;
-2000 items, 600 labels/tier, 100 reps: false alarm 0.030, power 0.50 (FAST 0.2 -> 0.4).
+Issue 27: a comparison that misses the doubling no longer prints ``same`` but "not significant
+(smallest detectable difference X)"; the script counts those lines and reports the median X.
+
+Measured before issue 27 (seed 2026): 500 items, 150 labels/tier, 200 reps: false alarm
+0.025, power 0.08; 2000 items, 600 labels/tier, 100 reps: false alarm 0.030, power 0.50
+(FAST 0.2 -> 0.4).
 
 Usage: python scripts/compare_study.py [--reps 100] [--items 500] [--labels 150]
        [--tier FAST] [--alpha 0.05]
@@ -70,7 +74,8 @@ def main() -> None:
         ),
     )
     rng = np.random.default_rng(args.seed)
-    alarms = hits = 0
+    alarms = hits = said_mdd = said_same = 0
+    mdds: list[float] = []
     methods: dict[str, int] = {}
     start = time.perf_counter()
     for r in range(args.reps):
@@ -81,8 +86,17 @@ def main() -> None:
         alarms += bool(null.failures(FailOn.ANY))
         for row in null.rows:
             methods[row.method] = methods.get(row.method, 0) + 1
-        flagged = compare_calibrations(a, b_worse, alpha=args.alpha).failures(FailOn.WORSE)
+        worse_result = compare_calibrations(a, b_worse, alpha=args.alpha)
+        flagged = worse_result.failures(FailOn.WORSE)
         hits += any(f.tier == args.tier and f.rate == "spurious_pass_rate" for f in flagged)
+        row = next(
+            x for x in worse_result.rows if x.tier == args.tier and x.rate == "spurious_pass_rate"
+        )
+        said_same += row.verdict.value == "same"
+        if row.verdict.value == "not_significant":
+            said_mdd += "smallest detectable difference" in row.note
+            if row.mdd is not None:
+                mdds.append(row.mdd)
     spp = {t.name: t.p_spurious_pass for t in base.tiers}[args.tier]
     print(
         f"reps {args.reps}, items {args.items}, labels/tier {args.labels}, alpha {args.alpha} "
@@ -93,6 +107,12 @@ def main() -> None:
     print(
         f"power ({args.tier} spurious pass {spp:g} -> {2 * spp:g} per finished invalid run, "
         f"flagged worse): {hits / args.reps:.3f}"
+    )
+    missed = args.reps - hits
+    print(
+        f"missed doublings: {missed}; of them printed 'not significant (smallest detectable "
+        f"difference X)': {said_mdd}, printed 'same': {said_same}; median X "
+        f"{float(np.median(mdds)) if mdds else float('nan'):.3f}"
     )
 
 

@@ -88,7 +88,8 @@ def test_differing_budgets_are_not_comparable_never_same() -> None:
     rows = [r for r in compare_calibrations(a, b).rows if r.tier == tier]
     tested = [r for r in compare_calibrations(a, a).rows if r.tier == tier and r.p_value]
     assert tested, "the tier has tested rows when budgets agree"
-    assert not [r for r in rows if r.verdict in (Verdict.SAME, Verdict.WORSE, Verdict.BETTER)]
+    tested_verdicts = (Verdict.NOT_SIGNIFICANT, Verdict.WORSE, Verdict.BETTER)
+    assert not [r for r in rows if r.verdict in tested_verdicts]
     assert all("budgets differ" in r.note for r in rows if r.verdict is Verdict.NOT_COMPARABLE)
 
 

@@ -1,7 +1,7 @@
 """Running many ``python -m calib_async`` subprocesses for tests/test_bad_inputs.py: a few at a
 time, a job may wait for another, each with its own directory, stdout/stderr files, environment
-and optional RLIMIT_FSIZE; waits on pidfds (no polling) up to a deadline, after which whatever
-still runs counts as a hang and is killed."""
+and optional RLIMIT_FSIZE / RLIMIT_NOFILE; waits on pidfds (no polling), each job up to its own
+deadline, after which it counts as a hang and is killed; records each job's wall and CPU time."""
 
 from __future__ import annotations
 
@@ -72,9 +72,12 @@ def _start(job: Job) -> None:
 
 
 def run_jobs(jobs: list[Job]) -> dict[str, Done]:
-    """Run jobs PARALLEL at a time (a job with ``after`` waits for that job); no polling sleeps."""
+    """Run jobs PARALLEL at a time (a job with ``after`` waits for that job); no polling sleeps.
+
+    Each job has its own deadline, DEADLINE_S after it started (a job still running then is a
+    hang and is killed): a long queue on a loaded machine never turns the last jobs into hangs.
+    """
     pending, running, done = list(jobs), [], {}
-    deadline = time.monotonic() + DEADLINE_S
     while pending or running:
         for job in list(pending):
             if len(running) >= PARALLEL:
@@ -83,13 +86,16 @@ def run_jobs(jobs: list[Job]) -> dict[str, Done]:
                 pending.remove(job)
                 _start(job)
                 running.append(job)
-        left = deadline - time.monotonic()
-        ready, _, _ = select.select([j.pidfd for j in running], [], [], max(0.0, left))
-        if not ready:  # the deadline passed: whatever still runs is a hang
-            for job in running:
-                assert job.proc is not None
-                job.proc.kill()
-        for job in [j for j in running if not ready or j.pidfd in ready]:
+        ready: list[int] = []
+        if running:
+            left = min(j.t0 + DEADLINE_S for j in running) - time.monotonic()
+            ready, _, _ = select.select([j.pidfd for j in running], [], [], max(0.0, left))
+        now = time.monotonic()
+        hung = [j for j in running if j.pidfd not in ready and now >= j.t0 + DEADLINE_S]
+        for job in hung:
+            assert job.proc is not None
+            job.proc.kill()
+        for job in [j for j in running if j.pidfd in ready or j in hung]:
             assert job.proc is not None
             _, status, usage = os.wait4(job.proc.pid, 0)  # CPU time: a bound load cannot break
             code = os.waitstatus_to_exitcode(status)
@@ -97,7 +103,7 @@ def run_jobs(jobs: list[Job]) -> dict[str, Done]:
             os.close(job.pidfd)
             running.remove(job)
             done[job.id] = Done(
-                returncode=code if ready else None,
+                returncode=None if job in hung else code,
                 stdout=(job.dir / "stdout").read_text(errors="replace"),
                 stderr=(job.dir / "stderr").read_text(errors="replace"),
                 dir=job.dir,

@@ -125,7 +125,9 @@ def test_demo_export_compared_with_itself_exits_0_with_no_rejection(capsys) -> N
     result = compare_calibrations(*[yaml.safe_load(DEMO_A.read_text())] * 2)
     tested = [r for r in result.rows if r.p_holm is not None]
     assert {(r.tier, r.rate) for r in tested} == {(t, n) for t in TIERS for n in RATES}
-    assert all(r.verdict is Verdict.SAME and r.p_holm == 1.0 and r.diff == 0 for r in tested)
+    assert all(
+        r.verdict is Verdict.NOT_SIGNIFICANT and r.p_holm == 1.0 and r.diff == 0 for r in tested
+    )
 
 
 def test_two_demo_runs_use_exact_counts_when_labelling_is_complete_else_the_intervals() -> None:
@@ -236,7 +238,11 @@ def test_canary_and_flip_rates_are_compared_when_present() -> None:
     rows = {(r.tier, r.rate): r for r in compare_calibrations(doc_a, doc_b).rows}
     canary, flip = rows["fast", "canary.sorry"], rows["fast", "flip_rate"]
     assert (canary.verdict, canary.method) == (Verdict.WORSE, "score_2indep+newcombe")
-    assert (flip.verdict, flip.method, flip.p_value) == (Verdict.SAME, "wald_from_ci(mover)", 1.0)
+    assert (flip.verdict, flip.method, flip.p_value) == (
+        Verdict.NOT_SIGNIFICANT,
+        "wald_from_ci(mover)",
+        1.0,
+    )
 
 
 @settings(max_examples=80, deadline=None)
@@ -340,3 +346,26 @@ def test_any_corrupted_value_gives_a_result_or_a_calib_error(path: tuple, junk: 
         assert "\n" not in str(exc)
     else:
         assert all(r.p_holm is None or 0.0 <= r.p_holm <= 1.0 for r in result.rows)
+
+
+def test_a_missed_doubling_prints_its_detectable_difference_never_same() -> None:
+    # issue 27: 500 items, SLOW's spurious-pass rate doubled; power is low, so it is missed
+    doubled = {**BASE, "slow": (0.6, 0.02, 0.03, 0.10)}
+    a, b = _synthetic(1, n=500), _synthetic(2, n=500, rates=doubled)
+    rows = {(r.tier, r.rate): r for r in compare_calibrations(a, b).rows}
+    row = rows["slow", "spurious_pass_rate"]
+    assert "same" not in {r.verdict.value for r in rows.values()}
+    assert row.verdict in (Verdict.NOT_SIGNIFICANT, Verdict.WORSE)
+    if row.verdict is Verdict.NOT_SIGNIFICANT:
+        assert row.mdd is not None and row.mdd > 0.05  # it could not have seen +0.05
+        assert row.note.startswith(
+            f"not significant (smallest detectable difference {row.mdd:.3g})"
+        )
+
+
+def test_a_row_that_cannot_fail_is_left_out_of_the_holm_family() -> None:
+    tiny = {"slow": (0.6, 0.02, 0.03, 0.05)}
+    a, b = _synthetic(3, n=4, rates=tiny), _synthetic(4, n=4, rates=tiny)
+    rows = compare_calibrations(a, b).rows
+    out = [r for r in rows if "left out of the Holm family" in r.note]
+    assert out and all(r.p_holm is None and r.verdict is Verdict.NOT_SIGNIFICANT for r in out)

@@ -197,3 +197,17 @@ def test_recommendations_are_monotone_in_the_target_and_unreachable_spreads_down
     )
     raised = {r.target: r for r in monotone((recs[0], recs[2]))}
     assert raised[0.02].timeout_s == 2.0 and raised[0.02].bounded_by_observed
+
+
+def test_without_runs_beyond_the_budget_the_floor_is_an_identification_region() -> None:
+    runs = simulate_runs(RUNAWAY, 2000, np.random.default_rng(5))
+    fit = fit_tier_timeouts(
+        runs, 0.8, bootstrap=0, rng=np.random.default_rng(0), targets=(0.05, 0.10)
+    )
+    observed = float(np.mean(runs.outcome == TIMEOUT_CODE))
+    assert not fit.floor_identified and fit.floor_ci is not None
+    assert fit.floor_ci[0] <= fit.reported_share and fit.floor_ci[1] >= observed
+    out = fit.distribution_export()
+    assert out["floor_note"] == "not identified beyond the observed budget"
+    reason = {r.target: r for r in fit.recommendations}[0.05].reason
+    assert "not identified beyond the observed budget 0.8 s" in reason

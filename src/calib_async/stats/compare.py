@@ -30,10 +30,16 @@ same errors (the MOVER construction of Zou & Donner 2008; with Wilson inputs it 
 interval). *Approximation:* it treats each asymmetric Jeffreys interval as two half-normal
 sides. It is exact at the file's own level only as far as the interval was.
 
-**Family.** Holm over every tested row of every tier, at ``alpha``. Verdict ``worse`` / ``better``
-when the Holm-adjusted p < alpha (by the sign of B − A: every compared rate is a noise rate,
-higher is worse); ``same`` otherwise; ``not_comparable`` when either side lacks the rate or an
-interval (the note says why).
+**Family.** Holm over every tested row of every tier that can fail, at ``alpha``. Verdict
+``worse`` / ``better`` when the Holm-adjusted p < alpha (by the sign of B − A: every compared
+rate is a noise rate, higher is worse); ``not_significant`` otherwise, never "same": the note
+gives the smallest detectable difference (``mdd``: the increase over A's rate the test detects
+with probability 0.8 at the level the Holm gate needs for one rejection, alpha / m;
+``stats.power``), so "not significant (smallest detectable difference 0.04)" says how much
+the comparison could have seen. A row with exact counts whose most extreme possible outcome
+(B's rate at 0 or at 1) would still not reach p < alpha cannot fail: it is left out of the
+Holm family (it would only dilute the others) and says so. ``not_comparable`` when either
+side lacks the rate or an interval (the note says why).
 
 **Duration models: descriptive.** ``timeout_model@<T>s`` gives the timeout probability S(T) of
 A's and of B's fitted model at A's budgets T (the tier's ``timeout_s`` and A's
@@ -65,6 +71,7 @@ from calib_async.stats.compare_read import (
     read_side,
     standard_side,
 )
+from calib_async.stats.power import normal_mdd, score_mdd
 from calib_async.stats.prediction import predict_timeout_rate
 from calib_async.stats.rates import holm, score_test_2indep, wilson_interval
 from calib_async.version import SCHEMA_VERSION as SUPPORTED_SCHEMA
@@ -94,7 +101,7 @@ MODEL = "model_sf"
 class Verdict(StrEnum):
     WORSE = "worse"
     BETTER = "better"
-    SAME = "same"
+    NOT_SIGNIFICANT = "not_significant"
     NOT_COMPARABLE = "not_comparable"
     DESCRIPTIVE = "descriptive"
 
@@ -120,6 +127,11 @@ class RateComparison:
     verdict: Verdict
     method: str
     note: str = ""
+    mdd: float | None = None  # smallest detectable difference (module docstring)
+    #: what the detectable difference needs: ("exact", p_a, n_a, n_b) or ("se", se); private
+    power_inputs: tuple[Any, ...] | None = dataclasses.field(
+        default=None, repr=False, compare=False
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +155,7 @@ class CompareResult:
         rows = []
         for r in self.rows:
             row = asdict(r)
+            row.pop("power_inputs", None)
             row["verdict"] = r.verdict.value
             row["ci"] = list(r.ci) if r.ci else None
             rows.append(row)
@@ -178,13 +191,24 @@ def compare_calibrations(
         rows.extend(_duration_rows(tier, ta, tb))
         rows = _budgets_differ(rows, tier, ta, tb, names)
     tested = [i for i, r in enumerate(rows) if r.p_value is not None]
-    adjusted = holm([rows[i].p_value for i in tested])  # type: ignore[misc]
-    for i, p_adj in zip(tested, adjusted, strict=True):
+    family = [i for i in tested if _can_fail(rows[i], alpha)]
+    adjusted = holm([rows[i].p_value for i in family])  # type: ignore[misc]
+    level = alpha / max(len(family), 1)
+    for i, p_adj in zip(family, adjusted, strict=True):
         r = rows[i]
-        verdict = Verdict.SAME
+        verdict = Verdict.NOT_SIGNIFICANT
         if p_adj < alpha and r.diff:
             verdict = Verdict.WORSE if r.diff > 0 else Verdict.BETTER
-        rows[i] = dataclasses.replace(r, p_holm=p_adj, verdict=verdict)
+        mdd = _mdd(r, level)
+        note = r.note
+        if verdict is Verdict.NOT_SIGNIFICANT:
+            seen = "none within [0, 1]" if mdd is None else f"{mdd:.3g}"
+            note = _join(f"not significant (smallest detectable difference {seen})", note)
+        rows[i] = dataclasses.replace(r, p_holm=p_adj, verdict=verdict, mdd=mdd, note=note)
+    for i in sorted(set(tested) - set(family)):
+        r = rows[i]
+        note = _join("cannot fail at these sample sizes: left out of the Holm family", r.note)
+        rows[i] = dataclasses.replace(r, verdict=Verdict.NOT_SIGNIFICANT, note=note)
     return CompareResult(
         rows=tuple(rows),
         only_in_a=tuple(t for t in models_a if t not in models_b),
@@ -192,6 +216,28 @@ def compare_calibrations(
         alpha=alpha,
         schema_version=schema,
     )
+
+
+def _join(first: str, rest: str) -> str:
+    return f"{first}; {rest}" if rest else first
+
+
+def _can_fail(row: RateComparison, alpha: float) -> bool:
+    """Whether the most extreme outcome of B (rate 0 or 1) could reach p < alpha."""
+    if row.power_inputs is None or row.power_inputs[0] != "exact":
+        return True
+    _, ka, na, nb = row.power_inputs
+    extremes = [score_test_2indep(k, nb, ka, na).p_value for k in (0, nb)]
+    return min((p for p in extremes if p is not None), default=1.0) < alpha
+
+
+def _mdd(row: RateComparison, level: float) -> float | None:
+    if row.power_inputs is None:
+        return None
+    if row.power_inputs[0] == "exact":
+        _, ka, na, nb = row.power_inputs
+        return score_mdd(ka / na, na, nb, level=level)
+    return normal_mdd(row.power_inputs[1], level=level)
 
 
 def _budgets_differ(
@@ -272,7 +318,7 @@ def _compare(tier: str, rate: str, a: Side, b: Side, alpha: float) -> RateCompar
         )
         return row(
             note=note, diff=diff, ci=ci, p_value=test.p_value, p_holm=None,
-            verdict=Verdict.SAME, method=EXACT,
+            verdict=Verdict.NOT_SIGNIFICANT, method=EXACT, power_inputs=("exact", ka, na, nb),
         )  # fmt: skip
     if a.ci is None or b.ci is None:
         return row(
@@ -299,8 +345,9 @@ def _compare(tier: str, rate: str, a: Side, b: Side, alpha: float) -> RateCompar
     zq = float(stats.norm.isf(alpha / 2))
     ci = (diff - zq * se_up, diff + zq * se_down)
     return row(
-        note=note, diff=diff, ci=ci, p_value=p, p_holm=None, verdict=Verdict.SAME, method=FROM_CI
-    )
+        note=note, diff=diff, ci=ci, p_value=p, p_holm=None, verdict=Verdict.NOT_SIGNIFICANT,
+        method=FROM_CI, power_inputs=("se", se_up),
+    )  # fmt: skip
 
 
 def _duration_rows(tier: str, ta: Mapping[str, Any], tb: Mapping[str, Any]) -> list[RateComparison]:

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from calib_async.stats.binomial import clopper_pearson
 from calib_async.stats.censoring import DEFAULT_RESOLUTION_MS, CensoredDurations, censor_durations
 from calib_async.stats.durations import DurationModel, fit_duration_model, frozen
 from calib_async.stats.gof import DEFAULT_MAX_N, GoodnessOfFit, goodness_of_fit
@@ -117,6 +118,9 @@ class TierTimeouts:
     #: Intervals (``confidence``) of the timeout rate at the budget and of the floor
     rate_ci: tuple[float, float] | None = None
     floor_ci: tuple[float, float] | None = None
+    #: False when no run was watched beyond the tier's budget: the floor is then known only
+    #: to lie in [h, h + (1 - h) S(T)] (``floor_ci`` is that region, with sampling error)
+    floor_identified: bool = True
 
     @property
     def reported_share(self) -> float:
@@ -197,6 +201,12 @@ class TierTimeouts:
             "cure_fraction": chosen.cure_fraction,
             "floor": self.floor,
             "floor_ci": list(self.floor_ci) if self.floor_ci else None,
+            "floor_identified": self.floor_identified,
+            **(
+                {}
+                if self.floor_identified
+                else {"floor_note": "not identified beyond the observed budget"}
+            ),
             **common,
         }
 
@@ -262,9 +272,17 @@ def fit_tier_timeouts(
     rate_ci, floor_ci = intervals(
         gof, status, len(runs), n_rep, pi_hat, confidence, between, plausible
     )
+    identified = max_budget > timeout_ms * (1 + 1e-9)
+    if not identified and len(runs):  # [h, h + (1 - h) S(T)], each end with its exact bound
+        n_to = n_rep + int(wall.timed_out.sum())
+        floor_ci = (
+            clopper_pearson(n_rep, len(runs), confidence)[0],
+            clopper_pearson(n_to, len(runs), confidence)[1],
+        )
     out = TierTimeouts(
-        model, gof, status, tuple(reasons), len(runs), n_rep, timeout_ms, max_budget, km, ()
-    )
+        model, gof, status, tuple(reasons), len(runs), n_rep, timeout_ms, max_budget, km, (),
+        floor_identified=identified, floor_ci=floor_ci,
+    )  # fmt: skip
     recs = monotone(tuple(recommend(out, float(r)) for r in targets))
     return TierTimeouts(
         model,
@@ -279,6 +297,7 @@ def fit_tier_timeouts(
         recs,
         rate_ci,
         floor_ci,
+        identified,
     )
 
 
@@ -318,14 +337,20 @@ def recommend(t: TierTimeouts, target: float) -> Recommendation:
     limit_s = t.km.up_to_ms / 1000.0
     floor = t.floor
     if target <= floor and (floor > 0 or t.status == OK):
+        why = "reported timeouts and runaway runs, which time out at any budget"
+        if not t.floor_identified and floor > t.reported_share:
+            lo, hi = t.floor_ci or (t.reported_share, 1.0)
+            why = (
+                f"the model's runaway share; the floor is not identified beyond the observed "
+                f"budget {limit_s:g} s (it lies in [{lo:.3g}, {hi:.3g}]): no run was watched "
+                "past it, so runaways and a heavy tail cannot be told apart"
+            )
         return Recommendation(
             target,
             None,
             "unreachable",
-            reason=(
-                f"target {target:g} is at or below the floor {floor:.3g} = h + (1 - h) pi of "
-                "reported timeouts and runaway runs, which time out at any budget"
-            ),
+            reason=f"target {target:g} is at or below the floor {floor:.3g} = h + (1 - h) pi "
+            f"of {why}",
         )
     if t.status != OK or chosen is None:
         if observed_ms is not None:
