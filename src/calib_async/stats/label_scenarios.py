@@ -28,10 +28,11 @@ import numpy as np
 from calib_async.labels.latent import ItemEvidence
 from calib_async.records import LabeledRecord, LabelMethod, Truth
 from calib_async.stats.label_error import LabelErrorModel
-from calib_async.stats.rates import binomial_rate, conditional_rates
+from calib_async.stats.rates import binomial_rate
 from calib_async.stats.record_arrays import OUTCOMES, TIMEOUT_CODE, to_columns
 from calib_async.stats.scenarios import RATES, ScenarioResult
 from calib_async.stats.simulate import SimModel, simulate
+from calib_async.stats.soft_rates import conditional_rates
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,7 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -80,9 +80,6 @@ from calib_async.stats.record_arrays import (
     LabelColumns,
 )
 from calib_async.stats.strata import LabelTable, label_table
-
-if TYPE_CHECKING:
-    from calib_async.stats.label_error import SoftLabels
 
 OK = "ok"
 PARTIAL = "partial"  # undetermined labels: the rate is only partially identified
@@ -186,21 +183,14 @@ def conditional_rates(
     confidence: float = 0.95,
     draws: int = 10000,
     rng: np.random.Generator,
-    soft: SoftLabels | None = None,
 ) -> tuple[dict[str, RateEstimate], dict[str, np.ndarray]]:
     """The four conditional rates of CONDITIONAL_RATES, with bounds and intervals.
 
     Returns the estimates and, per point-estimable rate, its posterior draws over the
     determined labels, which the validation stage reuses to compare train and held-out rates.
-    ``soft``: the labels' own error model (``calib_async.stats.label_error``); the rates are
-    then pooled over its imputations.
+    With the labels' own error model, :func:`calib_async.stats.soft_rates.conditional_rates`
+    pools them over its imputations instead.
     """
-    if soft is not None:
-        from calib_async.stats.label_error import pooled_rates
-
-        return pooled_rates(
-            outcome_counts, labels, soft, confidence=confidence, draws=draws, rng=rng
-        )
     estimates: dict[str, RateEstimate] = {}
     samples: dict[str, np.ndarray] = {}
     for name, (est, sample, ident) in rates_once(

@@ -142,7 +142,12 @@ def check_stationarity(runs: RunColumns, *, alpha: float = DEFAULT_ALPHA) -> Sta
     started = runs.started_s
     if n < MIN_RUNS:
         return Stationarity(NOT_TESTED, alpha, reason=f"fewer than {MIN_RUNS} runs")
-    if started is None or not np.all(np.isfinite(started)) or np.unique(started).size < 3:
+    if started is None or not np.all(np.isfinite(started)):
+        return Stationarity(NOT_TESTED, alpha, reason="the runs carry no distinct start times")
+    # A start is the record's end stamp minus its duration: records stamped with one time (a
+    # simulation) would otherwise be ordered by their durations alone.
+    ended_ms = np.round(started * 1000.0 + runs.duration_ms)
+    if np.unique(started).size < 3 or np.unique(ended_ms).size < 3:
         return Stationarity(NOT_TESTED, alpha, reason="the runs carry no distinct start times")
     order = np.argsort(started, kind="stable")
     timed_out = (runs.outcome == TIMEOUT_CODE)[order]

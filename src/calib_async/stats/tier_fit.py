@@ -21,7 +21,6 @@ from calib_async.stats.rates import (
     INSUFFICIENT,
     OK,
     RateEstimate,
-    conditional_rates,
 )
 from calib_async.stats.record_arrays import (
     ERROR_CODE,
@@ -30,6 +29,7 @@ from calib_async.stats.record_arrays import (
     LabelColumns,
     RunColumns,
 )
+from calib_async.stats.soft_rates import conditional_rates
 from calib_async.stats.stationarity import DRIFT, LOAD_BURST, Stationarity, check_stationarity
 from calib_async.stats.timeouts import TierTimeouts, fit_tier_timeouts
 

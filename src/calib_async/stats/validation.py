@@ -64,12 +64,12 @@ from calib_async.stats.rates import (
     OK,
     UNVERIFIED,
     Comparison,
-    conditional_rates,
     holm,
     posterior_comparison,
     score_test_2indep,
 )
 from calib_async.stats.record_arrays import OUTCOMES, TIMEOUT_CODE, LabelColumns, RunColumns
+from calib_async.stats.soft_rates import conditional_rates
 from calib_async.stats.tier_fit import TIER_FAILED, TierFit
 
 if TYPE_CHECKING:
