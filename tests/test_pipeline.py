@@ -100,6 +100,17 @@ def test_synthetic_run_exports_every_key(tmp_path: Path) -> None:
             assert key in model, (tier, key)
         assert {"type", "params", "goodness_of_fit"} <= set(model["timeout_distribution"])
         assert model["training_samples"] > 0
+        assert "youden_j" in model and "youden_j_ci" in model
+    # provenance: what was calibrated, where, under what load (additive keys)
+    meta = data["calibration_metadata"]
+    assert meta["confidence_level"] == 0.95 and meta["tool_version"]
+    sim = meta["checkers"]["simulated"]
+    assert sim["kind"] == "simulated" and "simulated checker" in sim["version"]
+    assert meta["tiers"]["FAST"]["options"] == {"precision": "fast"}
+    assert meta["tiers"]["FAST"]["args"] == []
+    assert meta["host"]["name"] and meta["host"]["cpus"] >= 1
+    assert meta["load"]["runs"] == 3 * 24
+    assert 0 <= meta["load"]["load_avg_1m"]["min"] <= meta["load"]["load_avg_1m"]["max"]
     rows = records(out)
     assert {r["phase"] for r in rows} == {"telemetry", "label"}
     assert len({r["task_key"] for r in rows}) == len(rows)

@@ -84,5 +84,34 @@ def __getattr__(name: str) -> object:  # lazy: keep `import calib_async` light
     return value
 
 
+def _logs_to_stdlib_unless_configured() -> None:
+    """Route this library's structlog events to the standard ``logging`` module, unless the
+    caller configured structlog already (then its setup is used as it is).
+
+    structlog's own default prints every event, DEBUG included, on stdout, which would corrupt
+    a caller whose stdout is parsed. Through ``logging``, events follow the caller's logging
+    setup; with none, Python prints warnings and errors on stderr and drops the rest. A caller
+    that configures structlog later replaces this.
+    """
+    import structlog
+
+    if structlog.is_configured():
+        return
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.filter_by_level,
+            structlog.processors.format_exc_info,
+            structlog.processors.KeyValueRenderer(key_order=["event"], drop_missing=True),
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+
+
+_logs_to_stdlib_unless_configured()
+
+
 def __dir__() -> list[str]:
     return sorted(__all__)

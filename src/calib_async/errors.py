@@ -7,6 +7,32 @@ what to do. Only :mod:`calib_async.cli` turns it into an exit code and one line 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+_CLI_SPELLING: ContextVar[bool] = ContextVar("calib_async_cli_spelling", default=False)
+
+
+@contextmanager
+def cli_spelling() -> Iterator[None]:
+    """Inside, :func:`option` spells settings as command-line flags (the CLI's ``main``)."""
+    token = _CLI_SPELLING.set(True)
+    try:
+        yield
+    finally:
+        _CLI_SPELLING.reset(token)
+
+
+def option(name: str, value: object = True) -> str:
+    """How a user sets ``name``: ``--resume`` on the command line, ``RunConfig(resume=True)``
+    in the library. Messages that tell the user what to pass use it, so a library caller is
+    never told to pass a flag it has no way to pass."""
+    if _CLI_SPELLING.get():
+        flag = "--" + name.replace("_", "-")
+        return flag if value is True else f"{flag} {value}"
+    return f"RunConfig({name}={value!r})"
+
 
 class CalibError(Exception):
     """A user-caused error. ``str(exc)`` is one line that says what to do.

@@ -17,12 +17,15 @@ from calib_async.records import Task, TelemetryRecord
 @dataclass(frozen=True, slots=True)
 class StageStarted:
     """One of the six stages (1..6) began. ``total`` is the number of runs it plans, if known;
-    ``totals_by_tier`` splits it: per tier in stage 2, per consensus profile in stage 3."""
+    ``totals_by_tier`` splits it: per tier in stage 2, per consensus profile in stage 3.
+    ``phase``: the phase of the runs it starts when it is one of stage 2's experiments
+    (``canary``, ``replicate``, ``load``), so a display counts them apart from stage 2's own."""
 
     stage: int
     name: str
     total: int | None = None
     totals_by_tier: dict[str, int] | None = None
+    phase: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -218,6 +218,7 @@ async def _claimed_stages(
                 repl_designs=repl_designs,
                 service_designs=service_designs,
             ),
+            profiles=checker.verifiers,
         )
         to_loop(StageFinished(6, "export", {"path": str(config.export)}))
         return export, report_path

@@ -35,8 +35,8 @@ def test_existing_log_without_flags_is_refused(tmp_path: Path) -> None:
     before = path.read_bytes()
     with pytest.raises(
         CheckpointError,
-        match=r"^.*t\.jsonl already holds a telemetry log; pass --resume to continue it or "
-        r"--fresh to start over \(the old log is moved aside\)$",
+        match=r"^.*t\.jsonl already holds a telemetry log; pass RunConfig\(resume=True\) to "
+        r"continue it or RunConfig\(fresh=True\) to start over \(the old log is moved aside\)$",
     ):
         prepare_log(path, fingerprint(), resume=False, fresh=False)
     assert path.read_bytes() == before
@@ -126,7 +126,10 @@ def test_fresh_never_overwrites_a_backup(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_resume_and_fresh_together_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(CheckpointError, match=r"^--resume and --fresh contradict each other"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"^RunConfig\(resume=True\) and RunConfig\(fresh=True\) contradict each other",
+    ):
         prepare_log(tmp_path / "t.jsonl", fingerprint(), resume=True, fresh=True)
 
 

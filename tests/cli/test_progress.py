@@ -238,13 +238,15 @@ def test_summary_tolerates_missing_keys_and_shows_cis() -> None:
     display.print_summary(export)
     display.print_summary({})
     out = console.file.getvalue()  # type: ignore[attr-defined]
-    fast = next(line for line in out.splitlines() if "FAST" in line)
+    rows = [line for line in out.splitlines() if line.startswith("│")]
+    fast = next(line for line in rows if "FAST" in line)
     assert "0.120 [0.080, 0.170]" in fast and "0.300" in fast and "gamma(a=2, scale=0.09 s)" in fast
-    assert "5%: 0.81 s, 1%: 1.4 s" in fast and "0.5 s" in fast
-    assert "no fit" in next(line for line in out.splitlines() if "SLOW" in line)
+    # above the tier's 0.5 s budget: marked
+    assert "5%: 0.81 s (extrapolated" in fast and "0.5 s" in fast
+    assert "no fit" in next(line for line in rows if "SLOW" in line)
     # one unit per column: time parameters in seconds whatever unit the export used
-    assert "expon(scale=1.5 s)" in next(line for line in out.splitlines() if "balanced" in line)
-    assert "Validation: FAILED" in out
+    assert "expon(scale=1.5 s)" in next(line for line in rows if "balanced" in line)
+    assert "Statistical self-check (held-out validation of the model): FAILED" in out
 
 
 SCRIPT = r"""

@@ -60,9 +60,15 @@ def test_report_heat_map_and_terminal_table() -> None:
     models = {"FAST": document()["noise_models"]["fast"], "SLOW": {"canaries": {"axiom": NA}}}
     html = canary_section(models)
     assert '<section id="canaries">' in html and 'data-rate="0.2500"' in html
-    assert html.count("<tr>") == 3 and "n/a" in html and "(2/8)" in html
+    heat = html.split("</table>")[0]
+    assert heat.count("<tr>") == 3 and "n/a" in heat and "(2/8)" in heat
     assert canary_section({"FAST": {"timeout_rate": 0.1}}) == ""
-    assert heat_colour(0.0) == "rgb(0,200,80)" and heat_colour(1.0) == "rgb(255,0,80)"
+    assert heat_colour(0.0) == "rgb(120,200,120)"  # caught: green
+    for rate in (0.05, 0.25, 0.5, 1.0):  # any pass: warm (red above green), darker with more
+        r, g, _ = (int(x) for x in heat_colour(rate)[4:-1].split(","))
+        assert r > g
+    assert heat_colour(1.0) == "rgb(183,28,28)"
+    assert "caught (0 passed)" in html  # the legend
     table = canary_table(list(models.items()))
     assert table is not None
     console = Console(width=120, record=True)

@@ -145,3 +145,23 @@ def test_refit_refuses_another_log_format_and_accepts_another_tool_version(
         else:
             assert done.returncode == 2 and done.stderr.count("\n") == 1
             assert "log format 99" in done.stderr
+
+
+def test_refit_writes_its_own_report_and_leaves_the_runs_alone(
+    calibrated: tuple[Path, Path],
+) -> None:
+    d, _ = calibrated
+    original = d / "out" / "report.html"
+    before = original.read_bytes() if original.exists() else None
+    args = [
+        sys.executable, "-m", "calib_async", "refit", "--output-dir", str(d / "out"),
+        "--export", str(d / "ninety.yaml"), "--confidence", "0.9",
+    ]  # fmt: skip
+    done = subprocess.run(args, capture_output=True, text=True, env=run_env(), timeout=300)
+    assert done.returncode == 0, done.stderr
+    own = d / "out" / "report.ninety.html"
+    assert f"report written to {own}" in done.stdout
+    assert (original.read_bytes() if original.exists() else None) == before
+    page = own.read_text(encoding="utf-8")
+    assert "90% CI" in page and "95% CI" not in page
+    assert load(d / "ninety.yaml")["calibration_metadata"]["confidence_level"] == 0.9

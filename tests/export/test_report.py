@@ -304,7 +304,7 @@ class _Landmarks(HTMLParser):
             return
         if self._in_body and self.depth == 0 and self._details_closed:
             self.top_level_after_details.append(tag)
-        if tag == "section" and a.get("id") in ("verdict", "headline"):
+        if tag == "section" and a.get("id") in ("answer", "headline", "self-check"):
             self.order.append(str(a["id"]))
         elif tag == "table" and "headline" in (a.get("class") or ""):
             self.order.append("headline-table")
@@ -343,14 +343,18 @@ def test_report_answers_first_and_its_headline_numbers_are_the_yamls(tmp_path: P
     doc = _Landmarks()
     doc.feed(text)
     order = doc.order
-    # verdict, then the headline tables, then the plots, then the tier sections; details last
-    assert order[:2] == ["verdict", "headline"]
+    # the answer, then the headline tables, then the plots, then the tier sections, the
+    # statistical self-check; details last
+    assert order[:2] == ["answer", "headline"]
     assert order[2:5] == ["headline-table"] * 3
     assert order[5] == "plot:rates"
     assert order.index("tier-section") > order.index("plot:rates")
+    assert order.index("self-check") > max(i for i, o in enumerate(order) if o == "tier-section")
     assert order[-1] == "details" and order.count("details") == 1
     assert doc.top_level_after_details in ([], ["p"])  # at most the generated-by footer
-    assert "PASSED" in text.split('id="headline"')[0]
+    answer = text.split('id="headline"')[0]
+    assert all(f'data-tier="{t}"' in answer for t in TIERS) and "→" in answer
+    assert "PASSED" not in answer  # the self-check is not the answer
     # every headline number is the YAML's, shown to 3 decimals (rates) or in seconds
     data = yaml.safe_load((tmp_path / "c.yaml").read_text())
     models = data["noise_models"]

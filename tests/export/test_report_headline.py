@@ -4,7 +4,8 @@ from typing import Any
 
 import pytest
 
-from calib_async.export.report_headline import headline, held_out_note, tier_table, verdict
+from calib_async.export.report_headline import headline, held_out_note, tier_table
+from calib_async.export.report_verdict import self_check as verdict
 
 
 def model(**extra: Any) -> dict[str, Any]:
@@ -47,7 +48,7 @@ def model(**extra: Any) -> dict[str, Any]:
 )
 def test_verdict_is_a_badge_and_one_sentence(report: Any, badge: str, sentence: str) -> None:
     html = verdict({"validation_report": report} if report is not None else {})
-    assert html.startswith('<section id="verdict"')
+    assert html.startswith('<section id="self-check"')
     assert f">{badge}</span>" in html and sentence in html
 
 
@@ -71,7 +72,8 @@ def test_other_versions_keys_render_when_present_and_nothing_when_absent() -> No
         spurious_pass_rate=None,
         spurious_pass_rate_bounds=[0.0, 0.4],
         timeout_for_rate={0.05: 0.3, 0.01: None, 0.001: {"seconds": 0.45, "extrapolated": True}},
-        canaries={"planted": 5, "caught": 4},
+        canaries={"sorry": {"run": 5, "passed": 4, "spurious_pass_rate": 0.8}},
+        drift={"status": "drift", "reason": "timeouts rose over the run", "slope": 0.1},
         flip_rate=0.02,
         load_sensitivity={"flagged": True, "load_avg_1m": {"p_holm": 0.01}},
     )
@@ -80,7 +82,9 @@ def test_other_versions_keys_render_when_present_and_nothing_when_absent() -> No
     assert "bounds [0.000, 0.400]" in html
     assert "unreachable" in next(r for r in html.split("<tr>") if "≤ 1%<" in r)
     assert html.count("extrapolated") == 1
-    assert "planted=5, caught=4" in html and "flip rate" in html and "0.02" in html
+    assert "4/5 passed (sorry 4/5)" in html and "flip rate" in html and "0.02" in html
+    # a block a newer version adds: its status with the reason, never a dump
+    assert "drift: timeouts rose over the run; slope 0.1" in html and "{" not in html
     assert "timeouts rise with load (flagged) (load avg p=0.01)" in html
     bare = tier_table("X", {})
     assert bare.startswith('<table class="headline" data-tier="X"><caption>X</caption>')

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from calib_async.export.report_headline import verdict
 from calib_async.export.report_sections import labels_held_out_key
+from calib_async.export.report_verdict import self_check as verdict
 
 
 def test_a_weak_pass_reads_weak_and_keeps_its_reason() -> None:

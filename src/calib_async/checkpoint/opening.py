@@ -14,7 +14,7 @@ from calib_async.checkpoint.canonical import canonicalize
 from calib_async.checkpoint.fingerprint_parts import labelling_changes, resume_refusals
 from calib_async.checkpoint.reading import FORMAT, LogContents, _check_header, _read, _report_torn
 from calib_async.checkpoint.writing import check_unlocked, create_log, move_aside, truncate_log
-from calib_async.errors import CheckpointError
+from calib_async.errors import CheckpointError, option
 
 log = structlog.get_logger(__name__)
 
@@ -41,8 +41,8 @@ def prepare_log(
     """
     if resume and fresh:
         raise CheckpointError(
-            "--resume and --fresh contradict each other; pass --resume to continue the "
-            "telemetry log or --fresh to start over"
+            f"{option('resume')} and {option('fresh')} contradict each other; pass "
+            f"{option('resume')} to continue the telemetry log or {option('fresh')} to start over"
         )
     header = canonicalize(
         {
@@ -66,8 +66,8 @@ def prepare_log(
         return LogContents(path=path, header=header, records=[], moved_aside=moved)
     if not resume:
         raise CheckpointError(
-            f"{path} already holds a telemetry log; pass --resume to continue it or --fresh "
-            "to start over (the old log is moved aside)"
+            f"{path} already holds a telemetry log; pass {option('resume')} to continue it or "
+            f"{option('fresh')} to start over (the old log is moved aside)"
         )
     contents, good_end, torn_line = _read(path, orjson.loads)
     _check_header(path, contents.header)
@@ -81,7 +81,7 @@ def prepare_log(
     if diffs:
         raise CheckpointError(
             f"cannot resume {path}: this run differs from the one that wrote it "
-            f"({'; '.join(diffs)}); rerun with the original settings, or pass --fresh"
+            f"({'; '.join(diffs)}); rerun with the original settings, or pass {option('fresh')}"
         )
     extended = [] if old_fp == fp else labelling_changes(old_fp, fp)
     if extended:  # finished label runs are replayed; only missing ones run

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 from typing import NoReturn
 
@@ -20,20 +21,67 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+class DefaultsOnce(argparse.RawDescriptionHelpFormatter):
+    """Help that shows each default once: appended as ``(default: X)`` unless the help text
+    already names it, and never for flags without one (None, False). Descriptions and
+    epilogs are kept as written (wrap them with :func:`wrap`)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or action.option_strings == []
+            or isinstance(action, argparse._HelpAction | argparse._VersionAction)
+        ):
+            return text
+        return text + " (default: %(default)s)"
+
+
+#: The subcommands, as ``--help`` lists them.
+SUBCOMMANDS = (
+    ("label", "calibrate_noise label --output-dir DIR", "label undetermined items by hand"),
+    (
+        "refit",
+        "calibrate_noise refit --output-dir DIR --export PATH",
+        "fit, validate and export again from a run's log, with other statistics settings; "
+        "no checker runs",
+    ),
+    (
+        "compare",
+        "calibrate_noise compare A.yaml B.yaml",
+        "compare two calibrations (a CI gate: exit 1 when a rate got significantly worse)",
+    ),
+)
+
+
+def wrap(text: str, indent: str = "") -> str:
+    """``text`` wrapped at 78 columns (help descriptions are printed as written)."""
+    return textwrap.fill(text, 78, initial_indent=indent, subsequent_indent=indent)
+
+
+def subcommands_epilog() -> str:
+    lines = ["subcommands (each has its own --help):"]
+    lines += [f"  {usage}\n{wrap(what, '      ')}" for _, usage, what in SUBCOMMANDS]
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
-        description=(
+        description=wrap(
             "Calibrate noise models for a proof checker: run it over a corpus at several "
             "tiers, label ground truth, fit per-tier timeout / spurious-fail / spurious-pass "
-            "rates with confidence intervals, validate them, and export YAML. "
-            "Interactive labelling: 'calibrate_noise label --output-dir DIR'; statistics "
-            "again without checking: 'calibrate_noise refit --output-dir DIR --export PATH'."
+            "rates with confidence intervals, validate them, and export YAML."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog=subcommands_epilog(),
+        formatter_class=DefaultsOnce,
     )
     p.add_argument("--version", action="version", version=_version_line())
-    g = p.add_argument_group("what to calibrate (plan)")
+    g = p.add_argument_group("what to calibrate")
     g.add_argument(
         "--tiers",
         nargs="+",
@@ -94,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="checker profiles whose majority vote labels items "
         "(default: 'lean', or the simulated reference profiles for synthetic)",
     )
-    o = p.add_argument_group("output (plan)")
+    o = p.add_argument_group("output")
     o.add_argument(
         "--output-dir",
         type=Path,
@@ -114,12 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="logging level",
     )
-    x = p.add_argument_group("beyond the plan")
+    x = p.add_argument_group("checkers, resuming, reporting")
     x.add_argument(
         "--config",
         type=Path,
         default=None,
-        help="YAML file of checker profiles and tiers (see README 'Config file')",
+        help="YAML file of checker profiles and tiers (see docs/reference/config.md)",
     )
     x.add_argument(
         "--resume",
@@ -197,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument(
         "--ray-address", default=None, help="Ray cluster address (default: start a local Ray)"
     )
-    s = p.add_argument_group("verdict stability and load (README 'Stability and load')")
+    s = p.add_argument_group("verdict stability and load")
     s.add_argument(
         "--replicates",
         type=int,
@@ -231,6 +279,7 @@ def build_label_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=f"{PROG} label",
         description="Label undetermined items interactively; saves after each answer.",
+        formatter_class=DefaultsOnce,
     )
     p.add_argument(
         "--output-dir",

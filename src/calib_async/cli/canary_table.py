@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from numbers import Real
 from typing import Any
 
-from rich.table import Table
+from calib_async.cli.plain_table import PlainTable as Table
 
 
 def canary_classes(models: Sequence[tuple[str, Mapping[str, Any]]]) -> list[str]:

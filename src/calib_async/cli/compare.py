@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from calib_async.cli.args import DefaultsOnce, wrap
 from calib_async.cli.streams import PipeConsole, detach_stdout, stdout_usable
 from calib_async.cli.visible import visible_line
 from calib_async.errors import CalibError
@@ -35,12 +36,12 @@ class _Parser(argparse.ArgumentParser):
 def build_compare_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
-        description=(
+        description=wrap(
             "Compare two calibrations (A = before, B = after): every rate of every tier in "
             "both, B - A with a CI, Holm-corrected p-values. Exit 0 when nothing fails the "
             "gate, 1 when something does, 2 for bad input."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsOnce,
     )
     p.add_argument("a", type=Path, metavar="A.yaml", help="the reference calibration")
     p.add_argument("b", type=Path, metavar="B.yaml", help="the calibration to check")
@@ -94,11 +95,12 @@ def _run_compare(argv: list[str]) -> int:
     try:
         if not (0.0 < args.alpha < 1.0):
             raise CalibError(f"--alpha must be between 0 and 1 (exclusive), not {args.alpha}")
+        from calib_async.export.provenance import setup_changes
         from calib_async.stats.compare import compare_calibrations
 
-        result = compare_calibrations(
-            _load(args.a, "A"), _load(args.b, "B"), alpha=args.alpha, names=("A", "B")
-        )
+        doc_a, doc_b = _load(args.a, "A"), _load(args.b, "B")
+        result = compare_calibrations(doc_a, doc_b, alpha=args.alpha, names=("A", "B"))
+        changes = setup_changes(doc_a, doc_b)
         if not result.rows:
             raise CalibError(
                 f"A and B have no tier in common (A: {_names(result.only_in_a)}; B: "
@@ -109,11 +111,11 @@ def _run_compare(argv: list[str]) -> int:
         return exc.exit_code
     failures = result.failures(FailOn(args.fail_on))
     if args.format == "json":
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        sys.stdout.write(json.dumps({**result.to_dict(), "changed": changes}, indent=2) + "\n")
     elif args.format == "markdown":
-        sys.stdout.write(render_markdown(result, args.a, args.b))
+        sys.stdout.write(render_markdown(result, args.a, args.b, changes))
     else:
-        _render_table(result, args.a, args.b)
+        _render_table(result, args.a, args.b, changes)
     for row in failures:
         sys.stderr.write(
             f"{PROG}: {row.verdict.value}: tier {row.tier} {row.rate}: {_num(row.a)} -> "
@@ -173,9 +175,10 @@ _STYLE = {
 }
 
 
-def _summary(result: CompareResult) -> list[str]:
+def _summary(result: CompareResult, changes: list[str] | None = None) -> list[str]:
     level = 1.0 - result.alpha
-    lines = [
+    lines = [f"changed between A and B: {change}" for change in changes or ()]
+    lines += [
         f"B - A with {level:.0%} CIs; Holm-adjusted p over {_tested(result)} tests, "
         f"alpha {result.alpha:g}; timeout_model rows are descriptive (no test)"
     ]
@@ -190,7 +193,9 @@ def _tested(result: CompareResult) -> int:
     return sum(r.p_holm is not None for r in result.rows)
 
 
-def _render_table(result: CompareResult, a: Path, b: Path) -> None:
+def _render_table(
+    result: CompareResult, a: Path, b: Path, changes: list[str] | None = None
+) -> None:
     from rich.table import Table
 
     console = PipeConsole(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
@@ -200,11 +205,13 @@ def _render_table(result: CompareResult, a: Path, b: Path) -> None:
     for r in result.rows:
         table.add_row(*_cells(r), style=_STYLE.get(r.verdict))
     console.print(table)
-    for line in _summary(result):
+    for line in _summary(result, changes):
         console.print(line, highlight=False, markup=False)
 
 
-def render_markdown(result: CompareResult, a: Path, b: Path) -> str:
+def render_markdown(
+    result: CompareResult, a: Path, b: Path, changes: list[str] | None = None
+) -> str:
     """A GitHub-flavoured markdown table (for CI bots)."""
     out = [f"**A** = `{a}`, **B** = `{b}`", "", "| " + " | ".join(HEADERS) + " |"]
     out.append("|" + "---|" * len(HEADERS))
@@ -213,5 +220,5 @@ def render_markdown(result: CompareResult, a: Path, b: Path) -> str:
         if r.verdict is Verdict.WORSE:
             cells[6] = f"**{cells[6]}**"
         out.append("| " + " | ".join(cells) + " |")
-    out += ["", *(f"- {line}" for line in _summary(result))]
+    out += ["", *(f"- {line}" for line in _summary(result, changes))]
     return "\n".join(out) + "\n"

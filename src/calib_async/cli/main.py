@@ -23,7 +23,7 @@ from calib_async.cli.args import (
     build_parser,
 )
 from calib_async.cli.streams import detach_stdout, stdout_usable
-from calib_async.errors import CalibError
+from calib_async.errors import CalibError, cli_spelling
 
 EXIT_ALL_FAILED = 3
 
@@ -44,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] != ["compare"] and not stdout_usable():
         detach_stdout()  # started with stdout closed: the results go to files anyway
     try:
-        return _main(argv)
+        with cli_spelling():
+            return _main(argv)
     except BrokenPipeError:  # the reader of stdout quit; what was written to files stands
         detach_stdout()
         sys.stderr.write(f"{PROG}: stdout was closed by its reader; output files are complete\n")

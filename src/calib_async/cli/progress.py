@@ -117,6 +117,7 @@ class ProgressDisplay:
         self.escalations: set[str] = set()
         self._bars: dict[tuple[str, str], _Bar] = {("telemetry", t): _Bar() for t in self.tiers}
         self._label_total: int | None = None
+        self._kinds: tuple[str, ...] | None = None  # the bar kinds the current stage fills
         self._last_plain: float | None = None
         self._stack: ExitStack | None = None
         self._live: Live | None = None
@@ -145,7 +146,11 @@ class ProgressDisplay:
         stack, self._stack = self._stack, None
         if stack is not None:
             stack.close()
+        interrupted = self._live is not None and exc is not None
         self._live = None
+        if interrupted:  # one marker, after the live view's last frame
+            where = f" in stage {self.stage[0]}/{N_STAGES} {self.stage[1]}" if self.stage else ""
+            self.console.print(Text.assemble(("✗ ", "red"), f"interrupted{where}"))
 
     # -- events ------------------------------------------------------------------------------
 
@@ -180,6 +185,10 @@ class ProgressDisplay:
         self.escalations.discard(event.task.key)
         bar = self._bar(*_bar_key(event.task))
         bar.done += 1
+        if bar.total is not None and bar.done > bar.total:  # the plan grew (repeats, ladders)
+            bar.total = bar.done
+        if self._label_total is not None and self.stage is not None and self.stage[0] == 3:
+            self._label_total = max(self._label_total, self._label_done())
         bar.outcomes[event.record.outcome] += 1
         if not event.resumed:
             bar.live_done += 1
@@ -190,7 +199,9 @@ class ProgressDisplay:
     def _stage_started(self, event: StageStarted, now: float) -> None:
         self.stage = (event.stage, event.name)
         self.stage_started_at = now
-        kinds = _STAGE_KINDS.get(event.stage)
+        phase = getattr(event, "phase", None)
+        kinds = (phase,) if phase else _STAGE_KINDS.get(event.stage)
+        self._kinds = kinds
         if kinds is not None and event.totals_by_tier:
             for name, total in event.totals_by_tier.items():  # stage 3: per consensus profile
                 self._bar(kinds[0], name).total = total
@@ -205,7 +216,7 @@ class ProgressDisplay:
             self._last_plain = now
 
     def _stage_finished(self, event: StageFinished, now: float) -> None:
-        if _STAGE_KINDS.get(event.stage) is not None:
+        if self._kinds is not None:
             self.running = 0  # every run of the stage has been handed over
         elapsed = None if self.stage_started_at is None else now - self.stage_started_at
         summary = dict(event.summary or {})
@@ -220,7 +231,7 @@ class ProgressDisplay:
                 )
             )
         else:
-            if _STAGE_KINDS.get(event.stage) is not None:
+            if self._kinds is not None:
                 self._log_plain(now)
             log.info(
                 "stage.finished",
@@ -230,6 +241,10 @@ class ProgressDisplay:
                 **{(f"summary_{k}" if k in _RESERVED else str(k)): v for k, v in summary.items()},
             )
         self.stage = None
+        self._kinds = None
+
+    def _label_done(self) -> int:
+        return sum(b.done for (k, _), b in list(self._bars.items()) if k in _STAGE_KINDS[3])
 
     def _bar(self, kind: str, tier: str) -> _Bar:
         key = (kind, tier)
@@ -242,7 +257,7 @@ class ProgressDisplay:
 
     def _log_plain(self, now: float) -> None:
         self._last_plain = now
-        kinds = _STAGE_KINDS.get(self.stage[0]) if self.stage else None
+        kinds = self._kinds
         fields: dict[str, Any] = {}
         for (kind, tier), bar in list(self._bars.items()):
             if kinds is None or kind in kinds:
@@ -269,8 +284,8 @@ class ProgressDisplay:
         header.append(f"   workers busy {self.running}")
         header.append(f"   escalations in flight {len(self.escalations)}")
         if self._label_total is not None:
-            labelled = sum(b.done for (k, _), b in list(self._bars.items()) if k != "telemetry")
-            header.append(f"   label runs {labelled}/{self._label_total}")
+            done = self._label_done()
+            header.append(f"   label runs {done}/{max(done, self._label_total)}")
         bars = list(self._bars.items())
         if not any(b.total is not None or b.done for _, b in bars):
             return header  # nothing planned yet (stage 1): no empty bars
@@ -287,39 +302,67 @@ class ProgressDisplay:
             )
             for _, bar in rows
         ]
-        # fit the terminal: short outcome headers and a shorter bar on narrow screens
+        # fit the terminal: the name, done/total and ETA always; then the bar, the outcome
+        # counts and the rate as room allows (short outcome headers on narrow screens)
         width = self.console.width
         heads = [h for h, _, _ in OUTCOME_COLUMNS]
         if width < 120:
             heads = [_SHORT_HEADERS.get(h, h) for h in heads]
-        fixed = max(len(n) for n in [*names, "tier"]) + sum(max(len(h), 4) for h in heads)
-        fixed += sum(max(len(c[i]) for c in cells) for i in range(3)) + 2 * (len(heads) + 4)
-        bar_width = max(8, min(30, width - fixed - 1))
+        outcome_w = [max(len(h), *(len(str(b.outcomes[o])) for _, b in rows)) for h, (_, o, _) in
+                     zip(heads, OUTCOME_COLUMNS, strict=True)]  # fmt: skip
+        name_w = max(len(n) for n in [*names, "tier"])
+        text_w = [max(len(h), *(len(c[i]) for c in cells)) for i, h in
+                  enumerate(("done", "rate", "ETA"))]  # fmt: skip
+        show_rate, n_outcomes = True, len(heads)
+
+        def needed(bar: int) -> int:
+            cols = [name_w, text_w[0], text_w[2], *outcome_w[:n_outcomes]]
+            if show_rate:
+                cols.append(text_w[1])
+            if bar:
+                cols.append(bar)
+            return sum(cols) + 2 * (len(cols) - 1)
+
+        while needed(8) > width - 1 and (show_rate or n_outcomes):
+            if n_outcomes > 2 or not show_rate:
+                n_outcomes -= 1
+            else:
+                show_rate = False
+        bar_width = max(0, min(30, width - 1 - needed(0) - 2))
+        if bar_width < 4:
+            bar_width = 0
 
         table = Table(box=None, pad_edge=False, show_edge=False, expand=False)
         table.add_column("tier", style="bold", no_wrap=True)
-        table.add_column("progress", width=bar_width, no_wrap=True)
-        for head in ("done", "rate", "ETA"):
-            table.add_column(head, justify="right", no_wrap=True)
-        for head, (_, _, style) in zip(heads, OUTCOME_COLUMNS, strict=True):
+        if bar_width:
+            table.add_column("progress", width=bar_width, no_wrap=True)
+        table.add_column("done", justify="right", no_wrap=True)
+        if show_rate:
+            table.add_column("rate", justify="right", no_wrap=True)
+        table.add_column("ETA", justify="right", no_wrap=True)
+        shown = list(zip(heads, OUTCOME_COLUMNS, strict=True))[:n_outcomes]
+        for head, (_, _, style) in shown:
             table.add_column(head, justify="right", style=style, no_wrap=True)
         for name, ((_, _), bar), (done, rate_text, eta_text) in zip(
             names, rows, cells, strict=True
         ):
-            table.add_row(
-                name,
-                ProgressBar(
-                    total=bar.total if bar.total else None,
-                    completed=bar.done,
-                    width=bar_width,
-                    pulse=bar.total is None and bar.done > 0,
-                    animation_time=now,
-                ),
-                done,
-                rate_text,
-                eta_text,
-                *(str(bar.outcomes[o]) for _, o, _ in OUTCOME_COLUMNS),
-            )
+            row: list[RenderableType] = [Text(name)]
+            if bar_width:
+                row.append(
+                    ProgressBar(
+                        total=bar.total if bar.total else None,
+                        completed=bar.done,
+                        width=bar_width,
+                        pulse=bar.total is None and bar.done > 0,
+                        animation_time=now,
+                    )
+                )
+            row.append(done)
+            if show_rate:
+                row.append(rate_text)
+            row.append(eta_text)
+            row += [str(bar.outcomes[o]) for _, (_, o, _) in shown]
+            table.add_row(*row)
         return Group(header, table)
 
     def _tier_index(self, tier: str) -> int:

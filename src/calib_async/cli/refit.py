@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from calib_async.cli.args import DefaultsOnce, wrap
+
 PROG = "calibrate_noise refit"
 
 
@@ -25,11 +27,11 @@ class _Parser(argparse.ArgumentParser):
 def build_refit_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
-        description=(
+        description=wrap(
             "Fit, validate and export a calibration again from its telemetry log and "
             "labels.json, with other statistics settings; no checker runs."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsOnce,
     )
     p.add_argument(
         "--output-dir",
@@ -62,7 +64,14 @@ def build_refit_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--confidence", type=float, default=0.95, help="confidence level of every interval"
     )
-    p.add_argument("--no-report", action="store_true", help="do not write report.html")
+    p.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="HTML report to write (default: <output-dir>/report.<export stem>.html; the "
+        "calibration's own report.html is replaced only when given here)",
+    )
+    p.add_argument("--no-report", action="store_true", help="write no report")
     return p
 
 
@@ -84,6 +93,7 @@ def run_refit(argv: list[str]) -> int:
             seed=args.seed,
             confidence=args.confidence,
             report=not args.no_report,
+            report_path=args.report,
         ),
         telemetry_log=args.telemetry_log,
     )

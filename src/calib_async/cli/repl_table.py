@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from numbers import Real
 from typing import Any
 
-from rich.table import Table
+from calib_async.cli.plain_table import PlainTable as Table
 
 
 def _num(value: Any, fmt: str = "{:.3g}") -> str:

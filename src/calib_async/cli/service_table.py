@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rich.table import Table
+from calib_async.cli.plain_table import PlainTable as Table
 
 RAW_WIDTH = 60
 

@@ -1,8 +1,13 @@
-"""The final per-tier summary table printed after a calibration (rates, CIs, timeouts).
+"""What the terminal prints after a calibration: the answer first, then the tables.
 
-Reads the export dictionary (calibration.yaml's content) and tolerates missing keys and
-``None`` rates. On a non-terminal console the table is rendered 180 columns wide instead of
-rich's default 80, so a log file keeps one row per tier.
+In order: the verdict per tier in words and numbers with intervals and the recommendation
+(:mod:`calib_async.export.verdict`, the report's own words), the checker and its tiers, the
+per-tier table (rates with CIs, duration fit, recommended timeouts marked *extrapolated* beyond
+the tier's budget), the stability, load and canary tables, and last the statistical
+self-check (held-out validation). Every interpolated string is literal text, never rich
+markup. Reads the export dictionary (calibration.yaml's content) and tolerates missing keys
+and ``None`` rates. On a non-terminal console the tables are rendered 180 columns wide
+instead of rich's default 80, so a log file keeps one row per tier.
 """
 
 from __future__ import annotations
@@ -13,13 +18,15 @@ from typing import Any
 
 import structlog
 from rich.console import Console
+from rich.measure import Measurement
 from rich.segment import Segments
-from rich.table import Table
 from rich.text import Text
 
 from calib_async.cli.canary_table import canary_table
+from calib_async.cli.plain_table import PlainTable as Table
 from calib_async.cli.repl_table import repl_table
 from calib_async.cli.service_table import service_tables
+from calib_async.export.verdict import budget, checker_line, status_note, verdict
 
 log = structlog.get_logger("calib_async.cli.progress")
 
@@ -42,9 +49,24 @@ def summary_table(export: Mapping[str, Any], tiers: Sequence[str] = ()) -> Table
             _rate_ci(model, "spurious_fail_rate"),
             _rate_ci(model, "spurious_pass_rate"),
             _fit(model.get("timeout_distribution")),
-            _recommended(model.get("timeout_for_rate")),
+            _recommended(model),
         )
     return table
+
+
+def print_verdict(console: Console, export: Mapping[str, Any]) -> None:
+    """The answer: one line per tier with its details below, then which tier to use."""
+    answer = verdict(export)
+    console.print(Text(f"Verdict ({answer.confidence:.0%} intervals)", style="bold"))
+    for tier in answer.tiers:
+        style = {"not_safe": "red", "safe": "green"}.get(tier.safety.value, "yellow")
+        console.print(Text.assemble("  ", (tier.sentence, style)))
+        for detail in tier.details:
+            console.print(Text("    · " + detail))
+    console.print(Text.assemble("  ", ("→ " + answer.recommendation, "bold")))
+    checker = checker_line(export)
+    if checker:
+        console.print(Text("  " + checker))
 
 
 def print_summary(
@@ -54,6 +76,7 @@ def print_summary(
     from calib_async.cli.summary_notes import tier_notes
     from calib_async.cli.summary_stability import stability_table
 
+    print_verdict(console, export)
     stability = stability_table(_tier_models(export, tiers))
     canaries = canary_table(_tier_models(export, tiers))
     repl = repl_table(export)
@@ -68,7 +91,12 @@ def print_summary(
     if isinstance(report, Mapping) and report.get("summary") is not None:
         passed = report.get("passed")
         style = "green" if passed is True else "red" if passed is False else ""
-        console.print(Text.assemble("Validation: ", (str(report["summary"]), style)))
+        console.print(
+            Text.assemble(
+                "Statistical self-check (held-out validation of the model): ",
+                (str(report["summary"]), style),
+            )
+        )
     if log_lines:
         for name, model in _tier_models(export, tiers):
             log.info(
@@ -135,10 +163,32 @@ def every_tier_failed(export: Mapping[str, Any]) -> str | None:
 
 def _print_table(console: Console, table: Table) -> None:
     if console.is_terminal:
+        wide = console.options.update_width(1 << 16)
+        if Measurement.get(console, wide, table).maximum > console.width:
+            _print_rows(console, table)  # too narrow: one block per row, nothing cut off
+            return
         console.print(table)
     else:  # a log file: do not squeeze the table into rich's default 80 columns
         options = console.options.update_width(max(console.width, LOG_WIDTH))
         console.print(Segments(console.render(table, options)), crop=False)
+
+
+def _print_rows(console: Console, table: Table) -> None:
+    """``table`` as one block per row, ``header: cell`` per line, wrapped at words."""
+    if table.title is not None:
+        console.print(table.title)
+    columns = table.columns
+    for i in range(table.row_count):
+        cells = [_cell_text(c, i) for c in columns]
+        console.print(Text(cells[0], style="bold"))
+        for column, cell in zip(columns[1:], cells[1:], strict=True):
+            header = column.header.plain if isinstance(column.header, Text) else str(column.header)
+            console.print(Text(f"  {header}: {cell}"))
+
+
+def _cell_text(column: Any, row: int) -> str:
+    cell = list(column.cells)[row]
+    return cell.plain if isinstance(cell, Text) else str(cell)
 
 
 def _tier_models(
@@ -168,13 +218,15 @@ def _seconds(value: Any) -> str:
 
 
 def _rate_ci(model: Mapping[str, Any], key: str) -> str:
+    """The rate with its CI, and its status and reason when the status is not ok."""
     value = model.get(key)
     if not isinstance(value, Real):
-        return "–"
+        return "–" + status_note(model, key, key in model)
     ci = model.get(f"{key}_ci")
+    note = status_note(model, key)
     if isinstance(ci, list | tuple) and len(ci) == 2 and all(isinstance(c, Real) for c in ci):
-        return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
-    return f"{value:.3f}"
+        return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]{note}"
+    return f"{value:.3f}{note}"
 
 
 #: Duration-fit parameters that are times (the others are shapes, without a unit).
@@ -214,17 +266,35 @@ def _fit_notes(dist: Mapping[str, Any]) -> str:
     return f" [{', '.join(notes)}]" if notes else ""
 
 
-def _recommended(tfr: Any) -> str:
+def _recommended(model: Mapping[str, Any]) -> str:
+    """Per target rate: the budget with its interval and marks (extrapolated, Kaplan–Meier),
+    or ``unreachable`` with the reason."""
+    tfr = model.get("timeout_for_rate")
     if not isinstance(tfr, Mapping) or not tfr:
         return "–"
     parts = []
-    for rate, seconds in tfr.items():
+    for rate in tfr:
         try:
             r = float(rate)
         except (TypeError, ValueError):
             continue
-        if isinstance(seconds, Real):
-            parts.append((r, f"{r:.0%}: {seconds:.3g} s"))
-        elif seconds is None:
-            parts.append((r, f"{r:.0%}: unreachable"))
+        found = budget(model, r)
+        if found is not None:
+            parts.append((r, f"{r:.0%}: {found[1]}"))
+        else:
+            recs = model.get("timeout_recommendations")
+            rec = next(
+                (v for k, v in (recs.items() if isinstance(recs, Mapping) else ())
+                 if _same(k, r) and isinstance(v, Mapping)),
+                None,
+            )  # fmt: skip
+            why = " (below)" if rec and rec.get("reason") else ""
+            parts.append((r, f"{r:.0%}: unreachable{why}"))
     return ", ".join(p for _, p in sorted(parts, reverse=True)) or "–"
+
+
+def _same(key: Any, rate: float) -> bool:
+    try:
+        return abs(float(key) - rate) < 1e-9
+    except (TypeError, ValueError):
+        return False

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from numbers import Real
 from typing import Any
 
-from rich.table import Table
+from calib_async.cli.plain_table import PlainTable as Table
 
 TARGET = 0.05
 

@@ -67,6 +67,9 @@ class RefitSettings:
     seed: int | None = None
     confidence: float = 0.95
     report: bool = True
+    #: where the report goes; default ``<output-dir>/report.<export stem>.html``, never the
+    #: calibration's own report.html unless given
+    report_path: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +149,8 @@ def refit_calibration(
         telemetry=telemetry,
         labeled=labeled,
         experiments=experiments,
+        profiles=(header.get("fingerprint") or {}).get("verifiers") or None,
+        report_path=settings.report_path or output_dir / f"report.{Path(export).stem}.html",
     )
     return RefitResult(export, document, report_path, len(records))
 

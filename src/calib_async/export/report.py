@@ -1,13 +1,16 @@
 """output_dir/report.html: one self-contained page (inline CSS, PNG as data: URIs, no scripts).
 
-It answers first. In order: the verdict (validation passed or failed, and why, in one
-sentence); one headline table per tier (rates with CIs, recommended timeouts with extrapolated
-or unreachable ones marked, status flags, load and any canary/flip figures:
-:mod:`calib_async.export.report_headline`); the rates across tiers; per tier the Kaplan–Meier
-survival of the training runs' durations against the fitted distribution (timeout marked), the
-predicted timeout rate against the time budget, the outcome x ground-truth confusion matrix and
-the exported numbers; optional sections (:mod:`calib_async.export.report_sections`); last,
-collapsed, the run metadata, the raw validation tables and the held-out item ids.
+It answers first. In order: the checker, its version and the run's facts; the verdict per
+tier in words and numbers with intervals and the recommended tier and budget
+(:mod:`calib_async.export.report_verdict`); one headline table per tier (rates with CIs,
+Youden's J, recommended timeouts with extrapolated or unreachable ones marked, status flags
+with reasons, one-line canary/flip/load summaries: :mod:`calib_async.export.report_headline`);
+the rates across tiers; the canary, stability and load sections
+(:mod:`calib_async.export.report_sections`); per tier the Kaplan–Meier survival of the
+training runs' durations against the fitted distribution, the timeout rate against the budget
+as the tool predicts it (Kaplan–Meier when the model is misfit), the outcome x ground-truth
+confusion matrix and the exported numbers; the statistical self-check (held-out validation);
+last, collapsed, the run metadata, the raw validation tables and the held-out item ids.
 Opens offline: nothing is fetched.
 """
 
@@ -25,7 +28,7 @@ from typing import Any, TypeGuard
 import structlog
 
 from calib_async.errors import CalibError
-from calib_async.export.report_headline import headline, verdict
+from calib_async.export.report_headline import headline
 from calib_async.export.report_html import esc as _e
 from calib_async.export.report_html import fmt as _fmt
 from calib_async.export.report_html import tier_models
@@ -35,6 +38,8 @@ from calib_async.export.report_sections import (
     optional_sections,
     run_details,
 )
+from calib_async.export.report_verdict import header, self_check, verdict_section
+from calib_async.export.verdict import confidence_level
 from calib_async.inputs.atomic import write_atomic
 from calib_async.records import LabeledRecord, Outcome, Phase, TelemetryRecord, Truth
 from calib_async.stats.survival import SurvivalModel
@@ -54,6 +59,18 @@ th{background:#f2f5f8} td.num{text-align:right;font-variant-numeric:tabular-nums
 table.kv>tbody>tr>th{white-space:nowrap}
 .badge{display:inline-block;padding:.15rem .6rem;border-radius:.4rem;font-weight:700;color:#fff}
 .pass{background:#2e7d32} .fail{background:#c62828} .unknown{background:#757575}
+#answer ul.verdicts{list-style:none;padding:0;margin:.4rem 0}
+li.tier-verdict{margin:.35rem 0;padding:.35rem .7rem;border-left:.35rem solid #b26a00;
+background:#fff8ec} li.tier-verdict .sentence{font-weight:600}
+li.tier-verdict.not_safe{border-color:#c62828;background:#fdeeee}
+li.tier-verdict.safe{border-color:#2e7d32;background:#edf7ee}
+ul.details{margin:.2rem 0 0;padding-left:1.2rem;font-size:.9rem}
+p.recommendation{font-size:1.1rem;font-weight:700;margin:.6rem 0}
+p.settings{font-size:.85rem} .self-check{margin:.4rem 0}
+table{max-width:100%} td{overflow-wrap:break-word} tbody th{white-space:nowrap}
+p.legend .swatch{display:inline-block;padding:.1rem .5rem;margin:0 .3rem .2rem 0;
+border-radius:.25rem;font-size:.8rem}
+section{overflow-x:auto}
 .grid{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
 figure{margin:.3rem 0} .grid figure{flex:0 1 520px}
 figure img{max-width:100%;height:auto;border:1px solid #e3e7ec}
@@ -102,16 +119,22 @@ def write_report(
     if held is not None:  # the runs (and labels) the models were fitted on
         telemetry = [r for r in telemetry if r.item_id not in held]
         labeled = [lr for lr in labeled if lr.record.item_id not in held]
-    body = [_header(export), verdict(export), headline(models, export, labels_held_out_key(path))]
-    body.append(_rates_section(models, plots))
+    level = confidence_level(export)
+    body = [
+        header(export),
+        verdict_section(export),
+        headline(models, export, labels_held_out_key(path)),
+        _rates_section(models, plots, level),
+    ]
     if plots is None:
         body.append(
             '<p class="muted">Plots need matplotlib: <code>pip install matplotlib</code>, '
             "then re-run the export.</p>"
         )
+    body += optional_sections(export)
     for tier, model in models.items():
         body.append(_tier_section(tier, model, export, telemetry, labeled, plots, held is not None))
-    body += optional_sections(export)
+    body.append(self_check(export))
     body.append(run_details(export, held))
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -130,23 +153,13 @@ def write_report(
 # sections
 
 
-def _header(export: Mapping[str, Any]) -> str:
-    meta = export.get("calibration_metadata")
-    meta = meta if isinstance(meta, Mapping) else {}
-    corpus = _e(str(meta.get("corpus", "")))
-    title = f"<h1>Checker noise calibration{': ' + corpus if corpus else ''}</h1>"
-    bits = [f"{k} {meta[k]}" for k in ("n", "date") if meta.get(k) is not None]
-    sub = f'<p class="muted">{_e(" · ".join(bits))}</p>' if bits else ""
-    return title + sub
-
-
-def _rates_section(models: Mapping[str, Mapping[str, Any]], plots: Any) -> str:
+def _rates_section(models: Mapping[str, Mapping[str, Any]], plots: Any, level: float) -> str:
     out = ['<section id="rates"><h2>Rates across tiers</h2>']
     if plots is not None and models:
         png = plots.rates_plot(models)
         if png is not None:
-            out.append(_img(png, "rates", "all", "Rates with 95% CI bars, per tier (the "
-                            "headline tables' numbers)."))  # fmt: skip
+            out.append(_img(png, "rates", "all", f"Rates with {level:.0%} CI bars, per tier "
+                            "(the headline tables' numbers)."))  # fmt: skip
     out.append("</section>")
     return "\n".join(out)
 
@@ -180,7 +193,7 @@ def _tier_section(
             _img(
                 plots.survival_plot(
                     tier, records, dist, timeout_s, (rate, ci), "training runs" if training_only
-                    else "runs"
+                    else "runs", confidence_level(export)
                 ),
                 "survival",
                 tier,
@@ -191,8 +204,9 @@ def _tier_section(
                 plots.budget_plot(tier, dist, timeout_s, rate, ci, _tfr(model)),
                 "budget",
                 tier,
-                "Timeout rate the fitted distribution predicts for other time budgets; "
-                "diamonds are the recommended timeouts for target rates.",
+                "Timeout rate the tool predicts for other time budgets (the fitted model, or "
+                "Kaplan–Meier up to the budget watched when the model is misfit); diamonds "
+                "are the recommended timeouts for target rates.",
             ),
         ]
         out.append('<div class="grid">' + "".join(figs) + "</div>")
@@ -252,7 +266,7 @@ def _fit_summary(
 def _confusion(labeled: Sequence[LabeledRecord]) -> str:
     if not labeled:
         return '<p class="muted">No labelled runs for this tier.</p>'
-    counts = Counter((lr.record.outcome.value, lr.truth.value) for lr in labeled)
+    counts = Counter((_plain(lr.record.outcome), _plain(lr.truth)) for lr in labeled)
     truths = [t.value for t in Truth]
     outcomes = [o.value for o in Outcome]
     outcomes += sorted({o for o, _ in counts} - set(outcomes))
@@ -348,6 +362,11 @@ def _rate_ci(model: Mapping[str, Any], key: str) -> str:
     if _pair(ci):
         return f"{value:.3f} [{float(ci[0]):.3f}, {float(ci[1]):.3f}]"
     return f"{value:.3f}"
+
+
+def _plain(value: Any) -> str:
+    """An enum's value, or the string itself (records hold outcomes either way)."""
+    return str(getattr(value, "value", value))
 
 
 def _num(value: Any) -> float | None:

@@ -14,12 +14,26 @@ from typing import Any
 from calib_async.export.report_html import esc
 
 
-def heat_colour(rate: float) -> str:
-    """``rgb(...)`` from green (0) through yellow (0.5) to red (1)."""
+def heat_colour(rate: float, passed: int | None = None) -> str:
+    """Green only when nothing passed (caught); any pass is a warm colour, from light orange
+    (a few) to deep red (all): a canary that passes is never painted as caught."""
     rate = min(1.0, max(0.0, rate))
-    red = round(255 * min(1.0, 2 * rate))
-    green = round(200 * min(1.0, 2 * (1 - rate)))
-    return f"rgb({red},{green},80)"
+    if rate == 0.0 and not passed:
+        return "rgb(120,200,120)"
+    light, dark = (255, 214, 153), (183, 28, 28)  # light orange -> deep red
+    t = 0.15 + 0.85 * rate  # the smallest pass already reads as a warning
+    r, g, b = (round(a + (z - a) * t) for a, z in zip(light, dark, strict=True))
+    return f"rgb({r},{g},{b})"
+
+
+def _legend() -> str:
+    swatches = [("caught (0 passed)", heat_colour(0.0))] + [
+        (f"{p:.0%} passed", heat_colour(p)) for p in (0.05, 0.25, 0.5, 1.0)
+    ]
+    cells = "".join(
+        f'<span class="swatch" style="background:{c}">{esc(label)}</span>' for label, c in swatches
+    )
+    return f'<p class="legend">Colour: {cells}</p>'
 
 
 def _cell(entry: Any) -> str:
@@ -35,9 +49,11 @@ def _cell(entry: Any) -> str:
         if isinstance(ci, list | tuple) and len(ci) == 2 and all(isinstance(c, Real) for c in ci)
         else ""
     )
-    colour = heat_colour(float(rate))
+    colour = heat_colour(float(rate), passed if isinstance(passed, int) else None)
+    text_colour = "#fff" if rate >= 0.5 else "#1d2430"
     return (
-        f'<td class="canary" data-rate="{rate:.4f}" style="background:{colour}">'
+        f'<td class="canary num" data-rate="{rate:.4f}" '
+        f'style="background:{colour};color:{text_colour}">'
         f"<b>{rate:.2f}</b> ({esc(str(passed))}/{esc(str(run))}){interval}</td>"
     )
 
@@ -61,9 +77,42 @@ def canary_section(models: Mapping[str, Mapping[str, Any]]) -> str:
     return (
         '<section id="canaries"><h2>Canaries: spurious-pass rate by exploit class</h2>'
         '<p class="muted">Each canary is an invalid variant of a corpus item made by one known '
-        "exploit, so every pass is spurious. Cell: rate (passed/run) and Wilson 95% interval; "
-        "green: the tier caught every canary, red: it passed them all.</p>"
-        f'<table class="canaries"><tr><th>tier</th>{head}</tr>{"".join(rows)}</table></section>'
+        "exploit, so every pass is spurious: a reward from a tier that passes a class can be "
+        "gamed by that exploit. Cell: rate (passed/run) and its Wilson 95% interval; n/a: the "
+        "class applied to no drawn item.</p>"
+        f'<table class="canaries"><thead><tr><th>tier</th>{head}</tr></thead>'
+        f'<tbody>{"".join(rows)}</tbody></table>{_legend()}{_outcomes(models, classes)}</section>'
+    )
+
+
+def _outcomes(models: Mapping[str, Mapping[str, Any]], classes: list[str]) -> str:
+    """How the canary runs ended, per tier and class (a typed table, not a dump)."""
+    outcomes: list[str] = []
+    for model in models.values():
+        canaries = model.get("canaries")
+        for entry in canaries.values() if isinstance(canaries, Mapping) else ():
+            found = entry.get("outcomes") if isinstance(entry, Mapping) else None
+            if isinstance(found, Mapping):
+                outcomes += [str(o) for o in found if str(o) not in outcomes]
+    if not outcomes:
+        return ""
+    head = "".join(f"<th>{esc(o)}</th>" for o in outcomes)
+    rows = []
+    for tier, model in models.items():
+        canaries = model.get("canaries")
+        if not isinstance(canaries, Mapping):
+            continue
+        for cls in classes:
+            entry = canaries.get(cls)
+            found = entry.get("outcomes") if isinstance(entry, Mapping) else None
+            if not isinstance(found, Mapping) or not found:
+                continue
+            cells = "".join(f'<td class="num">{esc(str(found.get(o, 0)))}</td>' for o in outcomes)
+            rows.append(f"<tr><th>{esc(tier)}</th><th>{esc(cls)}</th>{cells}</tr>")
+    return (
+        "<details><summary>Canary runs by outcome</summary>"
+        f"<table><thead><tr><th>tier</th><th>class</th>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></details>"
     )
 
 

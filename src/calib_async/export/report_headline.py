@@ -1,8 +1,11 @@
-"""The top of the report: the verdict in one sentence, then one headline table per tier.
+"""The report's headline tables: one per tier, below the verdict.
 
 Everything here reads the export dictionary defensively: a missing key renders as nothing, a
 key another version adds (``<rate>_bounds``, a tier ``status`` such as ``partial`` /
 ``low_labels`` / ``misfit``, canary or flip figures, ``load_sensitivity``) renders when present.
+Every status that is not ``ok`` shows its reason beside the number. Canaries, flips and load
+get one summary line each here and their own sections below; any other block a newer version
+adds gets a one-line summary (its status and reason, and its scalar figures), never a dump.
 Each headline number carries its exact exported value in ``data-value`` so that a reader (or a
 test) can check it against the YAML.
 """
@@ -10,12 +13,12 @@ test) can check it against the YAML.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from numbers import Real
 from typing import Any, TypeGuard
 
-from calib_async.export.report_html import esc, fmt, value_html
+from calib_async.export.report_html import esc, summary_phrase
+from calib_async.export.verdict import budget, confidence_level, status_note
 
 #: (key, label, what the rate's n counts, tooltip) in display order.
 RATES = (
@@ -25,39 +28,17 @@ RATES = (
     ("timeout_given_valid", "timeout | valid", "valid", "labelled valid runs"),
     ("timeout_given_invalid", "timeout | invalid", "invalid", "labelled invalid runs"),
 )
-#: Optional per-tier figures other versions export; rendered generically when present.
-EXTRA_KEY_HINTS = ("canar", "flip")
+#: Per-tier keys the headline reads itself or leaves to other sections and tables.
+KNOWN_KEYS = frozenset(
+    {
+        *(r[0] for r in RATES), *(f"{r[0]}_ci" for r in RATES), *(f"{r[0]}_bounds" for r in RATES),
+        "timeout_s", "training_samples", "timeout_distribution", "timeout_for_rate",
+        "timeout_for_rate_unit", "timeout_recommendations", "candidates", "counts", "status",
+        "status_reason", "reason", "undetermined_share", "youden_j", "youden_j_ci",
+        "load_sensitivity", "canaries", "flips", "load",
+    }
+)  # fmt: skip
 _OK = {"ok", None}
-
-
-#: "PASSED (WEAK: ...): why" as stats.validation writes it: the word, the note, the reason.
-_SUMMARY = re.compile(r"^\s*(PASSED|FAILED|NOT EVALUATED)\s*(?:\((.*?)\))?\s*:\s*(.*)$", re.S)
-
-
-def verdict(export: Mapping[str, Any]) -> str:
-    """``<section id="verdict">``: PASSED / FAILED / NOT EVALUATED and why, in one sentence."""
-    report = export.get("validation_report")
-    report = report if isinstance(report, Mapping) else {}
-    passed = report.get("passed")
-    summary = str(report.get("summary") or "")
-    match = _SUMMARY.match(summary)
-    word, note, why = (match.group(1), match.group(2), match.group(3)) if match else ("", "", "")
-    if passed is True:
-        cls, label = "pass", "PASSED"
-    elif passed is False and report.get("status") != "not_evaluated":
-        cls, label = "fail", "FAILED"
-    else:
-        cls, label = "unknown", "NOT EVALUATED"
-    if not why.strip():
-        why = summary if summary and summary != word else "the export holds no validation report"
-    qualifier = f" ({note.strip().replace('WEAK', 'weak', 1)})" if note and note.strip() else ""
-    sentence = f"Validation {label.lower()}{qualifier}: {why.strip()}"
-    sentence = sentence if sentence.endswith(".") else sentence + "."
-    return (
-        f'<section id="verdict" class="verdict verdict-{cls}">'
-        f'<span class="badge {cls}">{label}</span> '
-        f'<span class="why">{esc(sentence)}</span></section>'
-    )
 
 
 def headline(
@@ -68,18 +49,19 @@ def headline(
     """``<section id="headline">``: one table per tier, then the held-out note."""
     if not models:
         return '<section id="headline"><p class="muted">No tier in the export.</p></section>'
-    tables = "".join(tier_table(tier, model) for tier, model in models.items())
+    level = confidence_level(export)
+    tables = "".join(tier_table(tier, model, level) for tier, model in models.items())
     return (
         '<section id="headline"><h2>Results per tier</h2>'
         f'<div class="headline-grid">{tables}</div>{held_out_note(export, labels_key)}'
-        '<p class="muted">Rates are probabilities with 95% intervals, estimated on the training '
-        "items; n counts training runs, or labelled valid / invalid runs for rates given the "
-        "truth. Times in seconds. A recommended timeout above the tier's own timeout is "
-        "extrapolated: no run was watched for longer.</p></section>"
+        f'<p class="muted">Rates are probabilities with {level:.0%} intervals, estimated on '
+        "the training items; n counts training runs, or labelled valid / invalid runs for "
+        "rates given the truth. Times in seconds. A recommended timeout above the tier's own "
+        "timeout is extrapolated: no run was watched for longer.</p></section>"
     )
 
 
-def tier_table(tier: str, model: Mapping[str, Any]) -> str:
+def tier_table(tier: str, model: Mapping[str, Any], level: float = 0.95) -> str:
     """One tier's headline table: rates with CIs, recommended timeouts, flags, extras."""
     n = model.get("training_samples")
     timeout_s = _num(model.get("timeout_s"))
@@ -90,12 +72,13 @@ def tier_table(tier: str, model: Mapping[str, Any]) -> str:
     if n_runs is not None:
         caption += f" · n = {int(n_runs)} training runs"
     rows = [_rate_row(model, *spec) for spec in RATES if spec[0] in model]
+    rows.append(_youden_row(model))
     rows += _timeout_rows(model, timeout_s)
     rows += _flag_rows(model)
     body = "".join(r for r in rows if r)
     return (
         f'<table class="headline" data-tier="{esc(tier)}"><caption>{caption}</caption>'
-        "<thead><tr><th></th><th>estimate</th><th>95% CI</th><th>n</th></tr></thead>"
+        f"<thead><tr><th></th><th>estimate</th><th>{level:.0%} CI</th><th>n</th></tr></thead>"
         f"<tbody>{body}</tbody></table>"
     )
 
@@ -154,8 +137,8 @@ def _rate_row(model: Mapping[str, Any], key: str, label: str, unit: str, tip: st
     sub = sub if isinstance(sub, Mapping) else {}
     n = sub.get("n_labelled", sub.get("n"))
     n_text = f"{int(n)} {unit}" if _num(n) is not None else ""
-    status = model.get(f"{key}_status", sub.get("status"))
-    flag = "" if status in _OK else f' <span class="flag">{esc(str(status))}</span>'
+    note = status_note(model, key).strip()
+    flag = f' <span class="flag">{esc(note)}</span>' if note else ""
     return (
         f'<tr><th title="{esc(tip)}">{esc(label)}{flag}</th>{cell}'
         f'<td class="num">{esc(ci_text)}</td><td class="num">{esc(n_text)}</td></tr>'
@@ -169,7 +152,15 @@ def _timeout_rows(model: Mapping[str, Any], timeout_s: float | None) -> list[str
     rows = []
     for rate, value in sorted(_targets(raw), key=lambda kv: -kv[0]):
         seconds, marks = _recommendation(value, timeout_s)
+        found = budget(model, rate)
         text = "unreachable" if seconds is None else f"{seconds:.3g} s"
+        if found is not None and seconds is not None and "[" in found[1]:
+            text += " " + found[1].split(" s ", 1)[1].split(" (", 1)[0]
+        recs = model.get("timeout_recommendations")
+        rec = next((v for k, v in recs.items() if _same(k, rate)), None) if isinstance(
+            recs, Mapping) else None  # fmt: skip
+        if seconds is None and isinstance(rec, Mapping) and rec.get("reason"):
+            marks.append(str(rec["reason"]))
         data = "" if seconds is None else f' data-key="timeout_for_rate" data-value="{seconds!r}"'
         mark = "".join(f' <span class="flag">{esc(m)}</span>' for m in marks)
         rows.append(
@@ -199,6 +190,20 @@ def _recommendation(value: Any, timeout_s: float | None) -> tuple[float | None, 
     return seconds, marks
 
 
+def _youden_row(model: Mapping[str, Any]) -> str:
+    j = _num(model.get("youden_j"))
+    if j is None:
+        return ""
+    ci = model.get("youden_j_ci")
+    ci_text = f"[{float(ci[0]):.3f}, {float(ci[1]):.3f}]" if _pair(ci) else "–"
+    return (
+        '<tr><th title="1 − spurious fail − spurious pass: the share of the verdict that is '
+        "signal; a reward from this tier points the right way when J &gt; 0\">Youden's J</th>"
+        f'<td class="num" data-key="youden_j" data-value="{j!r}">{j:.3f}</td>'
+        f'<td class="num">{esc(ci_text)}</td><td></td></tr>'
+    )
+
+
 def _flag_rows(model: Mapping[str, Any]) -> list[str]:
     rows = []
     status = model.get("status")
@@ -210,14 +215,82 @@ def _flag_rows(model: Mapping[str, Any]) -> list[str]:
             f'<tr><th>status</th><td colspan="3"><span class="{cls}" data-key="status">'
             f"{esc(str(status))}</span>{extra}</td></tr>"
         )
+    dist = model.get("timeout_distribution")
+    if isinstance(dist, Mapping) and dist.get("status") not in _OK:
+        why = dist.get("status_reasons") or dist.get("reason") or ""
+        why = "; ".join(map(str, why)) if isinstance(why, list) else str(why)
+        rows.append(
+            f'<tr><th>duration model</th><td colspan="3"><span class="flag">'
+            f"{esc(str(dist['status']))}</span> – {esc(why)} (Kaplan–Meier used)</td></tr>"
+        )
     load = model.get("load_sensitivity")
     if isinstance(load, Mapping):
-        rows.append(f'<tr><th>load</th><td colspan="3">{esc(_load_text(load))}</td></tr>')
-    for key, value in model.items():
-        if any(h in str(key).lower() for h in EXTRA_KEY_HINTS) and value is not None:
+        rows.append(f'<tr><th>load trend</th><td colspan="3">{esc(_load_text(load))}</td></tr>')
+    for key, text in (
+        ("canaries", _canaries_line(model.get("canaries"))),
+        ("flips", _flips_line(model.get("flips"))),
+        ("load", _load_fit_line(model.get("load"))),
+    ):
+        if text:
+            rows.append(
+                f'<tr><th><a href="#{key}">{esc(key)}</a></th><td colspan="3">{esc(text)}</td></tr>'
+            )
+    for key, value in model.items():  # blocks a newer version adds: one line each
+        if str(key) in KNOWN_KEYS or value is None:
+            continue
+        text = summary_phrase(value)
+        if text:
             label = str(key).replace("_", " ")
-            rows.append(f'<tr><th>{esc(label)}</th><td colspan="3">{_compact(value)}</td></tr>')
+            rows.append(f"<tr><th>{esc(label)}</th><td colspan=\"3\">{esc(text)}</td></tr>")
     return rows
+
+
+def _canaries_line(canaries: Any) -> str:
+    if not isinstance(canaries, Mapping) or not canaries:
+        return ""
+    run = passed = 0
+    passing = []
+    for name, entry in canaries.items():
+        if not isinstance(entry, Mapping) or not _num(entry.get("run")):
+            continue
+        run += int(entry["run"])
+        passed += int(entry.get("passed") or 0)
+        if entry.get("passed"):
+            passing.append(f"{name} {entry['passed']}/{entry['run']}")
+    if not run:
+        return "no canary ran"
+    return f"{passed}/{run} passed" + (f" ({', '.join(passing)})" if passing else "")
+
+
+def _flips_line(flips: Any) -> str:
+    if not isinstance(flips, Mapping):
+        return ""
+    rate = _num(flips.get("flip_rate"))
+    if rate is None:
+        return f"{flips.get('status', 'no data')}" + (
+            f": {flips['reason']}" if flips.get("reason") else ""
+        )
+    ci = flips.get("flip_rate_ci")
+    text = f"flip rate {rate:.3f}" + (f" [{float(ci[0]):.3f}, {float(ci[1]):.3f}]" if _pair(ci)
+                                       else "")  # fmt: skip
+    if _num(flips.get("items")):
+        text += f"; {flips.get('items_with_flip', 0)}/{flips['items']} items flipped"
+    return text
+
+
+def _load_fit_line(load: Any) -> str:
+    if not isinstance(load, Mapping):
+        return ""
+    levels = [r for r in load.get("levels") or [] if isinstance(r, Mapping)]
+    parts = [
+        f"{r['level']}: {float(r['rate']):.2f}"
+        for r in levels
+        if _num(r.get("level")) is not None and _num(r.get("rate")) is not None
+    ]
+    text = "timeout rate by level " + ", ".join(parts) if parts else str(load.get("status", ""))
+    if load.get("status") not in _OK:
+        text += f" ({load['status']})"
+    return text
 
 
 def _load_text(load: Mapping[str, Any]) -> str:
@@ -240,17 +313,15 @@ def _load_text(load: Mapping[str, Any]) -> str:
 _LOAD_NAMES = {"load_avg_1m": "load avg", "concurrency": "concurrency"}
 
 
-def _compact(value: Any) -> str:
-    if isinstance(value, Mapping):
-        scalars = {k: v for k, v in value.items() if not isinstance(v, Mapping | list)}
-        if scalars and len(scalars) == len(value):
-            return esc(", ".join(f"{k}={fmt(v)}" for k, v in scalars.items()))
-        return value_html(value, 2)
-    return esc(fmt(value)) if not isinstance(value, list) else value_html(value, 2)
-
-
 # ---------------------------------------------------------------------------------------------
 # helpers
+
+
+def _same(key: Any, rate: float) -> bool:
+    try:
+        return abs(float(key) - rate) < 1e-9
+    except (TypeError, ValueError):
+        return False
 
 
 def _targets(raw: Mapping[Any, Any]) -> Iterable[tuple[float, Any]]:

@@ -39,7 +39,7 @@ def value_html(value: Any, depth: int = 0) -> str:
         if not value:
             return '<span class="muted">–</span>'
         if depth >= MAX_DEPTH:
-            return esc(str(dict(value)))
+            return esc(summary_phrase(value))
         rows = {str(k): v for k, v in value.items() if _flat(v)}
         cols: list[str] = []
         for sub in rows.values():
@@ -63,6 +63,43 @@ def value_html(value: Any, depth: int = 0) -> str:
             return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         return esc("[" + ", ".join(fmt(v) for v in value) + "]")
     return esc(fmt(value))
+
+
+def summary_phrase(value: Any, limit: int = 6) -> str:
+    """A value as one short line of words, never a repr: a mapping's status and reason
+    first, then up to ``limit`` of its scalar entries (``rate 0.1 [0.05, 0.2]``), then how
+    many nested entries it holds; a list of scalars joined with commas."""
+    if isinstance(value, Mapping):
+        parts = []
+        status = value.get("status")
+        if isinstance(status, str):
+            reason = value.get("reason") or value.get("status_reason")
+            parts.append(status.replace("_", " ") + (f": {reason}" if reason else ""))
+        shown = 0
+        nested = 0
+        for k, v in value.items():
+            if str(k) in ("status", "reason", "status_reason"):
+                continue
+            if isinstance(v, Mapping) or (isinstance(v, list | tuple) and len(v) > 4):
+                nested += 1
+                continue
+            if shown < limit:
+                parts.append(f"{str(k).replace('_', ' ')} {_scalar_text(v)}")
+                shown += 1
+        if nested:
+            parts.append(f"{nested} more entr{'y' if nested == 1 else 'ies'} (Run details)")
+        return "; ".join(parts)
+    if isinstance(value, list | tuple):
+        return ", ".join(_scalar_text(v) for v in value[:12]) + (" …" if len(value) > 12 else "")
+    return fmt(value)
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(fmt(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return summary_phrase(value)
+    return fmt(value)
 
 
 def _flat(value: Any) -> bool:

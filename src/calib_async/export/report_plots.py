@@ -54,7 +54,9 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def kaplan_meier(records: Sequence[TelemetryRecord]) -> tuple[Any, Any, Any, Any] | None:
+def kaplan_meier(
+    records: Sequence[TelemetryRecord], confidence: float = 0.95
+) -> tuple[Any, Any, Any, Any] | None:
     """(times_s, survival, ci_low, ci_high) of the Kaplan–Meier estimate, timeouts censored.
 
     ``None`` when there is nothing to estimate (no records, or every run censored).
@@ -73,7 +75,7 @@ def kaplan_meier(records: Sequence[TelemetryRecord]) -> tuple[Any, Any, Any, Any
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
             # the stubs type this band's ends as floats; they are step functions
-            ci: Any = result.sf.confidence_interval(0.95)
+            ci: Any = result.sf.confidence_interval(confidence)
             low, high = ci.low.evaluate(times), ci.high.evaluate(times)
         except (ValueError, RuntimeWarning):
             low = high = None
@@ -92,15 +94,16 @@ def survival_plot(
     timeout_s: float | None,
     observed: tuple[float | None, Sequence[float] | None] = (None, None),
     what: str = "runs",
+    confidence: float = 0.95,
 ) -> bytes:
     """Kaplan–Meier survival of a tier's durations against the fitted survival, timeout marked.
 
     The title counts ``records`` as ``what`` (e.g. "training runs"), the n of the tables beside it.
     """
-    fig = _figure(5.0, 3.6)
+    fig = _figure(5.0, 4.4, bottom=1.3)
     ax = fig.add_subplot()
     n_cens = sum(1 for r in records if r.timed_out)
-    km = kaplan_meier(records)
+    km = kaplan_meier(records, confidence)
     t_max = max([timeout_s or 0.0] + [r.duration_ms / 1000.0 for r in records] + [1e-3])
     if km is not None:
         times, surv, low, high = km
@@ -122,7 +125,7 @@ def survival_plot(
                 color="C0",
                 alpha=0.18,
                 lw=0,
-                label="95% CI",
+                label=f"{confidence:.0%} CI",
             )
     else:
         ax.text(0.5, 0.5, "no uncensored durations", transform=ax.transAxes, ha="center")
@@ -130,7 +133,11 @@ def survival_plot(
     if model is not None:
         with np.errstate(all="ignore"):
             sf = model.survival_curve(grid)
-        ax.plot(grid, sf, color="C3", lw=1.6, ls="-", label=f"fitted {model.family}")
+        if model.status == "ok":
+            ax.plot(grid, sf, color="C3", lw=1.6, ls="-", label=f"fitted {model.family} (used)")
+        else:  # the tool predicts with Kaplan–Meier: the rejected fit is drawn for reference
+            ax.plot(grid, sf, color="0.55", lw=1.2, ls=":",
+                    label=f"fitted {model.family} ({model.status}: not used)")  # fmt: skip
     if timeout_s:
         ax.axvline(timeout_s, color="0.3", ls="--", lw=1.2, label=f"timeout {timeout_s:g} s")
         rate, ci = observed
@@ -141,12 +148,14 @@ def survival_plot(
     ax.set_xlabel("duration (s)")
     ax.set_ylabel("P(duration > t)")
     fit = "no fit" if model is None else model.family
+    if model is not None and model.status != "ok":
+        fit += f" {model.status}; Kaplan–Meier used"
     ax.set_title(
         f"{tier}: survival of durations\n(n = {len(records)} {what}, {n_cens} timed out; {fit})",
         fontsize=9,
     )
     ax.grid(alpha=0.3)
-    _legend(ax, "lower left")
+    _legend(ax)
     return _png(fig)
 
 
@@ -164,16 +173,29 @@ def budget_plot(
     observed_ci: Sequence[float] | None,
     timeout_for_rate: Mapping[float, float],
 ) -> bytes:
-    """Predicted timeout rate against the time budget (log scale), with recommended budgets."""
-    fig = _figure(5.0, 3.6)
+    """Predicted timeout rate against the time budget (log scale), with recommended budgets.
+
+    The curve is the predictor the tool uses: the model's h + (1 − h) S(t) when its status is
+    ``ok``, else Kaplan–Meier up to the largest budget watched (nothing is predicted beyond).
+    Diamonds mark the recommended budgets, the same numbers as the tables.
+    """
+    fig = _figure(5.0, 4.4, bottom=1.3)
     ax = fig.add_subplot()
     top = max([timeout_s or 0.0, *timeout_for_rate.values(), 1e-3]) * 1.6
     if model is not None:
         grid = np.linspace(top / 400, top, 400)
         with np.errstate(all="ignore"):
-            pred = model.survival_curve(grid)
+            pred = np.array(
+                [np.nan if (p := model.timeout_probability(t)) is None else p for t in grid]
+            )
         pred = np.where(pred >= 1e-6, pred, np.nan)  # below 1e-6: off the chart
-        ax.plot(grid, pred, color="C3", lw=1.6, label=f"predicted ({model.family})")
+        used = (
+            f"predicted ({model.family})"
+            if model.status == "ok"
+            else f"Kaplan–Meier (model {model.status}; nothing predicted beyond)"
+        )
+        ax.plot(grid, pred, color="C3", lw=1.6, label=used,
+                drawstyle="default" if model.status == "ok" else "steps-post")  # fmt: skip
     else:
         ax.text(0.5, 0.5, "no duration fit: no prediction", transform=ax.transAxes, ha="center")
     if timeout_s and observed_rate == 0:
@@ -183,7 +205,7 @@ def budget_plot(
     elif timeout_s and observed_rate is not None:
         _observed_point(ax, timeout_s, observed_rate, observed_ci, f"observed at {timeout_s:g} s")
     for rate, seconds in sorted(timeout_for_rate.items(), reverse=True):
-        ax.plot([seconds], [rate], marker="D", color="C2", ms=5, ls="none")
+        ax.plot([seconds], [rate], marker="D", color="C2", ms=6, ls="none")
         ax.annotate(
             f"{rate:.0%} → {seconds:.3g} s",
             (seconds, rate),
@@ -192,6 +214,8 @@ def budget_plot(
             fontsize=8,
             color="C2",
         )
+    if timeout_for_rate:
+        ax.plot([], [], marker="D", color="C2", ls="none", label="recommended budgets")
     ax.set_yscale("log")
     ax.set_ylim(top=1.2)
     ax.set_xlim(0, top)
@@ -199,7 +223,7 @@ def budget_plot(
     ax.set_ylabel("timeout rate")
     ax.set_title(f"{tier}: predicted timeout rate vs budget", fontsize=10)
     ax.grid(alpha=0.3)
-    _legend(ax, "upper right")
+    _legend(ax)
     return _png(fig)
 
 
@@ -230,9 +254,11 @@ def rates_plot(models: Mapping[str, Mapping[str, Any]]) -> bytes | None:
     return _png(fig)
 
 
-def _legend(ax: Any, loc: str) -> None:
+def _legend(ax: Any) -> None:
+    """Below the axes, so that it never covers the data."""
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc=loc, framealpha=0.85)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2,
+                  frameon=False)  # fmt: skip
 
 
 def _num(value: Any) -> float | None:

@@ -21,7 +21,7 @@ def stability_section(models: Mapping[str, Mapping[str, Any]], plots_available: 
     loads = {t: m["load"] for t, m in models.items() if isinstance(m.get("load"), Mapping)}
     if not flips and not loads:
         return ""
-    out = ["<h2>Verdict stability and load</h2>"]
+    out = ['<section id="stability"><h2>Verdict stability and load</h2>']
     if flips:
         out.append(_flips_table(flips))
     if loads:
@@ -37,6 +37,7 @@ def stability_section(models: Mapping[str, Mapping[str, Any]], plots_available: 
                 "</figcaption></figure>"
             )
         out.append(_load_table(loads))
+    out.append("</section>")
     return "\n".join(out)
 
 
@@ -47,9 +48,9 @@ def _num(v: Any) -> bool:
 def _ci(value: Any, ci: Any) -> str:
     if not _num(value):
         return "–"
-    text = _fmt(value)
+    text = f"{value:.3f}"
     if isinstance(ci, list | tuple) and len(ci) == 2:
-        text += " [" + ", ".join(_fmt(c) if _num(c) else "∞" for c in ci) + "]"
+        text += " [" + ", ".join(f"{c:.3f}" if _num(c) else "∞" for c in ci) + "]"
     return text
 
 
@@ -58,7 +59,7 @@ def _flips_table(flips: Mapping[str, Mapping[str, Any]]) -> str:
     for tier, f in flips.items():
         pairs = f.get("by_outcome_pair") or {}
         shown = ", ".join(
-            f"{k.replace('|', '↔')}: {v.get('pairs')}"
+            f"{k.replace('|', ' ↔ ')}: {v.get('pairs')} pairs"
             for k, v in pairs.items()
             if isinstance(v, Mapping)
         )
@@ -73,7 +74,8 @@ def _flips_table(flips: Mapping[str, Mapping[str, Any]]) -> str:
             + f"<td>{_e(shown or 'none')}</td></tr>"
         )
     return (
-        "<h3>Flips (replicated runs)</h3><table><thead><tr><th>tier</th><th>flip rate</th>"
+        '<h3 id="flips">Flips (replicated runs)</h3><table><thead><tr><th>tier</th>'
+        "<th>flip rate</th>"
         "<th>items with a flip</th><th>share of items</th><th>flipping pairs by outcome</th>"
         "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
         '<p class="muted">Flip rate: P(two runs of the same item disagree), 95% interval '
@@ -86,23 +88,39 @@ def _load_table(loads: Mapping[str, Mapping[str, Any]]) -> str:
     for tier, fit in loads.items():
         mc = fit.get("max_concurrency_for_rate") or {}
         shown = ", ".join(
-            f"{float(r):.0%}: {v.get('estimate')} ({v.get('conservative')})"
+            f"{float(r):.0%}: {_concurrency(v.get('estimate'))} "
+            f"({_concurrency(v.get('conservative'))})"
             for r, v in mc.items()
             if isinstance(v, Mapping)
         )
+        order = fit.get("block_order")
+        order_text = (
+            " → ".join(str(b[-1]) if isinstance(b, list | tuple) else str(b) for b in order)
+            if isinstance(order, list | tuple)
+            else "–"
+        )
+        status = str(fit.get("status") or "–").replace("_", " ")
+        if fit.get("reason"):
+            status += f": {fit['reason']}"
         rows.append(
-            f"<tr><th>{_e(tier)}</th><td>{_e(str(fit.get('status')))}</td>"
+            f"<tr><th>{_e(tier)}</th><td>{_e(status)}</td>"
             f"<td class='num'>{_e(_ci(fit.get('slope'), fit.get('slope_ci')))}</td>"
             f"<td class='num'>{_e(_fmt(fit.get('slope_p_value')))}</td>"
-            f"<td>{_e(str(fit.get('block_order')))}</td><td>{_e(shown or '–')}</td></tr>"
+            f"<td>{_e(order_text)}</td><td>{_e(shown or '–')}</td></tr>"
         )
     return (
-        "<h3>Load experiment</h3><table><thead><tr><th>tier</th><th>status</th>"
+        '<h3 id="load">Load experiment</h3><table><thead><tr><th>tier</th><th>status</th>'
         "<th>slope (log-odds per log level)</th><th>p (no load effect)</th><th>block order</th>"
-        "<th>max concurrency for rate: estimate (conservative)</th></tr></thead><tbody>"
+        "<th>max concurrency for a timeout rate: estimate (conservative); none: level 1 "
+        "already exceeds it</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table>"
     )
+
+
+def _concurrency(value: Any) -> str:
+    """A concurrency level, or "none" (level 1 already exceeds the target)."""
+    return _fmt(value) if _num(value) else "none"
 
 
 def load_plot(loads: Mapping[str, Mapping[str, Any]]) -> bytes:
@@ -111,7 +129,7 @@ def load_plot(loads: Mapping[str, Mapping[str, Any]]) -> bytes:
 
     from calib_async.export.report_plots import _figure, _png
 
-    fig = _figure(5.6, 3.6)
+    fig = _figure(5.6, 4.4, bottom=1.3)
     ax = fig.add_subplot()
     top, ticks = 1, set()
     for i, (tier, fit) in enumerate(loads.items()):
@@ -155,7 +173,7 @@ def load_plot(loads: Mapping[str, Mapping[str, Any]]) -> bytes:
     ax.set_xlabel("checkers in flight (load level, log scale)")
     ax.set_ylabel("timeout rate")
     ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     ax.set_title("Timeout rate against load (95% intervals)", fontsize=9)
     return _png(fig)
 

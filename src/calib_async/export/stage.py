@@ -10,6 +10,8 @@ from calib_async.checkers.service.summary import service_section
 from calib_async.config.run import RunConfig
 from calib_async.export.document import build_export, write_export
 from calib_async.export.experiments import Experiments
+from calib_async.export.provenance import merge_provenance, provenance
+from calib_async.export.verdict_keys import add_verdict_keys
 from calib_async.labels.store import NAME as LABELS_NAME
 from calib_async.labels.store import record_experiments, record_split, split_summary
 from calib_async.records import LabeledRecord, TelemetryRecord, Tier
@@ -28,6 +30,8 @@ def export_calibration(
     telemetry: Sequence[TelemetryRecord],
     labeled: Sequence[LabeledRecord],
     experiments: Experiments | None = None,
+    profiles: Mapping[str, Any] | None = None,
+    report_path: Path | None = None,
 ) -> tuple[dict[str, Any], Path | None]:
     """Write ``config.export`` (and the report unless disabled); the document and report path.
 
@@ -37,14 +41,25 @@ def export_calibration(
     recorded in ``labels.json`` (``experiments``) for ``refit``. The
     held-out split the statistics used goes into ``labels.json`` (``validation_split``: the
     item ids, their count and sha256) and its count and sha256 into the YAML's
-    ``validation_report.held_out_items``, so any
-    figure can be recomputed from the log.
+    ``validation_report.held_out_items``, so any figure can be recomputed from the log.
+    ``profiles`` (checker profile name -> config) adds the checker commands to the provenance
+    keys (:mod:`calib_async.export.provenance`). ``report_path``: where the report goes
+    (default ``<output-dir>/report.html``).
     """
     experiments = experiments or Experiments()
     runs = experiments.canaries
     canaries = canary_rates(runs, tiers, fit.confidence) if runs is not None else None
     export = build_export(
         fit, config=config, tiers=tiers, labels=labels, run_id=run_id, canaries=canaries
+    )
+    merge_provenance(
+        export["calibration_metadata"],
+        provenance(
+            tiers=tiers, profiles=profiles, telemetry=telemetry, confidence=fit.confidence
+        ),
+    )
+    add_verdict_keys(
+        export, telemetry, held_out=fit.held_out_items, confidence=fit.confidence
     )
     if experiments.repl_designs:  # REPL-pool designs (calib_async.checkers.lean_repl.designs)
         export["lean_repl_designs"] = [dict(d) for d in experiments.repl_designs]
@@ -69,15 +84,15 @@ def export_calibration(
         record_split(labels_path, split)
         record_experiments(labels_path, experiments.describe())
     write_export(config.export, export)
-    report_path = None
+    written = None
     if config.report:
         from calib_async.export.report import write_report
 
-        report_path = write_report(
-            config.output_dir / "report.html",
+        written = write_report(
+            report_path or config.output_dir / "report.html",
             export=export,
             telemetry=telemetry,
             labeled=labeled,
             held_out=fit.held_out_items,
         )
-    return export, report_path
+    return export, written

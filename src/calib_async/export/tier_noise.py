@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from calib_async.errors import CalibError
 from calib_async.export.canary_model import CanaryRate
 from calib_async.export.load_curve import LoadCurve
+from calib_async.export.reward import RewardNoise
 from calib_async.records import Outcome, Truth
 from calib_async.stats.survival import (
     SurvivalModel,
@@ -269,6 +270,25 @@ class TierNoise:
             if u < acc:
                 return outcome
         return last
+
+    def reward_noise(self, *, timeouts_fail: bool = True) -> RewardNoise:
+        """This tier's verdict as a noisy binary reward (VERIFIED = 1): its false-pass and
+        false-fail rates with intervals, Youden's J and the unbiased correction
+        (:mod:`calib_async.export.reward`). ``timeouts_fail``: a timeout earns no reward, so
+        ``timeout_given_valid`` joins the false fails (its interval too)."""
+        if self.spurious_pass_rate is None or self.spurious_fail_rate is None:
+            raise CalibError(
+                f"tier {self.name}: spurious pass or fail rate not estimated; label more "
+                "items (--label-sample) or resolve undetermined ones (calibrate_noise label)"
+            )
+        fail, fail_ci = self.spurious_fail_rate, self.spurious_fail_rate_ci
+        if timeouts_fail and self.timeout_given_valid is not None:
+            fail += self.timeout_given_valid
+            tv = self.timeout_given_valid_ci
+            fail_ci = (fail_ci[0] + tv[0], min(1.0, fail_ci[1] + tv[1])) if fail_ci and tv else None
+        return RewardNoise(
+            self.name, self.spurious_pass_rate, fail, self.spurious_pass_rate_ci, fail_ci
+        )
 
     def _warn_if_not_ok(self, truth: Truth) -> None:
         """A RateStatusWarning when a rate sampled for ``truth`` is not ``ok``."""

@@ -24,7 +24,9 @@ from calib_async.inputs import (
 )
 
 #: Placeholders a profile's ``command`` may use (``{args}`` only as a whole element).
-PLACEHOLDERS = frozenset({"file", "module", "timeout_s", "memory_mb", "args", "workdir"})
+PLACEHOLDERS = frozenset(
+    {"file", "stem", "module", "timeout_s", "memory_mb", "args", "workdir"}
+)
 MAX_TIMEOUT_S = 10_000_000.0  # 115 days: beyond it, deadlines overflow the event loop's clock
 MAX_GRACE_S = 3600.0
 #: Upper bounds of the size keys: the value is scaled to bytes (or 512-byte blocks) later.

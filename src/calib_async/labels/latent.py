@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -163,10 +163,10 @@ def _majority(ev: ItemEvidence) -> float:
 def _m_step(weights: Mapping[_Pattern, float], q: Mapping[_Pattern, float]) -> ReferenceModel:
     total = sum(weights.values())
     prevalence = sum(w * q[p] for p, w in weights.items()) / total if total else 0.5
-    tv: Counter[str] = Counter()
-    nv: Counter[str] = Counter()
-    ti: Counter[str] = Counter()
-    ni: Counter[str] = Counter()
+    tv: defaultdict[str, float] = defaultdict(float)
+    nv: defaultdict[str, float] = defaultdict(float)
+    ti: defaultdict[str, float] = defaultdict(float)
+    ni: defaultdict[str, float] = defaultdict(float)
     for p, w in weights.items():
         for source, v, i in p.votes:
             tv[source] += w * q[p] * v

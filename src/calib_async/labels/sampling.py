@@ -169,12 +169,12 @@ def allocate(sizes: Mapping[str, int], total: int, *, floor: int = LABEL_FLOOR) 
                 remaining -= 1
     if remaining == 0:
         return alloc
-    floor = {h: alloc[h] for h in live}
+    floors = {h: alloc[h] for h in live}
     target = _water_fill(
-        scores, floor, {h: sizes[h] for h in live}, sum(floor.values()) + remaining
+        scores, floors, {h: sizes[h] for h in live}, sum(floors.values()) + remaining
     )
-    base = {h: max(floor[h], math.floor(target[h])) for h in live}
-    left = sum(floor.values()) + remaining - sum(base.values())
+    base = {h: max(floors[h], math.floor(target[h])) for h in live}
+    left = sum(floors.values()) + remaining - sum(base.values())
     by_remainder = sorted(
         (h for h in live if base[h] < sizes[h]),
         key=lambda h: (-(target[h] - base[h]), -scores[h], _tiebreak(h)),

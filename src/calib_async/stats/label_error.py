@@ -230,7 +230,7 @@ class LabelErrorModel:
         imputations: int = IMPUTATIONS,
     ) -> LabelErrorModel:
         """Fit on the evidence of the training items (the held-out ones never inform it)."""
-        held = {items[i] for i in np.flatnonzero(held_out)}
+        held = {items[int(i)] for i in np.flatnonzero(held_out)}
         train = [ev for item, ev in sorted(reference.items()) if item not in held]
         informative = [ev for ev in train if ev.informative]
         point = fit_reference_model(informative) if informative else None

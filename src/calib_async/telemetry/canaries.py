@@ -27,7 +27,7 @@ from calib_async.events import Listener, StageFinished, StageStarted, emit
 from calib_async.profiles import CheckerConfig
 from calib_async.records import CorpusItem, Outcome, Phase, Task, TelemetryRecord, Tier
 from calib_async.telemetry.resuming import ResumingRunner
-from calib_async.telemetry.stage import STAGE, outcome_counts
+from calib_async.telemetry.stage import STAGE, outcome_counts, per_tier
 
 log = structlog.get_logger(__name__)
 NAME = "canaries"
@@ -93,7 +93,7 @@ async def run_canaries(
         for c in canary_set.canaries
         for tier in tiers
     ]
-    emit(listeners, StageStarted(STAGE, NAME, len(tasks)))
+    emit(listeners, StageStarted(STAGE, NAME, len(tasks), per_tier(tasks), Phase.CANARY.value))
     records = [record async for record in runner.run_all(tasks)]
     emit(listeners, StageFinished(STAGE, NAME, outcome_counts(records)))
     return CanaryRuns(canary_set=canary_set, records=records)

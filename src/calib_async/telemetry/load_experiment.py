@@ -91,7 +91,8 @@ async def run_load_experiment(
     sample = seeded_sample(items, sample_size, seed, "load")
     order = block_order(tiers, levels, seed)
     by_name = {tier.name: tier for tier in tiers}
-    emit(listeners, StageStarted(STAGE, NAME, len(order) * len(sample)))
+    totals = {tier.name: len(levels) * len(sample) for tier in tiers}
+    emit(listeners, StageStarted(STAGE, NAME, len(order) * len(sample), totals, Phase.LOAD.value))
     records: list[TelemetryRecord] = []
     for tier_name, level in order:
         tier = by_name[tier_name]

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from calib_async.events import Listener, StageFinished, StageStarted, emit
 from calib_async.records import CorpusItem, Phase, Task, TelemetryRecord, Tier
 from calib_async.telemetry.resuming import ResumingRunner
-from calib_async.telemetry.stage import STAGE, outcome_counts
+from calib_async.telemetry.stage import STAGE, outcome_counts, per_tier
 
 NAME = "verdict replicates"
 
@@ -67,7 +67,7 @@ async def run_replicates(
         return []
     sample = seeded_sample(items, sample_size, seed, "replicate")
     tasks = replicate_tasks(sample, tiers, replicates)
-    emit(listeners, StageStarted(STAGE, NAME, len(tasks)))
+    emit(listeners, StageStarted(STAGE, NAME, len(tasks), per_tier(tasks), Phase.REPLICATE.value))
     records = [record async for record in runner.run_all(tasks)]
     emit(listeners, StageFinished(STAGE, NAME, outcome_counts(records)))
     return records

@@ -43,6 +43,14 @@ async def collect_telemetry(
     return telemetry
 
 
+def per_tier(tasks: Iterable[Task]) -> dict[str, int]:
+    """Planned runs per tier name (a display's totals)."""
+    counts: dict[str, int] = {}
+    for task in tasks:
+        counts[task.tier.name] = counts.get(task.tier.name, 0) + 1
+    return counts
+
+
 def interleaved(tasks: Sequence[Task], *, seed: int) -> list[Task]:
     """``tasks`` in a random order drawn from ``seed`` (the same for the same keys)."""
     ordered = sorted(tasks, key=lambda t: t.key)

@@ -40,13 +40,16 @@ def expand_argv(
 ) -> tuple[str, ...]:
     """Substitute placeholders in each argv element.
 
-    ``{file}`` absolute path, ``{module}`` module name, ``{timeout_s}``, ``{memory_mb}``,
-    ``{workdir}`` the run's private directory (when given).
+    ``{file}`` absolute path, ``{stem}`` the file's name without its extension (so that a
+    compiler can write ``{workdir}/{stem}.vo`` instead of next to the corpus), ``{module}``
+    module name, ``{timeout_s}``, ``{memory_mb}``, ``{workdir}`` the run's private directory
+    (when given).
     An element that is exactly ``{args}`` expands to the tier's args; without it, the tier's
     args are appended.
     """
     values: Mapping[str, str] = {
         "{file}": os.path.abspath(item.path),  # no syscalls: items carry absolute paths
+        "{stem}": os.path.splitext(os.path.basename(item.path))[0],
         "{module}": item.module_name,
         "{timeout_s}": f"{timeout_s:g}",
         "{memory_mb}": str(tier.memory_limit_mb or 0),
