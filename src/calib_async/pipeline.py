@@ -177,6 +177,7 @@ async def _claimed_stages(
     )
 
     def stages_4_to_6() -> tuple[dict[str, Any], Path | None]:
+        from calib_async.export.document import ExportPlan
         from calib_async.export.experiments import Experiments
         from calib_async.export.stage import export_calibration
         from calib_async.stats.fit import fit_and_validate
@@ -204,7 +205,17 @@ async def _claimed_stages(
         to_loop(StageStarted(6, "export"))
         export, report_path = export_calibration(
             fit,
-            config=config,
+            plan=ExportPlan(
+                export=config.export,
+                output_dir=config.output_dir,
+                report=config.report,
+                corpus=config.corpus,
+                n=config.n,
+                seed=config.seed,
+                validation_split=config.validation_split,
+                label_sample=config.label_sample,
+                timeout_multiplier=config.timeout_multiplier,
+            ),
             tiers=tiers,
             labels=truth.summary,
             run_id=run_id,

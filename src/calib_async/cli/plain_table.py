@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
 
-def plain(value: RenderableType | None) -> RenderableType | None:
+def plain(value: Any) -> Any:
     """``value`` as literal text when it is a string; anything else unchanged."""
     return Text(value) if isinstance(value, str) else value
 

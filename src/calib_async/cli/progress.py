@@ -287,8 +287,8 @@ class ProgressDisplay:
         header.append(f"   workers busy {self.running}")
         header.append(f"   escalations in flight {len(self.escalations)}")
         if self._label_total is not None:
-            done = self._label_done()
-            header.append(f"   label runs {done}/{max(done, self._label_total)}")
+            labelled = self._label_done()
+            header.append(f"   label runs {labelled}/{max(labelled, self._label_total)}")
         bars = list(self._bars.items())
         if not any(b.total is not None or b.done for _, b in bars):
             return header  # nothing planned yet (stage 1): no empty bars

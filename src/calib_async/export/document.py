@@ -7,6 +7,7 @@ Keys follow the plan's section 9; additions live beside them and the file carrie
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -14,7 +15,6 @@ from typing import Any
 
 import yaml
 
-from calib_async.config.run import RunConfig
 from calib_async.errors import CalibError
 from calib_async.inputs.atomic import write_atomic
 from calib_async.records import Tier
@@ -33,10 +33,26 @@ _Dumper.add_multi_representer(
     StrEnum, lambda dumper, value: dumper.represent_str(str.__str__(value))
 )
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExportPlan:
+    """What stage 6 needs of the run's settings (the pipeline derives it from the run's
+    configuration; ``refit`` from ``labels.json`` and its flags)."""
+
+    export: Path  # the YAML to write
+    output_dir: Path  # labels.json is there, report.html goes there
+    report: bool
+    corpus: str
+    n: int
+    seed: int
+    validation_split: float
+    label_sample: int
+    timeout_multiplier: float
+
+
 def build_export(
     fit: Any,
     *,
-    config: RunConfig,
+    plan: ExportPlan,
     tiers: Sequence[Tier],
     labels: Mapping[str, Any],
     run_id: str,
@@ -68,13 +84,13 @@ def build_export(
         "tool_version": __version__,
         "run_id": run_id,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "corpus": config.corpus,
-        "n": config.n,
+        "corpus": plan.corpus,
+        "n": plan.n,
         "total_samples": total,
-        "validation_split": config.validation_split,
-        "seed": config.seed,
-        "label_sample": config.label_sample,
-        "timeout_multiplier": config.timeout_multiplier,
+        "validation_split": plan.validation_split,
+        "seed": plan.seed,
+        "label_sample": plan.label_sample,
+        "timeout_multiplier": plan.timeout_multiplier,
         "validation_passed": bool(report.get("passed", False)),
         "tiers": {
             t.name: {

@@ -30,8 +30,8 @@ from calib_async.checkpoint.reading import FORMAT as LOG_FORMAT
 from calib_async.checkpoint.reading import dedupe_records, read_log
 from calib_async.checkpoint.record_check import record_from_log
 from calib_async.config.paths import check_refit_paths
-from calib_async.config.run import RunConfig
 from calib_async.errors import CalibError, CheckpointError
+from calib_async.export.document import ExportPlan
 from calib_async.export.experiments import read_experiments
 from calib_async.export.refit_inputs import (
     SampleEntry,
@@ -124,25 +124,23 @@ def refit_calibration(
         reference=read_reference({"reference": doc.reference}),
         own_judge=dict(doc.own_judge) if doc.own_judge else None,
     )
-    config = RunConfig(
-        tiers=tuple(t.name for t in tiers),
-        n=int(run["n"]),
+    plan = ExportPlan(
         export=export,
+        output_dir=output_dir,
+        report=settings.report,
         corpus=str(run["corpus"]),
+        n=int(run["n"]),
         seed=int(run["seed"]),
         validation_split=split,
         label_sample=int(run["label_sample"]),
         timeout_multiplier=float(run["timeout_multiplier"]),
-        output_dir=output_dir,
-        bootstrap=bootstrap,
-        report=settings.report,
     )
     experiments = read_experiments(
         doc.experiments, records, where=f"{labels_path}: experiments", log=str(log_path)
     )
     document, report_path = export_calibration(
         fit,
-        config=config,
+        plan=plan,
         tiers=tiers,
         labels=run.get("labels") or {},
         run_id=uuid.uuid4().hex[:12],

@@ -50,7 +50,7 @@ def _cell(entry: Any) -> str:
         else ""
     )
     colour = heat_colour(float(rate), passed if isinstance(passed, int) else None)
-    text_colour = "#fff" if rate >= 0.5 else "#1d2430"
+    text_colour = "#fff" if float(rate) >= 0.5 else "#1d2430"
     return (
         f'<td class="canary num" data-rate="{rate:.4f}" '
         f'style="background:{colour};color:{text_colour}">'

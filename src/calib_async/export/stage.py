@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from calib_async.checkers.service.summary import service_section
-from calib_async.config.run import RunConfig
-from calib_async.export.document import build_export, write_export
+from calib_async.export.document import ExportPlan, build_export, write_export
 from calib_async.export.experiments import Experiments
 from calib_async.export.provenance import merge_provenance, provenance
 from calib_async.export.verdict_keys import add_verdict_keys
@@ -23,7 +22,7 @@ from calib_async.stats.stability import stability_models
 def export_calibration(
     fit: CalibrationFit,
     *,
-    config: RunConfig,
+    plan: ExportPlan,
     tiers: Sequence[Tier],
     labels: Mapping[str, Any],
     run_id: str,
@@ -33,7 +32,7 @@ def export_calibration(
     profiles: Mapping[str, Any] | None = None,
     report_path: Path | None = None,
 ) -> tuple[dict[str, Any], Path | None]:
-    """Write ``config.export`` (and the report unless disabled); the document and report path.
+    """Write ``plan.export`` (and the report unless disabled); the document and report path.
 
     ``experiments`` gives each tier its ``flips``, ``load`` and ``canaries`` (at the fit's
     confidence), the top-level ``lean_repl_designs`` and, with the records from a service
@@ -50,7 +49,7 @@ def export_calibration(
     runs = experiments.canaries
     canaries = canary_rates(runs, tiers, fit.confidence) if runs is not None else None
     export = build_export(
-        fit, config=config, tiers=tiers, labels=labels, run_id=run_id, canaries=canaries
+        fit, plan=plan, tiers=tiers, labels=labels, run_id=run_id, canaries=canaries
     )
     merge_provenance(
         export["calibration_metadata"],
@@ -79,17 +78,17 @@ def export_calibration(
         "count": split["count"],
         "sha256": split["sha256"],
     }
-    labels_path = config.output_dir / LABELS_NAME
+    labels_path = plan.output_dir / LABELS_NAME
     if labels_path.exists():
         record_split(labels_path, split)
         record_experiments(labels_path, experiments.describe())
-    write_export(config.export, export)
+    write_export(plan.export, export)
     written = None
-    if config.report:
+    if plan.report:
         from calib_async.export.report import write_report
 
         written = write_report(
-            report_path or config.output_dir / "report.html",
+            report_path or plan.output_dir / "report.html",
             export=export,
             telemetry=telemetry,
             labeled=labeled,

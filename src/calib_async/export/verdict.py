@@ -84,7 +84,7 @@ def confidence_level(export: Mapping[str, Any]) -> float:
     """The run's confidence level (``calibration_metadata.confidence_level``; 0.95 before)."""
     meta = export.get("calibration_metadata")
     value = meta.get("confidence_level") if isinstance(meta, Mapping) else None
-    return float(value) if _num(value) is not None and 0 < float(value) < 1 else 0.95
+    return level if (level := _num(value)) is not None and 0 < level < 1 else 0.95
 
 
 def tier_verdict(tier: str, model: Mapping[str, Any]) -> TierVerdict:

@@ -227,8 +227,8 @@ def _can_fail(row: RateComparison, alpha: float) -> bool:
     if row.power_inputs is None or row.power_inputs[0] != "exact":
         return True
     _, ka, na, nb = row.power_inputs
-    extremes = (score_test_2indep(k, nb, ka, na).p_value for k in (0, nb))
-    return min(extremes) < alpha
+    extremes = [score_test_2indep(k, nb, ka, na).p_value for k in (0, nb)]
+    return min((p for p in extremes if p is not None), default=1.0) < alpha
 
 
 def _mdd(row: RateComparison, level: float) -> float | None:
