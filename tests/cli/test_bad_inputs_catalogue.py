@@ -18,135 +18,32 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import os
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from calib_async.runner.leftovers import RECORD_NAME, _boot_id, _start_time
 from helpers import hostile_cli, run_env
+from helpers.bad_input_catalogue import (
+    ALIAS_BOMB,
+    SLOW_NAME,
+    Case,
+    all_proof_invalid,
+    cfg_data,
+    corpus_case,
+    edit_record,
+    fifo,
+    flags,
+    live_driver_record,
+    run_args,
+    yaml_case,
+)
+from helpers.bad_inputs import corpus, log_path, write
 from helpers.hostile_cli import Done, Job, run_jobs
 
 WITHIN_CPU_S = 10.0
 WITHIN_WALL_S = 120.0
-
-
-def write(path: Path, data: str | bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(data, bytes):
-        path.write_bytes(data)
-    else:
-        path.write_text(data)
-    return path
-
-
-def corpus(d: Path) -> Path:
-    for i in range(3):
-        write(d / "corpus" / f"p{i}.lean", f"theorem t{i} : True := trivial\n")
-    return d / "corpus"
-
-
-PROFILE = {
-    "command": ["sh", "-c", 'grep -q t1 "$1" && exit 1; exit 0', "checker", "{file}"],
-    "rules": [{"exit_code": 0, "outcome": "VERIFIED"}],
-}
-
-
-def cfg_data(profile: dict[str, Any] | None = None, **tier: Any) -> dict[str, Any]:
-    return {
-        "verifiers": {"chk": {**PROFILE, **(profile or {})}},
-        "tiers": {"T": {"timeout_s": 20, "verifier": "chk", "grace_s": 0.2, **tier}},
-    }
-
-
-def config(d: Path, data: Any = None) -> Path:
-    if isinstance(data, str | bytes):
-        return write(d / "cfg.yaml", data)
-    return write(d / "cfg.yaml", yaml.safe_dump(data or cfg_data(), sort_keys=False))
-
-
-def run_args(d: Path, *extra: str, cfg: Path | None = None, cpath: Path | None = None) -> list[str]:
-    return [
-        "--tiers", "T", "--n", "3", "--export", str(d / "cal.yaml"), "--output-dir", str(d / "out"),
-        "--corpus", "custom", "--corpus-path", str(cpath or corpus(d)),
-        "--config", str(cfg or config(d)), "--consensus-verifiers", "chk",
-        "--label-sample", "0", "--bootstrap", "0", "--no-report", "--no-progress",
-        "--workers", "2", "--log-level", "ERROR", *extra,
-    ]  # fmt: skip
-
-
-def flags(*extra: str) -> Callable[[Path], list[str]]:
-    return lambda d: run_args(d, *extra)
-
-
-def yaml_case(data: Any) -> Callable[[Path], list[str]]:
-    return lambda d: run_args(d, cfg=config(d, data))
-
-
-def corpus_case(build: Callable[[Path], Path]) -> Callable[[Path], list[str]]:
-    return lambda d: run_args(d, cpath=build(d))
-
-
-def fifo(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.mkfifo(path)
-    return path
-
-
-def _log(d: Path) -> Path:
-    return d / "out" / "telemetry.jsonl"
-
-
-def _edit_record(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Path], None]:
-    def setup(d: Path) -> None:
-        lines = _log(d).read_text().splitlines(keepends=True)
-        lines[1] = json.dumps(change(json.loads(lines[1]))) + "\n"
-        _log(d).write_text("".join(lines))
-
-    return setup
-
-
-def _live_driver_record(d: Path) -> None:  # this test process plays the running driver
-    record = {"pid": os.getpid(), "start": _start_time(os.getpid()), "boot": _boot_id(),
-              "token": "catalogue"}  # fmt: skip
-    write(d / "out" / RECORD_NAME, json.dumps(record))
-
-
-ALIAS_BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
-    f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)
-)
-SLOW_NAME = "a" * 40 + "!"  # (a+)+$ takes 2^40 steps on it in a backtracking engine
-
-
-@dataclass(frozen=True)
-class Case:
-    """``message`` must be in the one stderr line (exit 2); exit 0 cases run ``check``."""
-
-    id: str
-    args: Callable[[Path], list[str]]
-    message: str = ""
-    exit_code: int = 2
-    base: bool = False  # start from a copy of a finished run's output directory
-    setup: Callable[[Path], None] | None = None
-    unchanged: tuple[str, ...] = ()  # files (relative to the case dir) a refusal must not touch
-    check: Callable[[Path], None] | None = None
-    lock_log: bool = False
-
-
-def _outcomes(d: Path) -> list[str]:
-    rows = [json.loads(x) for x in _log(d).read_text().splitlines() if x.strip()]
-    return [r["outcome"] for r in rows if r.get("kind") != "header"]
-
-
-def _all_proof_invalid(d: Path) -> None:  # the rule's regex never matched: the default
-    assert _outcomes(d) == ["PROOF_INVALID"] * 3
-
 
 # fmt: off
 CASES: list[Case] = [
@@ -223,7 +120,7 @@ CASES: list[Case] = [
             "rules": [{"output": "^(a+)+$", "outcome": "VERIFIED"}],
         })),
         exit_code=0,
-        check=_all_proof_invalid,
+        check=all_proof_invalid,
     ),
     Case("yaml-config-is-fifo", lambda d: run_args(d, cfg=fifo(d / "cfg.yaml")), "--config"),
     # corpus files
@@ -301,11 +198,11 @@ CASES: list[Case] = [
     ),
     # log records met by --resume
     Case("ckpt-record-missing-fields", flags("--resume"), "line 2 is not a valid record",
-         base=True, setup=_edit_record(lambda r: {"task_key": r["task_key"]})),
+         base=True, setup=edit_record(lambda r: {"task_key": r["task_key"]})),
     Case("ckpt-record-unknown-outcome", flags("--resume"), "unknown outcome", base=True,
-         setup=_edit_record(lambda r: {**r, "outcome": "MAYBE"})),
+         setup=edit_record(lambda r: {**r, "outcome": "MAYBE"})),
     Case("ckpt-record-wrong-type", flags("--resume"), "field duration_ms", base=True,
-         setup=_edit_record(lambda r: {**r, "duration_ms": "fast"})),
+         setup=edit_record(lambda r: {**r, "duration_ms": "fast"})),
     # outputs never collide with inputs or each other (and nothing is overwritten)
     Case("collide-export-is-log", flags("--export", "out/telemetry.jsonl", "--resume"),
          "same file", base=True, unchanged=("out/telemetry.jsonl",)),
@@ -326,7 +223,7 @@ CASES: list[Case] = [
     Case("fresh-while-another-run-holds-the-log", flags("--fresh"), "another", base=True,
          lock_log=True, unchanged=("out/telemetry.jsonl",)),
     Case("fresh-while-another-driver-runs", flags("--fresh"), "another calibration", base=True,
-         setup=_live_driver_record, unchanged=("out/telemetry.jsonl",)),
+         setup=live_driver_record, unchanged=("out/telemetry.jsonl",)),
 ]
 # fmt: on
 
@@ -354,7 +251,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Done]:
             if case.setup is not None:
                 case.setup(d)
             if case.lock_log:
-                fd = os.open(_log(d), os.O_RDWR)
+                fd = os.open(log_path(d), os.O_RDWR)
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 locks.append(fd)
             before[case.id] = {name: _digest(d / name) for name in case.unchanged}

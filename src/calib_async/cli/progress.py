@@ -26,6 +26,9 @@ from rich.table import Table
 from rich.text import Text
 
 from calib_async.cli.logs import live_console
+from calib_async.cli.progress_format import bar_key as _bar_key
+from calib_async.cli.progress_format import duration as _duration
+from calib_async.cli.progress_format import rate as _rate
 from calib_async.cli.summary import print_summary
 from calib_async.events import (
     Event,
@@ -373,37 +376,3 @@ class ProgressDisplay:
     def print_summary(self, export: Mapping[str, Any]) -> None:
         """Print a per-tier table of rates with CIs and recommended timeouts from the export."""
         print_summary(self.console, export, tiers=self.tiers, log_lines=not self.enabled)
-
-
-# ---------------------------------------------------------------------------------------------
-# formatting
-
-
-def _bar_key(task: Any) -> tuple[str, str]:
-    """(kind, name) of the bar a run counts in: telemetry per tier; in labelling, consensus
-    runs (their made-up tiers ``label:P``, repeats and ladders included) per profile and a
-    tier's escalation attempts per tier; canary, replicate and load runs per phase and tier."""
-    phase = str(getattr(task.phase, "value", task.phase))
-    name = task.tier.name
-    if phase == "telemetry":
-        return "telemetry", name
-    if phase != "label":
-        return phase, name
-    if name.startswith("label:"):
-        return "consensus", task.verifier
-    return "escalation", name
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}"
-
-
-def _rate(per_second: float) -> str:
-    if per_second >= 1:
-        return f"{per_second:.1f}/s"
-    return f"{per_second * 60:.1f}/min"
-
-

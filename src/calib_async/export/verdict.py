@@ -25,6 +25,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from calib_async.export.verdict_values import as_int as _int
+from calib_async.export.verdict_values import by_rate as _by_rate
+from calib_async.export.verdict_values import ci as _ci
+from calib_async.export.verdict_values import models as _models
+from calib_async.export.verdict_values import num as _num
+
 #: A reward checker is called safe when the spurious-pass interval lies at or below this.
 SAFE_SPURIOUS_PASS = 0.05
 #: The timeout share the recommendation aims at.
@@ -388,48 +394,3 @@ def _pct(x: float, other: float | None = None) -> str:
 
 def _sec(seconds: float) -> str:
     return f"{seconds:.2g}" if seconds < 10 else f"{seconds:.0f}"
-
-
-def _models(export: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    """(tier name as configured, model), in the export's tier order."""
-    models = export.get("noise_models")
-    if not isinstance(models, Mapping):
-        return []
-    meta = export.get("calibration_metadata")
-    names = meta.get("tiers") if isinstance(meta, Mapping) else None
-    display = {str(k).lower(): str(k) for k in names} if isinstance(names, Mapping) else {}
-    return [
-        (display.get(str(k).lower(), str(k).upper()), v)
-        for k, v in models.items()
-        if isinstance(v, Mapping)
-    ]
-
-
-def _by_rate(table: Any, target: float) -> Any:
-    if not isinstance(table, Mapping):
-        return None
-    for key, value in table.items():
-        try:
-            if abs(float(key) - target) < 1e-9:
-                return value
-        except (TypeError, ValueError):
-            continue
-    return None
-
-
-def _ci(value: Any) -> tuple[float, float] | None:
-    if isinstance(value, list | tuple) and len(value) == 2:
-        a, b = _num(value[0]), _num(value[1])
-        if a is not None and b is not None:
-            return a, b
-    return None
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if _num(value) is not None else None
