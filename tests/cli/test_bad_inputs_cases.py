@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -76,7 +77,13 @@ TRAVERSAL = "\n".join(
 
 
 def _no_bwrap_env(d: Path) -> dict[str, str]:
-    return run_env(PATH=str(Path(sys.executable).parent))
+    """A PATH with the checker's shell and Python but no bwrap."""
+    bin_dir = d / "no-bwrap-bin"
+    bin_dir.mkdir(exist_ok=True)
+    sh = shutil.which("sh")
+    assert sh is not None
+    (bin_dir / "sh").symlink_to(sh)
+    return run_env(PATH=f"{bin_dir}:{Path(sys.executable).parent}")
 
 
 def _broken_bwrap_env(d: Path) -> dict[str, str]:
@@ -192,8 +199,8 @@ CASES: list[Case] = [
     ),
     Case(
         "yaml-unknown-outcome",
-        cfg_case(verifier_cfg(command=["true"], rules=[{"outcome": "PASSED"}])),
-        message="PASSED",
+        cfg_case(verifier_cfg(command=["true"], rules=[{"outcome": "ACCEPTED"}])),
+        message="ACCEPTED",
     ),
     Case(
         "yaml-exit-code-type",
