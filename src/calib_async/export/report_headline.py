@@ -35,7 +35,7 @@ KNOWN_KEYS = frozenset(
         "timeout_s", "training_samples", "timeout_distribution", "timeout_for_rate",
         "timeout_for_rate_unit", "timeout_recommendations", "candidates", "counts", "status",
         "status_reason", "reason", "undetermined_share", "youden_j", "youden_j_ci",
-        "load_sensitivity", "canaries", "flips", "load",
+        "load_sensitivity", "canaries", "flips", "load", "stationarity",
     }
 )  # fmt: skip
 _OK = {"ok", None}
@@ -226,6 +226,9 @@ def _flag_rows(model: Mapping[str, Any]) -> list[str]:
     load = model.get("load_sensitivity")
     if isinstance(load, Mapping):
         rows.append(f'<tr><th>load trend</th><td colspan="3">{esc(_load_text(load))}</td></tr>')
+    station = _stationarity_line(model.get("stationarity"))
+    if station:
+        rows.append(f'<tr><th>stationarity</th><td colspan="3">{esc(station)}</td></tr>')
     for key, text in (
         ("canaries", _canaries_line(model.get("canaries"))),
         ("flips", _flips_line(model.get("flips"))),
@@ -342,3 +345,23 @@ def _num(value: Any) -> float | None:
 
 def _pair(ci: Any) -> TypeGuard[Sequence[Any]]:
     return isinstance(ci, list | tuple) and len(ci) == 2 and all(_num(c) is not None for c in ci)
+
+
+def _stationarity_line(block: Any) -> str:
+    """One line: the stationarity check's verdict and, per third of the run, the timeout rate
+    and median duration (its own message when it rejects)."""
+    if not isinstance(block, Mapping) or not block.get("status"):
+        return ""
+    if block.get("message"):
+        return f"{block['status']}: {block['message']}"
+    if block.get("reason"):
+        return f"{block['status']} ({block['reason']})"
+    thirds = [t for t in block.get("thirds") or [] if isinstance(t, Mapping)]
+    parts = []
+    for t in thirds:
+        rate, median = t.get("timeout_rate"), t.get("median_duration_s")
+        if isinstance(rate, int | float) and isinstance(median, int | float):
+            parts.append(f"{t.get('third', '')} {100 * rate:.0f} % timeouts, median {median:.3g} s")
+    p = block.get("p_value")
+    head = str(block["status"]) + (f" (p = {p:.2g})" if isinstance(p, int | float) else "")
+    return head + ("; by third of the run: " + ", ".join(parts) if parts else "")
