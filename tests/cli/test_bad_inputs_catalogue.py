@@ -102,7 +102,8 @@ CASES: list[Case] = [
     Case(
         "yaml-unknown-placeholder",
         yaml_case(cfg_data({"command": ["cat", "{fiel}"]})),
-        "unknown placeholder {fiel}; valid: {args}, {file}, {memory_mb}, {module}, {timeout_s}",
+        "unknown placeholder {fiel}; valid: {args}, {file}, {memory_mb}, {module}, {stem}, "
+        "{timeout_s}, {workdir}",
     ),
     Case("yaml-sim-bad-precision", yaml_case(
         {"verifiers": {"chk": {"kind": "simulated", "options": {"precision": "sloppy"}}}}),

@@ -122,7 +122,8 @@ def _three_items_read(d: Path) -> None:  # the BOM is not part of the first name
 
 def _placeholder_name_kept(d: Path) -> None:
     got = _outcomes(d)  # checked as itself (PROOF_INVALID), not as "20.lean" (missing: VERIFIED)
-    assert list(got.values()) == ["PROOF_INVALID"] and "{timeout_s}" in next(iter(got)), got
+    # (the item id is the file name made safe: "_timeout_s_-<hash>")
+    assert list(got.values()) == ["PROOF_INVALID"] and "timeout_s" in next(iter(got)), got
 
 
 @dataclass(frozen=True)
