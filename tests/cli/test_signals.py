@@ -130,9 +130,16 @@ def test_ctrl_c_in_stage_1_on_a_100k_line_list_exits_130_promptly(tmp_path: Path
         os.link(sources[i % 4], files / f"p{i}.lean")
     listing = tmp_path / "list.txt"
     listing.write_text("".join(f"files/p{i}.lean\n" for i in range(100_000)))
+    # a checker that exists (the built-in Lean profile's `lean` is refused before stage 1)
+    config = tmp_path / "checkers.yaml"
+    config.write_text(
+        "verifiers:\n  chk: {kind: command, command: [\"true\", \"{file}\"]}\n"
+        "tiers:\n  FAST: {timeout_s: 1, verifier: chk}\nconsensus_verifiers: [chk]\n"
+    )
     proc = _start(
-        ["--tiers", "FAST", "--n", "5", "--export", "cal.yaml", "--corpus", "custom",
-         "--corpus-path", str(listing), "--no-progress", "--log-format", "json"],
+        ["--config", str(config), "--tiers", "FAST", "--n", "5", "--export", "cal.yaml",
+         "--corpus", "custom", "--corpus-path", str(listing), "--no-progress",
+         "--log-format", "json"],
         tmp_path,
     )  # fmt: skip
     _wait_for_event(proc, "stage.started", stage=1)
