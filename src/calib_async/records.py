@@ -109,7 +109,7 @@ def task_key(
 class TelemetryRecord:
     """One finished checker run, as written to the telemetry log.
 
-    Field names follow the plan; everything beyond the plan is additive.
+    The original field names are kept; every later field is additive.
     """
 
     verification_id: str

@@ -188,7 +188,7 @@ class ProgressDisplay:
         self.escalations.discard(event.task.key)
         bar = self._bar(*_bar_key(event.task))
         bar.done += 1
-        if bar.total is not None and bar.done > bar.total:  # the plan grew (repeats, ladders)
+        if bar.total is not None and bar.done > bar.total:  # the work grew (repeats, ladders)
             bar.total = bar.done
         if self._label_total is not None and self.stage is not None and self.stage[0] == 3:
             self._label_total = max(self._label_total, self._label_done())

@@ -1,6 +1,6 @@
 """Stage 6: the calibration YAML that simulators and training code load.
 
-Keys follow the plan's section 9; additions live beside them and the file carries
+The original keys are kept; additions live beside them and the file carries
 ``calibration_metadata.schema_version`` so consumers can check what they read.
 """
 

@@ -131,7 +131,7 @@ class NoiseModel:
         return copy.deepcopy(self._document)
 
     def to_noise_config(self) -> dict[str, Any]:
-        """The plan's ``noise_config``: per tier, what a simulated checker injects."""
+        """The ``noise_config`` block: per tier, what a simulated checker injects."""
         return {
             "schema_version": f"{SCHEMA_FAMILY}/{SUPPORTED_SCHEMA_MAJOR}",
             "tiers": {name: t.to_noise_config() for name, t in self._tiers.items()},
@@ -144,7 +144,7 @@ class NoiseModel:
 
 def _check_schema_version(version: Any) -> None:
     if version is None:
-        return  # files from before versioning: the plan's keys only
+        return  # files from before versioning: the original keys only
     family, _, major = str(version).partition("/")
     if family != SCHEMA_FAMILY or not major.split(".")[0].isdigit():
         raise CalibError(

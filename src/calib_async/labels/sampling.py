@@ -3,7 +3,7 @@
 Ground truth is a property of an item (a proof is valid or not whatever the tier), so the
 methods label items; the sampled *records* then inherit their item's label.
 
-Methods, in precedence order (the first that decides wins, as in the plan's DAG):
+Methods, in precedence order (the first that decides wins):
 
 1. **manual** — a label file or the interactive labeller; confidence 1.0.
 2. **axiom audit** — a consensus run whose ``#print axioms`` output shows ``sorryAx``, a
@@ -15,12 +15,12 @@ Methods, in precedence order (the first that decides wins, as in the plan's DAG)
    the majority of the votes cast, with confidence = the agreeing share of votes cast; a tie
    (or no vote) is undetermined.
 4. **extended timeout** — the escalation ladder's last attempt for a timed-out record:
-   VERIFIED gives VERIFIED (0.9), PROOF_INVALID gives INVALID (0.8), as in the plan; used
+   VERIFIED gives VERIFIED (0.9), PROOF_INVALID gives INVALID (0.8); used
    only when the tier's check is at least as strict as the consensus
    (:func:`calib_async.labels.consensus.ladder_decides_validity`): a ladder otherwise settles
    termination, not validity.
 
-A method's label is used only when its confidence is at least the plan's threshold, 0.8.
+A method's label is used only when its confidence is at least the threshold, 0.8.
 Items where two deciding methods disagree are counted as conflicts in the export.
 """
 
@@ -214,7 +214,7 @@ def sample_for_labeling(
     ``seed`` and the stratum) and the first ``k`` are taken, and :func:`allocate` never gives a
     stratum less for a larger ``total``; so a larger ``--label-sample`` labels a superset of
     the records a smaller one labelled, and ``--resume`` only adds label runs.
-    Linear in the number of records, up to the sort (the plan's version was quadratic). When
+    Linear in the number of records, up to the sort. When
     ``total`` is below the floor's need (:func:`labels_needed`), one warning says how many are
     needed.
     """

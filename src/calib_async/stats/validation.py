@@ -17,7 +17,7 @@ the exported ``validation_report``:
 * ``coverage`` — ``per_tier``: per tier and rate, whether the held-out estimate lies inside
   the (unadjusted) ``confidence`` acceptance region of that test (None when not evaluated);
   ``fraction_inside`` over all evaluated rates; ``nominal`` = ``confidence``. Under a correct
-  model ``fraction_inside`` is about ``confidence``; unlike the plan's "held-out rate inside
+  model ``fraction_inside`` is about ``confidence``; unlike a plain "held-out rate inside
   the training CI", it accounts for the held-out sample's own noise.
 * ``tier_monotonicity`` — tiers are ordered by ``timeout_s`` (ascending) *in advance*. For
   every pair (shorter, longer) with different timeouts, the one-sided score test of
