@@ -5,7 +5,7 @@ snapshot can be compared byte for byte. The canonical form is:
 
 - **keys** sorted, recursively (every key must be a ``str``; a ``str`` enum key becomes its value);
 - **measurements** (:data:`MEASUREMENT_FIELDS`, top-level keys only) rounded to
-  :data:`MEASUREMENT_DIGITS` = 2 decimals, as in the plan's ``canonicalize_telemetry``; an ``int``
+  :data:`MEASUREMENT_DIGITS` = 2 decimals; an ``int``
   there becomes a ``float`` so that ``5`` and ``5.0`` write the same bytes;
 - **every other float** rounded to :data:`FLOAT_DIGITS` = 6 decimals (microseconds for a
   ``*_s`` field, which is finer than any clock we trust); ``-0.0`` is written as ``0.0``;

@@ -291,7 +291,7 @@ def build_label_parser() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-    """The plan's validation, plus the obvious ranges; integers must fit the kernel's types."""
+    """The documented checks, plus the obvious ranges; integers must fit the kernel's types."""
     if args.n < 1:
         parser.error("--n must be >= 1")
     if not 0.0 <= args.validation_split < 1.0:
