@@ -159,6 +159,7 @@ async def _claimed_stages(
             sample_size=config.load_sample,
             seed=config.seed,
             listeners=listeners,
+            rounds=config.load_rounds,
         )
         canary_runs = await run_canaries(
             config, canaries, tiers, items, telemetry, runner, listeners
