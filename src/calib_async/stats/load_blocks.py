@@ -29,7 +29,7 @@ within-level comparison: ``status`` is ``not_estimable`` and the interval is the
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,3 +133,26 @@ def lr_p_value(lr: float, het: BlockHeterogeneity | None) -> float:
     if het is None or het.dispersion is None or het.df < 1 or het.dispersion <= 0:
         return binomial
     return max(binomial, float(stats.f.sf(lr / het.dispersion, 1, het.df)))
+
+
+def heterogeneity_phrase(entry: object) -> str:
+    """One line for the terminal and the report from an exported ``between_blocks`` entry."""
+    if not isinstance(entry, Mapping):
+        return ""
+    if entry.get("status") != "ok":
+        why = " (one block per level)" if entry.get("rounds") == 1 else ""
+        return f"between blocks: not estimable{why}"
+    icc, p, phi = (_number(entry.get(k)) for k in ("icc", "p_value", "dispersion"))
+    if icc is None or p is None or phi is None:
+        return ""
+    verdict = "differ" if p <= 0.05 else "no significant difference"
+    return (
+        f"between blocks: {verdict} (ICC {icc:.3f}, dispersion {phi:.2f}, p = {p:.2g}, "
+        f"{entry.get('rounds')} rounds)"
+    )
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None

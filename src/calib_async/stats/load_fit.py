@@ -226,7 +226,7 @@ def fit_load(
         return LoadFit("no_data", rows, reason="no load-experiment runs for this tier")
     if distinct.size < 2:
         return LoadFit("single_level", rows, reason="a slope needs at least two load levels")
-    het = None if blocks is None else block_heterogeneity(lv, to, blocks)
+    het = None if blocks is None else block_heterogeneity(levels, timeouts, blocks)
     drop = profile_drop(het, confidence)
     x = np.log(distinct)
     model = _Firth(x, n, y)
