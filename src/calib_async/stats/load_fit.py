@@ -120,16 +120,23 @@ class _Firth:
     """Penalised log-likelihood of a binomial logistic model over grouped data."""
 
     def __init__(self, x: np.ndarray, n: np.ndarray, y: np.ndarray) -> None:
-        self.x, self.n, self.y = x, n, y
-        self.x2 = x * x
+        # plain floats: a handful of levels, where numpy's per-call overhead dominates
+        self.rows = [(float(xi), float(ni), float(yi)) for xi, ni, yi in zip(x, n, y, strict=True)]
 
     def loglik(self, a: float, b: float) -> float:
-        eta = a + b * self.x
-        p = special.expit(eta)
-        ll = float(np.sum(self.y * eta - self.n * np.logaddexp(0.0, eta)))
-        w = self.n * p * (1 - p)
-        wx = w @ self.x
-        det = float(w.sum() * (w @ self.x2) - wx * wx)  # |information|
+        ll = s0 = s1 = s2 = 0.0
+        for x, n, y in self.rows:
+            eta = a + b * x
+            if eta > 0:  # log(1 + e^eta) and p(1 - p), without overflow
+                e = math.exp(-eta)
+                ll += y * eta - n * (eta + math.log1p(e))
+                w = n * e / (1 + e) ** 2
+            else:
+                e = math.exp(eta)
+                ll += y * eta - n * math.log1p(e)
+                w = n * e / (1 + e) ** 2
+            s0, s1, s2 = s0 + w, s1 + w * x, s2 + w * x * x
+        det = s0 * s2 - s1 * s1  # the determinant of the Fisher information
         return ll + 0.5 * math.log(max(det, 1e-300))  # finite: the 1-D searches need numbers
 
     def fit(self) -> tuple[float, float, float]:
@@ -200,13 +207,16 @@ def fit_load(
     blocks: Sequence[Hashable] | None = None,
     targets: Sequence[float] = TARGET_RATES,
     confidence: float = 0.95,
+    slope_only: bool = False,
 ) -> LoadFit:
     """Fit the timeout rate against the level from one record per run (its level, timed out?).
 
     ``concurrency`` (optional, per run) is the number of checkers in flight when the run
     started; its per-level mean is reported as a check of the design. ``blocks`` (optional,
     per run) names the block the run belongs to (e.g. (level, round)); with it the intervals
-    account for between-block variation (module docstring).
+    account for between-block variation (module docstring). ``slope_only`` skips the
+    intercept's and each level's interval and ``max_concurrency_for_rate`` (profile fits that
+    simulations of the slope do not need).
     """
     lv = np.asarray(levels, dtype=float)
     to = np.asarray(timeouts, dtype=bool)
@@ -231,13 +241,14 @@ def fit_load(
     x = np.log(distinct)
     model = _Firth(x, n, y)
     a, b, best = model.fit()
-    a_ci = _profile_ci(model.profile_intercept, a, best, drop)
+    a_ci = None if slope_only else _profile_ci(model.profile_intercept, a, best, drop)
     b_ci = _profile_ci(model.profile_slope, b, best, drop)
     lr = max(0.0, 2 * (best - model.profile_slope(0.0)))
     p_value = lr_p_value(lr, het)
     for row in rows:
         row["predicted"] = float(special.expit(a + b * math.log(row["level"])))
-        row["predicted_ci"] = list(_predicted_ci(x, n, y, row["level"], drop))
+        if not slope_only:
+            row["predicted_ci"] = list(_predicted_ci(x, n, y, row["level"], drop))
     status = "ok" if 0 < y.sum() < n.sum() else ("no_timeouts" if y.sum() == 0 else "all_timeouts")
     fit = LoadFit(
         status=status,
@@ -256,7 +267,11 @@ def fit_load(
         between_blocks=het,
     )  # fmt: skip
     bottom, top = int(distinct.min()), int(distinct.max())
-    mc = {t: _max_concurrency(fit, x, n, y, t, (bottom, top), drop) for t in targets}
+    mc = (
+        {}
+        if slope_only
+        else {t: _max_concurrency(fit, x, n, y, t, (bottom, top), drop) for t in targets}
+    )
     return dataclasses.replace(fit, max_concurrency_for_rate=mc)
 
 
@@ -288,7 +303,9 @@ def _max_concurrency(
             break
         estimate = k
     conservative: int | None = None
-    upper_known = {row["level"]: row["predicted_ci"][1] for row in fit.levels}
+    upper_known = {
+        row["level"]: row["predicted_ci"][1] for row in fit.levels if "predicted_ci" in row
+    }
     for k in range(bottom, (estimate or 0) + 1):
         upper = upper_known.get(k)
         if upper is None:
