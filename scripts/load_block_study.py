@@ -18,6 +18,14 @@ population-averaged logit, computed numerically; b itself when there is no rando
 the share of repetitions whose interval excludes 0 ("load effect"; with b = 0 a false
 positive), the median ICC and the share of significant between-block tests (p <= 0.05).
 
+Measured (``--reps 200 --seed 27``, 20 items per block, 3 rounds, a = -2): coverage with
+blocks 0.945-0.980 in every case (goal >= 0.93), against 0.765-0.965 for the old design and
+0.720-0.955 for rounds with blocks ignored. False "load effect" with no true effect: block
+shocks sigma 0.5 / 1.0: old design 0.095 / 0.230, rounds with blocks 0.055 / 0.050 (no shocks:
+0.035 old, 0.020 with blocks; sigma_item 1 with shocks 0.5: 0.060 old, 0.025 with blocks).
+The price: power at b = 1 drops from 0.985 / 0.905 (rounds, blocks ignored, which
+under-covers) to 0.825 / 0.460 with shocks of 0.5 / 1.0.
+
 Usage: python scripts/load_block_study.py [--reps 200] [--items 20] [--rounds 3] [--seed 27]
 """
 
