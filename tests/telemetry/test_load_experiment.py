@@ -157,3 +157,32 @@ def test_interrupted_run_with_replicates_and_load_resumes_without_repeating_a_ru
     assert {k.rsplit("|", 1)[1] for k in all_keys if "|load|" in k} == {"c1", "c4"}
     lines = log.read_text().splitlines()
     assert len(lines) - 1 == len(all_keys)  # the header, then every run once (no filler)
+
+
+def test_a_one_round_checkpoint_resumes_into_more_rounds_without_repeating_a_run(
+    tmp_path: Path,
+) -> None:
+    """A checkpoint of the one-round design holds round 0 under the same keys: resuming with
+    more rounds replays it and runs only the other rounds."""
+    src, cfg = _cheap_setup(tmp_path)
+    settings = dict(workers=4, load_levels=(1, 4), load_sample=3)
+    ran: list[str] = []
+
+    def count(event: Event) -> None:
+        filler = isinstance(event, RunFinished) and event.task.attempt == FILLER_ATTEMPT
+        if isinstance(event, RunFinished) and not event.resumed and not filler:
+            ran.append(event.record.task_key)
+
+    first = run_config(tmp_path, cfg, src, ["OK"], load_rounds=1, **settings)
+    anyio.run(lambda: run_calibration(first, listeners=[count]))
+    round_0 = {k for k in ran if "|load|" in k}
+    assert len(round_0) == 2 * 3 and all(k.split("|")[5] == "0" for k in round_0)
+    del ran[:]
+    more = run_config(tmp_path, cfg, src, ["OK"], load_rounds=3, resume=True, **settings)
+    result = anyio.run(lambda: run_calibration(more, listeners=[count]))
+    assert not round_0 & set(ran), "a round-0 run was run again"
+    load = {r.task_key for r in result.stability_runs if r.phase == "load"}
+    assert load == round_0 | {k for k in ran if "|load|" in k} and len(load) == 3 * 2 * 3
+    assert Counter(r.attempt for r in result.stability_runs if r.phase == "load") == {
+        0: 6, 1: 6, 2: 6
+    }
