@@ -280,12 +280,14 @@ def test_replicates_and_load_levels_run_on_ray(ray_session: object, tmp_path: Pa
         replicate_sample=3,
         load_levels=(1, 2),
         load_sample=3,
+        load_rounds=2,
     )
     result = anyio.run(run_calibration, config)
     phases = sorted((r.phase, r.load_level) for r in result.stability_runs)
-    assert phases == [("load", 1)] * 3 + [("load", 2)] * 3 + [("replicate", None)] * 3
+    assert phases == [("load", 1)] * 6 + [("load", 2)] * 6 + [("replicate", None)] * 3
     model = result.export["noise_models"]["fast"]
     assert model["flips"]["items"] == 3 and model["load"]["levels"][1]["level"] == 2
+    assert model["load"]["rounds"] == 2 and model["load"]["between_blocks"]["blocks"] == 4
 
 
 @pytest.mark.parametrize("case", sorted(LIMIT_CASES))
