@@ -10,6 +10,10 @@ minimum and where it is reached, for the canary code path (``calib_async.stats.c
 repetitions; ``--reps`` draws confirm the canary path's figure at its worst rate by simulation
 (through ``class_rate`` on outcome counts).
 
+Measured (``--n 5 20 60 --grid 4000 --reps 2000 --seed 27``): minimum coverage of the canary
+interval 0.975 / 0.958 / 0.950 at n = 5 / 20 / 60 (simulated at the worst rate: 0.974 / 0.953
+/ 0.948), against Wilson's 0.832 / 0.837 / 0.839 (goal >= 0.93).
+
 Usage: python scripts/canary_coverage.py [--n 5 20 60] [--grid 4000] [--reps 2000] [--seed 27]
 """
 
