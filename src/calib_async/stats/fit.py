@@ -161,6 +161,9 @@ def fit_and_validate(
     held_labels = {}
     for i, tier in enumerate(tiers):
         runs, labels = cols.runs[tier.name], cols.labels[tier.name]
+        ladders = cols.ladders.get(tier.name)
+        if ladders is not None and len(ladders):
+            ladders = ladders.subset(~held_items[ladders.item])
         run_held = held_items[runs.item] if len(runs) else np.zeros(0, dtype=bool)
         lab_held = held_items[labels.item] if len(labels) else np.zeros(0, dtype=bool)
         train_labels, held_label_cols = labels.subset(~lab_held), labels.subset(lab_held)
@@ -180,6 +183,7 @@ def fit_and_validate(
             soft=soft,
             unverified=reason,
             dominant_error=errors.get(tier.name),
+            ladders=ladders,
         )
         held_runs[tier.name] = runs.subset(run_held)
         held_labels[tier.name] = labels.subset(lab_held)
