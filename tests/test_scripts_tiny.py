@@ -17,6 +17,17 @@ SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
         ("drift_study.py", ["--reps", "1", "--items", "60"], "burst, in load"),
         ("stability_study.py", ["--reps", "2"], "5% items flip 0.3"),
         (
+            "runaway_study.py",
+            ["--reps", "1", "--items", "150", "--labels", "60", "--bootstrap", "0"],
+            "10% runaways",
+        ),
+        (
+            "recommend_ci_study.py",
+            ["--reps", "1", "--items", "150", "--labels", "60", "--bootstrap", "0",
+             "--replicates", "9"],
+            "non-monotone repetitions in all: 0",
+        ),
+        (
             "compare_study.py",
             ["--reps", "1", "--items", "60", "--labels", "20", "--tier", "SLOW"],
             "missed doublings",
