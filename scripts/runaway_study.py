@@ -19,7 +19,7 @@ and bias of the floor estimate, how often a cure model is chosen, how often the 
 identified, and per target (5 %, 1 %) how often it is reachable, beside whether it truly is.
 
 Usage: python scripts/runaway_study.py [--reps 200] [--items 500] [--labels 300]
-       [--bootstrap 49] [--seed 2027] [--only SUBSTRING]
+       [--bootstrap 49] [--seed 2027] [--only SUBSTRING] [--skip-baseline]
 """
 
 from __future__ import annotations
@@ -75,6 +75,9 @@ def main() -> None:
     ap.add_argument("--bootstrap", type=int, default=49)
     ap.add_argument("--seed", type=int, default=2027)
     ap.add_argument("--only", default="", help="run the scenarios whose name contains this")
+    ap.add_argument(
+        "--skip-baseline", action="store_true", help="fit with the ladders only (half the time)"
+    )
     args = ap.parse_args()
     print(
         f"items={args.items} labels={args.labels} reps={args.reps} "
@@ -92,6 +95,8 @@ def main() -> None:
             ladders = simulate_ladders(sc, runs, args.labels, rng)
             escalated.append(np.unique(ladders.item).size)
             for name, lad in (("no ladders", None), ("ladders", ladders)):
+                if lad is None and args.skip_baseline:
+                    continue
                 t = fit_tier_timeouts(
                     runs,
                     sc.timeout_ms / 1000.0,
@@ -114,6 +119,8 @@ def main() -> None:
             f"{'identif':>7} {'reach 5%':>9} {'reach 1%':>9} {'non-monot':>9}"
         )
         for name, tl in tallies.items():
+            if not tl.floors:
+                continue
             mean = float(np.mean(tl.floors))
             print(
                 f"  {name:<11} {tl.covered / n:>9.3f} {mean:>10.4f} {mean - sc.floor:>+8.4f} "

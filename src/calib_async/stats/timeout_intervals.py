@@ -91,11 +91,21 @@ def _logit_wald(p: float, var: float, z: float) -> tuple[float, float]:
 
 
 def pi_zero_plausible(model: DurationModel) -> bool:
-    """Whether the chosen cure model's pi = 0 survives the boundary likelihood-ratio test."""
+    """Whether the chosen cure model's pi = 0 survives the boundary likelihood-ratio test.
+
+    The comparison is with the best plain model of *any* family: a cure share that only
+    mends a family's too-light tail (the best plain family fits about as well) is no
+    evidence of runaways. Measured (``scripts/runaway_study.py``, heavy tail, no runaways,
+    with ladders): against the same family only, ``floor_ci`` covered the floor 0 in 0.910
+    of 200 repetitions.
+    """
     chosen = model.chosen
     if chosen is None or not chosen.cure or chosen.loglik is None:
         return False
-    plain = [c for c in model.candidates if c.family == chosen.family and not c.cure]
-    if not plain or plain[0].loglik is None:
+    plain = [
+        c.loglik for c in model.candidates
+        if not c.cure and c.status == "ok" and c.loglik is not None
+    ]  # fmt: skip
+    if not plain:
         return False
-    return 2.0 * (chosen.loglik - plain[0].loglik) < 2.71
+    return 2.0 * (chosen.loglik - max(plain)) < 2.71
