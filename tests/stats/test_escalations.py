@@ -133,3 +133,25 @@ def test_without_ladders_the_floor_is_not_identified_beyond_the_budget() -> None
     lo, hi = fit.floor_ci or (1.0, 0.0)
     share = float(runs.timed_out.mean())
     assert lo == 0.0 and hi >= share
+
+
+def test_fit_and_validate_reads_the_ladders_among_the_ground_truth_runs() -> None:
+    from calib_async.stats.fit import fit_and_validate
+
+    model = SimModel()
+    telemetry, labeled = simulate(model, 300, 90, np.random.default_rng(9))
+    killed = [r for r in telemetry if r.timed_out][:20]
+    ladders = [
+        dataclasses.replace(
+            r, phase=Phase.LABEL, attempt=1, timeout_s=r.timeout_s * 2, timed_out=False,
+            outcome=Outcome.VERIFIED, duration_ms=r.timeout_s * 1200,
+        )
+        for r in killed
+    ]  # fmt: skip
+    fit = fit_and_validate(
+        telemetry, labeled, tiers=model.config_tiers(), validation_split=0.0, seed=1,
+        bootstrap=0, ladders=ladders,
+    )  # fmt: skip
+    timeouts = [t.timeouts for t in fit.tiers.values() if t.timeouts is not None]
+    assert sum(t.n_escalated for t in timeouts) == len(killed)
+    assert all(t.floor_identified for t in timeouts if t.n_escalated)
