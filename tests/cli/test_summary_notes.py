@@ -31,3 +31,30 @@ def test_drift_and_unreachable_reasons_are_printed_under_the_table() -> None:
     # an ok tier gets no note under the table (the verdict block above still names it)
     notes = [line for line in text.splitlines() if line.startswith("SLOW: ") and " – " in line]
     assert not notes and "5% target unreachable" not in text
+
+
+def test_recommended_budgets_show_their_bootstrap_interval_and_unreachable_ones_too() -> None:
+    export = {
+        "noise_models": {
+            "FAST": {
+                "status": "ok",
+                "timeout_s": 1.0,
+                "timeout_for_rate": {0.05: 0.62, 0.01: None},
+                "timeout_recommendations": {
+                    0.05: {"timeout_s": 0.62, "method": "model",
+                           "timeout_s_bootstrap_ci": [0.55, 0.71]},
+                    0.01: {"timeout_s": None, "method": "unreachable",
+                           "reason": "target 0.01 is at or below the floor 0.02",
+                           "timeout_s_bootstrap_ci": [0.9, None]},
+                },
+            },
+        }
+    }  # fmt: skip
+    out = io.StringIO()
+    print_summary(Console(file=out, width=250), export, tiers=["FAST"], log_lines=False)
+    text = out.getvalue()
+    assert "0.62 s [0.55, 0.71]" in text
+    assert (
+        "FAST: 1% target unreachable – target 0.01 is at or below the floor 0.02 "
+        "(bootstrap interval [0.9, unreachable] s)"
+    ) in text
