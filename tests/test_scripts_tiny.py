@@ -19,6 +19,17 @@ SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
         ("load_block_study.py", ["--reps", "1", "--items", "8"], "minimum coverage"),
         ("canary_coverage.py", ["--n", "5", "--grid", "50", "--reps", "5"], "minimum canary"),
         (
+            "runaway_study.py",
+            ["--reps", "1", "--items", "150", "--labels", "60", "--bootstrap", "0"],
+            "10% runaways",
+        ),
+        (
+            "recommend_ci_study.py",
+            ["--reps", "1", "--items", "150", "--labels", "60", "--bootstrap", "0",
+             "--replicates", "9"],
+            "non-monotone repetitions in all: 0",
+        ),
+        (
             "compare_study.py",
             ["--reps", "1", "--items", "60", "--labels", "20", "--tier", "SLOW"],
             "missed doublings",

@@ -201,6 +201,7 @@ async def _claimed_stages(
             on_fitted=fitted,
             reference=truth.reference,
             own_judge=truth.own_judge,
+            ladders=truth.label_runs,
         )
         to_loop(StageFinished(5, "cross-tier validation", {"passed": fit.validation.passed}))
         to_loop(StageStarted(6, "export"))

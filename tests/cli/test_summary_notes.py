@@ -51,3 +51,30 @@ def test_a_burst_in_the_load_average_is_named_in_the_terminal_summary() -> None:
     note = next(line for line in out.getvalue().splitlines() if line.startswith("FAST: "))
     assert note.startswith("FAST: LOAD_BURST – the run is not stationary (p = "), note
     assert "the load average explains it" in note
+
+
+def test_recommended_budgets_show_their_bootstrap_interval_and_unreachable_ones_too() -> None:
+    export = {
+        "noise_models": {
+            "FAST": {
+                "status": "ok",
+                "timeout_s": 1.0,
+                "timeout_for_rate": {0.05: 0.62, 0.01: None},
+                "timeout_recommendations": {
+                    0.05: {"timeout_s": 0.62, "method": "model",
+                           "timeout_s_bootstrap_ci": [0.55, 0.71]},
+                    0.01: {"timeout_s": None, "method": "unreachable",
+                           "reason": "target 0.01 is at or below the floor 0.02",
+                           "timeout_s_bootstrap_ci": [0.9, None]},
+                },
+            },
+        }
+    }  # fmt: skip
+    out = io.StringIO()
+    print_summary(Console(file=out, width=250), export, tiers=["FAST"], log_lines=False)
+    text = out.getvalue()
+    assert "0.62 s [0.55, 0.71]" in text
+    assert (
+        "FAST: 1% target unreachable – target 0.01 is at or below the floor 0.02 "
+        "(bootstrap interval [0.9, unreachable] s)"
+    ) in text

@@ -68,3 +68,15 @@ def test_max_concurrency_is_never_below_the_smallest_tested_level_without_a_reas
     assert fit.to_export()["min_concurrency_tested"] == 4
     easy = fit_load(*_runs({4: (0, 40), 8: (1, 40), 16: (30, 40)})).max_concurrency_for_rate
     assert easy[0.1]["estimate"] is not None and easy[0.1]["estimate"] >= 4
+
+
+def test_max_concurrency_has_an_interval_from_conservative_to_the_lower_bound_inversion() -> None:
+    fit = fit_load(*_runs({1: (1, 60), 4: (4, 60), 8: (12, 60), 16: (30, 60)}))
+    for target, entry in fit.max_concurrency_for_rate.items():
+        low, high = entry["interval"]
+        assert low == entry["conservative"]
+        if entry["estimate"] is not None:
+            assert high is not None and high >= entry["estimate"]
+            assert 1 <= high <= 16 and entry["interval_capped"] == (high == 16)
+            if high < 16:  # beyond the upper end even the rate's lower bound exceeds it
+                assert fit.predict(high + 1) > target

@@ -8,6 +8,8 @@ from typing import Any
 
 from rich.text import Text
 
+from calib_async.export.verdict_values import bootstrap_text
+
 #: Tier statuses that say the machine changed under the run (``stats.stationarity``).
 NOT_STATIONARY = ("drift", "load_burst")
 
@@ -27,8 +29,12 @@ def tier_notes(models: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Text]:
             continue
         for target, rec in sorted(recs.items(), key=lambda kv: -_float(kv[0])):
             if isinstance(rec, Mapping) and rec.get("timeout_s") is None and rec.get("reason"):
+                boot = bootstrap_text(rec)
                 lines.append(
-                    Text(f"{name}: {_float(target):.0%} target unreachable – {rec['reason']}")
+                    Text(
+                        f"{name}: {_float(target):.0%} target unreachable – {rec['reason']}"
+                        + (f" (bootstrap interval{boot} s)" if boot else "")
+                    )
                 )
     return lines
 

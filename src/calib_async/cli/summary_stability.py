@@ -13,6 +13,7 @@ from numbers import Real
 from typing import Any
 
 from calib_async.cli.plain_table import PlainTable as Table
+from calib_async.export.verdict_values import concurrency_interval
 
 TARGET = 0.05
 
@@ -99,4 +100,6 @@ def _max_concurrency(load: Mapping[str, Any]) -> str:
     est, cons = entry.get("estimate"), entry.get("conservative")
     if est is None:
         return "< 1"
-    return f"{est} (conservative {cons if cons is not None else '< 1'})"
+    shown = f"{est} (conservative {cons if cons is not None else '< 1'})"
+    return shown + concurrency_interval(entry)
+

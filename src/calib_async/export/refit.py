@@ -123,6 +123,7 @@ def refit_calibration(
         confidence=settings.confidence,
         reference=read_reference({"reference": doc.reference}),
         own_judge=dict(doc.own_judge) if doc.own_judge else None,
+        ladders=_ladder_runs(records, tiers),
     )
     plan = ExportPlan(
         export=export,
@@ -200,6 +201,13 @@ def _read_records(
     if version != __version__:
         log.info("refit.other_tool_version", log_version=version, this_version=__version__)
     return contents.header, out
+
+
+def _ladder_runs(records: dict[str, TelemetryRecord], tiers: list[Tier]) -> list[TelemetryRecord]:
+    """The tiers' escalation attempts in the log (``calib_async.stats.escalations``)."""
+    names = {t.name for t in tiers}
+    label = Phase.LABEL.value
+    return [r for r in records.values() if r.phase == label and r.attempt >= 1 and r.tier in names]
 
 
 def _telemetry_runs(

@@ -19,6 +19,7 @@ from typing import Any, TypeGuard
 
 from calib_async.export.report_html import esc, summary_phrase
 from calib_async.export.verdict import budget, confidence_level, status_note
+from calib_async.export.verdict_values import bootstrap_text
 from calib_async.stats.load_blocks import heterogeneity_phrase
 
 #: (key, label, what the rate's n counts, tooltip) in display order.
@@ -162,6 +163,8 @@ def _timeout_rows(model: Mapping[str, Any], timeout_s: float | None) -> list[str
             recs, Mapping) else None  # fmt: skip
         if seconds is None and isinstance(rec, Mapping) and rec.get("reason"):
             marks.append(str(rec["reason"]))
+        if seconds is None:
+            text += bootstrap_text(rec)
         data = "" if seconds is None else f' data-key="timeout_for_rate" data-value="{seconds!r}"'
         mark = "".join(f' <span class="flag">{esc(m)}</span>' for m in marks)
         rows.append(

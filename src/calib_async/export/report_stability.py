@@ -13,6 +13,7 @@ from typing import Any
 
 from calib_async.export.report_html import esc as _e
 from calib_async.export.report_html import fmt as _fmt
+from calib_async.export.verdict_values import concurrency_interval
 from calib_async.stats.load_blocks import heterogeneity_phrase
 
 
@@ -90,7 +91,7 @@ def _load_table(loads: Mapping[str, Mapping[str, Any]]) -> str:
         mc = fit.get("max_concurrency_for_rate") or {}
         shown = ", ".join(
             f"{float(r):.0%}: {_concurrency(v.get('estimate'))} "
-            f"({_concurrency(v.get('conservative'))})"
+            f"({_concurrency(v.get('conservative'))}){_e(concurrency_interval(v))}"
             for r, v in mc.items()
             if isinstance(v, Mapping)
         )

@@ -26,6 +26,7 @@ from enum import StrEnum
 from typing import Any
 
 from calib_async.export.verdict_values import as_int as _int
+from calib_async.export.verdict_values import bootstrap_text
 from calib_async.export.verdict_values import by_rate as _by_rate
 from calib_async.export.verdict_values import ci as _ci
 from calib_async.export.verdict_values import models as _models
@@ -215,7 +216,9 @@ def budget(model: Mapping[str, Any], target: float) -> tuple[float | None, str] 
         return None
     text = f"{_sec(seconds)} s"
     ci = rec.get("timeout_s_ci") if isinstance(rec, Mapping) else None
-    if isinstance(ci, list | tuple) and len(ci) == 2:
+    if boot := bootstrap_text(rec):  # the recommendation's own interval first
+        text += boot
+    elif isinstance(ci, list | tuple) and len(ci) == 2:
         timeout = _num(model.get("timeout_s"))
         beyond = f"> {_sec(timeout)}" if timeout is not None else "unbounded"
         if _num(ci[0]) is None and _num(ci[1]) is None:  # both among the runs that timed out
@@ -353,7 +356,7 @@ def _unreachable(model: Mapping[str, Any]) -> str:
     recs = model.get("timeout_recommendations")
     rec = _by_rate(recs, TARGET) if isinstance(recs, Mapping) else None
     reason = rec.get("reason") if isinstance(rec, Mapping) else None
-    return f"unreachable ({reason})" if reason else "unreachable"
+    return (f"unreachable ({reason})" if reason else "unreachable") + bootstrap_text(rec)
 
 
 def _safety(evidence: list[Evidence]) -> Safety:

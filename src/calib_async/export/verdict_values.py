@@ -51,3 +51,26 @@ def num(value: Any) -> float | None:
 
 def as_int(value: Any) -> int | None:
     return int(value) if num(value) is not None else None
+
+
+def bootstrap_text(rec: Any) -> str:
+    """`` [0.41, 0.63]``, `` [0.41, unreachable]``, `` [unreachable]`` or "": a recommendation's
+    bootstrap interval in seconds (``timeout_s_bootstrap_ci``; null: unreachable)."""
+    ci = rec.get("timeout_s_bootstrap_ci") if isinstance(rec, Mapping) else None
+    if not isinstance(ci, list | tuple) or len(ci) != 2:
+        return ""
+    low, high = num(ci[0]), num(ci[1])
+    if low is None:
+        return " [unreachable]"
+    return f" [{low:.3g}, {'unreachable' if high is None else f'{high:.3g}'}]"
+
+
+def concurrency_interval(entry: Mapping[str, Any]) -> str:
+    """`` [2, 8]``, `` [2, ≥ 16]`` (capped at the largest tested level) or "": the interval of
+    a load fit's ``max_concurrency_for_rate`` entry (``stats.load_fit``)."""
+    ci = entry.get("interval")
+    if not isinstance(ci, list | tuple) or len(ci) != 2:
+        return ""
+    low = "< tested" if ci[0] is None else str(ci[0])
+    high = "< tested" if ci[1] is None else f"{'≥ ' if entry.get('interval_capped') else ''}{ci[1]}"
+    return f" [{low}, {high}]"

@@ -115,6 +115,7 @@ def fit_and_validate(
     on_fitted: Callable[[], None] | None = None,
     reference: Mapping[str, ItemEvidence] | None = None,
     own_judge: Mapping[str, str] | None = None,
+    ladders: Sequence[TelemetryRecord] = (),
 ) -> CalibrationFit:
     """Fit every tier on the training items and validate on the held-out items.
 
@@ -133,6 +134,8 @@ def fit_and_validate(
       conditional rates corrected for it (``calib_async.stats.label_error``); the rates are
       ``unverified_labels`` when the votes do not identify that error. ``own_judge``: tier ->
       why its labels come from its own check (those rates are ``unverified_labels`` too).
+    * ``ladders``: the ground-truth stage's runs; the tiers' escalation attempts among them
+      watch killed runs beyond the budget (``calib_async.stats.escalations``).
 
     A tier without data gets a result with a ``status`` saying so; this never raises for
     lack of data. ``validation_split`` must be in [0, 1); ``bootstrap`` >= 0.
@@ -144,7 +147,7 @@ def fit_and_validate(
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), not {confidence}")
     names = [t.name for t in tiers]
-    cols = to_columns(telemetry, labeled, names)
+    cols = to_columns([*telemetry, *ladders], labeled, names)
     if cols.foreign_strata:
         log.warning(
             "labelled records with a stratum other than tier|outcome; "
@@ -161,6 +164,9 @@ def fit_and_validate(
     held_labels = {}
     for i, tier in enumerate(tiers):
         runs, labels = cols.runs[tier.name], cols.labels[tier.name]
+        tier_ladders = cols.ladders.get(tier.name)
+        if tier_ladders is not None and len(tier_ladders):
+            tier_ladders = tier_ladders.subset(~held_items[tier_ladders.item])
         run_held = held_items[runs.item] if len(runs) else np.zeros(0, dtype=bool)
         lab_held = held_items[labels.item] if len(labels) else np.zeros(0, dtype=bool)
         train_labels, held_label_cols = labels.subset(~lab_held), labels.subset(lab_held)
@@ -180,6 +186,7 @@ def fit_and_validate(
             soft=soft,
             unverified=reason,
             dominant_error=errors.get(tier.name),
+            ladders=tier_ladders,
         )
         held_runs[tier.name] = runs.subset(run_held)
         held_labels[tier.name] = labels.subset(lab_held)

@@ -80,14 +80,26 @@ def simulate_censored(
     rng: np.random.Generator,
     *,
     cure: float = 0.0,
+    escalated: int = 0,
+    watched_to_ms: float = 0.0,
 ) -> CensoredDurations:
-    """One data set from the model (runaways with probability ``cure``), censored at budgets."""
+    """One data set from the model (runaways with probability ``cure``), censored at budgets.
+
+    ``escalated`` of the killed runs (chosen at random, as the ground-truth stage samples
+    timeouts) are watched on to ``watched_to_ms``, as the escalation ladder does.
+    """
     draws = frozen(family, params).rvs(size=budgets_ms.size, random_state=rng)
     if cure > 0.0:
         draws = np.where(rng.random(budgets_ms.size) < cure, np.inf, draws)
-    killed = draws > budgets_ms
+    budgets = budgets_ms.astype(np.float64)
+    killed_idx = np.nonzero(draws > budgets)[0]
+    if escalated > 0 and killed_idx.size:
+        pick = rng.choice(killed_idx, size=min(escalated, killed_idx.size), replace=False)
+        budgets = budgets.copy()
+        budgets[pick] = np.maximum(budgets[pick], watched_to_ms)
+    killed = draws > budgets
     return CensoredDurations(
-        events=draws[~killed], right=budgets_ms[killed], interval=np.zeros((0, 2))
+        events=draws[~killed], right=budgets[killed], interval=np.zeros((0, 2))
     )
 
 
@@ -142,11 +154,15 @@ def goodness_of_fit(
     confidence: float = 0.95,
     max_n: int = DEFAULT_MAX_N,
     n_reported: int = 0,
+    escalated: int = 0,
+    watched_to_ms: float = 0.0,
 ) -> GoodnessOfFit:
     """Goodness of fit of ``chosen`` (fitted to ``data``); see the module docstring.
 
     ``data`` are the runs the wall-clock model describes; ``n_reported`` more runs ended in a
-    timeout the checker reported itself.
+    timeout the checker reported itself. ``escalated`` killed runs were watched on to
+    ``watched_to_ms`` by the escalation ladder (``stats.escalations``); the bootstrap data
+    sets are watched the same way. ``budgets_ms`` are the runs' own budgets.
     """
     if chosen.params is None:
         raise ValueError(f"goodness_of_fit needs a fitted model; {chosen.family} has no params")
@@ -170,7 +186,15 @@ def goodness_of_fit(
         exceed = 0
         for _ in range(bootstrap):
             budgets = budgets_ms if m == n else rng.choice(budgets_ms, size=m, replace=False)
-            sim = simulate_censored(family, params, budgets, rng, cure=pi)
+            sim = simulate_censored(
+                family,
+                params,
+                budgets,
+                rng,
+                cure=pi,
+                escalated=round(escalated * m / n) if n else 0,
+                watched_to_ms=watched_to_ms,
+            )
             refitted = refit(family, sim, params, cure=max(pi, 1e-3) if chosen.cure else None)
             if refitted is None:
                 failed += 1

@@ -31,6 +31,9 @@ concurrency whose predicted rate (``estimate``) or whose upper confidence bound
 (``conservative``, a one-sided confidence bound for the estimate) stays at or below the target.
 It is searched between the smallest and the largest level tested, never extrapolated beyond
 either; ``null`` with a ``reason`` when even the smallest tested level exceeds the target.
+Its ``interval`` [conservative, upper] inverts the rate's profile intervals: ``upper`` is the
+largest tested level whose *lower* bound stays at or below the target (null: none), and
+``interval_capped`` says it is the largest level tested (the truth may lie beyond).
 """
 
 from __future__ import annotations
@@ -275,6 +278,11 @@ def fit_load(
     return dataclasses.replace(fit, max_concurrency_for_rate=mc)
 
 
+def _lower_bound(x: np.ndarray, n: np.ndarray, y: np.ndarray, k: int, drop: float) -> float:
+    low = _predicted_ci(x, n, y, k, drop)[0]
+    return 0.0 if low is None else low
+
+
 def _predicted_ci(
     x: np.ndarray, n: np.ndarray, y: np.ndarray, level: float, drop: float
 ) -> tuple[float | None, float | None]:
@@ -314,6 +322,19 @@ def _max_concurrency(
             break
         conservative = k
     out: dict[str, Any] = {"estimate": estimate, "conservative": conservative}
+    # interval: [conservative, the largest level whose lower confidence bound meets the target]
+    lo_k, hi_k = bottom, top  # the rate's lower bound grows with k: bisect for the last meeting
+    if _lower_bound(x, n, y, bottom, drop) > target:
+        hi_k = bottom - 1
+    while lo_k < hi_k:
+        mid = (lo_k + hi_k + 1) // 2
+        if _lower_bound(x, n, y, mid, drop) <= target:
+            lo_k = mid
+        else:
+            hi_k = mid - 1
+    upper = hi_k if hi_k >= bottom else None
+    out["interval"] = [conservative, upper]
+    out["interval_capped"] = upper == top  # the true level may lie beyond the tested range
     if estimate is None:
         out["reason"] = (
             f"the predicted rate exceeds {target:g} already at the smallest tested level "

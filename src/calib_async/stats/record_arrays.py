@@ -92,6 +92,9 @@ class Columns:
     runs: dict[str, RunColumns]
     labels: dict[str, LabelColumns]
     foreign_strata: int  # labelled records whose stratum is not "tier|outcome"
+    #: per tier, the escalation ladders' attempts (phase ``label``, the tier's own name,
+    #: attempt >= 1: re-runs of its timeouts at longer budgets; ``stats.escalations``)
+    ladders: dict[str, RunColumns] = dataclasses.field(default_factory=dict)
 
 
 def to_columns(
@@ -101,22 +104,33 @@ def to_columns(
 ) -> Columns:
     """Column-wise view of the telemetry-phase runs and labels of ``tiers``.
 
-    Records of other tiers and label-phase runs (escalations, consensus) are ignored: the
-    noise model describes what a tier's own runs say. So are runs the driver could not watch
-    (warning ``driver_paused``: it was stopped when the run ended, so whether the run kept its
-    budget is unknown).
+    Records of other tiers and label-phase runs (escalations, consensus) are left out of
+    ``runs``: the noise model describes what a tier's own runs say. The tier's escalation
+    attempts (label phase, its own tier name, attempt >= 1) go to ``ladders``: they watch its
+    timed-out runs beyond the budget. Runs the driver could not watch are ignored (warning
+    ``driver_paused``: it was stopped when the run ended, so whether the run kept its budget
+    is unknown).
     """
     wanted = set(tiers)
     item_index: dict[str, int] = {}
     rows: dict[str, list[tuple[int, int, bool, float, float, float, float, float]]] = {
         t: [] for t in tiers
     }
-    telemetry_phase = Phase.TELEMETRY.value
+    ladder_rows: dict[str, list[tuple[int, int, bool, float, float, float, float, float]]] = {
+        t: [] for t in tiers
+    }
+    telemetry_phase, label_phase = Phase.TELEMETRY.value, Phase.LABEL.value
     for r in telemetry:
-        if r.tier not in wanted or r.phase != telemetry_phase or "driver_paused" in r.warnings:
+        if r.tier not in wanted or "driver_paused" in r.warnings:
+            continue
+        if r.phase == label_phase and r.attempt >= 1:
+            target = ladder_rows[r.tier]
+        elif r.phase == telemetry_phase:
+            target = rows[r.tier]
+        else:
             continue
         idx = item_index.setdefault(r.item_id, len(item_index))
-        rows[r.tier].append(
+        target.append(
             (
                 idx,
                 OUTCOME_CODE[r.outcome],
@@ -146,7 +160,8 @@ def to_columns(
         rank[item_index[item_id]] = new_index
     runs = {t: _canonical_runs(_run_columns(rows[t]), rank) for t in tiers}
     labels = {t: _canonical_labels(_label_columns(label_rows[t]), rank) for t in tiers}
-    return Columns(items=items, runs=runs, labels=labels, foreign_strata=foreign)
+    ladders = {t: _canonical_runs(_run_columns(ladder_rows[t]), rank) for t in tiers}
+    return Columns(items=items, runs=runs, labels=labels, foreign_strata=foreign, ladders=ladders)
 
 
 def _canonical_runs(runs: RunColumns, rank: np.ndarray) -> RunColumns:

@@ -204,6 +204,7 @@ def fit_tier(
     soft: SoftLabels | None = None,
     unverified: str | None = None,
     dominant_error: str | None = None,
+    ladders: RunColumns | None = None,
 ) -> TierFit:
     """Fit one tier's noise model from its (training) runs and labels.
 
@@ -211,7 +212,9 @@ def fit_tier(
     ``soft``: the labels' error model (``calib_async.stats.label_error``); ``unverified``:
     why this tier's labels cannot be trusted (its rates become ``unverified_labels``).
     ``dominant_error``: the most common first error line of its VERIFIER_ERROR runs, named
-    when the tier is ``failed`` (most runs VERIFIER_ERROR).
+    when the tier is ``failed`` (most runs VERIFIER_ERROR). ``ladders``: the escalation
+    attempts of the same items, which watch killed runs beyond the budget
+    (``calib_async.stats.escalations``).
     """
     n = len(runs)
     outcome_counts = np.bincount(runs.outcome, minlength=len(OUTCOMES))
@@ -235,6 +238,8 @@ def fit_tier(
             targets=targets,
             resolution_ms=resolution_ms,
             bootstrap_max_n=bootstrap_max_n,
+            ladders=ladders,
+            replicates=bootstrap,
         )
         table = timeouts.timeout_for_rate()
     duration = timeouts.model if timeouts else None

@@ -36,8 +36,8 @@ def intervals(
     Model-selection uncertainty enters as the Akaike-weighted spread of
     the candidates' S(T) and pi around the chosen one's (``between``, Burnham & Anderson's
     unconditional variance with a shared within-model variance). ``pi_zero_plausible``: the
-    boundary likelihood-ratio test (0.5 chi2_0 + 0.5 chi2_1, critical 2.71) does not reject
-    pi = 0, so the floor's interval reaches down to h's.
+    boundary likelihood-ratio test against the best plain model (``pi_zero_plausible``) does
+    not reject pi = 0, so the floor's interval reaches down to h's.
     """
     if gof is None:
         return None, None
@@ -91,11 +91,24 @@ def _logit_wald(p: float, var: float, z: float) -> tuple[float, float]:
 
 
 def pi_zero_plausible(model: DurationModel) -> bool:
-    """Whether the chosen cure model's pi = 0 survives the boundary likelihood-ratio test."""
+    """Whether the chosen cure model's pi = 0 survives the boundary likelihood-ratio test.
+
+    The comparison is with the best plain model of *any* family: a cure share that only
+    mends a family's too-light tail (the best plain family fits about as well) is no
+    evidence of runaways. The critical value is the 1 % point of 0.5 chi2_0 + 0.5 chi2_1
+    (5.41): the floor's truth 0 sits on the boundary, where any interval not reaching h
+    misses it, and the choice among ten candidates inflates the false rejections. Measured
+    (``scripts/runaway_study.py``, heavy tail, no runaways, with ladders, 200 repetitions):
+    ``floor_ci`` covered the floor 0 in 0.910 against the same family at 2.71, 0.915 against
+    any family at 2.71, 0.985 against any family at 5.41.
+    """
     chosen = model.chosen
     if chosen is None or not chosen.cure or chosen.loglik is None:
         return False
-    plain = [c for c in model.candidates if c.family == chosen.family and not c.cure]
-    if not plain or plain[0].loglik is None:
+    plain = [
+        c.loglik for c in model.candidates
+        if not c.cure and c.status == "ok" and c.loglik is not None
+    ]  # fmt: skip
+    if not plain:
         return False
-    return 2.0 * (chosen.loglik - plain[0].loglik) < 2.71
+    return 2.0 * (chosen.loglik - max(plain)) < 5.41

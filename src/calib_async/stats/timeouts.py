@@ -5,10 +5,15 @@
   wall budget. Their share ``h`` of all runs is a budget-independent floor; the duration model
   (``calib_async.stats.durations``, cure models included) is fitted on the other runs, and
   ``P(timeout at budget t) = h + (1 - h) S(t)``.
+* **Longer observations.** The escalation ladder's re-runs of sampled timeouts watch those
+  runs up to the ladder's last budget (``calib_async.stats.escalations``); the model, the
+  Kaplan–Meier curve (then defined up to that budget) and the goodness-of-fit bootstrap all
+  use them. Without any, the floor is not identified beyond the budget and ``floor_ci`` is
+  the region [h, h + (1 - h) S(T)].
 * **Status follows the evidence.** ``ok`` unless the goodness-of-fit bootstrap rejects at
   ``1 - confidence`` or the implied timeout rate at the tier's budget lies outside the
   observed ``timeout_rate`` interval; then ``misfit``, and every prediction falls back to the
-  Kaplan–Meier estimate ``h + (1 - h) S_KM(t)``, defined for t up to the tier's budget.
+  Kaplan–Meier estimate ``h + (1 - h) S_KM(t)``, defined up to the largest watched budget.
   ``insufficient_data`` when no family could be fitted.
 * **Recommended timeouts** (``Recommendation``), per target rate r:
   - below the floor ``h + (1 - h) pi`` (runaways and reported timeouts time out at any
@@ -21,84 +26,57 @@
   - ``extrapolated``: the budget is beyond the largest budget any run had.
 * **Monotone in the target.** A smaller target never gets a shorter budget than a larger
   one, and once a target is unreachable every smaller one is too, with the reason
-  (``monotone``).
+  (``monotone``). Each has a bootstrap interval over items (``stats.recommend_ci``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from calib_async.stats.binomial import clopper_pearson
-from calib_async.stats.censoring import DEFAULT_RESOLUTION_MS, CensoredDurations, censor_durations
+from calib_async.stats.censoring import DEFAULT_RESOLUTION_MS
 from calib_async.stats.durations import DurationModel, fit_duration_model, frozen
+from calib_async.stats.escalations import Extended, extend_with_ladders
 from calib_async.stats.gof import DEFAULT_MAX_N, GoodnessOfFit, goodness_of_fit
+from calib_async.stats.recommend_ci import (
+    DEFAULT_REPLICATES,
+    Chosen,
+    recommendation_intervals,
+    tier_runs,
+)
+from calib_async.stats.recommendation import (
+    KM_KNOTS,
+    KaplanMeier,
+    Recommendation,
+    kaplan_meier,
+    monotone,
+)
 from calib_async.stats.record_arrays import TIMEOUT_CODE, RunColumns
 from calib_async.stats.timeout_intervals import between_models, intervals, pi_zero_plausible
+
+__all__ = [
+    "INSUFFICIENT",
+    "KM_KNOTS",
+    "MISFIT",
+    "OK",
+    "KaplanMeier",
+    "Recommendation",
+    "TierTimeouts",
+    "fit_tier_timeouts",
+    "kaplan_meier",
+    "monotone",
+    "recommend",
+    "reported_timeouts",
+]
 
 OK = "ok"
 MISFIT = "misfit"
 INSUFFICIENT = "insufficient_data"
-#: Most Kaplan–Meier knots exported (a step in survival of at least 1/KM_KNOTS is kept).
-KM_KNOTS = 200
-
-
-@dataclass(frozen=True, slots=True)
-class Recommendation:
-    """The smallest budget (s) whose predicted timeout rate is at most ``target``."""
-
-    target: float
-    timeout_s: float | None
-    method: str  # "model" | "kaplan_meier" | "unreachable"
-    extrapolated: bool = False
-    bounded_by_observed: bool = False
-    reason: str | None = None
-
-    def to_export(self) -> dict[str, Any]:
-        return {
-            "timeout_s": self.timeout_s,
-            "method": self.method,
-            "extrapolated": self.extrapolated,
-            "bounded_by_observed": self.bounded_by_observed,
-            "reason": self.reason,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class KaplanMeier:
-    """The wall-clock runs' Kaplan–Meier survival as a step function (knots, right-continuous)."""
-
-    times_ms: np.ndarray
-    survival: np.ndarray  # survival just after each knot
-    up_to_ms: float  # defined for t <= up_to_ms
-
-    def at(self, t_ms: float) -> float:
-        i = int(np.searchsorted(self.times_ms, t_ms, side="right"))
-        return 1.0 if i == 0 else float(self.survival[i - 1])
-
-    def compressed(self, knots: int = KM_KNOTS) -> KaplanMeier:
-        """At most about ``knots`` knots; dropped knots make the curve higher (conservative)."""
-        keep, last = [], 1.0
-        for i, s in enumerate(self.survival):
-            if last - s >= 1.0 / knots or i == self.survival.size - 1:
-                keep.append(i)
-                last = float(s)
-        idx = np.asarray(keep, dtype=np.int64)
-        return KaplanMeier(self.times_ms[idx], self.survival[idx], self.up_to_ms)
-
-
-def kaplan_meier(data: CensoredDurations, up_to_ms: float) -> KaplanMeier:
-    events = np.concatenate([data.events, data.interval[:, 1]])
-    if events.size == 0:
-        return KaplanMeier(np.zeros(0), np.zeros(0), up_to_ms)
-    km = stats.ecdf(stats.CensoredData(uncensored=events, right=data.right)).sf
-    inside = km.quantiles <= up_to_ms
-    return KaplanMeier(km.quantiles[inside], km.probabilities[inside], up_to_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +99,10 @@ class TierTimeouts:
     #: False when no run was watched beyond the tier's budget: the floor is then known only
     #: to lie in [h, h + (1 - h) S(T)] (``floor_ci`` is that region, with sampling error)
     floor_identified: bool = True
+    #: killed runs an escalation ladder watched beyond the budget, and of those the ones
+    #: still running at its last budget (``stats.escalations``)
+    n_escalated: int = 0
+    n_escalated_running: int = 0
 
     @property
     def reported_share(self) -> float:
@@ -202,6 +184,11 @@ class TierTimeouts:
             "floor": self.floor,
             "floor_ci": list(self.floor_ci) if self.floor_ci else None,
             "floor_identified": self.floor_identified,
+            "escalations": {
+                "watched_beyond_budget": self.n_escalated,
+                "still_running": self.n_escalated_running,
+                "watched_to_s": self.max_budget_ms / 1000.0,
+            },
             **(
                 {}
                 if self.floor_identified
@@ -227,15 +214,23 @@ def fit_tier_timeouts(
     targets: Sequence[float] = (0.05, 0.01),
     resolution_ms: float = DEFAULT_RESOLUTION_MS,
     bootstrap_max_n: int = DEFAULT_MAX_N,
+    ladders: RunColumns | None = None,
+    replicates: int = DEFAULT_REPLICATES,
 ) -> TierTimeouts:
-    """Fit one tier's timeout model from its (training) runs; see the module docstring."""
+    """Fit one tier's timeout model from its (training) runs; see the module docstring.
+
+    ``ladders``: the escalation attempts of the same items (``stats.escalations``), which
+    watch killed runs beyond the budget. ``replicates``: bootstrap replicates of the
+    recommendation intervals (``stats.recommend_ci``; 0: none).
+    """
     timeout_ms = float(timeout_s) * 1000.0
     reported = reported_timeouts(runs)
     wall = runs.subset(~reported)
     n_rep = int(reported.sum())
-    max_budget = float(runs.timeout_ms.max()) if len(runs) else timeout_ms
-    data = censor_durations(wall.duration_ms, wall.timed_out, wall.timeout_ms, resolution_ms)
-    km = kaplan_meier(data, min(timeout_ms, max_budget) if len(runs) else timeout_ms)
+    ext = extend_with_ladders(wall, ladders, resolution_ms)
+    data = ext.data
+    max_budget = max(float(runs.timeout_ms.max()), ext.watched_to_ms) if len(runs) else timeout_ms
+    km = kaplan_meier(data, max_budget if ext.identified else min(timeout_ms, max_budget))
     model = fit_duration_model(data) if len(wall) else None
     gof = None
     reasons: list[str] = []
@@ -255,6 +250,8 @@ def fit_tier_timeouts(
             confidence=confidence,
             max_n=bootstrap_max_n,
             n_reported=n_rep,
+            escalated=ext.n_extended,
+            watched_to_ms=ext.watched_to_ms,
         )
         alpha = round(1.0 - confidence, 12)
         if gof.p_value is not None and gof.p_value <= alpha:
@@ -273,53 +270,62 @@ def fit_tier_timeouts(
         gof, status, len(runs), n_rep, pi_hat, confidence, between, plausible
     )
     identified = max_budget > timeout_ms * (1 + 1e-9)
-    if not identified and len(runs):  # [h, h + (1 - h) S(T)], each end with its exact bound
+    if len(runs) and (not identified or floor_ci is None):
+        # [h, h + (1 - h) S(watched)], each end with its exact bound; S(watched) is S(T)
+        # times the share of ladders still running at their last budget
         n_to = n_rep + int(wall.timed_out.sum())
-        floor_ci = (
-            clopper_pearson(n_rep, len(runs), confidence)[0],
-            clopper_pearson(n_to, len(runs), confidence)[1],
-        )
+        high = clopper_pearson(n_to, len(runs), confidence)[1]
+        if ext.identified:
+            high *= clopper_pearson(ext.n_still_running, ext.n_extended, confidence)[1]
+        floor_ci = (clopper_pearson(n_rep, len(runs), confidence)[0], min(high, 1.0))
     out = TierTimeouts(
         model, gof, status, tuple(reasons), len(runs), n_rep, timeout_ms, max_budget, km, (),
-        floor_identified=identified, floor_ci=floor_ci,
+        rate_ci, floor_ci, identified, ext.n_extended, ext.n_still_running,
     )  # fmt: skip
     recs = monotone(tuple(recommend(out, float(r)) for r in targets))
-    return TierTimeouts(
-        model,
-        gof,
-        status,
-        tuple(reasons),
-        len(runs),
-        n_rep,
-        timeout_ms,
-        max_budget,
-        km,
-        recs,
-        rate_ci,
-        floor_ci,
-        identified,
+    recs = _with_intervals(out, recs, runs, reported, ext, confidence, replicates, rng)
+    return replace(out, recommendations=recs)
+
+
+def _with_intervals(
+    t: TierTimeouts,
+    recs: tuple[Recommendation, ...],
+    runs: RunColumns,
+    reported: np.ndarray,
+    ext: Extended,
+    confidence: float,
+    replicates: int,
+    rng: np.random.Generator,
+) -> tuple[Recommendation, ...]:
+    """``recs`` with their bootstrap intervals over items (``stats.recommend_ci``)."""
+    if not len(runs) or replicates <= 0:
+        return recs
+    chosen = t.model.chosen if t.model else None
+    use_model = chosen is not None and t.status == OK
+    predictor = Chosen(
+        chosen.family if use_model and chosen is not None else None,
+        chosen.params if chosen is not None else None,
+        bool(chosen.cure) if chosen is not None else False,
+        chosen.cure_fraction if chosen is not None else 0.0,
     )
-
-
-def monotone(recs: tuple[Recommendation, ...]) -> tuple[Recommendation, ...]:
-    """Recommendations made monotone in the target (module docstring), in input order."""
-    fixed: dict[float, Recommendation] = {}
-    budget, blocked = 0.0, None
-    for rec in sorted(recs, key=lambda r: -r.target):
-        if blocked is not None and rec.timeout_s is not None:
-            reason = (
-                f"the larger target {blocked.target:g} is already unreachable: {blocked.reason}"
-            )
-            rec = Recommendation(rec.target, None, "unreachable", reason=reason)
-        elif rec.timeout_s is None:
-            blocked = blocked or rec
-        elif rec.timeout_s < budget:
-            rec = Recommendation(
-                rec.target, budget, rec.method, rec.extrapolated, bounded_by_observed=True
-            )
-        budget = max(budget, rec.timeout_s or 0.0)
-        fixed[rec.target] = rec
-    return tuple(fixed[r.target] for r in recs)
+    cis = recommendation_intervals(
+        tier_runs(runs, reported, ext),
+        predictor,
+        targets=[r.target for r in recs],
+        up_to_ms=t.km.up_to_ms,
+        replicates=replicates,
+        confidence=confidence,
+        rng=rng,
+    )
+    out = []
+    for r in recs:
+        ci = cis.get(r.target)
+        if ci is None:
+            out.append(r)
+            continue
+        out.append(replace(r, ci=(ci.low_s, ci.high_s), unreachable_share=ci.unreachable_share,
+                           ci_replicates=ci.replicates))  # fmt: skip
+    return tuple(out)
 
 
 def _observed_budget(t: TierTimeouts, target: float) -> float | None:
