@@ -29,6 +29,8 @@ FAIL_CODES: tuple[int, ...] = tuple(
 
 #: Truth codes in the ``truth`` column of labelled records.
 TRUTH_VALID, TRUTH_INVALID, TRUTH_UNDETERMINED = 1, 0, -1
+#: Warnings of runs whose outcome says nothing about the checker: left out of the rates.
+_DRIVER_FAULTS = frozenset({"driver_paused", "driver_spawn_failed"})
 _TRUTH_CODE = {
     Truth.VERIFIED: TRUTH_VALID,
     Truth.INVALID: TRUTH_INVALID,
@@ -104,7 +106,8 @@ def to_columns(
     Records of other tiers and label-phase runs (escalations, consensus) are ignored: the
     noise model describes what a tier's own runs say. So are runs the driver could not watch
     (warning ``driver_paused``: it was stopped when the run ended, so whether the run kept its
-    budget is unknown).
+    budget is unknown), and runs the driver could not start (``driver_spawn_failed``: its own
+    fork was refused; the checker never ran).
     """
     wanted = set(tiers)
     item_index: dict[str, int] = {}
@@ -113,7 +116,7 @@ def to_columns(
     }
     telemetry_phase = Phase.TELEMETRY.value
     for r in telemetry:
-        if r.tier not in wanted or r.phase != telemetry_phase or "driver_paused" in r.warnings:
+        if r.tier not in wanted or r.phase != telemetry_phase or _DRIVER_FAULTS & set(r.warnings):
             continue
         idx = item_index.setdefault(r.item_id, len(item_index))
         rows[r.tier].append(
