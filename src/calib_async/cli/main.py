@@ -115,6 +115,13 @@ def _calibrate_main(argv: list[str]) -> int:
             found = False
         if not found:
             parser.error("--backend ray needs Ray: pip install 'calib-async[ray]'")
+        import os
+
+        from calib_async.backends.ray import probe_address
+
+        address = args.ray_address or os.environ.get("RAY_ADDRESS")
+        if address:  # bounded, before the log exists (ray.init retries for minutes)
+            probe_address(address)
     if args.backend == "local":  # ray runs checkers in other processes
         from calib_async.cli.fd_budget import fd_budget_problem
 
