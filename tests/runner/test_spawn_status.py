@@ -1,7 +1,7 @@
 """spawn.py's out-of-band status: a spawn error is what the wrapper's status pipe (or the
-driver's own Popen) says, never the checker's output or exit code; a script without ``#!`` is a
-spawn error on every variant of the one spawn path; a fork the driver is refused is the driver's
-failure (``driver_spawn_failed``), excluded from rates."""
+driver's own posix_spawn) says, never the checker's output or exit code; a script without
+``#!`` is a spawn error on every variant of the one spawn path; a fork the driver is refused is
+the driver's failure (``driver_spawn_failed``), excluded from rates."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def test_a_fork_the_driver_is_refused_is_the_drivers_failure(
     def refused(*args: object, **kwargs: object) -> None:
         raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
 
-    monkeypatch.setattr(spawn.subprocess, "Popen", refused)
+    monkeypatch.setattr(spawn.os, "posix_spawn", refused)
     r = _run(ExecSpec(("true",), 20, ENV))
     assert r.termination is Termination.SPAWN_ERROR
     assert r.warnings == (spawn.DRIVER_FAILED,)

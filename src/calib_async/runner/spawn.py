@@ -1,10 +1,14 @@
 """How a checker process is started: argv resolution, limits, the spawn itself. One path, Python.
 
-``subprocess.Popen`` (no ``preexec_fn``, so CPython spawns with ``vfork``) from a long-lived
-spawn thread (:mod:`calib_async.runner.spawn_thread`): a new session (``start_new_session``),
-stdin from /dev/null, stdout/stderr to two new pipes, every other fd closed, ``cwd``, and the
-environment exactly as given (the profile's allowlist plus the run token). ``argv[0]`` is resolved
-on ``env['PATH']`` and replaced by its absolute path. Before the checker's own code runs:
+``os.posix_spawn`` (glibc spawns with ``clone(CLONE_VM | CLONE_VFORK)``: no page-table copy,
+whatever the driver's size) from a long-lived spawn thread
+(:mod:`calib_async.runner.spawn_thread`): a new session (``setsid``), stdin from /dev/null,
+stdout/stderr to two new pipes, SIGPIPE and SIGXFSZ back to their defaults, an empty signal
+mask, and the environment exactly as given (the profile's allowlist plus the run token).
+``argv[0]`` is resolved on ``env['PATH']`` and replaced by its absolute path. No other fd
+reaches the checker: every fd the driver opens is close-on-exec (Python's default), and the
+fds the driver inherited from its own parent are made so once, at the first spawn
+(:func:`_once_per_driver`). Before the checker's own code runs:
 
 * ``setpriv --pdeathsig KILL`` (util-linux), where it is installed: PR_SET_PDEATHSIG, so the
   kernel SIGKILLs the leader when its spawning thread dies (spawn threads live as long as the
@@ -14,37 +18,41 @@ on ``env['PATH']`` and replaced by its absolute path. Before the checker's own c
 * a fixed POSIX ``sh`` script (:data:`SHELL`: dash when installed, it starts fastest; else
   ``/bin/sh``): RLIMIT_CORE 0, the opt-in RLIMIT_AS, RLIMIT_NPROC (only without a pids cgroup),
   RLIMIT_FSIZE; it writes its pid into each of the run's ``cgroup.procs`` files (so no descendant
-  can be forked outside them) and ``exec``s the checker: the same pid, argv passed as ``"$@"``,
-  never interpolated. It runs whenever setpriv does (see below); a run with no limit, no cgroup
-  and no setpriv skips it.
+  can be forked outside them), enters the working directory (``posix_spawn`` has no ``cwd``) and
+  ``exec``s the checker: the same pid, argv passed as ``"$@"``, never interpolated. It runs
+  whenever setpriv does (see below); a run with no limit, no cgroup, no working directory and no
+  setpriv skips it.
 
-Why helper execs rather than ``preexec_fn``: ``preexec_fn`` forces ``fork()`` of a driver that
-has threads, runs Python in the child before the exec (a lock another thread held at the fork
-is never released there: a hang), and costs page-table copies that grow with the driver's RSS
-(``scripts/bench_spawn.py`` measures it). ``resource.prlimit(pid)`` right after the spawn would
-be racy (the checker already runs and may have allocated or forked). The two helper execs cost
-the checker about a millisecond of its own CPU (measured by ``scripts/bench_spawn.py``) and the
-driver nothing. RLIMIT_NPROC counts every process of the real user (and is ignored for root), so
-the fallback also has a per-tree watchdog (process.py); the pids cgroup counts the run's only.
+Why helper execs rather than code between fork and exec: Python in a forked child of a driver
+that has threads can hang on a lock another thread held at the fork, and ``fork()`` costs
+page-table copies that grow with the driver's RSS (``scripts/bench_spawn.py`` measures it).
+``resource.prlimit(pid)`` right after the spawn would be racy (the checker already runs and may
+have allocated or forked). The helper execs cost the checker about a millisecond of its own CPU
+(measured by ``scripts/bench_spawn.py``) and the driver nothing. Why ``posix_spawn`` rather than
+``subprocess.Popen``: the same ``vfork``, without Popen's Python-level bookkeeping, which cost
+about 0.1 ms of driver CPU per run (``scripts/bench_scheduler.py``). RLIMIT_NPROC counts every
+process of the real user (and is ignored for root), so the fallback also has a per-tree watchdog
+(process.py); the pids cgroup counts the run's only.
 
 **Spawn errors are signalled out of band, never read from the checker's output.** A step that
 fails before the checker runs is :class:`SpawnError` (Termination.SPAWN_ERROR):
 
-* the driver's own spawn (``Popen``: a fork refused at RLIMIT_NPROC, an exec of the first
-  program that fails) raises in the driver; a refused fork (EAGAIN, ENOMEM) is the driver's
-  failure, marked ``driver_spawn_failed`` (:data:`DRIVER_FAILED`), and not counted in rates;
+* ``posix_spawn`` itself raises in the driver (an exec of the first program that fails; a fork
+  refused at RLIMIT_NPROC or for memory: the driver's failure, marked ``driver_spawn_failed``,
+  :data:`DRIVER_FAILED`, and not counted in rates);
 * the wrapper gets the write end of a *status pipe* as its stdin (the checker gets /dev/null:
   the wrapper redirects it at the exec). It writes ``+`` as its first act (so setpriv, before
-  it, did run it), ``calib-async-wrapper: cannot ...`` when a limit or a cgroup join fails, and,
-  from an EXIT trap that only runs when its final ``exec`` failed, what it could not exec. After
-  the reap :func:`read_status` reads the pipe: a message is a spawn error; no ``+`` at all means
-  setpriv could not exec the wrapper. Anything else, whatever the checker printed and whatever
-  its exit code (125, 126, 127 included), is the checker's own verdict.
+  it, did run it), ``calib-async-wrapper: cannot ...`` when a limit, a cgroup join or the
+  working directory fails, and, from an EXIT trap that only runs when its final ``exec``
+  failed, what it could not exec. After the reap :func:`read_status` reads the pipe: a message
+  is a spawn error; no ``+`` at all means setpriv could not exec the wrapper. Anything else,
+  whatever the checker printed and whatever its exit code (125, 126, 127 included), is the
+  checker's own verdict.
 
 A checker that is neither a binary (ELF) nor a script with a ``#!`` line is a spawn error on
-this one path (the check before the spawn), as it is before stage 2 (config/startable.py): a
-shell would run it as a shell script, ``execve`` fails with ENOEXEC, and the two must not
-differ by whether the wrapper or setpriv happen to be in the chain.
+this one path (checked before the spawn), as it is before stage 2 (config/startable.py): a shell
+would run it as a shell script while ``execve`` fails with ENOEXEC, and the two must not differ
+by whether the wrapper happens to be in the chain.
 """
 
 from __future__ import annotations
@@ -53,6 +61,7 @@ import errno
 import os
 import resource
 import shutil
+import signal
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -70,15 +79,17 @@ _SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 #: The wrapper's shell: any POSIX sh (dash starts fastest).
 SHELL = shutil.which("dash", path=_SYSTEM_PATH) or shutil.which("sh", path=_SYSTEM_PATH)
 _WRAPPER_NAME = "calib-async-wrapper"
-_WRAPPER = (  # stdin: the status pipe (see the module's docstring). $1..$4: AS KiB, NPROC,
-    # FSIZE 512-byte blocks ("-" = unset), ulimit's NPROC flag; the cgroup.procs files, "--", argv
+_WRAPPER = (  # stdin: the status pipe (module docstring). $1..$5: AS KiB, NPROC, FSIZE 512-byte
+    # blocks ("-" = unset), ulimit's NPROC flag, the working directory ("-": the driver's); then
+    # the cgroup.procs files to join, "--", argv
     "printf + >&0"
     '; f() { echo "calib-async-wrapper: cannot $1" >&0; exit 125; }'
     '; ulimit -c 0 || f "set RLIMIT_CORE"'
     '; [ "$1" = - ] || ulimit -v "$1" || f "set RLIMIT_AS"'
     '; [ "$2" = - ] || ulimit "$4" "$2" || f "set RLIMIT_NPROC"'
     '; [ "$3" = - ] || ulimit -f "$3" || f "set RLIMIT_FSIZE"'
-    "; shift 4"
+    '; [ "$5" = - ] || cd -- "$5" || f "enter the working directory $5"'
+    "; shift 5"
     '; while [ "$1" != -- ]; do echo $$ > "$1" || f "join cgroup ${1%/*}"; shift; done'
     "; shift"
     """; trap 'echo "calib-async-wrapper: cannot exec $1 (exit status $?)" >&0' EXIT"""
@@ -87,6 +98,9 @@ _WRAPPER = (  # stdin: the status pipe (see the module's docstring). $1..$4: AS 
 #: PR_SET_PDEATHSIG for the leader (util-linux ``setpriv``), where installed.
 SETPRIV = shutil.which("setpriv", path=_SYSTEM_PATH)
 _DEATHSIG = [SETPRIV, "--pdeathsig", "KILL", "--"] if SETPRIV else []
+#: Dispositions the driver may ignore, back to the default in the checker (as Popen's
+#: ``restore_signals``): an ignored signal stays ignored across exec.
+_DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 _exe_cache: dict[tuple[str, str], str] = {}
 _format_ok: dict[str, tuple[int, int, int]] = {}  # path -> (inode, mtime, size) checked
 _devnull: int | None = None
@@ -155,7 +169,7 @@ def _check_format(path: str) -> str:
     try:
         head = os.read(fd, 4)
     except OSError:
-        head = b"#!"  # e.g. EISDIR, caught by the caller; exec decides
+        head = b"#!"  # unreadable content: exec decides
     finally:
         os.close(fd)
     if not head.startswith((b"#!", _ELF)):
@@ -213,10 +227,12 @@ def _nproc_flag(shell: str) -> str:
     return "-u"
 
 
-def wrapper_args(plan: RlimitPlan, cgroup_procs: Sequence[str]) -> list[str] | None:
+def wrapper_args(
+    plan: RlimitPlan, cgroup_procs: Sequence[str], cwd: str | None = None
+) -> list[str] | None:
     """The wrapper's arguments before argv, or None when no wrapper is needed (no limit, no
-    cgroup, and no setpriv whose exec failure only the wrapper can tell apart)."""
-    if plan == RlimitPlan(None, None, None) and not cgroup_procs and not _DEATHSIG:
+    cgroup, no working directory, and no setpriv whose exec failure only the wrapper tells)."""
+    if plan == RlimitPlan(None, None, None) and not cgroup_procs and cwd is None and not _DEATHSIG:
         return None
     if SHELL is None:
         raise SpawnError("no POSIX shell in /usr/bin or /bin: install dash or sh")
@@ -227,6 +243,7 @@ def wrapper_args(plan: RlimitPlan, cgroup_procs: Sequence[str]) -> list[str] | N
         nproc,
         "-" if plan.file_size is None else str(plan.file_size // 512),
         "-u" if plan.processes is None else _nproc_flag(SHELL),
+        "-" if cwd is None else cwd,
         *cgroup_procs, "--",
     ]  # fmt: skip
 
@@ -239,7 +256,25 @@ def _once_per_driver() -> int:
             resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
             log.info("driver soft RLIMIT_CORE set to 0 so that checkers dump no core")
         _devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        _no_inherited_fds()
     return _devnull
+
+
+def _no_inherited_fds() -> None:
+    """Make the fds above 2 that the driver inherited from its parent (a job server's, a
+    shell's ``3>file``) close-on-exec: ``posix_spawn`` closes nothing by itself, and Python
+    opens every fd of its own close-on-exec."""
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    for fd in fds:
+        if fd > 2:
+            try:
+                if os.get_inheritable(fd):
+                    os.set_inheritable(fd, False)
+            except OSError:
+                continue  # the listing's own fd, closed by now
 
 
 def read_status(leader: Leader) -> str | None:
@@ -286,7 +321,7 @@ def start_checker(
     token = current_token()  # inherited by every descendant: the watcher finds leftovers by it
     env = dict(spec.env) if token is None else {**spec.env, TOKEN_VAR: token}
     _check_env(env)
-    wrap = wrapper_args(plan, cgroup_procs)
+    wrap = wrapper_args(plan, cgroup_procs, spec.cwd)
     fds: list[int] = []
     try:
         r_out, w_out = os.pipe2(os.O_CLOEXEC)
@@ -300,17 +335,21 @@ def start_checker(
         for fd in fds:
             os.close(fd)
         raise SpawnError(f"cannot start checker {exe!r}: {e}") from None
+    argv = [*_DEATHSIG, *(wrap or ()), exe, *spec.argv[1:]]
     try:
-        proc = subprocess.Popen(
-            [*_DEATHSIG, *(wrap or ()), exe, *spec.argv[1:]],
-            stdin=w_status,
-            stdout=w_out,
-            stderr=w_err,
-            env=env,
-            cwd=spec.cwd,
-            start_new_session=True,
+        pid = os.posix_spawn(
+            argv[0],
+            argv,
+            env,
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, w_status, 0),  # the wrapper's status pipe, or /dev/null
+                (os.POSIX_SPAWN_DUP2, w_out, 1),
+                (os.POSIX_SPAWN_DUP2, w_err, 2),
+            ],
+            setsid=True,
+            setsigdef=_DEFAULT_SIGNALS,
         )
-    except (OSError, subprocess.SubprocessError, ValueError) as e:
+    except (OSError, ValueError) as e:
         for fd in (r_out, r_err, r_status):
             if fd >= 0:
                 os.close(fd)
@@ -321,5 +360,4 @@ def start_checker(
         for fd in (w_out, w_err, w_status if wrap else -1):
             if fd >= 0:
                 os.close(fd)
-    proc.returncode = 0  # inert: the runner reaps the pid itself (os.wait4), never Popen
-    return Leader(proc.pid, status_fd=r_status), exe, r_out, r_err
+    return Leader(pid, status_fd=r_status), exe, r_out, r_err
