@@ -22,9 +22,10 @@ OUT = Path(__file__).resolve().parents[1] / "docs" / "reference" / "cli.md"
 INTRO = """# Command-line reference
 
 Generated from the parsers by `scripts/gen_cli_reference.py` (a test fails when it is out of
-date). Exit codes: 0 success; 2 bad input (one line on stderr, never a traceback); 130 / 143
-stopped by SIGINT / SIGTERM (the resume command is printed); 1 an internal error (`compare`: a
-rate got significantly worse).
+date). Exit codes: 0 success; 2 bad input (one line on stderr, never a traceback); 130 / 143 /
+129 stopped by SIGINT / SIGTERM / SIGHUP in any phase (a calibration prints the resume command;
+`refit`, `compare` and `label` print one line and leave no half-written file); 1 an internal
+error (`compare`: a rate got significantly worse).
 """
 
 

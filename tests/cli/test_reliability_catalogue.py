@@ -158,6 +158,13 @@ CASES: list[Case] = [
          "'#!' line", no_log=True),
     Case("checker-argv-too-long", checker_case(["sh", "-c", "exit 0", "x" * 200_000, "{file}"]),
          "kernel's limit", no_log=True),
+    # a checker's own words and exit code are its verdict, never a spawn error
+    Case("checker-prints-setpriv-exits-126",
+         checker_case(["sh", "-c", 'echo "setpriv: failed to execute x" >&2; exit 126', "c",
+                       "{file}"]), exit_code=0, check=_all("PROOF_INVALID")),
+    Case("checker-prints-wrapper-exits-125",
+         checker_case(["sh", "-c", 'echo "calib-async-wrapper: cannot exec x" >&2; exit 125',
+                       "c", "{file}"]), exit_code=0, check=_all("PROOF_INVALID")),
     # flags out of range
     Case("flag-split-one", lambda d: run_args(d, "--validation-split", "1.0"),
          "--validation-split", no_log=True),
@@ -165,6 +172,8 @@ CASES: list[Case] = [
          "--label-budget", no_log=True),
     Case("flag-replicates-huge", lambda d: run_args(d, "--replicates", str(10**12)),
          "--replicates", no_log=True),
+    Case("flag-load-levels-huge", lambda d: run_args(d, "--load-levels", f"1,{10**9}"),
+         "--load-levels", no_log=True),
     # file descriptors: refused up front when the limit cannot serve --workers
     Case("fd-limit-64-workers-128", lambda d: run_args(d, "--workers", "128"), "open files",
          nofile=64, no_log=True),

@@ -1,8 +1,8 @@
 """Signals and the driver's death (issue 15), through the real CLI in a subprocess.
 
-- Ctrl-C (SIGINT) in stage 1 (a 100k-line list corpus) and in stage 4 (a long bootstrap): exit
-  130 promptly after the signal (within 10 s: a bound that holds at load 10, not a speed
-  claim).
+- Ctrl-C (SIGINT) and SIGTERM in stage 1 (a 100k-line list corpus) and in stage 4 (a long
+  bootstrap): exit 130 / 143 promptly after the signal (within 10 s: a bound that holds at
+  load 10, not a speed claim). Every phase that runs checkers: test_sigterm_phases.py.
 - SIGHUP (a closed terminal): exit 129, the resume command printed, no checker left, and
   ``--resume`` then completes.
 - ``kill -9`` of the driver mid-run, without the sandbox, with a checker that forks a
@@ -14,13 +14,10 @@ Processes are found by a mark in their command line (``sleep <mark>``), unique p
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,62 +26,17 @@ import pytest
 import yaml
 
 from helpers import run_env
-
-CLI = [sys.executable, "-m", "calib_async"]
-STOP_WITHIN_S = 10.0  # a bound that holds at load 10, not a speed claim
-
-
-def _alive(mark: str) -> list[psutil.Process]:
-    found = []
-    for p in psutil.process_iter(["cmdline", "status"]):
-        if mark in (p.info["cmdline"] or []) and p.info["status"] != psutil.STATUS_ZOMBIE:
-            found.append(p)
-    return found
+from helpers.cli import CLI, STOP_WITHIN_S, marked
+from helpers.cli import alive as _alive
+from helpers.cli import interrupt as _interrupt
+from helpers.cli import start as _start
+from helpers.cli import wait_for_event as _wait_for_event
 
 
 @pytest.fixture
 def mark() -> Iterator[str]:
     """A unique `sleep` argument; whatever still carries it at the end is killed."""
-    value = f"{7000 + uuid.uuid4().int % 1000}.{os.getpid()}"
-    yield value
-    for p in _alive(value):
-        p.kill()
-
-
-def _start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*CLI, *args],
-        cwd=cwd,
-        env=run_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait_for_event(proc: subprocess.Popen[str], event: str, **fields: object) -> None:
-    """Read JSON log lines from stderr until ``event`` with ``fields`` appears."""
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if obj.get("event") == event and all(obj.get(k) == v for k, v in fields.items()):
-            return
-    raise AssertionError(f"the run ended before {event} {fields}")
-
-
-def _interrupt(proc: subprocess.Popen[str], sig: int) -> tuple[int, float, str, str]:
-    t0 = time.monotonic()
-    proc.send_signal(sig)
-    try:
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    return proc.returncode, time.monotonic() - t0, out, err
+    yield from marked()
 
 
 def _checker_config(d: Path, script: str) -> Path:
@@ -120,7 +72,14 @@ def _run_args(d: Path, cfg: Path, n: int = 4) -> list[str]:
     ]  # fmt: skip
 
 
-def test_ctrl_c_in_stage_1_on_a_100k_line_list_exits_130_promptly(tmp_path: Path) -> None:
+SIGNALS = pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+
+
+@SIGNALS
+def test_ctrl_c_in_stage_1_on_a_100k_line_list_exits_130_promptly(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """And SIGTERM: 143."""
     sources = [tmp_path / f"src{k}.lean" for k in range(4)]  # a file has at most 65000 links
     for src in sources:
         src.write_text("theorem t : True := trivial\n")
@@ -143,14 +102,16 @@ def test_ctrl_c_in_stage_1_on_a_100k_line_list_exits_130_promptly(tmp_path: Path
         tmp_path,
     )  # fmt: skip
     _wait_for_event(proc, "stage.started", stage=1)
-    code, elapsed, _, err = _interrupt(proc, signal.SIGINT)
-    print(f"stage 1: exit {code} {elapsed:.2f} s after SIGINT")
-    assert code == 130, err[-2000:]
+    code, elapsed, _, err = _interrupt(proc, sig)
+    print(f"stage 1: exit {code} {elapsed:.2f} s after {sig.name}")
+    assert code == 128 + sig, err[-2000:]
     assert elapsed < STOP_WITHIN_S
     assert "Traceback" not in err
 
 
-def test_ctrl_c_in_stage_4_exits_130_promptly(tmp_path: Path) -> None:
+@SIGNALS
+def test_ctrl_c_in_stage_4_exits_130_promptly(tmp_path: Path, sig: signal.Signals) -> None:
+    """And SIGTERM: 143 (the fit runs in a worker thread: the exit does not wait for it)."""
     proc = _start(
         ["--tiers", "FAST", "--n", "30", "--export", "cal.yaml", "--corpus", "synthetic",
          "--output-dir", "out", "--label-sample", "10", "--bootstrap", "100000",
@@ -158,9 +119,9 @@ def test_ctrl_c_in_stage_4_exits_130_promptly(tmp_path: Path) -> None:
         tmp_path,
     )  # fmt: skip
     _wait_for_event(proc, "stage.started", stage=4)
-    code, elapsed, _, err = _interrupt(proc, signal.SIGINT)
-    print(f"stage 4: exit {code} {elapsed:.2f} s after SIGINT")
-    assert code == 130, err[-2000:]
+    code, elapsed, _, err = _interrupt(proc, sig)
+    print(f"stage 4: exit {code} {elapsed:.2f} s after {sig.name}")
+    assert code == 128 + sig, err[-2000:]
     assert elapsed < STOP_WITHIN_S
     assert "Traceback" not in err
 

@@ -9,13 +9,13 @@ import os
 import resource
 import select
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-CLI = [sys.executable, "-m", "calib_async"]
+from helpers.cli import CLI
+
 PARALLEL = 4
 DEADLINE_S = 240.0
 

@@ -56,6 +56,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from contextlib import suppress
@@ -83,6 +84,29 @@ def _require_asyncio() -> None:
         asyncio.get_running_loop()
     except RuntimeError:
         raise CalibError(TRIO_MESSAGE) from None
+
+
+#: Seconds to wait for a TCP connection to a ``--ray-address`` before giving up.
+CONNECT_TIMEOUT_S = 10.0
+
+
+def probe_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Raise CalibError (one line) when ``host:port`` (or ``ray://host:port``) does not accept a
+    TCP connection within ``timeout`` s; "auto", "local" and addresses without a port are left
+    to ``ray.init``."""
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        why = "no answer" if isinstance(e, TimeoutError) else (e.strerror or str(e))
+        raise CalibError(
+            f"cannot reach the Ray cluster at {address!r} ({why} within {timeout:g} s); check "
+            "--ray-address (e.g. 'auto' on a cluster node, or ray://HOST:10001) or run "
+            "'ray status'"
+        ) from None
 
 
 class RayBackend:
@@ -145,6 +169,8 @@ class RayBackend:
         if ray.is_initialized():
             self._owns_ray = False
         elif self.address or os.environ.get("RAY_ADDRESS"):
+            # ray.init retries an address that does not answer for minutes: a bounded probe
+            await anyio.to_thread.run_sync(probe_address, self.address or os.environ["RAY_ADDRESS"])
             self._owns_ray = await anyio.to_thread.run_sync(self._init)  # connects only
         else:
             # A local Ray starts here, in this thread, blocking the loop for its few seconds:

@@ -57,16 +57,11 @@ def _main(argv: list[str]) -> int:
         if argv[:1] == ["--version"]:  # before --tiers/--n/--export are required
             print(_version_line())
             return 0
-        if argv[:1] == ["label"]:
-            return _label_main(argv[1:])
-        if argv[:1] == ["refit"]:
-            from calib_async.cli.refit import run_refit
+        if argv[:1] in (["label"], ["refit"], ["compare"]):
+            from calib_async.cli.signals import stop_on_signals
 
-            return run_refit(argv[1:])
-        if argv[:1] == ["compare"]:
-            from calib_async.cli.compare import run_compare
-
-            return run_compare(argv[1:])
+            with stop_on_signals():
+                return _subcommand(argv[0], argv[1:])
         return _calibrate_main(argv)
     except CalibError as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
@@ -74,6 +69,25 @@ def _main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted\n")
         return 130
+    except BaseException as exc:  # Stopped: imported lazily (`--help` stays fast)
+        from calib_async.cli.signals import Stopped
+
+        if not isinstance(exc, Stopped):
+            raise
+        sys.stderr.write(f"{PROG}: interrupted by {exc}\n")
+        return 128 + exc.signum
+
+
+def _subcommand(name: str, argv: list[str]) -> int:
+    if name == "label":
+        return _label_main(argv)
+    if name == "refit":
+        from calib_async.cli.refit import run_refit
+
+        return run_refit(argv)
+    from calib_async.cli.compare import run_compare
+
+    return run_compare(argv)
 
 
 def _label_main(argv: list[str]) -> int:
@@ -101,6 +115,13 @@ def _calibrate_main(argv: list[str]) -> int:
             found = False
         if not found:
             parser.error("--backend ray needs Ray: pip install 'calib-async[ray]'")
+        import os
+
+        from calib_async.backends.ray import probe_address
+
+        address = args.ray_address or os.environ.get("RAY_ADDRESS")
+        if address:  # bounded, before the log exists (ray.init retries for minutes)
+            probe_address(address)
     if args.backend == "local":  # ray runs checkers in other processes
         from calib_async.cli.fd_budget import fd_budget_problem
 

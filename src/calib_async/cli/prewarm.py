@@ -53,4 +53,7 @@ class Prewarm:
     def __call__(self, event: Event) -> None:
         if isinstance(event, StageStarted) and event.stage == PREWARM_STAGE and not self.thread:
             self.thread = threading.Thread(target=_import_all, name="prewarm", daemon=False)
-            self.thread.start()
+            try:
+                self.thread.start()
+            except RuntimeError as e:  # out of processes (RLIMIT_NPROC): only an optimisation
+                log.warning("prewarm.not_started", error=str(e))

@@ -3,6 +3,10 @@
 SIGINT, SIGTERM and SIGHUP (a closed terminal) stop a run the same way: the library's
 cancellation kills every checker tree and fsyncs the checkpoint, then the CLI prints the resume
 command and exits 128 + the signal number. A second signal exits at once.
+
+The subcommands without an event loop (``refit``, ``compare``, ``label``) run under
+:func:`stop_on_signals`: SIGTERM and SIGHUP raise :class:`Stopped` in the main thread (SIGINT
+stays KeyboardInterrupt), so their atomic writes clean up and the CLI exits 128 + N.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import anyio
@@ -32,6 +36,33 @@ class Interrupted(CalibError):
     def __init__(self, signum: int) -> None:
         super().__init__(f"interrupted by {signal.Signals(signum).name}", exit_code=128 + signum)
         self.signum = signum
+
+
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP arrived while a subcommand ran (BaseException: no ``except Exception``
+    in the subcommand swallows it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Stopped` while the block runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 async def run_until_signal(main: Callable[[], Awaitable[T]]) -> T:

@@ -34,8 +34,8 @@ async def _start(spec: ExecSpec, sampler: TreeSampler) -> tuple[MeasuredProcess,
         try:
             cg = pool.acquire(memory, limits.max_processes)
         except OSError as e:
-            message = f"cannot set up the run's cgroup: {e.strerror or e}"
-            return MeasuredProcess(spec, sampler, spawn_error=message, t0=t0), False
+            error = SpawnError(f"cannot set up the run's cgroup: {e.strerror or e}")
+            return MeasuredProcess(spec, sampler, spawn_error=error, t0=t0), False
     plan = rlimit_plan(
         limits,
         memory_cgroup=cg is not None and cg.mem_dir is not None,
@@ -46,7 +46,7 @@ async def _start(spec: ExecSpec, sampler: TreeSampler) -> tuple[MeasuredProcess,
     except SpawnError as e:
         if cg is not None and pool is not None:
             pool.release(cg)
-        return MeasuredProcess(spec, sampler, spawn_error=str(e), t0=t0), False
+        return MeasuredProcess(spec, sampler, spawn_error=e, t0=t0), False
     return MeasuredProcess(spec, sampler, started=(cg, started), t0=t0), made
 
 

@@ -15,16 +15,14 @@ killed (RLIMIT_NPROC counts every process of the user, and none as root).
 task awaits ``anyio.wait_readable`` on that single fd (asyncio and trio, no task per stream, no
 thread). The leader is reaped by our own ``os.wait4``, which gives the rusage.
 
-**Output** keeps the first and last ``max(output_cap_bytes, 64 KiB)`` bytes of each stream and
-counts all bytes; the middle is read and discarded, so 1 GB of output costs no memory.
+**Output**: the first and last ``max(output_cap_bytes, 64 KiB)`` bytes of each stream, all counted.
 
 **Timeout.** SIGTERM to the group, await the leader for ``grace_s``, SIGKILL the group; then the
 sweep of the ordered ``finally`` in :meth:`MeasuredProcess.wait` (group, sampled members including
 setsid escapees, cgroup, holders of our pipes), then the reap. The sweep also runs after a normal
 exit: nothing a checker started outlives its run.
 
-**Cancellation:** cancelling the calling scope runs the same ladder, shielded, then re-raises; no
-result is returned and no process or fd is left.
+**Cancellation:** the same ladder, shielded, then re-raised; no process or fd is left.
 
 **Memory.** Termination.MEMORY when the cgroup OOM-killed a process of the run, or (fallback)
 the RSS watchdog fired, or the run failed while a memory limit was set and its output matches an
@@ -63,7 +61,7 @@ from calib_async.runner.capture import OutputCapture
 from calib_async.runner.killing import kill_pipe_holders, kill_verified
 from calib_async.runner.memory import memory_peak
 from calib_async.runner.sampler import TreeSampler, TreeStats
-from calib_async.runner.spawn import Leader, SpawnError, wrapper_failure
+from calib_async.runner.spawn import DRIVER_FAILED, Leader, SpawnError, read_status
 from calib_async.runner.spec import ExecResult, ExecSpec, Mechanism, Termination
 
 log = structlog.get_logger(__name__)
@@ -87,7 +85,7 @@ class MeasuredProcess:
         sampler: TreeSampler,
         *,
         started: tuple[cgroups.RunCgroup | None, tuple[Leader, str, int, int]] | None = None,
-        spawn_error: str | None = None,
+        spawn_error: SpawnError | None = None,
         t0: float | None = None,
     ) -> None:
         self.spec, self.sampler = spec, sampler
@@ -105,6 +103,7 @@ class MeasuredProcess:
         self._scope: anyio.CancelScope | None = None
         self._terminate = False
         self._figures: cgroups.Figures | None = None
+        self._status: str | None = None  # the wrapper's own error, read after the reap
         self.t0 = time.monotonic() if t0 is None else t0
         if spawn_error is not None:
             self._result = self._spawn_error(spawn_error)
@@ -112,7 +111,7 @@ class MeasuredProcess:
         try:
             self._spawn(started)
         except SpawnError as e:
-            self._result = self._spawn_error(str(e))
+            self._result = self._spawn_error(e)
 
     @property
     def pid(self) -> int | None:
@@ -132,6 +131,7 @@ class MeasuredProcess:
                 os.killpg(self._proc.pid, signal.SIGKILL)
             os.waitpid(self._proc.pid, 0)
             self._proc.returncode = -signal.SIGKILL
+            read_status(self._proc)  # closes the status pipe
             for fd in (r_out, r_err, getattr(self, "pidfd", -1)):
                 with suppress(OSError):
                     os.close(fd)
@@ -220,8 +220,7 @@ class MeasuredProcess:
         if self._scope is not None:
             self._scope.deadline = -float("inf")
 
-    def _exited_meanwhile(self) -> bool:
-        """At the deadline: whether the leader's exit is already there to be read."""
+    def _exited_meanwhile(self) -> bool:  # at the deadline: is the leader's exit there to read?
         self._poll()
         return self._exit_at is not None
 
@@ -317,6 +316,7 @@ class MeasuredProcess:
                 # 5. Reap the leader ourselves: wait4 gives the rusage.
                 _, status, ru = os.wait4(self._proc.pid, 0)
                 self._proc.returncode = os.waitstatus_to_exitcode(status)
+                self._status = read_status(self._proc)  # out of band: never the output
                 # 6. Forget the tree (after the last use of its member list), read the cgroup's
                 #    figures, release it, close fds.
                 self.sampler.unregister(self.stats)
@@ -335,12 +335,14 @@ class MeasuredProcess:
         if self._cg is not None and self.sampler.cgroup_pool is not None:
             self.sampler.cgroup_pool.release(self._cg)
 
-    def _spawn_error(self, message: str) -> ExecResult:
+    def _spawn_error(self, error: SpawnError) -> ExecResult:
+        """A run that never reached the checker (a refused driver fork: marked, not counted)."""
+        message = str(error)
         log.info("checker spawn error", argv=self.spec.argv, message=message)
         return ExecResult(
             self.spec.argv, Termination.SPAWN_ERROR, None, None,
             (time.monotonic() - self.t0) * 1000, 0.0, 0.0, "none", False, 0.0,
-            b"", b"", 0, 0, message=message,
+            b"", b"", 0, 0, message=message, warnings=(DRIVER_FAILED,) if error.driver else (),
         )  # fmt: skip
 
     def _finish(self, ru: resource.struct_rusage) -> ExecResult:
@@ -349,8 +351,8 @@ class MeasuredProcess:
         code, stats, warnings = self._proc.returncode, self.stats, self.warnings
         exit_code, sig = (code, None) if code >= 0 else (None, -code)
         out, err = self._out.value(), self._err.value()
-        if self.reason is None and (why := wrapper_failure(code, err)) is not None:
-            return self._spawn_error(f"cannot start checker {self.exe!r}: {why}")
+        if self.reason is None and (why := self._status) is not None:  # the wrapper's, out of band
+            return self._spawn_error(SpawnError(f"cannot start checker {self.exe!r}: {why}"))
         fig = self._figures
         if self.reason is None and fig is not None and fig.oom_kills:
             self._decide(Termination.MEMORY, self._oom_message())

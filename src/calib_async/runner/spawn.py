@@ -19,8 +19,9 @@ fds the driver inherited from its own parent are made so once, at the first spaw
   ``/bin/sh``): RLIMIT_CORE 0, the opt-in RLIMIT_AS, RLIMIT_NPROC (only without a pids cgroup),
   RLIMIT_FSIZE; it writes its pid into each of the run's ``cgroup.procs`` files (so no descendant
   can be forked outside them), enters the working directory (``posix_spawn`` has no ``cwd``) and
-  ``exec``s the checker: the same pid, argv passed as ``"$@"``, never interpolated. A run with no
-  limit, no cgroup and no working directory skips it.
+  ``exec``s the checker: the same pid, argv passed as ``"$@"``, never interpolated. It runs
+  whenever setpriv does (see below); a run with no limit, no cgroup, no working directory and no
+  setpriv skips it.
 
 Why helper execs rather than code between fork and exec: Python in a forked child of a driver
 that has threads can hang on a lock another thread held at the fork, and ``fork()`` costs
@@ -33,13 +34,30 @@ about 0.1 ms of driver CPU per run (``scripts/bench_scheduler.py``). RLIMIT_NPRO
 process of the real user (and is ignored for root), so the fallback also has a per-tree watchdog
 (process.py); the pids cgroup counts the run's only.
 
-A step that fails before the checker runs is reported as :class:`SpawnError`: an exec that fails
-raises in ``posix_spawn`` itself; the wrapper prints ``calib-async-wrapper: ...`` and exits
-125-127, which :func:`wrapper_failure` recognises; so it becomes Termination.SPAWN_ERROR.
+**Spawn errors are signalled out of band, never read from the checker's output.** A step that
+fails before the checker runs is :class:`SpawnError` (Termination.SPAWN_ERROR):
+
+* ``posix_spawn`` itself raises in the driver (an exec of the first program that fails; a fork
+  refused at RLIMIT_NPROC or for memory: the driver's failure, marked ``driver_spawn_failed``,
+  :data:`DRIVER_FAILED`, and not counted in rates);
+* the wrapper gets the write end of a *status pipe* as its stdin (the checker gets /dev/null:
+  the wrapper redirects it at the exec). It writes ``+`` as its first act (so setpriv, before
+  it, did run it), ``calib-async-wrapper: cannot ...`` when a limit, a cgroup join or the
+  working directory fails, and, from an EXIT trap that only runs when its final ``exec``
+  failed, what it could not exec. After the reap :func:`read_status` reads the pipe: a message
+  is a spawn error; no ``+`` at all means setpriv could not exec the wrapper. Anything else,
+  whatever the checker printed and whatever its exit code (125, 126, 127 included), is the
+  checker's own verdict.
+
+A checker that is neither a binary (ELF) nor a script with a ``#!`` line is a spawn error on
+this one path (checked before the spawn), as it is before stage 2 (config/startable.py): a shell
+would run it as a shell script while ``execve`` fails with ENOEXEC, and the two must not differ
+by whether the wrapper happens to be in the chain.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import resource
 import shutil
@@ -61,9 +79,11 @@ _SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 #: The wrapper's shell: any POSIX sh (dash starts fastest).
 SHELL = shutil.which("dash", path=_SYSTEM_PATH) or shutil.which("sh", path=_SYSTEM_PATH)
 _WRAPPER_NAME = "calib-async-wrapper"
-_WRAPPER = (  # $1..$5: AS KiB, NPROC, FSIZE 512-byte blocks ("-" = unset), ulimit's NPROC flag,
-    # the working directory ("-": the driver's); then the cgroup.procs files to join, "--", argv
-    'f() { echo "calib-async-wrapper: cannot $1" >&2; exit 125; }'
+_WRAPPER = (  # stdin: the status pipe (module docstring). $1..$5: AS KiB, NPROC, FSIZE 512-byte
+    # blocks ("-" = unset), ulimit's NPROC flag, the working directory ("-": the driver's); then
+    # the cgroup.procs files to join, "--", argv
+    "printf + >&0"
+    '; f() { echo "calib-async-wrapper: cannot $1" >&0; exit 125; }'
     '; ulimit -c 0 || f "set RLIMIT_CORE"'
     '; [ "$1" = - ] || ulimit -v "$1" || f "set RLIMIT_AS"'
     '; [ "$2" = - ] || ulimit "$4" "$2" || f "set RLIMIT_NPROC"'
@@ -71,7 +91,9 @@ _WRAPPER = (  # $1..$5: AS KiB, NPROC, FSIZE 512-byte blocks ("-" = unset), ulim
     '; [ "$5" = - ] || cd -- "$5" || f "enter the working directory $5"'
     "; shift 5"
     '; while [ "$1" != -- ]; do echo $$ > "$1" || f "join cgroup ${1%/*}"; shift; done'
-    '; shift; exec "$@"'
+    "; shift"
+    """; trap 'echo "calib-async-wrapper: cannot exec $1 (exit status $?)" >&0' EXIT"""
+    '; exec "$@" </dev/null'
 )
 #: PR_SET_PDEATHSIG for the leader (util-linux ``setpriv``), where installed.
 SETPRIV = shutil.which("setpriv", path=_SYSTEM_PATH)
@@ -80,19 +102,33 @@ _DEATHSIG = [SETPRIV, "--pdeathsig", "KILL", "--"] if SETPRIV else []
 #: ``restore_signals``): an ignored signal stays ignored across exec.
 _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 _exe_cache: dict[tuple[str, str], str] = {}
+_format_ok: dict[str, tuple[int, int, int]] = {}  # path -> (inode, mtime, size) checked
 _devnull: int | None = None
+_ELF = b"\x7fELF"
+#: The warning of a run the driver itself could not start (its fork refused): not counted.
+DRIVER_FAILED = "driver_spawn_failed"
+_FORK_REFUSED = (errno.EAGAIN, errno.ENOMEM)
 
 
 class SpawnError(Exception):
-    """The checker could not be started; the message says why and what to do."""
+    """The checker could not be started; the message says why and what to do.
+
+    ``driver`` is True when the driver's own fork was refused (out of processes or memory):
+    the driver's failure, not the checker's."""
+
+    def __init__(self, message: str, *, driver: bool = False) -> None:
+        super().__init__(message)
+        self.driver = driver
 
 
 @dataclass(slots=True, eq=False)
 class Leader:
-    """The started checker's leader: its pid, and its exit code once the runner reaped it."""
+    """The started checker's leader: its pid, and its exit code once the runner reaped it.
+    ``status_fd`` is the read end of the wrapper's status pipe (-1: no wrapper)."""
 
     pid: int
     returncode: int | None = None
+    status_fd: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +152,41 @@ def rlimit_plan(limits: Limits, *, memory_cgroup: bool, pids_cgroup: bool) -> Rl
     return RlimitPlan(as_mb * MIB if as_mb else None, nproc, fsize)
 
 
+def _check_format(path: str) -> str:
+    """``path`` when it is a binary (ELF) or a ``#!`` script (or unreadable: exec decides),
+    else SpawnError: no spawn path runs it under a shell. Checked once per file version."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return path  # gone: the exec reports it
+    key = (st.st_ino, st.st_mtime_ns, st.st_size)
+    if _format_ok.get(path) == key:
+        return path
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return path  # executable but unreadable (mode 0111): exec may still work
+    try:
+        head = os.read(fd, 4)
+    except OSError:
+        head = b"#!"  # unreadable content: exec decides
+    finally:
+        os.close(fd)
+    if not head.startswith((b"#!", _ELF)):
+        raise SpawnError(
+            f"checker {path!r} is neither a binary nor a script with a '#!' line: add one"
+            " (e.g. #!/bin/sh) or run it through its interpreter (command: [sh, script])"
+        )
+    _format_ok[path] = key
+    return path
+
+
 def _resolve(argv0: str, env_path: str, cwd: str | None) -> str:
+    """Absolute path of an executable regular file in a format exec runs, or SpawnError."""
+    return _check_format(_locate(argv0, env_path, cwd))
+
+
+def _locate(argv0: str, env_path: str, cwd: str | None) -> str:
     """Absolute path of an executable regular file, or SpawnError with what to do."""
     if "/" not in argv0:
         cached = _exe_cache.get((argv0, env_path))
@@ -160,8 +230,9 @@ def _nproc_flag(shell: str) -> str:
 def wrapper_args(
     plan: RlimitPlan, cgroup_procs: Sequence[str], cwd: str | None = None
 ) -> list[str] | None:
-    """The wrapper's arguments before argv, or None when no wrapper is needed."""
-    if plan == RlimitPlan(None, None, None) and not cgroup_procs and cwd is None:
+    """The wrapper's arguments before argv, or None when no wrapper is needed (no limit, no
+    cgroup, no working directory, and no setpriv whose exec failure only the wrapper tells)."""
+    if plan == RlimitPlan(None, None, None) and not cgroup_procs and cwd is None and not _DEATHSIG:
         return None
     if SHELL is None:
         raise SpawnError("no POSIX shell in /usr/bin or /bin: install dash or sh")
@@ -206,13 +277,28 @@ def _no_inherited_fds() -> None:
                 continue  # the listing's own fd, closed by now
 
 
-def wrapper_failure(exit_code: int, stderr: bytes) -> str | None:
-    """The wrapper's own error (a limit it could not set, an exec that failed), or None."""
-    if exit_code in (125, 126, 127) and stderr.startswith(
-        (_WRAPPER_NAME.encode() + b":", b"setpriv:")
-    ):
-        return stderr.decode(errors="replace").strip()
-    return None
+def read_status(leader: Leader) -> str | None:
+    """After the reap: the wrapper's own error read from its status pipe (a limit it could not
+    set, a cgroup it could not join, an exec that failed; setpriv that could not run it), or
+    None when the checker ran. Closes the pipe. Never looks at the checker's output."""
+    fd, leader.status_fd = leader.status_fd, -1
+    if fd < 0:
+        return None
+    chunks = []
+    try:
+        while data := os.read(fd, 4096):  # the writer is gone: EOF, never a block
+            chunks.append(data)
+            if sum(map(len, chunks)) > 65536:
+                break
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    status = b"".join(chunks)
+    if not status.startswith(b"+"):
+        return "setpriv could not start the wrapper"
+    message = status[1:].decode(errors="replace").strip()
+    return message or None
 
 
 def _check_env(env: dict[str, str]) -> None:
@@ -235,25 +321,28 @@ def start_checker(
     token = current_token()  # inherited by every descendant: the watcher finds leftovers by it
     env = dict(spec.env) if token is None else {**spec.env, TOKEN_VAR: token}
     _check_env(env)
-    wrap = wrapper_args(plan, cgroup_procs, spec.cwd) or []
+    wrap = wrapper_args(plan, cgroup_procs, spec.cwd)
+    fds: list[int] = []
     try:
         r_out, w_out = os.pipe2(os.O_CLOEXEC)
-    except OSError as e:
-        raise SpawnError(f"cannot start checker {exe!r}: {e}") from None
-    try:
+        fds += (r_out, w_out)
         r_err, w_err = os.pipe2(os.O_CLOEXEC)
+        fds += (r_err, w_err)
+        r_status, w_status = os.pipe2(os.O_CLOEXEC) if wrap else (-1, devnull)
+        if wrap:
+            fds += (r_status, w_status)
     except OSError as e:
-        os.close(r_out)
-        os.close(w_out)
+        for fd in fds:
+            os.close(fd)
         raise SpawnError(f"cannot start checker {exe!r}: {e}") from None
-    argv = [*_DEATHSIG, *wrap, exe, *spec.argv[1:]]
+    argv = [*_DEATHSIG, *(wrap or ()), exe, *spec.argv[1:]]
     try:
         pid = os.posix_spawn(
             argv[0],
             argv,
             env,
             file_actions=[
-                (os.POSIX_SPAWN_DUP2, devnull, 0),
+                (os.POSIX_SPAWN_DUP2, w_status, 0),  # the wrapper's status pipe, or /dev/null
                 (os.POSIX_SPAWN_DUP2, w_out, 1),
                 (os.POSIX_SPAWN_DUP2, w_err, 2),
             ],
@@ -261,10 +350,14 @@ def start_checker(
             setsigdef=_DEFAULT_SIGNALS,
         )
     except (OSError, ValueError) as e:
-        os.close(r_out)
-        os.close(r_err)
-        raise SpawnError(f"cannot start checker {exe!r}: {e}") from None
+        for fd in (r_out, r_err, r_status):
+            if fd >= 0:
+                os.close(fd)
+        driver = isinstance(e, OSError) and e.errno in _FORK_REFUSED
+        who = "the driver could not fork to start" if driver else "cannot start"
+        raise SpawnError(f"{who} checker {exe!r}: {e}", driver=driver) from None
     finally:
-        os.close(w_out)
-        os.close(w_err)
-    return Leader(pid), exe, r_out, r_err
+        for fd in (w_out, w_err, w_status if wrap else -1):
+            if fd >= 0:
+                os.close(fd)
+    return Leader(pid, status_fd=r_status), exe, r_out, r_err

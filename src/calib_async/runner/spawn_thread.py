@@ -36,11 +36,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import anyio
+import structlog
 
 from calib_async.runner import spawn
 from calib_async.runner.spec import ExecSpec
 from calib_async.runner.workdir import create_workdir, creation_error, release_workdir
 
+log = structlog.get_logger(__name__)
 T = TypeVar("T")
 Started = tuple[spawn.Leader, str, int, int]  # leader, resolved argv[0], stdout fd, stderr fd
 
@@ -89,11 +91,17 @@ def _submit(req: list[Any]) -> None:
     with _lock:
         if _owner_pid != os.getpid():  # first use, or a forked child (no threads there)
             _owner_pid, _queue, _threads, _in_flight = os.getpid(), queue.SimpleQueue(), 0, 0
+        if _in_flight >= _threads and _threads < MAX_THREADS:
+            name = f"calib-async-spawn-{_threads + 1}"
+            try:
+                threading.Thread(target=_serve, args=(_queue,), name=name, daemon=True).start()
+                _threads += 1
+            except RuntimeError as e:  # the driver is out of processes (RLIMIT_NPROC) or memory
+                if _threads == 0:  # nobody to serve the request: the driver's failure
+                    raise spawn.SpawnError(f"the driver could not start a thread: {e}",
+                                           driver=True) from None  # fmt: skip
+                log.warning("spawn thread not started", error=str(e), threads=_threads)
         _in_flight += 1
-        if _in_flight > _threads and _threads < MAX_THREADS:
-            _threads += 1
-            name = f"calib-async-spawn-{_threads}"
-            threading.Thread(target=_serve, args=(_queue,), name=name, daemon=True).start()
         _queue.put(req)
 
 
@@ -105,7 +113,11 @@ async def spawn_in_thread(function: Callable[..., T], *args: Any) -> T:
     """
     efd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
     req: list[Any] = [function, args, efd, None, None]
-    _submit(req)
+    try:
+        _submit(req)
+    except BaseException:
+        os.close(efd)
+        raise
     with anyio.CancelScope(shield=True):
         await anyio.wait_readable(efd)
     # Closed only once written: if the wait raised (KeyboardInterrupt), the fd is left open so

@@ -29,6 +29,8 @@ FAIL_CODES: tuple[int, ...] = tuple(
 
 #: Truth codes in the ``truth`` column of labelled records.
 TRUTH_VALID, TRUTH_INVALID, TRUTH_UNDETERMINED = 1, 0, -1
+#: Warnings of runs whose outcome says nothing about the checker: left out of the rates.
+_DRIVER_FAULTS = frozenset({"driver_paused", "driver_spawn_failed"})
 _TRUTH_CODE = {
     Truth.VERIFIED: TRUTH_VALID,
     Truth.INVALID: TRUTH_INVALID,
@@ -109,7 +111,8 @@ def to_columns(
     attempts (label phase, its own tier name, attempt >= 1) go to ``ladders``: they watch its
     timed-out runs beyond the budget. Runs the driver could not watch are ignored (warning
     ``driver_paused``: it was stopped when the run ended, so whether the run kept its budget
-    is unknown).
+    is unknown), and so are runs the driver could not start (``driver_spawn_failed``: its own
+    fork was refused; the checker never ran).
     """
     wanted = set(tiers)
     item_index: dict[str, int] = {}
@@ -121,7 +124,7 @@ def to_columns(
     }
     telemetry_phase, label_phase = Phase.TELEMETRY.value, Phase.LABEL.value
     for r in telemetry:
-        if r.tier not in wanted or "driver_paused" in r.warnings:
+        if r.tier not in wanted or _DRIVER_FAULTS & set(r.warnings):
             continue
         if r.phase == label_phase and r.attempt >= 1:
             target = ladder_rows[r.tier]

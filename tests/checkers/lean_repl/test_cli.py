@@ -5,37 +5,24 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 import yaml
 
 from helpers import run_env
+from helpers.cli import CLI, marked
+from helpers.cli import alive as _alive
+from helpers.cli import run as run_cli
 from helpers.repl import standin_argv
-
-CLI = [sys.executable, "-m", "calib_async"]
-
-
-def _alive(mark: str) -> list[psutil.Process]:
-    found = []
-    for p in psutil.process_iter(["cmdline", "status"]):
-        if mark in (p.info["cmdline"] or []) and p.info["status"] != psutil.STATUS_ZOMBIE:
-            found.append(p)
-    return found
 
 
 @pytest.fixture
 def mark() -> Iterator[str]:
     """An extra argument of every stand-in started here; whatever carries it at the end dies."""
-    value = f"mark-{uuid.uuid4().hex}"
-    yield value
-    for p in _alive(value):
-        p.kill()
+    yield from marked("mark-")
 
 
 def _setup(d: Path, mark: str, *, sleep_ms: int, designs: dict) -> list[str]:
@@ -87,9 +74,7 @@ DESIGNS = {
 @pytest.mark.slow
 def test_warm_policy_and_every_design_end_to_end(tmp_path: Path, mark: str) -> None:
     args = _setup(tmp_path, mark, sleep_ms=1, designs=DESIGNS)
-    proc = subprocess.run(
-        [*CLI, *args], cwd=tmp_path, env=run_env(), capture_output=True, text=True, timeout=600
-    )
+    proc = run_cli(args, tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     export = yaml.safe_load((tmp_path / "cal.yaml").read_text())
     (block,) = export["lean_repl_designs"]
@@ -154,14 +139,7 @@ def test_kill_9_mid_run_leaves_no_repl_and_resume_loses_nothing(tmp_path: Path, 
     while _alive(mark) and time.monotonic() < end:
         time.sleep(0.05)
     assert not _alive(mark), "a REPL outlived its driver"
-    resumed = subprocess.run(
-        [*CLI, *args, "--resume"],
-        cwd=tmp_path,
-        env=run_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    resumed = run_cli([*args, "--resume"], tmp_path, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     after = _records(tmp_path / "out")
     assert set(before) <= set(after)  # nothing finished before the kill was lost or redone
