@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, Self, TypeVar
 
-from calib_async.model.values import mapping, ordered, present, rest
+from calib_async.model.values import at, mapping, ordered, present, rest
 
 T = TypeVar("T")
 B = TypeVar("B", bound="Block")
@@ -49,7 +49,7 @@ class Block:
         """Check ``raw`` (the mapping at path ``where``); CalibError names a bad key."""
         raw = mapping(raw, where)
         typed = cls._fields()
-        values = {name: parse(raw.get(k), f"{where}.{k}") for name, k, parse in typed}
+        values = {name: parse(raw.get(k), at(where, k)) for name, k, parse in typed}
         known = frozenset(k for _, k, _ in typed)
         instance = cls(extra=rest(raw, known), key_order=tuple(raw), **values)
         instance.check(where)
@@ -95,7 +95,7 @@ def blocks(cls: type[B]) -> Parser:
     def parse(value: Any, where: str) -> dict[str, B] | None:
         if value is None:
             return None
-        return {str(k): cls.from_dict(v, f"{where}.{k}") for k, v in mapping(value, where).items()}
+        return {str(k): cls.from_dict(v, at(where, k)) for k, v in mapping(value, where).items()}
 
     return parse
 

@@ -71,13 +71,11 @@ def flag(value: Any, where: str) -> bool | None:
 
 
 def interval(value: Any, where: str) -> tuple[float, float] | None:
-    """``[low, high]`` of probabilities with low <= high, or None (also for ``[null, null]``)."""
+    """``[low, high]`` of probabilities with low <= high, or None."""
     if value is None:
         return None
     if not isinstance(value, list | tuple) or len(value) != 2:
         raise CalibError(f"{where}: expected [low, high], got {_shown(value)}; {FIX}")
-    if value[0] is None and value[1] is None:
-        return None
     low, high = probability(value[0], where), probability(value[1], where)
     if low is None or high is None or low > high:
         raise CalibError(f"{where}: [{value[0]}, {value[1]}] is not an interval; {FIX}")
@@ -115,6 +113,11 @@ def present(out: dict[str, Any], key: str, value: Any, order: tuple[str, ...]) -
 def rest(raw: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
     """The keys of ``raw`` the typed fields do not hold (kept, so nothing a file says is lost)."""
     return {k: v for k, v in raw.items() if k not in known}
+
+
+def at(where: str, key: object) -> str:
+    """The path of ``key`` inside ``where`` (the top level has an empty path)."""
+    return f"{where}.{key}" if where else str(key)
 
 
 def _shown(value: Any) -> str:
