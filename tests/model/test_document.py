@@ -63,7 +63,7 @@ def _error(doc: Any) -> str:
     ("edit", "expected"),
     [
         (lambda d: d["noise_models"]["fast"].update(timeout_rate=1.5),
-         r"^noise_models\.fast\.timeout_rate: 1\.5 is not a probability"),
+         r"^noise_models\.fast\.timeout_rate: expected a probability in \[0, 1\], got 1\.5"),
         (lambda d: d["noise_models"]["fast"].update(status="great"),
          r"^noise_models\.fast\.status: 'great' is not one of ok, partial"),
         (lambda d: d["noise_models"]["slow"]["counts"]["spurious_fail_rate"].update(status=3),
@@ -71,7 +71,7 @@ def _error(doc: Any) -> str:
         (lambda d: d["noise_models"]["fast"]["canaries"]["sorry"].update(passed=21),
          r"^noise_models\.fast\.canaries\.sorry: passed 21 exceeds run 20"),
         (lambda d: d["noise_models"]["fast"].update(spurious_pass_rate_ci=[0.5, 0.1]),
-         r"^noise_models\.fast\.spurious_pass_rate_ci: \[0\.5, 0\.1\] is not an interval"),
+         r"^noise_models\.fast\.spurious_pass_rate_ci: low 0\.5 is above high 0\.1"),
         (lambda d: d["calibration_metadata"].update(schema_version="calib-async/9"),
          r"^calibration_metadata\.schema_version: calib-async/9 is newer .* upgrade"),
         (lambda d: d["calibration_metadata"].update(schema_version="other/1"),

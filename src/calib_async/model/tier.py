@@ -48,6 +48,17 @@ class RateModel:
     status: RateStatus | None
 
 
+def _rate_key(key: Any, where: str) -> float:
+    """A target-rate key (a number, or its text in files written by hand)."""
+    try:
+        rate = float(key)
+    except (TypeError, ValueError):
+        raise CalibError(f"{where}: key {key!r} is not a number; {FIX}") from None
+    if not 0.0 <= rate <= 1.0:
+        raise CalibError(f"{where}: key {key!r} is not a rate in [0, 1]; {FIX}")
+    return rate
+
+
 def _budgets(value: Any, where: str) -> Mapping[float, float | None] | None:
     """``{target rate: seconds or null}`` (the keys are rates)."""
     if value is None:
@@ -56,8 +67,7 @@ def _budgets(value: Any, where: str) -> Mapping[float, float | None] | None:
         raise CalibError(f"{where}: expected a mapping rate -> seconds; {FIX}")
     out: dict[float, float | None] = {}
     for rate, seconds in value.items():
-        target = probability(rate, f"{where} key")
-        assert target is not None
+        _rate_key(rate, where)
         out[rate] = number(seconds, f"{where}.{rate}")
     return out
 
@@ -70,7 +80,7 @@ def _recommendations(value: Any, where: str) -> Mapping[float, Mapping[str, Any]
         raise CalibError(f"{where}: expected a mapping rate -> recommendation; {FIX}")
     out: dict[float, Mapping[str, Any]] = {}
     for rate, rec in value.items():
-        probability(rate, f"{where} key")
+        _rate_key(rate, where)
         if not isinstance(rec, Mapping):
             raise CalibError(f"{where}.{rate}: expected a mapping with timeout_s; {FIX}")
         number(rec.get("timeout_s"), f"{where}.{rate}.timeout_s")

@@ -43,7 +43,7 @@ def probability(value: Any, where: str) -> float | None:
     """A number in [0, 1] or None."""
     p = number(value, where)
     if p is not None and not 0.0 <= p <= 1.0:
-        raise CalibError(f"{where}: {p} is not a probability in [0, 1]; {FIX}")
+        raise CalibError(f"{where}: expected a probability in [0, 1], got {p}; {FIX}")
     return p
 
 
@@ -77,8 +77,10 @@ def interval(value: Any, where: str) -> tuple[float, float] | None:
     if not isinstance(value, list | tuple) or len(value) != 2:
         raise CalibError(f"{where}: expected [low, high], got {_shown(value)}; {FIX}")
     low, high = probability(value[0], where), probability(value[1], where)
-    if low is None or high is None or low > high:
-        raise CalibError(f"{where}: [{value[0]}, {value[1]}] is not an interval; {FIX}")
+    if low is None or high is None:
+        raise CalibError(f"{where}: expected [low, high], got {_shown(value)}; {FIX}")
+    if low > high:
+        raise CalibError(f"{where}: low {low} is above high {high}; {FIX}")
     return (low, high)
 
 
