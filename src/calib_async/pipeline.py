@@ -33,6 +33,7 @@ from calib_async.events import Event, Listener, StageFinished, StageStarted, emi
 from calib_async.labels.judges import own_judge_tiers
 from calib_async.labels.manual import check_manual_targets, load_manual_labels
 from calib_async.labels.stage import establish_ground_truth
+from calib_async.model import CalibrationDocument
 from calib_async.profiles import CheckerConfig
 from calib_async.records import CorpusItem, TelemetryRecord, Tier
 from calib_async.runner.cgroups import driver_cgroup_base
@@ -49,17 +50,23 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class CalibrationResult:
-    """What :func:`run_calibration` produced: the export (also written to ``export_path``),
-    the records of every run, and the report's path (None with ``report=False``)."""
+    """What :func:`run_calibration` produced: the export (also written to ``export_path``;
+    ``document`` typed, ``export`` as the YAML's mapping), the records of every run, and the
+    report's path (None with ``report=False``)."""
 
     export_path: Path
-    export: dict[str, Any]
+    document: CalibrationDocument
     telemetry: list[TelemetryRecord]
     label_runs: list[TelemetryRecord]
     report_path: Path | None = None
     items: list[CorpusItem] = field(default_factory=list)
     stability_runs: list[TelemetryRecord] = field(default_factory=list)  # replicates, load
     canary_runs: list[TelemetryRecord] = field(default_factory=list)  # phase ``canary``
+
+    @property
+    def export(self) -> dict[str, Any]:
+        """The export as written (calibration.yaml's mapping)."""
+        return self.document.to_dict()
 
 
 async def run_calibration(
@@ -176,7 +183,7 @@ async def _claimed_stages(
         seed=config.seed,
     )
 
-    def stages_4_to_6() -> tuple[dict[str, Any], Path | None]:
+    def stages_4_to_6() -> tuple[CalibrationDocument, Path | None]:
         from calib_async.export.document import ExportPlan
         from calib_async.export.experiments import Experiments
         from calib_async.export.stage import export_calibration
@@ -203,7 +210,7 @@ async def _claimed_stages(
         )
         to_loop(StageFinished(5, "cross-tier validation", {"passed": fit.validation.passed}))
         to_loop(StageStarted(6, "export"))
-        export, report_path = export_calibration(
+        document, report_path = export_calibration(
             fit,
             plan=ExportPlan(
                 export=config.export,
@@ -232,13 +239,15 @@ async def _claimed_stages(
             profiles=checker.verifiers,
         )
         to_loop(StageFinished(6, "export", {"path": str(config.export)}))
-        return export, report_path
+        return document, report_path
 
     # abandoned on cancellation so that Ctrl-C is not held up by a long fit; nothing is lost
-    export, report_path = await anyio.to_thread.run_sync(stages_4_to_6, abandon_on_cancel=True)
+    document, report_path = await anyio.to_thread.run_sync(
+        stages_4_to_6, abandon_on_cancel=True
+    )
     return CalibrationResult(
         export_path=config.export,
-        export=export,
+        document=document,
         telemetry=telemetry,
         label_runs=truth.label_runs,
         report_path=report_path,

@@ -42,6 +42,7 @@ from calib_async.export.stage import export_calibration
 from calib_async.inputs import open_regular_file, output_file_target
 from calib_async.labels.store import NAME as LABELS_NAME
 from calib_async.labels.store import read_reference
+from calib_async.model import CalibrationDocument
 from calib_async.records import (
     CorpusItem,
     LabeledRecord,
@@ -75,9 +76,14 @@ class RefitSettings:
 @dataclass(frozen=True, slots=True)
 class RefitResult:
     export_path: Path
-    export: dict[str, Any]
+    document: CalibrationDocument  # the export written, typed (``document.to_dict()``: its YAML)
     report_path: Path | None
     runs: int
+
+    @property
+    def export(self) -> dict[str, Any]:
+        """The export as written (calibration.yaml's mapping)."""
+        return self.document.to_dict()
 
 
 def refit_calibration(

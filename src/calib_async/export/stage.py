@@ -32,8 +32,9 @@ def export_calibration(
     experiments: Experiments | None = None,
     profiles: Mapping[str, Any] | None = None,
     report_path: Path | None = None,
-) -> tuple[dict[str, Any], Path | None]:
-    """Write ``plan.export`` (and the report unless disabled); the document and report path.
+) -> tuple[CalibrationDocument, Path | None]:
+    """Write ``plan.export`` (and the report unless disabled); the typed document
+    (:class:`calib_async.model.CalibrationDocument`) and the report's path.
 
     ``experiments`` gives each tier its ``flips``, ``load`` and ``canaries`` (at the fit's
     confidence), the top-level ``lean_repl_designs`` and, with the records from a service
@@ -98,4 +99,4 @@ def export_calibration(
             labeled=labeled,
             held_out=fit.held_out_items,
         )
-    return export, written
+    return document, written
