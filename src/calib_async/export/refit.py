@@ -29,7 +29,7 @@ from calib_async.checkpoint.binding import MAX_HEADER_BYTES
 from calib_async.checkpoint.reading import FORMAT as LOG_FORMAT
 from calib_async.checkpoint.reading import dedupe_records, read_log
 from calib_async.checkpoint.record_check import record_from_log
-from calib_async.config.paths import check_refit_paths
+from calib_async.config.files import check_refit_paths
 from calib_async.errors import CalibError, CheckpointError
 from calib_async.export.document import ExportPlan
 from calib_async.export.experiments import read_experiments
