@@ -26,6 +26,7 @@ from calib_async.runner.process import MIN_OUTPUT_CAP
 from calib_async.runner.sampler import TreeSampler
 from calib_async.runner.spec import ExecResult, ExecSpec, Limits, Termination
 from helpers import HELPERS
+from helpers.processes import leftover_children
 
 PY = sys.executable
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
@@ -330,7 +331,7 @@ async def test_no_fd_or_process_leak_over_many_runs(anyio_backend: str) -> None:
         during = fds()
     assert fds() == before
     assert during <= before + 30  # the pool's open cgroup files: a few cgroups' worth, no more
-    assert psutil.Process().children(recursive=True) == children
+    assert leftover_children(children) == []
 
 
 async def test_exec_failure_is_a_spawn_error_with_and_without_limits(

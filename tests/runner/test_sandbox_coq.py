@@ -12,12 +12,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import yaml
 
-from calib_async.config.run import RunConfig
 from calib_async.errors import CalibError
 from calib_async.pipeline import run_calibration
 from calib_async.runner.sandbox import find_bwrap
+from helpers.custom_runs import custom_run_config
 
 COQ_PROOFS = {
     "A.v": "Lemma a : True.\nProof. exact I. Qed.\n",
@@ -46,12 +45,6 @@ def _tree(d: Path) -> dict[str, str]:
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_coq_canaries_give_the_same_outcomes_with_and_without_bwrap(tmp_path: Path) -> None:
-    src = tmp_path / "src"
-    src.mkdir()
-    for name, text in COQ_PROOFS.items():
-        (src / name).write_text(text)
-    listing = tmp_path / "list.txt"
-    listing.write_text("".join(f"src/{name}\n" for name in COQ_PROOFS))
     canaries = [{"name": "admitted", "find": r"Qed\.", "replace": "Admitted.", "count": "all"}]
     coqc = shutil.which("coqc") or "coqc"
     doc = {
@@ -62,23 +55,8 @@ async def test_coq_canaries_give_the_same_outcomes_with_and_without_bwrap(tmp_pa
         "tiers": {"EXIT_CODE": {"timeout_s": 60, "verifier": "naive", "grace_s": 0.2}},
         "consensus_verifiers": ["naive"],
     }  # fmt: skip
-    cfg = tmp_path / "coq.yaml"
-    cfg.write_text(yaml.safe_dump(doc))
-    base = RunConfig(
-        tiers=("EXIT_CODE",),
-        n=2,
-        export=tmp_path / "none.yaml",
-        corpus="custom",
-        corpus_path=listing,
-        config_path=cfg,
-        output_dir=tmp_path / "out-none",
-        workers=2,
-        label_sample=0,
-        bootstrap=0,
-        report=False,
-        canaries=("all",),
-        canary_sample=2,
-    )
+    base = custom_run_config(tmp_path, COQ_PROOFS, doc, canaries=("all",), canary_sample=2)
+    src = tmp_path / "src"
     src_before = _tree(src)
     outcomes = {}
     for sandbox in ("bwrap", "none"):  # bwrap first: the corpus is still untouched by coqc

@@ -1,4 +1,4 @@
-"""spawn.py: the one spawn path (Popen + setpriv + the sh wrapper) gives the checker its
+"""spawn.py: the one spawn path (posix_spawn + setpriv + the sh wrapper) gives the checker its
 process: session, limits, cgroups, death signal, fds, signals, environment; under each limit
 mechanism (cgroups where usable here, and the forced rlimit fallback)."""
 
@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -66,7 +67,7 @@ def test_checker_process_is_set_up_the_same_on_both_paths(path: str, tmp_path: P
     assert re.search(r"Max file size\s+3145728\s+3145728", out)
     assert re.search(r"Max core file size\s+0\s+0", out)
     ignored = int(re.search(r"SigIgn:\t([0-9a-f]+)", out).group(1), 16)  # type: ignore[union-attr]
-    for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores both; Popen resets them
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores both; the spawn resets them
         assert not ignored & (1 << (sig - 1)), out
     # The mask of the checker itself (a shell's own mask changes while it waits for children)
     code = "import signal; print(sorted(signal.pthread_sigmask(signal.SIG_BLOCK, [])))"
@@ -197,3 +198,32 @@ def test_runs_after_a_cgroup_kill_start_normally(path: str) -> None:
     assert all(r.termination is Termination.EXITED and r.exit_code == 0 for r in results), [
         (r.termination, r.signal) for r in results if r.exit_code != 0
     ]
+
+
+def test_fds_the_driver_inherited_do_not_reach_the_checker(tmp_path: Path) -> None:
+    """posix_spawn closes nothing itself: an fd the driver got from its parent (a job server's,
+    a shell's ``3>file``) must not reach the checker."""
+    code = (
+        "import anyio, os, sys\n"
+        "from calib_async.runner.measured import run_process_measured\n"
+        "from calib_async.runner.spec import ExecSpec\n"
+        "assert os.get_inheritable(int(sys.argv[1]))\n"
+        "spec = ExecSpec(('sh', '-c', 'ls /proc/$$/fd'), timeout_s=20,"
+        " env={'PATH': '/usr/bin:/bin'})\n"
+        "print(anyio.run(run_process_measured, spec).stdout.decode().split())\n"
+    )
+    with open(tmp_path / "held", "w") as f:
+        fd = os.dup(f.fileno())  # inheritable, as a parent shell's would be
+        try:
+            out = subprocess.run(
+                [sys.executable, "-c", code, str(fd)],
+                pass_fds=(fd,),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        finally:
+            os.close(fd)
+    assert out.returncode == 0, out.stderr
+    listed = sorted(int(x) for x in out.stdout.strip().strip("[]").replace("'", "").split(", "))
+    assert fd not in listed and listed[:3] == [0, 1, 2] and len(listed) <= 4, out.stdout

@@ -32,6 +32,11 @@ SCRIPT = (
 )
 
 
+def cleared(path: str) -> bool:
+    """Gone, or empty and kept for a later run of this process (runner.workdir recycling)."""
+    return not os.path.exists(path) or not os.listdir(path)
+
+
 def item(tmp_path: Path) -> CorpusItem:
     path = tmp_path / "p.v"
     path.write_text("Theorem t : True.\n")
@@ -63,7 +68,7 @@ async def test_two_tiers_of_one_checker_never_see_each_others_files(
     assert [r.outcome for r in records] == [Outcome.VERIFIED] * 2, [r.output_tail for r in records]
     dirs = {r.output_tail.strip() for r in records}
     assert len(dirs) == 2  # one private directory per run ...
-    assert not any(os.path.exists(d) for d in dirs)  # ... gone after it (read-only sub too)
+    assert all(cleared(d) for d in dirs)  # ... emptied after it (read-only sub too)
     assert not (tmp_path / "out.txt").exists() and not Path("out.txt").exists()
 
 
@@ -79,7 +84,7 @@ async def test_workdir_is_removed_after_a_timeout_kill(anyio_backend: str) -> No
     )
     result = await run_process_measured(spec)
     assert result.termination is Termination.TIMEOUT
-    assert not os.path.exists(workdir)
+    assert cleared(workdir)
 
 
 async def test_a_workdir_that_cannot_be_created_is_a_spawn_error(
@@ -97,7 +102,7 @@ async def test_a_workdir_that_cannot_be_created_is_a_spawn_error(
 
 async def test_a_retried_spec_gets_its_directory_afresh(anyio_backend: str) -> None:
     workdir = new_workdir()
-    os.makedirs(workdir)
+    os.makedirs(workdir, exist_ok=True)  # a recycled path exists already
     Path(workdir, "left-by-a-killed-attempt").write_text("x")
     spec = ExecSpec(
         argv=("sh", "-c", 'test -z "$(ls -A)"'),
@@ -108,7 +113,7 @@ async def test_a_retried_spec_gets_its_directory_afresh(anyio_backend: str) -> N
     )
     result = await run_process_measured(spec)
     assert result.exit_code == 0, result.output_text
-    assert not os.path.exists(workdir)
+    assert cleared(workdir)
 
 
 def test_relative_command_still_resolves_against_the_driver_cwd(tmp_path: Path) -> None:
@@ -116,3 +121,46 @@ def test_relative_command_still_resolves_against_the_driver_cwd(tmp_path: Path) 
     spec = profile.build_spec(item(tmp_path), Tier("T", 1.0, "v"), timeout_s=1.0, attempt=0)
     assert spec.argv[0] == os.path.abspath("./check.sh")
     assert spec.cwd == spec.workdir == spec.env["TMPDIR"]
+
+
+async def test_an_emptied_directory_is_reused_and_one_with_files_is_removed(
+    anyio_backend: str,
+) -> None:
+    def spec(script: str) -> ExecSpec:
+        w = new_workdir()
+        env = {"PATH": "/usr/bin:/bin"}
+        return ExecSpec(argv=("sh", "-c", script), timeout_s=10, env=env, cwd=w, workdir=w)
+
+    first = spec('test -z "$(ls -A)"')
+    assert (await run_process_measured(first)).exit_code == 0
+    assert os.path.isdir(first.workdir or "") and not os.listdir(first.workdir or "")
+    again = spec('test -z "$(ls -A)" && echo x > kept')  # the recycled one, empty
+    assert again.workdir == first.workdir
+    assert (await run_process_measured(again)).exit_code == 0
+    assert not os.path.exists(again.workdir or "")  # a file left in it: removed
+    opened = spec("chmod 755 .")  # no longer as created: removed, not reused
+    assert (await run_process_measured(opened)).exit_code == 0
+    assert not os.path.exists(opened.workdir or "")
+
+
+def test_a_dead_drivers_pooled_directories_are_swept(tmp_path: Path) -> None:
+    from calib_async.runner.workdir import sweep_stale, workdir_root
+
+    dead = os.fork()
+    if dead == 0:
+        os._exit(0)
+    os.waitpid(dead, 0)  # a pid that no longer runs
+    root = workdir_root()
+    root.mkdir(parents=True, exist_ok=True)
+    empty, full = root / f"run-{dead}-{'a' * 32}", root / f"run-{dead}-{'b' * 32}"
+    mine, foreign = root / f"run-{os.getpid()}-{'c' * 32}", root / "run-keep"
+    for d in (empty, full, mine, foreign):
+        d.mkdir(exist_ok=True)
+    (full / "x").write_text("a dead run's file")
+    try:
+        assert sweep_stale() >= 1
+        assert not empty.exists() and full.exists() and mine.exists() and foreign.exists()
+    finally:
+        (full / "x").unlink()
+        for d in (full, mine, foreign):
+            d.rmdir()

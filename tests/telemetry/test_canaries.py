@@ -17,6 +17,7 @@ from calib_async.events import Event, RunFinished, RunStarted
 from calib_async.pipeline import RunConfig, run_calibration
 from calib_async.records import Phase
 from helpers import FIXTURES
+from helpers.custom_runs import custom_run_config
 
 ATTEMPTS = [
     {
@@ -146,13 +147,11 @@ exit 0
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_generic_profile_rates_match_the_checker(tmp_path: Path) -> None:
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "A.v").write_text("Lemma a : True.\nProof. exact I. Qed.\n")
-    (src / "B.v").write_text("Lemma b : 1 = 1.\nProof. reflexivity. Qed.\nLemma c : True.\nQed.\n")
-    (src / "C.v").write_text("Definition c := 1.\n")  # nothing for the regex class to rewrite
-    listing = tmp_path / "list.txt"
-    listing.write_text("src/A.v\nsrc/B.v\nsrc/C.v\n")
+    files = {
+        "A.v": "Lemma a : True.\nProof. exact I. Qed.\n",
+        "B.v": "Lemma b : 1 = 1.\nProof. reflexivity. Qed.\nLemma c : True.\nQed.\n",
+        "C.v": "Definition c := 1.\n",  # nothing for the regex class to rewrite
+    }
     script = tmp_path / "check.sh"
     script.write_text(CHECKER)
     doc = {
@@ -170,23 +169,7 @@ async def test_generic_profile_rates_match_the_checker(tmp_path: Path) -> None:
         "tiers": {"QUICK": {"timeout_s": 20, "verifier": "sh", "grace_s": 0.2}},
         "consensus_verifiers": ["sh"],
     }  # fmt: skip
-    cfg = tmp_path / "sh.yaml"
-    cfg.write_text(yaml.safe_dump(doc))
-    config = RunConfig(
-        tiers=("QUICK",),
-        n=3,
-        export=tmp_path / "c.yaml",
-        corpus="custom",
-        corpus_path=listing,
-        config_path=cfg,
-        output_dir=tmp_path / "out",
-        workers=3,
-        label_sample=0,
-        bootstrap=0,
-        report=False,
-        canaries=("all",),
-        canary_sample=3,
-    )
+    config = custom_run_config(tmp_path, files, doc, canaries=("all",), canary_sample=3)
     result = await run_calibration(config)
     canaries = result.export["noise_models"]["quick"]["canaries"]
     admitted, cheat = canaries["admitted"], canaries["cheat"]
@@ -198,7 +181,7 @@ async def test_generic_profile_rates_match_the_checker(tmp_path: Path) -> None:
     # the regex rewrote every match in the canary file, and the source file is untouched
     written = next((tmp_path / "out" / "canaries" / "admitted").rglob("B.v")).read_text()
     assert written.count("Admitted.") == 2 and "Qed." not in written
-    assert (src / "B.v").read_text().count("Qed.") == 2
+    assert (tmp_path / "src" / "B.v").read_text().count("Qed.") == 2
 
 
 @pytest.mark.anyio

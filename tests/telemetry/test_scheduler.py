@@ -4,7 +4,6 @@ import sys
 from pathlib import Path
 
 import anyio
-import psutil
 import pytest
 
 from calib_async.checkers.command.profile import CommandVerifier
@@ -13,6 +12,7 @@ from calib_async.events import RunEscalated, RunFinished, RunStarted
 from calib_async.records import CorpusItem, Outcome, Phase, Task, Tier
 from calib_async.telemetry.scheduler import escalation_ladder
 from helpers import file_item
+from helpers.processes import leftover_children
 from helpers.scheduling import scheduler_over
 
 pytestmark = pytest.mark.anyio
@@ -35,7 +35,7 @@ def py(code: str) -> list[str]:
 
 
 def no_children() -> bool:
-    return not psutil.Process().children(recursive=True)
+    return leftover_children() == []
 
 
 async def test_map_runs_every_task_within_bound(tmp_path: Path) -> None:

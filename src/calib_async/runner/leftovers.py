@@ -189,6 +189,6 @@ def claim_output_dir(output_dir: Path, *, cgroup_prefix: str | None = None) -> I
         if watcher is not None:
             os.close(write_fd)  # the watcher wakes, kills leftovers (if any) and exits
             with contextlib.suppress(subprocess.TimeoutExpired):
-                watcher.wait(timeout=2)
+                watcher.wait(timeout=10)
         with contextlib.suppress(OSError):
             record.unlink()

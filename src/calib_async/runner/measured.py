@@ -13,7 +13,7 @@ from calib_async.runner.sampler import TreeSampler
 from calib_async.runner.spawn import MIB, SpawnError, rlimit_plan
 from calib_async.runner.spawn_thread import start_off_loop
 from calib_async.runner.spec import ExecResult, ExecSpec
-from calib_async.runner.workdir import remove_tree
+from calib_async.runner.workdir import release_workdir
 
 
 async def _start(spec: ExecSpec, sampler: TreeSampler) -> tuple[MeasuredProcess, bool]:
@@ -71,7 +71,7 @@ async def open_process_measured(
                 await proc.wait()
         finally:
             if made:  # after the reap
-                remove_tree(spec.workdir)  # type: ignore[arg-type]
+                release_workdir(spec.workdir)  # type: ignore[arg-type]
 
 
 async def run_process_measured(spec: ExecSpec, *, sampler: TreeSampler | None = None) -> ExecResult:
@@ -98,4 +98,4 @@ async def _run_measured(spec: ExecSpec, sampler: TreeSampler) -> ExecResult:
         return await proc.wait()
     finally:
         if made:  # after the reap: no process of the run is left in it
-            remove_tree(spec.workdir)  # type: ignore[arg-type]
+            release_workdir(spec.workdir)  # type: ignore[arg-type]

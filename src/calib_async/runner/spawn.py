@@ -1,10 +1,14 @@
 """How a checker process is started: argv resolution, limits, the spawn itself. One path, Python.
 
-``subprocess.Popen`` (no ``preexec_fn``, so CPython spawns with ``vfork``) from a long-lived
-spawn thread (:mod:`calib_async.runner.spawn_thread`): a new session (``start_new_session``),
-stdin from /dev/null, stdout/stderr to two new pipes, every other fd closed, ``cwd``, and the
-environment exactly as given (the profile's allowlist plus the run token). ``argv[0]`` is resolved
-on ``env['PATH']`` and replaced by its absolute path. Before the checker's own code runs:
+``os.posix_spawn`` (glibc spawns with ``clone(CLONE_VM | CLONE_VFORK)``: no page-table copy,
+whatever the driver's size) from a long-lived spawn thread
+(:mod:`calib_async.runner.spawn_thread`): a new session (``setsid``), stdin from /dev/null,
+stdout/stderr to two new pipes, SIGPIPE and SIGXFSZ back to their defaults, an empty signal
+mask, and the environment exactly as given (the profile's allowlist plus the run token).
+``argv[0]`` is resolved on ``env['PATH']`` and replaced by its absolute path. No other fd
+reaches the checker: every fd the driver opens is close-on-exec (Python's default), and the
+fds the driver inherited from its own parent are made so once, at the first spawn
+(:func:`_once_per_driver`). Before the checker's own code runs:
 
 * ``setpriv --pdeathsig KILL`` (util-linux), where it is installed: PR_SET_PDEATHSIG, so the
   kernel SIGKILLs the leader when its spawning thread dies (spawn threads live as long as the
@@ -14,21 +18,24 @@ on ``env['PATH']`` and replaced by its absolute path. Before the checker's own c
 * a fixed POSIX ``sh`` script (:data:`SHELL`: dash when installed, it starts fastest; else
   ``/bin/sh``): RLIMIT_CORE 0, the opt-in RLIMIT_AS, RLIMIT_NPROC (only without a pids cgroup),
   RLIMIT_FSIZE; it writes its pid into each of the run's ``cgroup.procs`` files (so no descendant
-  can be forked outside them) and ``exec``s the checker: the same pid, argv passed as ``"$@"``,
-  never interpolated. A run with no limit and no cgroup skips it.
+  can be forked outside them), enters the working directory (``posix_spawn`` has no ``cwd``) and
+  ``exec``s the checker: the same pid, argv passed as ``"$@"``, never interpolated. A run with no
+  limit, no cgroup and no working directory skips it.
 
-Why helper execs rather than ``preexec_fn``: ``preexec_fn`` forces ``fork()`` of a driver that
-has threads, runs Python in the child before the exec (a lock another thread held at the fork
-is never released there: a hang), and costs page-table copies that grow with the driver's RSS
-(``scripts/bench_spawn.py`` measures it). ``resource.prlimit(pid)`` right after the spawn would
-be racy (the checker already runs and may have allocated or forked). The two helper execs cost
-the checker about a millisecond of its own CPU (measured by ``scripts/bench_spawn.py``) and the
-driver nothing. RLIMIT_NPROC counts every process of the real user (and is ignored for root), so
-the fallback also has a per-tree watchdog (process.py); the pids cgroup counts the run's only.
+Why helper execs rather than code between fork and exec: Python in a forked child of a driver
+that has threads can hang on a lock another thread held at the fork, and ``fork()`` costs
+page-table copies that grow with the driver's RSS (``scripts/bench_spawn.py`` measures it).
+``resource.prlimit(pid)`` right after the spawn would be racy (the checker already runs and may
+have allocated or forked). The helper execs cost the checker about a millisecond of its own CPU
+(measured by ``scripts/bench_spawn.py``) and the driver nothing. Why ``posix_spawn`` rather than
+``subprocess.Popen``: the same ``vfork``, without Popen's Python-level bookkeeping, which cost
+about 0.1 ms of driver CPU per run (``scripts/bench_scheduler.py``). RLIMIT_NPROC counts every
+process of the real user (and is ignored for root), so the fallback also has a per-tree watchdog
+(process.py); the pids cgroup counts the run's only.
 
-A step that fails before the checker runs is reported as :class:`SpawnError` (the wrapper prints
-``calib-async-wrapper: ...`` and exits 125-127, which :func:`wrapper_failure` recognises), so it
-becomes Termination.SPAWN_ERROR.
+A step that fails before the checker runs is reported as :class:`SpawnError`: an exec that fails
+raises in ``posix_spawn`` itself; the wrapper prints ``calib-async-wrapper: ...`` and exits
+125-127, which :func:`wrapper_failure` recognises; so it becomes Termination.SPAWN_ERROR.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from __future__ import annotations
 import os
 import resource
 import shutil
+import signal
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,20 +61,24 @@ _SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 #: The wrapper's shell: any POSIX sh (dash starts fastest).
 SHELL = shutil.which("dash", path=_SYSTEM_PATH) or shutil.which("sh", path=_SYSTEM_PATH)
 _WRAPPER_NAME = "calib-async-wrapper"
-_WRAPPER = (  # $1..$4: AS KiB, NPROC, FSIZE 512-byte blocks ("-" = unset), ulimit's NPROC flag;
-    # then the cgroup.procs files to join, "--", argv
+_WRAPPER = (  # $1..$5: AS KiB, NPROC, FSIZE 512-byte blocks ("-" = unset), ulimit's NPROC flag,
+    # the working directory ("-": the driver's); then the cgroup.procs files to join, "--", argv
     'f() { echo "calib-async-wrapper: cannot $1" >&2; exit 125; }'
     '; ulimit -c 0 || f "set RLIMIT_CORE"'
     '; [ "$1" = - ] || ulimit -v "$1" || f "set RLIMIT_AS"'
     '; [ "$2" = - ] || ulimit "$4" "$2" || f "set RLIMIT_NPROC"'
     '; [ "$3" = - ] || ulimit -f "$3" || f "set RLIMIT_FSIZE"'
-    "; shift 4"
+    '; [ "$5" = - ] || cd -- "$5" || f "enter the working directory $5"'
+    "; shift 5"
     '; while [ "$1" != -- ]; do echo $$ > "$1" || f "join cgroup ${1%/*}"; shift; done'
     '; shift; exec "$@"'
 )
 #: PR_SET_PDEATHSIG for the leader (util-linux ``setpriv``), where installed.
 SETPRIV = shutil.which("setpriv", path=_SYSTEM_PATH)
 _DEATHSIG = [SETPRIV, "--pdeathsig", "KILL", "--"] if SETPRIV else []
+#: Dispositions the driver may ignore, back to the default in the checker (as Popen's
+#: ``restore_signals``): an ignored signal stays ignored across exec.
+_DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 _exe_cache: dict[tuple[str, str], str] = {}
 _devnull: int | None = None
 
@@ -145,9 +157,11 @@ def _nproc_flag(shell: str) -> str:
     return "-u"
 
 
-def wrapper_args(plan: RlimitPlan, cgroup_procs: Sequence[str]) -> list[str] | None:
+def wrapper_args(
+    plan: RlimitPlan, cgroup_procs: Sequence[str], cwd: str | None = None
+) -> list[str] | None:
     """The wrapper's arguments before argv, or None when no wrapper is needed."""
-    if plan == RlimitPlan(None, None, None) and not cgroup_procs:
+    if plan == RlimitPlan(None, None, None) and not cgroup_procs and cwd is None:
         return None
     if SHELL is None:
         raise SpawnError("no POSIX shell in /usr/bin or /bin: install dash or sh")
@@ -158,6 +172,7 @@ def wrapper_args(plan: RlimitPlan, cgroup_procs: Sequence[str]) -> list[str] | N
         nproc,
         "-" if plan.file_size is None else str(plan.file_size // 512),
         "-u" if plan.processes is None else _nproc_flag(SHELL),
+        "-" if cwd is None else cwd,
         *cgroup_procs, "--",
     ]  # fmt: skip
 
@@ -170,7 +185,25 @@ def _once_per_driver() -> int:
             resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
             log.info("driver soft RLIMIT_CORE set to 0 so that checkers dump no core")
         _devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        _no_inherited_fds()
     return _devnull
+
+
+def _no_inherited_fds() -> None:
+    """Make the fds above 2 that the driver inherited from its parent (a job server's, a
+    shell's ``3>file``) close-on-exec: ``posix_spawn`` closes nothing by itself, and Python
+    opens every fd of its own close-on-exec."""
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    for fd in fds:
+        if fd > 2:
+            try:
+                if os.get_inheritable(fd):
+                    os.set_inheritable(fd, False)
+            except OSError:
+                continue  # the listing's own fd, closed by now
 
 
 def wrapper_failure(exit_code: int, stderr: bytes) -> str | None:
@@ -202,7 +235,7 @@ def start_checker(
     token = current_token()  # inherited by every descendant: the watcher finds leftovers by it
     env = dict(spec.env) if token is None else {**spec.env, TOKEN_VAR: token}
     _check_env(env)
-    wrap = wrapper_args(plan, cgroup_procs) or []
+    wrap = wrapper_args(plan, cgroup_procs, spec.cwd) or []
     try:
         r_out, w_out = os.pipe2(os.O_CLOEXEC)
     except OSError as e:
@@ -213,22 +246,25 @@ def start_checker(
         os.close(r_out)
         os.close(w_out)
         raise SpawnError(f"cannot start checker {exe!r}: {e}") from None
+    argv = [*_DEATHSIG, *wrap, exe, *spec.argv[1:]]
     try:
-        proc = subprocess.Popen(
-            [*_DEATHSIG, *wrap, exe, *spec.argv[1:]],
-            stdin=devnull,
-            stdout=w_out,
-            stderr=w_err,
-            env=env,
-            cwd=spec.cwd,
-            start_new_session=True,
+        pid = os.posix_spawn(
+            argv[0],
+            argv,
+            env,
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, devnull, 0),
+                (os.POSIX_SPAWN_DUP2, w_out, 1),
+                (os.POSIX_SPAWN_DUP2, w_err, 2),
+            ],
+            setsid=True,
+            setsigdef=_DEFAULT_SIGNALS,
         )
-    except (OSError, subprocess.SubprocessError, ValueError) as e:
+    except (OSError, ValueError) as e:
         os.close(r_out)
         os.close(r_err)
         raise SpawnError(f"cannot start checker {exe!r}: {e}") from None
     finally:
         os.close(w_out)
         os.close(w_err)
-    proc.returncode = 0  # inert: the runner reaps the pid itself (os.wait4), never Popen
-    return Leader(proc.pid), exe, r_out, r_err
+    return Leader(pid), exe, r_out, r_err

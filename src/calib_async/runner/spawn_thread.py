@@ -39,7 +39,7 @@ import anyio
 
 from calib_async.runner import spawn
 from calib_async.runner.spec import ExecSpec
-from calib_async.runner.workdir import create_workdir, creation_error, remove_tree
+from calib_async.runner.workdir import create_workdir, creation_error, release_workdir
 
 T = TypeVar("T")
 Started = tuple[spawn.Leader, str, int, int]  # leader, resolved argv[0], stdout fd, stderr fd
@@ -136,5 +136,5 @@ async def start_off_loop(
         return await spawn_in_thread(spawn.start_checker, spec, plan, cgroup_procs), made
     except BaseException:
         if made:
-            remove_tree(spec.workdir)  # type: ignore[arg-type]
+            release_workdir(spec.workdir)  # type: ignore[arg-type]
         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tempfile
@@ -24,10 +25,14 @@ def substitute(text: str, values: Mapping[str, str]) -> str:
     """``text`` with every placeholder of ``values`` replaced in one pass, left to right: text
     that was put in is never looked at again (a file named ``{timeout_s}.lean`` keeps its name).
     """
-    if not values:
+    if not values or "{" not in text:  # every placeholder starts with "{"
         return text
-    pattern = re.compile("|".join(re.escape(key) for key in values))
-    return pattern.sub(lambda match: values[match.group(0)], text)
+    return _pattern(tuple(values)).sub(lambda match: values[match.group(0)], text)
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(keys: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(key) for key in keys))
 
 
 def expand_argv(
