@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from helpers import run_env
+from helpers.slow_tiers import X4_TIERS, x4_config
 
 TIERS = ["FAST", "BALANCED", "SLOW"]
 
@@ -267,18 +268,7 @@ def test_sigint_exits_130_promptly_leaves_no_checker_and_resumes(tmp_path: Path)
 def test_same_seed_gives_identical_snapshots(tmp_path: Path) -> None:
     from calib_async.checkpoint.reading import snapshot
 
-    # The built-in tiers' budgets (0.5-2 s) leave a Python checker ~0.1 s of margin around the
-    # simulated durations; at CI load a slow start crossed FAST's 0.5 s and turned an OOM into a
-    # timeout. The same tiers with 4x the budgets keep every outcome off the clock.
-    cfg = tmp_path / "x4.yaml"
-    cfg.write_text(
-        "tiers:\n"
-        "  FAST_X4: {verifier: simulated, timeout_s: 2.0, memory_limit_mb: 80, grace_s: 0.2,"
-        " options: {precision: fast}}\n"
-        "  BALANCED_X4: {verifier: simulated, timeout_s: 4.0, memory_limit_mb: 160, grace_s: 0.2,"
-        " options: {precision: balanced}}\n"
-    )
-    x4 = ["FAST_X4", "BALANCED_X4"]
+    cfg, x4 = x4_config(tmp_path), list(X4_TIERS)  # outcomes off the clock, whatever the load
     out = tmp_path / "out"
     assert run(cmd(out, "--config", str(cfg), n=12, tiers=x4)).returncode == 0
     first = snapshot(records(out))

@@ -16,6 +16,8 @@ SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
     [
         ("drift_study.py", ["--reps", "1", "--items", "60"], "burst, in load"),
         ("stability_study.py", ["--reps", "2"], "5% items flip 0.3"),
+        ("load_block_study.py", ["--reps", "1", "--items", "8"], "minimum coverage"),
+        ("canary_coverage.py", ["--n", "5", "--grid", "50", "--reps", "5"], "minimum canary"),
         (
             "compare_study.py",
             ["--reps", "1", "--items", "60", "--labels", "20", "--tier", "SLOW"],

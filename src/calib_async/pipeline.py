@@ -172,6 +172,7 @@ async def _claimed_stages(
             sample_size=config.load_sample,
             seed=config.seed,
             listeners=listeners,
+            rounds=config.load_rounds,
         )
         canary_runs = await run_canaries(
             canary_plan, canaries, tiers, items, telemetry, runner, listeners

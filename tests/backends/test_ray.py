@@ -32,6 +32,7 @@ from calib_async.records import (  # noqa: E402
 from calib_async.runner.spec import ExecSpec, Termination  # noqa: E402
 from helpers.limit_cases import LIMIT_CASES  # noqa: E402
 from helpers.scheduling import scheduler_over  # noqa: E402
+from helpers.slow_tiers import X4_TIERS, x4_config  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.anyio]
 
@@ -220,7 +221,8 @@ def test_ray_failures_map_to_results(ray_session: object) -> None:
 def _calibrate(tmp_path: Path, backend: str) -> dict[str, str]:
     out = tmp_path / backend
     config = RunConfig(
-        tiers=("FAST", "BALANCED"),
+        tiers=X4_TIERS,  # outcomes off the clock, whatever the load
+        config_path=x4_config(tmp_path),
         n=8,
         export=out / "calibration.yaml",
         corpus="synthetic",
@@ -240,8 +242,8 @@ def test_synthetic_run_on_ray_matches_local(ray_session: object, tmp_path: Path)
     local = _calibrate(tmp_path, "local")
     on_ray = _calibrate(tmp_path, "ray")
     assert set(on_ray) == set(local) and len(local) == 16
-    # the simulated checker keeps drawn durations away from the timeouts (its guard band),
-    # so every outcome is deterministic
+    # the simulated checker keeps drawn durations away from the timeouts (its guard band), and
+    # the 4x budgets keep a slow start under load inside it: every outcome is deterministic
     assert on_ray == local
 
 
@@ -280,12 +282,14 @@ def test_replicates_and_load_levels_run_on_ray(ray_session: object, tmp_path: Pa
         replicate_sample=3,
         load_levels=(1, 2),
         load_sample=3,
+        load_rounds=2,
     )
     result = anyio.run(run_calibration, config)
     phases = sorted((r.phase, r.load_level) for r in result.stability_runs)
-    assert phases == [("load", 1)] * 3 + [("load", 2)] * 3 + [("replicate", None)] * 3
+    assert phases == [("load", 1)] * 6 + [("load", 2)] * 6 + [("replicate", None)] * 3
     model = result.export["noise_models"]["fast"]
     assert model["flips"]["items"] == 3 and model["load"]["levels"][1]["level"] == 2
+    assert model["load"]["rounds"] == 2 and model["load"]["between_blocks"]["blocks"] == 4
 
 
 @pytest.mark.parametrize("case", sorted(LIMIT_CASES))

@@ -5,39 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calib_async.records import Outcome
-from calib_async.stats.record_arrays import OUTCOME_CODE, LabelColumns, RunColumns
+from calib_async.stats.record_arrays import LabelColumns
 from calib_async.stats.stationarity import check_stationarity
 from calib_async.stats.tier_fit import fit_tier
-
-BUDGET_MS = 4000.0
-
-
-def _runs(slow: str, rng: np.random.Generator, n: int = 400, *, times: bool = True) -> RunColumns:
-    position = rng.permutation(n) / n
-    factor = {
-        "steady": np.ones(n),
-        "drift": 1.0 + position,
-        "burst": np.where((position >= 1 / 3) & (position < 2 / 3), 3.0, 1.0),
-        "load_burst": np.where((position >= 1 / 3) & (position < 2 / 3), 3.0, 1.0),
-    }[slow]
-    duration = np.exp(rng.normal(np.log(1000.0), 0.8, n)) * factor
-    killed = duration > BUDGET_MS
-    load = rng.normal(2.0, 0.3, n) + (13.0 * (factor > 1) if slow == "load_burst" else 0.0)
-    return RunColumns(
-        item=np.arange(n),
-        outcome=np.where(
-            killed,
-            OUTCOME_CODE[Outcome.VERIFIER_TIMEOUT.value],
-            OUTCOME_CODE[Outcome.VERIFIED.value],
-        ).astype(np.int8),
-        timed_out=killed,
-        duration_ms=np.where(killed, BUDGET_MS + 20.0, duration),
-        timeout_ms=np.full(n, BUDGET_MS),
-        load_avg_1m=load,
-        concurrency=np.full(n, 2.0),
-        started_s=position * n * 0.5 if times else np.zeros(n),
-    )
+from helpers.machine_runs import machine_runs as _runs
 
 
 @pytest.mark.parametrize(

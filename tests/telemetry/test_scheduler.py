@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import anyio
+import psutil
 import pytest
 
 from calib_async.checkers.command.profile import CommandVerifier
@@ -34,8 +35,20 @@ def py(code: str) -> list[str]:
     return [sys.executable, "-I", "-S", "-c", code, "{file}"]
 
 
+@pytest.fixture(autouse=True)
+def _children_before() -> None:
+    global _BEFORE
+    _BEFORE = psutil.Process().children(recursive=True)
+
+
+_BEFORE: list[psutil.Process] = []
+
+
 def no_children() -> bool:
-    return leftover_children() == []
+    """No process this test started is left (another test's lingering ones are its business)."""
+    left = leftover_children(_BEFORE)
+    assert left == [], left
+    return True
 
 
 async def test_map_runs_every_task_within_bound(tmp_path: Path) -> None:

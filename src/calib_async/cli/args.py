@@ -264,7 +264,19 @@ def build_parser() -> argparse.ArgumentParser:
         "and fit the timeout rate against the level",
     )
     s.add_argument(
-        "--load-sample", type=int, default=20, metavar="N", help="items run at each load level"
+        "--load-sample",
+        type=int,
+        default=20,
+        metavar="N",
+        help="items run at each load level (in each round)",
+    )
+    s.add_argument(
+        "--load-rounds",
+        type=int,
+        default=3,
+        metavar="R",
+        help="rounds of the load experiment, each running every level once in a seeded random "
+        "order (>= 3 lets the fit measure between-block variation)",
     )
     return p
 
@@ -308,6 +320,8 @@ def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
         parser.error("--bootstrap must be >= 0")
     if args.replicates < 0 or args.replicate_sample < 1 or args.load_sample < 1:
         parser.error("--replicates must be >= 0, --replicate-sample and --load-sample >= 1")
+    if args.load_rounds < 1:
+        parser.error("--load-rounds must be >= 1 (3 or more to measure between-block variation)")
     if args.load_levels is not None:
         from calib_async.inputs.levels import concurrency_levels
 

@@ -29,6 +29,7 @@ INT_FLAGS = (
     ("--replicates", "replicates", 0, MAX_REPLICATES),  # tasks are listed before they run
     ("--replicate-sample", "replicate_sample", 1, INT64_MAX),
     ("--load-sample", "load_sample", 1, INT64_MAX),
+    ("--load-rounds", "load_rounds", 1, MAX_REPLICATES),  # tasks are listed before they run
 )
 #: Optional integer flags (None when not given).
 OPTIONAL_INT_FLAGS = (("--label-budget", "label_budget", 0, INT64_MAX),)

@@ -154,6 +154,7 @@ def _calibrate_main(argv: list[str]) -> int:
         replicate_sample=args.replicate_sample,
         load_levels=args.load_levels or (),
         load_sample=args.load_sample,
+        load_rounds=args.load_rounds,
         canaries=_canary_classes(args.canaries),
         canary_sample=args.canary_sample,
     )

@@ -1,8 +1,9 @@
 """The stability and load table printed after the calibration summary (when either ran).
 
 One row per tier: the flip rate with its CI, items with any flip, the timeout rate at each
-load level, the fitted slope (log-odds per unit of log level) with its CI, and the largest
-concurrency whose predicted timeout rate stays at or below 5 %.
+load level, the fitted slope (log-odds per unit of log level) with its CI, the between-block
+variation of the load experiment (ICC and the test's p-value; "–" with one block per level),
+and the largest concurrency whose predicted timeout rate stays at or below 5 %.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ def stability_table(models: Sequence[tuple[str, Mapping[str, Any]]]) -> Table | 
     if not rows:
         return None
     table = Table(title="Verdict stability and load", title_justify="left")
-    for head in ("tier", "flip rate", "items with flip", "timeout rate by level", "slope"):
+    heads = ("tier", "flip rate", "items with flip", "timeout rate by level", "slope", "blocks")
+    for head in heads:
         table.add_column(head, justify="left" if head == "tier" else "right")
     table.add_column(f"max concurrency ≤{TARGET:.0%}", justify="right")
     for name, model in rows:
@@ -34,6 +36,7 @@ def stability_table(models: Sequence[tuple[str, Mapping[str, Any]]]) -> Table | 
             _items(flips),
             _levels(load.get("levels")),
             _value_ci(load.get("slope"), load.get("slope_ci"), fmt="{:+.2f}"),
+            _blocks(load.get("between_blocks")),
             _max_concurrency(load),
         )
     return table
@@ -73,6 +76,17 @@ def _levels(levels: Any) -> str:
         if isinstance(row, Mapping) and _num(row.get("level")) and _num(row.get("rate"))
     ]
     return ", ".join(parts) or "–"
+
+
+def _blocks(entry: Any) -> str:
+    """ICC and p of the between-block test ("differ" when p <= 0.05), or "–"."""
+    if not isinstance(entry, Mapping) or entry.get("status") != "ok":
+        return "–"
+    icc: Any = entry.get("icc")
+    p: Any = entry.get("p_value")
+    if not (_num(icc) and _num(p)):
+        return "–"
+    return f"ICC {icc:.2f}, p {p:.2g}" + (" differ" if p <= 0.05 else "")
 
 
 def _max_concurrency(load: Mapping[str, Any]) -> str:

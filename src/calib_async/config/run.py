@@ -42,7 +42,8 @@ class RunConfig:
     replicates: int = 0  # verdict replicates: R more runs of a sample at each tier (0: none)
     replicate_sample: int = 30  # items in the replicate sample
     load_levels: tuple[int, ...] = ()  # concurrency levels of the load experiment (none: off)
-    load_sample: int = 20  # items run at each load level and tier
+    load_sample: int = 20  # items run at each load level and tier, in each round
+    load_rounds: int = 3  # rounds of the load experiment: every (tier, level) block once each
     #: canary classes to run (``("all",)`` for every available one; empty: no canaries)
     canaries: tuple[str, ...] = ()
     canary_sample: int = 20  # items canaries are derived from (seeded draw)

@@ -19,6 +19,7 @@ from typing import Any, TypeGuard
 
 from calib_async.export.report_html import esc, summary_phrase
 from calib_async.export.verdict import budget, confidence_level, status_note
+from calib_async.stats.load_blocks import heterogeneity_phrase
 
 #: (key, label, what the rate's n counts, tooltip) in display order.
 RATES = (
@@ -293,7 +294,8 @@ def _load_fit_line(load: Any) -> str:
     text = "timeout rate by level " + ", ".join(parts) if parts else str(load.get("status", ""))
     if load.get("status") not in _OK:
         text += f" ({load['status']})"
-    return text
+    blocks = heterogeneity_phrase(load.get("between_blocks"))
+    return f"{text}; {blocks}" if blocks else text
 
 
 def _load_text(load: Mapping[str, Any]) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from calib_async.export.report_html import esc as _e
 from calib_async.export.report_html import fmt as _fmt
+from calib_async.stats.load_blocks import heterogeneity_phrase
 
 
 def stability_section(models: Mapping[str, Mapping[str, Any]], plots_available: bool) -> str:
@@ -102,6 +103,9 @@ def _load_table(loads: Mapping[str, Mapping[str, Any]]) -> str:
         status = str(fit.get("status") or "–").replace("_", " ")
         if fit.get("reason"):
             status += f": {fit['reason']}"
+        blocks = heterogeneity_phrase(fit.get("between_blocks"))
+        if blocks:
+            status += f"; {blocks}"
         rows.append(
             f"<tr><th>{_e(tier)}</th><td>{_e(status)}</td>"
             f"<td class='num'>{_e(_ci(fit.get('slope'), fit.get('slope_ci')))}</td>"

@@ -68,7 +68,15 @@ def verdict_section(export: Mapping[str, Any]) -> str:
         items.append(
             f'<li class="tier-verdict {tier.safety.value}" data-tier="{esc(tier.tier)}">'
             f'<span class="sentence">{esc(tier.sentence)}</span>'
-            + (f'<ul class="details">{details}</ul>' if details else "")
+            # folded: however many notes a tier has (drift, load, labels...), every verdict
+            # and the recommendation stay on the first screen
+            + (
+                f'<details class="notes"><summary>{len(tier.details)} '
+                f'note{"s" if len(tier.details) != 1 else ""}</summary>'
+                f'<ul class="details">{details}</ul></details>'
+                if details
+                else ""
+            )
             + "</li>"
         )
     settings = checker_line(export)

@@ -16,7 +16,13 @@ Why this model (rather than a censored duration model with the level as a covari
   interval keeps nominal coverage (scripts/stability_study.py measures it);
 * the same items run at every level, so observations cluster by item. The level varies
   within items; ignoring the clustering then errs on the conservative side for the slope
-  (item effects cancel from the contrast), which the study confirms with heterogeneous items.
+  (item effects cancel from the contrast), which the study confirms with heterogeneous items;
+* observations also cluster by block (one (level, round) pass, run at one time): the level is
+  constant within a block, so a shock to the machine during a block is confounded with its
+  level unless several blocks share a level. Given each run's block, the fit measures the
+  between-block variation at equal level (:mod:`calib_async.stats.load_blocks`) and widens the
+  profile intervals and the p-value by it (quasi-likelihood: the drop is the larger of
+  chi2_1 / 2 and phi * F_1,df / 2); ``between_blocks`` reports the test, phi and the ICC.
 
 Exported per tier: intercept and slope with intervals, the penalised likelihood-ratio p-value
 for "no load effect", per level the observed rate (exact interval) and the predicted rate
@@ -31,14 +37,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
 from calib_async.stats.flips import clopper_pearson
+from calib_async.stats.load_blocks import (
+    BlockHeterogeneity,
+    block_heterogeneity,
+    lr_p_value,
+    profile_drop,
+)
 
 MODEL = "logistic_firth"
 COVARIATE = "log(level)"
@@ -61,6 +73,7 @@ class LoadFit:
     separation: str | None = None
     max_concurrency_for_rate: dict[float, dict[str, Any]] = field(default_factory=dict)
     reason: str | None = None
+    between_blocks: BlockHeterogeneity | None = None
 
     def predict(self, level: float) -> float:
         """The fitted timeout rate at concurrency ``level``."""
@@ -89,6 +102,13 @@ class LoadFit:
                 float(r): v for r, v in self.max_concurrency_for_rate.items()
             },
         )
+        if self.between_blocks is not None:
+            het = self.between_blocks
+            out["rounds"] = het.rounds
+            out["between_blocks"] = het.to_export()
+            out["interval_method"] = (
+                "profile_quasi_blocks" if het.dispersion is not None else "profile_binomial"
+            )
         return out
 
 
@@ -100,17 +120,23 @@ class _Firth:
     """Penalised log-likelihood of a binomial logistic model over grouped data."""
 
     def __init__(self, x: np.ndarray, n: np.ndarray, y: np.ndarray) -> None:
-        self.x, self.n, self.y = x, n, y
+        # plain floats: a handful of levels, where numpy's per-call overhead dominates
+        self.rows = [(float(xi), float(ni), float(yi)) for xi, ni, yi in zip(x, n, y, strict=True)]
 
     def loglik(self, a: float, b: float) -> float:
-        eta = a + b * self.x
-        p = special.expit(eta)
-        ll = float(np.sum(self.y * eta - self.n * np.logaddexp(0.0, eta)))
-        w = self.n * p * (1 - p)
-        info = np.array(
-            [[w.sum(), (w * self.x).sum()], [(w * self.x).sum(), (w * self.x**2).sum()]]
-        )
-        det = float(np.linalg.det(info))
+        ll = s0 = s1 = s2 = 0.0
+        for x, n, y in self.rows:
+            eta = a + b * x
+            if eta > 0:  # log(1 + e^eta) and p(1 - p), without overflow
+                e = math.exp(-eta)
+                ll += y * eta - n * (eta + math.log1p(e))
+                w = n * e / (1 + e) ** 2
+            else:
+                e = math.exp(eta)
+                ll += y * eta - n * math.log1p(e)
+                w = n * e / (1 + e) ** 2
+            s0, s1, s2 = s0 + w, s1 + w * x, s2 + w * x * x
+        det = s0 * s2 - s1 * s1  # the determinant of the Fisher information
         return ll + 0.5 * math.log(max(det, 1e-300))  # finite: the 1-D searches need numbers
 
     def fit(self) -> tuple[float, float, float]:
@@ -139,10 +165,10 @@ class _Firth:
 
 
 def _profile_ci(
-    profile: Callable[[float], float], estimate: float, best: float, confidence: float
+    profile: Callable[[float], float], estimate: float, best: float, drop: float
 ) -> tuple[float | None, float | None]:
-    """Where the profile drops by chi2_1(confidence)/2 on each side; None: not within reach."""
-    drop = float(stats.chi2.ppf(confidence, 1)) / 2
+    """Where the profile drops by ``drop`` (:func:`~calib_async.stats.load_blocks.profile_drop`)
+    on each side; None: not within reach."""
 
     def gap(v: float) -> float:
         return best - profile(v) - drop
@@ -178,13 +204,19 @@ def fit_load(
     timeouts: Sequence[bool],
     *,
     concurrency: Sequence[float] | None = None,
+    blocks: Sequence[Hashable] | None = None,
     targets: Sequence[float] = TARGET_RATES,
     confidence: float = 0.95,
+    slope_only: bool = False,
 ) -> LoadFit:
     """Fit the timeout rate against the level from one record per run (its level, timed out?).
 
     ``concurrency`` (optional, per run) is the number of checkers in flight when the run
-    started; its per-level mean is reported as a check of the design.
+    started; its per-level mean is reported as a check of the design. ``blocks`` (optional,
+    per run) names the block the run belongs to (e.g. (level, round)); with it the intervals
+    account for between-block variation (module docstring). ``slope_only`` skips the
+    intercept's and each level's interval and ``max_concurrency_for_rate`` (profile fits that
+    simulations of the slope do not need).
     """
     lv = np.asarray(levels, dtype=float)
     to = np.asarray(timeouts, dtype=bool)
@@ -204,16 +236,19 @@ def fit_load(
         return LoadFit("no_data", rows, reason="no load-experiment runs for this tier")
     if distinct.size < 2:
         return LoadFit("single_level", rows, reason="a slope needs at least two load levels")
+    het = None if blocks is None else block_heterogeneity(levels, timeouts, blocks)
+    drop = profile_drop(het, confidence)
     x = np.log(distinct)
     model = _Firth(x, n, y)
     a, b, best = model.fit()
-    a_ci = _profile_ci(model.profile_intercept, a, best, confidence)
-    b_ci = _profile_ci(model.profile_slope, b, best, confidence)
+    a_ci = None if slope_only else _profile_ci(model.profile_intercept, a, best, drop)
+    b_ci = _profile_ci(model.profile_slope, b, best, drop)
     lr = max(0.0, 2 * (best - model.profile_slope(0.0)))
-    p_value = float(stats.chi2.sf(lr, 1))
+    p_value = lr_p_value(lr, het)
     for row in rows:
         row["predicted"] = float(special.expit(a + b * math.log(row["level"])))
-        row["predicted_ci"] = list(_predicted_ci(x, n, y, row["level"], confidence))
+        if not slope_only:
+            row["predicted_ci"] = list(_predicted_ci(x, n, y, row["level"], drop))
     status = "ok" if 0 < y.sum() < n.sum() else ("no_timeouts" if y.sum() == 0 else "all_timeouts")
     fit = LoadFit(
         status=status,
@@ -229,19 +264,24 @@ def fit_load(
             else f"{'no' if status == 'no_timeouts' else 'every'} run timed out: the estimates "
             "are shrunk by Firth's penalty; read the upper (lower) bounds"
         ),
+        between_blocks=het,
     )  # fmt: skip
     bottom, top = int(distinct.min()), int(distinct.max())
-    mc = {t: _max_concurrency(fit, x, n, y, t, (bottom, top), confidence) for t in targets}
+    mc = (
+        {}
+        if slope_only
+        else {t: _max_concurrency(fit, x, n, y, t, (bottom, top), drop) for t in targets}
+    )
     return dataclasses.replace(fit, max_concurrency_for_rate=mc)
 
 
 def _predicted_ci(
-    x: np.ndarray, n: np.ndarray, y: np.ndarray, level: float, confidence: float
+    x: np.ndarray, n: np.ndarray, y: np.ndarray, level: float, drop: float
 ) -> tuple[float | None, float | None]:
     """Profile interval of the rate at ``level``: the intercept of the model centred there."""
     shifted = _Firth(x - math.log(level), n, y)
     a, _, best = shifted.fit()
-    lo, hi = _profile_ci(shifted.profile_intercept, a, best, confidence)
+    lo, hi = _profile_ci(shifted.profile_intercept, a, best, drop)
     return (
         0.0 if lo is None else float(special.expit(lo)),
         1.0 if hi is None else float(special.expit(hi)),
@@ -250,7 +290,7 @@ def _predicted_ci(
 
 def _max_concurrency(
     fit: LoadFit, x: np.ndarray, n: np.ndarray, y: np.ndarray, target: float,
-    tested: tuple[int, int], confidence: float,
+    tested: tuple[int, int], drop: float,
 ) -> dict[str, Any]:  # fmt: skip
     """Largest tested-range k with predicted rate (upper bound) <= target, all smaller k too.
 
@@ -263,11 +303,13 @@ def _max_concurrency(
             break
         estimate = k
     conservative: int | None = None
-    upper_known = {row["level"]: row["predicted_ci"][1] for row in fit.levels}
+    upper_known = {
+        row["level"]: row["predicted_ci"][1] for row in fit.levels if "predicted_ci" in row
+    }
     for k in range(bottom, (estimate or 0) + 1):
         upper = upper_known.get(k)
         if upper is None:
-            upper = _predicted_ci(x, n, y, k, confidence)[1]
+            upper = _predicted_ci(x, n, y, k, drop)[1]
         if upper is None or upper > target:
             break
         conservative = k

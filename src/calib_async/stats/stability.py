@@ -3,7 +3,8 @@
 * ``flips`` (with ``--replicates``): each sampled item's runs at the tier are its stage-2 run
   (phase telemetry, attempt 0) and its replicates; :func:`~calib_async.stats.flips.flip_statistics`.
 * ``load`` (with ``--load-levels``): the tier's load-experiment runs, timeout = outcome
-  VERIFIER_TIMEOUT; :func:`~calib_async.stats.load_fit.fit_load`, plus the block order.
+  VERIFIER_TIMEOUT; :func:`~calib_async.stats.load_fit.fit_load` with each run's block
+  (level, round; the round is the run's attempt), plus the block order.
 
 A tier gets a key only when its experiment ran. Pure: no processes, no I/O.
 """
@@ -63,6 +64,7 @@ def stability_models(
                 [r.load_level or 0 for r in runs],
                 [r.outcome == Outcome.VERIFIER_TIMEOUT.value for r in runs],
                 concurrency=[r.concurrency for r in runs],
+                blocks=[(r.load_level, r.attempt) for r in runs],  # attempt: the round
             )
             load = fit.to_export()
             load["timeout_s"] = tier.timeout_s

@@ -2,18 +2,24 @@
 
 Design:
 
-* **Blocks.** One block per (tier, level): the load sample at that tier with exactly
-  ``level`` checkers in flight. Blocks run one after another in a seeded random order, so
-  drift in the machine (other jobs, thermal state, caches) is spread over the levels at
-  random instead of lining up with them.
+* **Rounds and blocks.** A block is one (tier, level) pass over the load sample with exactly
+  ``level`` checkers in flight. The experiment runs ``rounds`` rounds (``--load-rounds``,
+  default 3); each round runs every (tier, level) block once, in its own seeded random order.
+  A block's time slot is then not tied to its level: a shock to the machine during one block
+  (another job, thermal state, caches) hits one round of one level, and with several blocks
+  per level the fit (:mod:`calib_async.stats.load_blocks`) measures such between-block
+  variation and widens the slope's interval by it, instead of reading it as a load effect.
 * **The level is held to the end.** When a block's last measured runs are in flight, filler
-  runs (the block's own tasks again, attempt 1, never logged) keep ``level`` checkers
-  running until every measured run has finished; then the fillers are killed. Without them
-  the last ``level - 1`` runs of a block would run at a falling concurrency, the very
-  confounding of the within-run diagnostic (:mod:`calib_async.stats.load`) this design avoids.
-* **Resumable.** A measured run is a task of phase ``load`` whose key carries the level
-  (``...|c4``); a resumed run replays the finished ones and runs only the rest, at the
-  block's level. Each record carries ``load_level``.
+  runs (the block's own tasks again, attempt ``FILLER_ATTEMPT``, never logged) keep ``level``
+  checkers running until every measured run has finished; then the fillers are killed.
+  Without them the last ``level - 1`` runs of a block would run at a falling concurrency, the
+  very confounding of the within-run diagnostic (:mod:`calib_async.stats.load`) this design
+  avoids.
+* **Resumable.** A measured run is a task of phase ``load`` whose attempt is its round
+  (0, 1, ...) and whose key carries the level (``...|0|c4``); a resumed run replays the
+  finished ones and runs only the rest, at the block's level. Round 0's keys and order are
+  those of the earlier one-round design, so a checkpoint from it resumes into the rounds.
+  Each record carries ``load_level``.
 
 On ``--backend ray`` the level is the number of Ray tasks in flight from the driver. How many
 of them run at once, and on which nodes, is Ray's placement: on a cluster with more free CPU
@@ -39,7 +45,9 @@ from calib_async.telemetry.resuming import ResumingRunner
 from calib_async.telemetry.stage import STAGE, outcome_counts
 
 NAME = "load experiment"
-FILLER_ATTEMPT = 1
+#: a filler's attempt: never a round's index, so a filler never shares a measured run's key
+FILLER_ATTEMPT = -1
+DEFAULT_ROUNDS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +55,8 @@ class LoadRuns:
     """The measured runs of the load experiment and the order its blocks ran in."""
 
     records: list[TelemetryRecord]
-    block_order: list[tuple[str, int]]  # (tier, level), first block first
+    #: (tier, level), first block first; round r is entries r*B .. (r+1)*B - 1 (B blocks a round)
+    block_order: list[tuple[str, int]]
 
 
 def check_levels(levels: Sequence[int], workers: int) -> tuple[int, ...]:
@@ -63,11 +72,20 @@ def check_levels(levels: Sequence[int], workers: int) -> tuple[int, ...]:
     return out
 
 
-def block_order(tiers: Sequence[Tier], levels: Sequence[int], seed: int) -> list[tuple[str, int]]:
-    """Every (tier, level) block once, in a seeded random order."""
-    blocks = [(tier.name, level) for tier in tiers for level in levels]
-    random.Random(f"calib-async-load-order-{seed}").shuffle(blocks)
-    return blocks
+def block_order(
+    tiers: Sequence[Tier], levels: Sequence[int], seed: int, rounds: int = 1
+) -> list[tuple[str, int]]:
+    """Every (tier, level) block once per round, each round in its own seeded random order.
+
+    The first round's order is the one-round design's (same generator, drawn first).
+    """
+    rng = random.Random(f"calib-async-load-order-{seed}")
+    out: list[tuple[str, int]] = []
+    for _ in range(rounds):
+        blocks = [(tier.name, level) for tier in tiers for level in levels]
+        rng.shuffle(blocks)
+        out += blocks
+    return out
 
 
 async def run_load_experiment(
@@ -79,25 +97,30 @@ async def run_load_experiment(
     sample_size: int,
     seed: int,
     listeners: Sequence[Listener],
+    rounds: int = DEFAULT_ROUNDS,
 ) -> LoadRuns:
-    """Run (or replay) the load sample at every (tier, level) block, blocks in seeded order.
+    """Run (or replay) the load sample at every (tier, level) block, ``rounds`` times over,
+    blocks in seeded order (module docstring).
 
     **Cancellation:** running checkers (measured and fillers) are killed and reaped; finished
     measured runs are already in the checkpoint and are not run again.
     """
     levels = sorted(set(levels))
-    if not levels or sample_size < 1:
+    if not levels or sample_size < 1 or rounds < 1:
         return LoadRuns([], [])
     sample = seeded_sample(items, sample_size, seed, "load")
-    order = block_order(tiers, levels, seed)
+    order = block_order(tiers, levels, seed, rounds)
+    per_round = len(tiers) * len(levels)
     by_name = {tier.name: tier for tier in tiers}
-    totals = {tier.name: len(levels) * len(sample) for tier in tiers}
+    totals = {tier.name: rounds * len(levels) * len(sample) for tier in tiers}
     emit(listeners, StageStarted(STAGE, NAME, len(order) * len(sample), totals, Phase.LOAD.value))
     records: list[TelemetryRecord] = []
-    for tier_name, level in order:
+    for position, (tier_name, level) in enumerate(order):
         tier = by_name[tier_name]
+        round_ = position // per_round
         tasks = [
-            Task(item, tier, tier.verifier, Phase.LOAD, 0, load_level=level) for item in sample
+            Task(item, tier, tier.verifier, Phase.LOAD, round_, load_level=level)
+            for item in sample
         ]
         records.extend(await run_block(runner, tasks, level))
     emit(listeners, StageFinished(STAGE, NAME, outcome_counts(records)))
