@@ -155,7 +155,6 @@ def expected_keys(rows: list[dict], *, seed: int = 3, label_sample: int = 1000) 
     from calib_async.labels.resolution import run_consensus
     from calib_async.labels.sampling import sample_for_labeling
     from calib_async.labels.stage import manual_evidence
-    from calib_async.pipeline import RunConfig
     from calib_async.records import CorpusItem, Phase, TelemetryRecord, task_key
     from calib_async.telemetry.scheduler import escalation_ladder
 
@@ -191,11 +190,11 @@ def expected_keys(rows: list[dict], *, seed: int = 3, label_sample: int = 1000) 
         p: consensus_ladder(consensus_tier(p, tiers, checker, 10.0).timeout_s, top)
         for p in consensus
     }
-    config = RunConfig(tiers=tuple(TIERS), n=1, export=Path("x"), output_dir=Path("/nonexistent"))
+    manual = manual_evidence(manual_labels=None, output_dir=Path("/nonexistent"))
     anyio.run(
         lambda: run_consensus(
             items, consensus, lambda p, r: consensus_tier(p, tiers, checker, 10.0, r), Replay(),  # type: ignore[arg-type]
-            other_evidence=manual_evidence(config), allowlist=DEFAULT_AXIOM_ALLOWLIST,
+            other_evidence=manual, allowlist=DEFAULT_AXIOM_ALLOWLIST,
             ladders=ladders, budget=len(items) * len(consensus),
         )
     )  # fmt: skip

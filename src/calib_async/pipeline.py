@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import structlog
@@ -27,39 +27,49 @@ from calib_async.config.setup import (
     selected_tiers,
 )
 from calib_async.config.startable import check_checkers_can_start
-from calib_async.corpus.stage import select_items
+from calib_async.corpus.stage import CorpusPlan, select_items
 from calib_async.errors import CalibError, only_calib_error
 from calib_async.events import Event, Listener, StageFinished, StageStarted, emit
 from calib_async.labels.judges import own_judge_tiers
 from calib_async.labels.manual import check_manual_targets, load_manual_labels
+from calib_async.labels.plan import LabelPlan
 from calib_async.labels.stage import establish_ground_truth
+from calib_async.model import CalibrationDocument
 from calib_async.profiles import CheckerConfig
 from calib_async.records import CorpusItem, TelemetryRecord, Tier
 from calib_async.runner.cgroups import driver_cgroup_base
 from calib_async.runner.leftovers import claim_output_dir
-from calib_async.telemetry.canaries import canary_classes, run_canaries
+from calib_async.telemetry.canaries import CanaryPlan, canary_classes, run_canaries
 from calib_async.telemetry.load_experiment import check_levels, run_load_experiment
 from calib_async.telemetry.replicates import run_replicates
-from calib_async.telemetry.session import open_session
+from calib_async.telemetry.session import SessionPlan, open_session
 from calib_async.telemetry.stage import collect_telemetry
 
-log = structlog.get_logger(__name__)
+if TYPE_CHECKING:
+    from calib_async.export.document import ExportPlan
 
 log = structlog.get_logger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class CalibrationResult:
-    """What :func:`run_calibration` produced: the export (also written to ``export_path``),
-    the records of every run, and the report's path (None with ``report=False``)."""
+    """What :func:`run_calibration` produced: the export (also written to ``export_path``;
+    ``document`` typed, ``export`` as the YAML's mapping), the records of every run, and the
+    report's path (None with ``report=False``)."""
 
     export_path: Path
-    export: dict[str, Any]
+    document: CalibrationDocument
     telemetry: list[TelemetryRecord]
     label_runs: list[TelemetryRecord]
     report_path: Path | None = None
     items: list[CorpusItem] = field(default_factory=list)
     stability_runs: list[TelemetryRecord] = field(default_factory=list)  # replicates, load
     canary_runs: list[TelemetryRecord] = field(default_factory=list)  # phase ``canary``
+
+    @property
+    def export(self) -> dict[str, Any]:
+        """The export as written (calibration.yaml's mapping)."""
+        return self.document.to_dict()
 
 
 async def run_calibration(
@@ -119,16 +129,19 @@ async def _claimed_stages(
 ) -> CalibrationResult:
     run_id = uuid.uuid4().hex[:12]
     tiers = selected_tiers(config, checker)
-    own_judge = own_judge_tiers(
-        {t.name: t.verifier for t in tiers}, consensus_profiles(config, checker), checker
-    )
+    consensus = consensus_profiles(config, checker)
+    own_judge = own_judge_tiers({t.name: t.verifier for t in tiers}, consensus, checker)
     for tier, reason in own_judge.items():  # said at start: the user may stop and fix it
         log.warning("tier labels unverified", tier=tier, reason=reason)
     levels = check_levels(config.load_levels, config.workers)
-    canaries = canary_classes(config, checker, tiers)  # a bad class name fails before any run
+    canary_plan = plan_canaries(config)
+    # a bad class name fails before any run
+    canaries = canary_classes(canary_plan, checker, tiers)
 
     emit(listeners, StageStarted(1, "corpus selection"))
-    items = await anyio.to_thread.run_sync(select_items, config, abandon_on_cancel=True)
+    items = await anyio.to_thread.run_sync(
+        select_items, plan_corpus(config), abandon_on_cancel=True
+    )
     emit(listeners, StageFinished(1, "corpus selection", {"items": len(items)}))
     check_checkers_can_start(  # a checker that can never start fails here, not as N errors
         checker.verifiers, tiers, items, profiles=consensus_profiles(config, checker)
@@ -139,7 +152,7 @@ async def _claimed_stages(
     await service_run.preflight(checker.verifiers[t.verifier] for t in tiers)
 
     async with open_session(
-        config, checker, tiers, items, run_id=run_id, listeners=listeners
+        plan_session(config, consensus), checker, tiers, items, run_id=run_id, listeners=listeners
     ) as runner:
         telemetry = await collect_telemetry(runner, items, tiers, listeners, seed=config.seed)
         replicate_runs = await run_replicates(
@@ -162,11 +175,11 @@ async def _claimed_stages(
             rounds=config.load_rounds,
         )
         canary_runs = await run_canaries(
-            config, canaries, tiers, items, telemetry, runner, listeners
+            canary_plan, canaries, tiers, items, telemetry, runner, listeners
         )
         repl_designs = await _repl_designs(config, checker, tiers, items)
         truth = await establish_ground_truth(
-            config, checker, tiers, items, telemetry, runner, listeners
+            plan_labels(config, consensus), checker, tiers, items, telemetry, runner, listeners
         )
 
     service_designs = await service_run.run_designs(
@@ -177,8 +190,7 @@ async def _claimed_stages(
         seed=config.seed,
     )
 
-    def stages_4_to_6() -> tuple[dict[str, Any], Path | None]:
-        from calib_async.export.document import ExportPlan
+    def stages_4_to_6() -> tuple[CalibrationDocument, Path | None]:
         from calib_async.export.experiments import Experiments
         from calib_async.export.stage import export_calibration
         from calib_async.stats.fit import fit_and_validate
@@ -205,19 +217,9 @@ async def _claimed_stages(
         )
         to_loop(StageFinished(5, "cross-tier validation", {"passed": fit.validation.passed}))
         to_loop(StageStarted(6, "export"))
-        export, report_path = export_calibration(
+        document, report_path = export_calibration(
             fit,
-            plan=ExportPlan(
-                export=config.export,
-                output_dir=config.output_dir,
-                report=config.report,
-                corpus=config.corpus,
-                n=config.n,
-                seed=config.seed,
-                validation_split=config.validation_split,
-                label_sample=config.label_sample,
-                timeout_multiplier=config.timeout_multiplier,
-            ),
+            plan=plan_export(config),
             tiers=tiers,
             labels=truth.summary,
             run_id=run_id,
@@ -234,19 +236,102 @@ async def _claimed_stages(
             profiles=checker.verifiers,
         )
         to_loop(StageFinished(6, "export", {"path": str(config.export)}))
-        return export, report_path
+        return document, report_path
 
     # abandoned on cancellation so that Ctrl-C is not held up by a long fit; nothing is lost
-    export, report_path = await anyio.to_thread.run_sync(stages_4_to_6, abandon_on_cancel=True)
+    document, report_path = await anyio.to_thread.run_sync(
+        stages_4_to_6, abandon_on_cancel=True
+    )
     return CalibrationResult(
         export_path=config.export,
-        export=export,
+        document=document,
         telemetry=telemetry,
         label_runs=truth.label_runs,
         report_path=report_path,
         items=items,
         stability_runs=[*replicate_runs, *load.records],
         canary_runs=canary_runs.records if canary_runs is not None else [],
+    )
+
+
+def plan_export(config: RunConfig) -> ExportPlan:
+    """Stage 6's plan."""
+    from calib_async.export.document import ExportPlan
+
+    return ExportPlan(
+        export=config.export,
+        output_dir=config.output_dir,
+        report=config.report,
+        corpus=config.corpus,
+        n=config.n,
+        seed=config.seed,
+        validation_split=config.validation_split,
+        label_sample=config.label_sample,
+        timeout_multiplier=config.timeout_multiplier,
+    )
+
+
+def plan_corpus(config: RunConfig) -> CorpusPlan:
+    """Stage 1's plan."""
+    return CorpusPlan(
+        corpus=config.corpus,
+        n=config.n,
+        seed=config.seed,
+        corpus_path=config.corpus_path,
+        corpus_filter=config.corpus_filter,
+        output_dir=config.output_dir,
+        lean_project=config.lean_project,
+    )
+
+
+def plan_session(config: RunConfig, consensus: Sequence[str]) -> SessionPlan:
+    """The checker session's plan (stages 2 and 3); ``consensus``: the voting profiles."""
+    return SessionPlan(
+        output_dir=config.output_dir,
+        log_path=config.log_path,
+        resume=config.resume,
+        fresh=config.fresh,
+        workers=config.workers,
+        seed=config.seed,
+        n=config.n,
+        corpus=config.corpus,
+        sandbox=config.sandbox,
+        backend=config.backend,
+        ray_address=config.ray_address,
+        sample_interval_s=config.sample_interval_s,
+        label_sample=config.label_sample,
+        label_budget=config.label_budget,
+        timeout_multiplier=config.timeout_multiplier,
+        consensus=tuple(consensus),
+    )
+
+
+def plan_canaries(config: RunConfig) -> CanaryPlan:
+    """The canary phase's plan."""
+    return CanaryPlan(
+        classes=tuple(config.canaries),
+        sample=config.canary_sample,
+        seed=config.seed,
+        output_dir=config.output_dir,
+    )
+
+
+def plan_labels(config: RunConfig, consensus: Sequence[str]) -> LabelPlan:
+    """Stage 3's plan; ``consensus``: the voting profiles."""
+    return LabelPlan(
+        output_dir=config.output_dir,
+        log_path=config.log_path,
+        label_sample=config.label_sample,
+        label_budget=config.label_budget,
+        seed=config.seed,
+        validation_split=config.validation_split,
+        timeout_multiplier=config.timeout_multiplier,
+        workers=config.workers,
+        manual_labels=config.manual_labels,
+        consensus=tuple(consensus),
+        corpus=config.corpus,
+        n=config.n,
+        bootstrap=config.bootstrap,
     )
 
 

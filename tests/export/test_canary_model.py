@@ -45,8 +45,8 @@ def test_noise_model_exposes_rates_per_exploit() -> None:
     [
         ("run", -1, r"canaries\.axiom\.run: expected a count"),
         ("passed", 9, r"canaries\.axiom: passed 9 exceeds run 8"),
-        ("spurious_pass_rate", 1.5, r"canaries\.axiom: expected a probability"),
-        ("spurious_pass_rate_ci", [0.6, 0.1], r"canaries\.axiom\.spurious_pass_rate_ci: not an"),
+        ("spurious_pass_rate", 1.5, r"canaries\.axiom\.spurious_pass_rate: expected a probability"),
+        ("spurious_pass_rate_ci", [0.6, 0.1], r"canaries\.axiom\.spurious_pass_rate_ci: low 0\.6"),
     ],
 )
 def test_bad_canary_entries_are_one_line_errors(key: str, value: Any, message: str) -> None:

@@ -281,7 +281,7 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
         (
             "noise_models.fast.training_samples",
             "many",
-            r"noise_models\.fast\.training_samples: expected an integer",
+            r"noise_models\.fast\.training_samples: expected a count \(integer >= 0\)",
         ),
         (
             "calibration_metadata.schema_version",

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from calib_async.export.document import write_export
+from calib_async.model import CalibrationDocument
 from helpers import run_env
 
 BLOCKS = ("canaries", "flips", "load")
@@ -30,6 +32,13 @@ def _without_run_identity(path: Path) -> dict:
     return doc
 
 
+def _assert_round_trips(path: Path, again: Path) -> None:
+    """The main job's YAML read into the typed model and written again is byte-identical."""
+    text = path.read_text()
+    write_export(again, CalibrationDocument.read(yaml.safe_load(text)).to_dict())
+    assert again.read_text() == text
+
+
 def test_refit_reproduces_canaries_flips_and_load(tmp_path: Path) -> None:
     out = tmp_path / "out"
     done = _run(
@@ -42,6 +51,7 @@ def test_refit_reproduces_canaries_flips_and_load(tmp_path: Path) -> None:
         "--load-levels", "1,2", "--load-sample", "2",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    _assert_round_trips(tmp_path / "calibration.yaml", tmp_path / "round_trip.yaml")
     original = _without_run_identity(tmp_path / "calibration.yaml")
     for model in original["noise_models"].values():
         assert set(BLOCKS) <= set(model), sorted(model)
@@ -52,6 +62,7 @@ def test_refit_reproduces_canaries_flips_and_load(tmp_path: Path) -> None:
         "refit", "--output-dir", str(out), "--export", str(tmp_path / "again.yaml"), "--no-report"
     )
     assert again.returncode == 0, again.stderr
+    _assert_round_trips(tmp_path / "again.yaml", tmp_path / "round_trip.yaml")
     refitted = _without_run_identity(tmp_path / "again.yaml")
     assert set(refitted) == set(original)
     for tier, model in original["noise_models"].items():

@@ -285,7 +285,7 @@ def _bad_rate(doc: dict) -> dict:
         ("calibration_metadata: {}\n", r"B is not a calibration file \(no noise_models mapping\)"),
         ("key: [unclosed\n", r"B \(.*\):2: not valid YAML .*; fix its syntax$"),
         (_schema, r"B has schema_version 'calib-async/0', this tool reads 'calib-async/1'; re-"),
-        (_bad_rate, r"B: noise_models\.fast: timeout_rate is 'high', not a number; re-export"),
+        (_bad_rate, r"B: noise_models\.fast\.timeout_rate: expected a finite number, got 'high'"),
         (None, r"B .* does not exist; check the path$"),
     ],
 )

@@ -5,13 +5,15 @@ from pathlib import Path
 from structlog.testing import capture_logs
 
 from calib_async.config.run import RunConfig
-from calib_async.telemetry.session import load_finished
+from calib_async.pipeline import plan_session
+from calib_async.telemetry.session import SessionPlan, load_finished
 
 FINGERPRINT = {"seed": 1, "items": ["a"]}
 
 
-def config(tmp_path: Path, **kw: bool) -> RunConfig:
-    return RunConfig(tiers=("FAST",), n=1, export=tmp_path / "c.yaml", output_dir=tmp_path, **kw)
+def config(tmp_path: Path, **kw: bool) -> SessionPlan:
+    run = RunConfig(tiers=("FAST",), n=1, export=tmp_path / "c.yaml", output_dir=tmp_path, **kw)
+    return plan_session(run, ())
 
 
 def test_a_fresh_run_logs_no_resume_message_and_a_resumed_one_does(tmp_path: Path) -> None:

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from calib_async.config.files import LABELS_NAME, MANUAL_NAME, REPORT_NAME, TELEMETRY_NAME
 from calib_async.config.run import RunConfig
 from calib_async.errors import CalibError
 from calib_async.inputs import check_distinct_paths
 
-LABELS_NAME = "labels.json"
-REPORT_NAME = "report.html"
-TELEMETRY_NAME = "telemetry.jsonl"
-MANUAL_NAME = "manual_labels.jsonl"
+__all__ = [
+    "LABELS_NAME",
+    "MANUAL_NAME",
+    "REPORT_NAME",
+    "TELEMETRY_NAME",
+    "check_no_collisions",
+    "input_paths",
+    "output_paths",
+]
 
 
 def input_paths(config: RunConfig) -> dict[str, Path]:
@@ -43,25 +49,3 @@ def check_no_collisions(config: RunConfig) -> None:
     Same file: same real path (symlinks and ``..`` resolved) or same inode (hard links).
     """
     check_distinct_paths(input_paths(config), output_paths(config), error=CalibError)
-
-
-def check_refit_paths(output_dir: Path, log_path: Path, export: Path, *, report: bool) -> None:
-    """The same policy for ``refit``: its export (and report) may not be any file of the run.
-
-    The run's files are its log (``--telemetry-log`` and ``<output-dir>/telemetry.jsonl``),
-    ``labels.json`` (refit only records its split there), the labeller's answers and, unless
-    refit rewrites it, ``report.html``.
-    """
-    protected = {
-        "--telemetry-log": log_path,
-        f"{TELEMETRY_NAME} (--output-dir)": output_dir / TELEMETRY_NAME,
-        f"{LABELS_NAME} (--output-dir)": output_dir / LABELS_NAME,
-        f"{MANUAL_NAME} (--output-dir)": output_dir / MANUAL_NAME,
-    }
-    outputs = {"--export": export}
-    report_path = output_dir / REPORT_NAME
-    if report:
-        outputs = {f"{REPORT_NAME} (--output-dir)": report_path, **outputs}
-    else:
-        protected[f"{REPORT_NAME} (--output-dir)"] = report_path
-    check_distinct_paths(protected, outputs, error=CalibError)

@@ -17,10 +17,9 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from calib_async.errors import CalibError
-from calib_async.stats.survival import ExtrapolationWarning, finite_number, positive_number
+from calib_async.model import LoadModel, LoadStatus
+from calib_async.stats.survival import ExtrapolationWarning, positive_number
 
 _EPS = 1e-12
 
@@ -31,34 +30,29 @@ class LoadCurve:
 
     intercept: float
     slope: float
-    status: str
+    status: LoadStatus
     timeout_s: float | None = None
     max_level_tested: int | None = None
     min_level_tested: int | None = None
 
     @classmethod
-    def from_export(cls, raw: Any, *, where: str) -> LoadCurve | None:
-        """Parse ``noise_models.<tier>.load``; ``None`` when absent or without a fit."""
-        if raw is None:
+    def from_model(cls, load: LoadModel | None, *, where: str) -> LoadCurve | None:
+        """The curve of a checked ``noise_models.<tier>.load``; ``None`` when absent or
+        without a fit."""
+        if load is None or load.intercept is None or load.slope is None:
             return None
-        if not isinstance(raw, Mapping):
-            raise CalibError(f"{where}: expected a mapping (the load experiment's fit)")
-        if raw.get("intercept") is None or raw.get("slope") is None:
-            return None
-        timeout_s = raw.get("timeout_s")
-        top = raw.get("max_concurrency_tested")
-        bottom = raw.get("min_concurrency_tested")
-        levels = raw.get("levels")
-        if bottom is None and isinstance(levels, list):  # files from before the key
-            found = [r.get("level") for r in levels if isinstance(r, Mapping)]
+        bottom = load.min_concurrency_tested
+        if bottom is None and isinstance(load.levels, list):  # files from before the key
+            found = [r.get("level") for r in load.levels if isinstance(r, Mapping)]
             bottom = min((v for v in found if isinstance(v, int | float)), default=None)
+        top = load.max_concurrency_tested
         return cls(
-            intercept=finite_number(raw["intercept"], f"{where}.intercept"),
-            slope=finite_number(raw["slope"], f"{where}.slope"),
-            status=str(raw.get("status", "ok")),
+            intercept=load.intercept,
+            slope=load.slope,
+            status=load.status or LoadStatus.OK,
             timeout_s=None
-            if timeout_s is None
-            else positive_number(timeout_s, f"{where}.timeout_s"),
+            if load.timeout_s is None
+            else positive_number(load.timeout_s, f"{where}.timeout_s"),
             max_level_tested=None
             if top is None
             else int(positive_number(top, f"{where}.max_concurrency_tested")),

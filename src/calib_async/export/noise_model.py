@@ -18,34 +18,20 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from numbers import Integral
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from calib_async.errors import CalibError
-from calib_async.export.canary_model import parse_canary_rates
+from calib_async.export.canary_model import canary_rates
 from calib_async.export.load_curve import LoadCurve
 from calib_async.export.tier_noise import RateStatusWarning, TierNoise
-from calib_async.stats.survival import (
-    ExtrapolationWarning,
-    SurvivalModel,
-    finite_number,
-    positive_number,
-    probability,
-)
-
-if TYPE_CHECKING:
-    pass
+from calib_async.model import CONDITIONAL, RATES, CalibrationDocument, TierModel, TierSettings
+from calib_async.model.document import SCHEMA_FAMILY, SUPPORTED_SCHEMA_MAJOR
+from calib_async.stats.survival import ExtrapolationWarning, SurvivalModel, positive_number
 
 __all__ = ["ExtrapolationWarning", "NoiseModel", "RateStatusWarning", "TierNoise"]
-
-SCHEMA_FAMILY = "calib-async"
-
-
-SUPPORTED_SCHEMA_MAJOR = 1
-
 
 class NoiseModel:
     """Every tier's calibrated noise, loaded from an exported calibration.yaml."""
@@ -79,23 +65,18 @@ class NoiseModel:
     @classmethod
     def from_dict(cls, document: Any) -> NoiseModel:
         """Validate an export dictionary (as written to calibration.yaml)."""
-        if not isinstance(document, Mapping):
-            raise CalibError("top level: expected a mapping with a 'noise_models' key")
-        meta = document.get("calibration_metadata") or {}
-        if not isinstance(meta, Mapping):
-            raise CalibError("calibration_metadata: expected a mapping")
-        _check_schema_version(meta.get("schema_version"))
-        models = document.get("noise_models")
-        if not isinstance(models, Mapping) or not models:
-            raise CalibError("noise_models: missing or empty; expected one mapping per tier")
-        raw_tiers = meta.get("tiers")
-        meta_tiers: Mapping[str, Any] = raw_tiers if isinstance(raw_tiers, Mapping) else {}
-        display = {str(name).lower(): str(name) for name in meta_tiers}
+        return cls.from_document(CalibrationDocument.read(document))
+
+    @classmethod
+    def from_document(cls, document: CalibrationDocument) -> NoiseModel:
+        """The noise model of a checked export (:class:`calib_async.model.CalibrationDocument`)."""
+        settings = document.metadata.tiers or {}
+        names = document.display_names()
         tiers: dict[str, TierNoise] = {}
-        for key, raw in models.items():
-            name = display.get(str(key).lower(), str(key))
-            tiers[name] = _parse_tier(name, f"noise_models.{key}", raw, meta_tiers.get(name))
-        return cls(tiers, document=document)
+        for key, model in document.noise_models.items():
+            name = names[key]
+            tiers[name] = _tier_noise(name, f"noise_models.{key}", model, settings.get(name))
+        return cls(tiers, document=document.to_dict())
 
     @property
     def tiers(self) -> list[str]:
@@ -139,118 +120,40 @@ class NoiseModel:
 
 
 # ---------------------------------------------------------------------------------------------
-# validation helpers
+# from the typed model to what a simulator samples from
 
 
-def _check_schema_version(version: Any) -> None:
-    if version is None:
-        return  # files from before versioning: the original keys only
-    family, _, major = str(version).partition("/")
-    if family != SCHEMA_FAMILY or not major.split(".")[0].isdigit():
-        raise CalibError(
-            f"calibration_metadata.schema_version: {version!r} is not a calib-async schema"
-        )
-    if int(major.split(".")[0]) > SUPPORTED_SCHEMA_MAJOR:
-        raise CalibError(
-            f"calibration_metadata.schema_version: {version} is newer than this calib-async "
-            f"understands ({SCHEMA_FAMILY}/{SUPPORTED_SCHEMA_MAJOR}); upgrade calib-async"
-        )
-
-
-_RATE_KEYS = (
-    "timeout_rate",
-    "spurious_fail_rate",
-    "spurious_pass_rate",
-    "timeout_given_valid",
-    "timeout_given_invalid",
-)
-
-
-def _parse_tier(name: str, where: str, raw: Any, meta_tier: Any) -> TierNoise:
-    if not isinstance(raw, Mapping):
-        raise CalibError(f"{where}: expected a mapping of rates")
+def _tier_noise(
+    name: str, where: str, model: TierModel, settings: TierSettings | None
+) -> TierNoise:
+    """What :class:`TierNoise` needs of a checked tier model (the model did the key checks)."""
     values: dict[str, Any] = {}
-    for key in _RATE_KEYS:
-        values[key] = probability(raw.get(key), f"{where}.{key}")
-        values[f"{key}_ci"] = _ci(raw.get(f"{key}_ci"), f"{where}.{key}_ci")
-        if key != "timeout_rate":
-            values[f"{key}_bounds"] = _ci(raw.get(f"{key}_bounds"), f"{where}.{key}_bounds")
-    distribution = SurvivalModel.from_export(
-        raw.get("timeout_distribution"), where=f"{where}.timeout_distribution"
-    )
-    timeout_for_rate: dict[float, float | None] = {}
-    tfr = raw.get("timeout_for_rate")
-    if tfr is not None:
-        if not isinstance(tfr, Mapping):
-            raise CalibError(f"{where}.timeout_for_rate: expected a mapping rate -> seconds")
-        for rate_key, seconds in tfr.items():
-            rate = probability(
-                _to_float(rate_key, f"{where}.timeout_for_rate"), f"{where}.timeout_for_rate"
-            )
-            if rate is not None:  # None seconds: the export says unreachable
-                timeout_for_rate[rate] = (
-                    None
-                    if seconds is None
-                    else finite_number(seconds, f"{where}.timeout_for_rate.{rate_key}")
-                )
-    recommendations: dict[float, Mapping[str, Any]] = {}
-    recs = raw.get("timeout_recommendations")
-    if isinstance(recs, Mapping):
-        for rate_key, rec in recs.items():
-            rate = probability(_to_float(rate_key, f"{where}.timeout_recommendations"), where)
-            if rate is not None and isinstance(rec, Mapping):
-                recommendations[rate] = dict(rec)
-    samples = raw.get("training_samples")
-    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, Integral)):
-        raise CalibError(f"{where}.training_samples: expected an integer, got {samples!r}")
-    timeout_s = raw.get("timeout_s")
-    if timeout_s is None and isinstance(meta_tier, Mapping):
-        timeout_s = meta_tier.get("timeout_s")
+    for rate in RATES:
+        values[rate] = getattr(model, rate)
+        values[f"{rate}_ci"] = getattr(model, f"{rate}_ci")
+    for rate in CONDITIONAL:
+        values[f"{rate}_bounds"] = getattr(model, f"{rate}_bounds")
+    dist = model.timeout_distribution
+    recommendations = {
+        float(rate): dict(rec) for rate, rec in (model.timeout_recommendations or {}).items()
+    }
+    timeout_s = model.timeout_s
+    if timeout_s is None and settings is not None:
+        timeout_s = settings.timeout_s
     return TierNoise(
         name=name,
-        load=LoadCurve.from_export(raw.get("load"), where=f"{where}.load"),
-        distribution=distribution,
-        timeout_for_rate=timeout_for_rate,
+        load=LoadCurve.from_model(model.load, where=f"{where}.load"),
+        distribution=SurvivalModel.from_export(
+            None if dist is None else dist.to_dict(), where=f"{where}.timeout_distribution"
+        ),
+        timeout_for_rate={float(r): s for r, s in (model.timeout_for_rate or {}).items()},
         timeout_recommendations=recommendations,
-        training_samples=None if samples is None else int(samples),
+        training_samples=model.training_samples,
         timeout_s=None if timeout_s is None else positive_number(timeout_s, f"{where}.timeout_s"),
-        canaries=parse_canary_rates(raw.get("canaries"), f"{where}.canaries"),
-        status=str(raw["status"]) if isinstance(raw.get("status"), str) else None,
-        rate_status=_rate_status(raw.get("counts")),
+        canaries=canary_rates(model.canaries),
+        status=model.status,
+        rate_status={
+            rate: r.status for rate, r in model.rates().items() if r.status is not None
+        },
         **values,
     )
-
-
-def _rate_status(counts: Any) -> dict[str, str]:
-    """rate -> status from a tier's ``counts`` (empty for files without it)."""
-    if not isinstance(counts, Mapping):
-        return {}
-    out = {}
-    for key in _RATE_KEYS:
-        entry = counts.get(key)
-        if isinstance(entry, Mapping) and isinstance(entry.get("status"), str):
-            out[key] = str(entry["status"])
-    return out
-
-
-def _to_float(value: Any, where: str) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise CalibError(f"{where}: key {value!r} is not a number") from None
-
-
-def _ci(value: Any, where: str) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list | tuple) or len(value) != 2:
-        raise CalibError(f"{where}: expected [low, high], got {value!r}")
-    if value[0] is None or value[1] is None:
-        return None
-    low, high = probability(value[0], where), probability(value[1], where)
-    assert low is not None and high is not None
-    if low > high:
-        raise CalibError(f"{where}: low {low} is above high {high}")
-    return (low, high)
-
-

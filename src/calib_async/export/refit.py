@@ -29,7 +29,7 @@ from calib_async.checkpoint.binding import MAX_HEADER_BYTES
 from calib_async.checkpoint.reading import FORMAT as LOG_FORMAT
 from calib_async.checkpoint.reading import dedupe_records, read_log
 from calib_async.checkpoint.record_check import record_from_log
-from calib_async.config.paths import check_refit_paths
+from calib_async.config.files import check_refit_paths
 from calib_async.errors import CalibError, CheckpointError
 from calib_async.export.document import ExportPlan
 from calib_async.export.experiments import read_experiments
@@ -42,6 +42,7 @@ from calib_async.export.stage import export_calibration
 from calib_async.inputs import open_regular_file, output_file_target
 from calib_async.labels.store import NAME as LABELS_NAME
 from calib_async.labels.store import read_reference
+from calib_async.model import CalibrationDocument
 from calib_async.records import (
     CorpusItem,
     LabeledRecord,
@@ -75,9 +76,14 @@ class RefitSettings:
 @dataclass(frozen=True, slots=True)
 class RefitResult:
     export_path: Path
-    export: dict[str, Any]
+    document: CalibrationDocument  # the export written, typed (``document.to_dict()``: its YAML)
     report_path: Path | None
     runs: int
+
+    @property
+    def export(self) -> dict[str, Any]:
+        """The export as written (calibration.yaml's mapping)."""
+        return self.document.to_dict()
 
 
 def refit_calibration(

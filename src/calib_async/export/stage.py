@@ -13,6 +13,7 @@ from calib_async.export.provenance import merge_provenance, provenance
 from calib_async.export.verdict_keys import add_verdict_keys
 from calib_async.labels.store import NAME as LABELS_NAME
 from calib_async.labels.store import record_experiments, record_split, split_summary
+from calib_async.model import CalibrationDocument
 from calib_async.records import LabeledRecord, TelemetryRecord, Tier
 from calib_async.stats.canaries import canary_rates
 from calib_async.stats.fit import CalibrationFit
@@ -31,8 +32,9 @@ def export_calibration(
     experiments: Experiments | None = None,
     profiles: Mapping[str, Any] | None = None,
     report_path: Path | None = None,
-) -> tuple[dict[str, Any], Path | None]:
-    """Write ``plan.export`` (and the report unless disabled); the document and report path.
+) -> tuple[CalibrationDocument, Path | None]:
+    """Write ``plan.export`` (and the report unless disabled); the typed document
+    (:class:`calib_async.model.CalibrationDocument`) and the report's path.
 
     ``experiments`` gives each tier its ``flips``, ``load`` and ``canaries`` (at the fit's
     confidence), the top-level ``lean_repl_designs`` and, with the records from a service
@@ -82,6 +84,9 @@ def export_calibration(
     if labels_path.exists():
         record_split(labels_path, split)
         record_experiments(labels_path, experiments.describe())
+    # the written file is the typed document's: a key the model cannot read fails here
+    document = CalibrationDocument.read(export)
+    export = document.to_dict()
     write_export(plan.export, export)
     written = None
     if plan.report:
@@ -94,4 +99,4 @@ def export_calibration(
             labeled=labeled,
             held_out=fit.held_out_items,
         )
-    return export, written
+    return document, written

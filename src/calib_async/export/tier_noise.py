@@ -12,6 +12,7 @@ from calib_async.errors import CalibError
 from calib_async.export.canary_model import CanaryRate
 from calib_async.export.load_curve import LoadCurve
 from calib_async.export.reward import RewardNoise
+from calib_async.model import RateStatus, TierStatus
 from calib_async.records import Outcome, Truth
 from calib_async.stats.survival import (
     SurvivalModel,
@@ -57,8 +58,8 @@ class TierNoise:
     load: LoadCurve | None = None  # the load experiment's fit (--load-levels)
     canaries: Mapping[str, CanaryRate] = field(default_factory=dict)  # by exploit class
     #: the tier's status and each conditional rate's (``counts.<rate>.status``; newer files)
-    status: str | None = None
-    rate_status: Mapping[str, str] = field(default_factory=dict)
+    status: TierStatus | None = None
+    rate_status: Mapping[str, RateStatus] = field(default_factory=dict)
 
     def canary(self, exploit: str) -> CanaryRate:
         """The canary rate of ``exploit`` (e.g. ``"axiom"``); CalibError if it was not run."""
@@ -292,7 +293,7 @@ class TierNoise:
 
     def _warn_if_not_ok(self, truth: Truth) -> None:
         """A RateStatusWarning when a rate sampled for ``truth`` is not ``ok``."""
-        if self.status == "failed":
+        if self.status is TierStatus.FAILED:
             warnings.warn(
                 f"tier {self.name} failed (most runs VERIFIER_ERROR): its rates measure nothing",
                 RateStatusWarning,
@@ -304,7 +305,8 @@ class TierNoise:
             if truth is Truth.VERIFIED
             else ("spurious_pass_rate", "timeout_given_invalid")
         )
-        bad = {n: self.rate_status[n] for n in names if self.rate_status.get(n, "ok") != "ok"}
+        ok = RateStatus.OK
+        bad = {n: self.rate_status[n] for n in names if self.rate_status.get(n, ok) != ok}
         if bad:
             shown = ", ".join(f"{n} is {s}" for n, s in bad.items())
             warnings.warn(

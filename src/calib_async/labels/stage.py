@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import anyio
 
 from calib_async.checkers.lean.axioms import DEFAULT_AXIOM_ALLOWLIST
 from calib_async.checkpoint.binding import log_header_digest
-from calib_async.config.run import RunConfig
-from calib_async.config.setup import consensus_profiles
 from calib_async.events import Listener, StageFinished, StageStarted, emit
 from calib_async.labels.consensus import (
     consensus_ladder,
@@ -26,6 +25,7 @@ from calib_async.labels.consensus import (
 )
 from calib_async.labels.judges import item_votes, own_judge_tiers
 from calib_async.labels.latent import ItemEvidence, fit_reference_model
+from calib_async.labels.plan import LabelPlan
 from calib_async.labels.resolution import Resolution, item_evidence, reasons_for, run_consensus
 from calib_async.labels.sampling import (
     Evidence,
@@ -73,7 +73,7 @@ class GroundTruth:
 
 
 async def establish_ground_truth(
-    config: RunConfig,
+    plan: LabelPlan,
     checker: CheckerConfig,
     tiers: Sequence[Tier],
     items: Sequence[CorpusItem],
@@ -86,10 +86,10 @@ async def establish_ground_truth(
     **Cancellation:** running checkers are killed and reaped; finished label runs are already
     in the checkpoint, and ``labels.json`` is not written.
     """
-    outcome = await run_label_stage(config, checker, tiers, items, telemetry, runner, listeners)
+    outcome = await run_label_stage(plan, checker, tiers, items, telemetry, runner, listeners)
     reference = reference_evidence(outcome, checker)
     own_judge = own_judge_tiers(
-        {t.name: t.verifier for t in tiers}, consensus_profiles(config, checker), checker
+        {t.name: t.verifier for t in tiers}, plan.consensus, checker
     )
     labels = with_posterior_confidence(merge_labels(outcome.evidence), reference)
     labeled = labeled_records(outcome.sample, labels)
@@ -100,11 +100,11 @@ async def establish_ground_truth(
         "spent": outcome.resolution.extra_runs,
     }
     write_labels_json(
-        config.output_dir / "labels.json",
+        plan.output_dir / "labels.json",
         labels,
         reasons=reasons,
         sample=labeled,
-        run={**run_description(config, tiers, summary), "log": log_header_digest(config.log_path)},
+        run={**run_description(plan, tiers, summary), "log": log_header_digest(plan.log_path)},
         reference=reference,
         own_judge=own_judge,
     )
@@ -165,16 +165,16 @@ class LabelStageOutcome:
     ladders: dict[str, list[float]]
 
 
-def label_budget(config: RunConfig, sampled_items: int, profiles: int) -> int:
+def label_budget(plan: LabelPlan, sampled_items: int, profiles: int) -> int:
     """``--label-budget`` (extra label runs); by default as many as the first pass's
     consensus runs, so resolving undetermined items at most doubles the consensus work."""
-    if config.label_budget is not None:
-        return config.label_budget
+    if plan.label_budget is not None:
+        return plan.label_budget
     return sampled_items * profiles
 
 
 async def run_label_stage(
-    config: RunConfig,
+    plan: LabelPlan,
     checker: CheckerConfig,
     tiers: Sequence[Tier],
     items: Sequence[CorpusItem],
@@ -193,12 +193,12 @@ async def run_label_stage(
     **Cancellation:** as :func:`establish_ground_truth`.
     """
     sample = sample_for_labeling(
-        telemetry, config.label_sample, config.seed, validation_split=config.validation_split
+        telemetry, plan.label_sample, plan.seed, validation_split=plan.validation_split
     )
     sampled_items = sorted({s.record.item_id for s in sample})
     by_id = {item.item_id: item for item in items}
     tier_by_name = {t.name: t for t in tiers}
-    consensus = list(consensus_profiles(config, checker))
+    consensus = list(plan.consensus)
     timeouts = [s for s in sample if s.record.outcome == Outcome.VERIFIER_TIMEOUT]
     emit(
         listeners,
@@ -210,9 +210,10 @@ async def run_label_stage(
             {name: len(sampled_items) for name in consensus},  # per consensus profile
         ),
     )
-    evidence: list[Evidence] = list(manual_evidence(config))  # first; they win the merge anyway
+    # manual evidence first; it wins the merge anyway
+    evidence = manual_evidence(manual_labels=plan.manual_labels, output_dir=plan.output_dir)
     label_runs: list[TelemetryRecord] = []
-    multiplier = config.timeout_multiplier
+    multiplier = plan.timeout_multiplier
     top = top_timeout(tiers, multiplier)
     ladders = {
         name: consensus_ladder(consensus_tier(name, tiers, checker, multiplier).timeout_s, top)
@@ -220,7 +221,7 @@ async def run_label_stage(
     }
 
     async def escalate_all() -> None:
-        limiter = anyio.CapacityLimiter(max(1, config.workers))
+        limiter = anyio.CapacityLimiter(max(1, plan.workers))
 
         async def one(s: SampledRecord) -> None:
             async with limiter:
@@ -262,7 +263,7 @@ async def run_label_stage(
                 other_evidence=evidence,
                 allowlist=allow,
                 ladders=ladders,
-                budget=label_budget(config, len(sampled_items), len(consensus)),
+                budget=label_budget(plan, len(sampled_items), len(consensus)),
                 listeners=listeners,
                 ready=ladders_done,
             )
@@ -279,13 +280,15 @@ async def run_label_stage(
     return LabelStageOutcome(evidence, sample, label_runs, resolution, ladders)
 
 
-def manual_evidence(config: RunConfig) -> list[Evidence]:
+def manual_evidence(*, manual_labels: Path | None, output_dir: Path) -> list[Evidence]:
+    """Evidence from ``--manual-labels`` and ``<output_dir>/manual_labels.jsonl`` (the
+    interactive labeller's file)."""
     from calib_async.labels.manual import load_manual_labels
 
     paths = []
-    if config.manual_labels is not None:
-        paths.append(config.manual_labels)
-    interactive = config.output_dir / "manual_labels.jsonl"
+    if manual_labels is not None:
+        paths.append(manual_labels)
+    interactive = output_dir / "manual_labels.jsonl"
     if interactive.exists() and interactive not in paths:
         paths.append(interactive)
     out = []

@@ -33,10 +33,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from calib_async.config.run import RunConfig
 from calib_async.errors import CalibError
 from calib_async.inputs.atomic import write_atomic
 from calib_async.labels.latent import ItemEvidence
+from calib_async.labels.plan import LabelPlan
 from calib_async.records import ItemLabel, LabeledRecord, Tier, Truth
 
 FORMAT = 2
@@ -44,18 +44,18 @@ NAME = "labels.json"
 
 
 def run_description(
-    config: RunConfig, tiers: Sequence[Tier], summary: Mapping[str, Any]
+    plan: LabelPlan, tiers: Sequence[Tier], summary: Mapping[str, Any]
 ) -> dict[str, Any]:
     """What stages 4-6 need besides the log and the sample (see the module docstring)."""
     return {
         "tiers": [{"name": t.name, **t.identity()} for t in tiers],
-        "corpus": config.corpus,
-        "n": config.n,
-        "seed": config.seed,
-        "label_sample": config.label_sample,
-        "timeout_multiplier": config.timeout_multiplier,
-        "validation_split": config.validation_split,
-        "bootstrap": config.bootstrap,
+        "corpus": plan.corpus,
+        "n": plan.n,
+        "seed": plan.seed,
+        "label_sample": plan.label_sample,
+        "timeout_multiplier": plan.timeout_multiplier,
+        "validation_split": plan.validation_split,
+        "bootstrap": plan.bootstrap,
         "labels": dict(summary),
     }
 

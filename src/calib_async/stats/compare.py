@@ -62,13 +62,12 @@ from typing import Any
 from scipy import stats
 
 from calib_async.errors import CalibError
+from calib_async.model import DistributionModel, DistributionStatus, TierModel
 from calib_async.stats.compare_read import (
     Side,
-    as_int,
-    as_mapping,
-    flip_holder,
+    canary_side,
+    flip_side,
     read_document,
-    read_side,
     standard_side,
 )
 from calib_async.stats.power import normal_mdd, score_mdd
@@ -181,8 +180,7 @@ def compare_calibrations(
     common = [t for t in models_a if t in models_b]
     rows: list[RateComparison] = []
     for tier in common:
-        ta = as_mapping(models_a[tier], f"noise_models.{tier}", names[0])
-        tb = as_mapping(models_b[tier], f"noise_models.{tier}", names[1])
+        ta, tb = models_a[tier], models_b[tier]
         for name in RATES:
             sa = standard_side(ta, name, conf_a, f"{names[0]}: noise_models.{tier}")
             sb = standard_side(tb, name, conf_b, f"{names[1]}: noise_models.{tier}")
@@ -243,13 +241,13 @@ def _mdd(row: RateComparison, level: float) -> float | None:
 def _budgets_differ(
     rows: list[RateComparison],
     tier: str,
-    ta: Mapping[str, Any],
-    tb: Mapping[str, Any],
+    ta: TierModel,
+    tb: TierModel,
     names: tuple[str, str],
 ) -> list[RateComparison]:
     """Rates measured under different timeouts are not the same quantity: a tier whose
     ``timeout_s`` differs between A and B gets no test and no ``same`` verdict."""
-    budget_a, budget_b = ta.get("timeout_s"), tb.get("timeout_s")
+    budget_a, budget_b = ta.timeout_s, tb.timeout_s
     if budget_a == budget_b:
         return rows
     note = f"budgets differ ({names[0]} {budget_a} s, {names[1]} {budget_b} s)"
@@ -263,35 +261,26 @@ def _budgets_differ(
 
 def _optional_rows(
     tier: str,
-    ta: Mapping[str, Any],
-    tb: Mapping[str, Any],
+    ta: TierModel,
+    tb: TierModel,
     conf_a: float,
     conf_b: float,
     alpha: float,
     names: tuple[str, str],
 ) -> list[RateComparison]:
     rows: list[RateComparison] = []
-    ca, cb = ta.get("canaries"), tb.get("canaries")
-    ca = ca if isinstance(ca, Mapping) else {}
-    cb = cb if isinstance(cb, Mapping) else {}
+    ca, cb = ta.canaries or {}, tb.canaries or {}
     for cls in list(ca) + [c for c in cb if c not in ca]:
-        pair = []
-        for doc, conf, name in ((ca, conf_a, names[0]), (cb, conf_b, names[1])):
-            entry = doc.get(cls)
-            if not isinstance(entry, Mapping):
-                pair.append(Side(None, None, None, conf, "class absent"))
-                continue
-            k = as_int(entry.get("passed", entry.get("k")))
-            n = as_int(entry.get("run", entry.get("n")))
-            exact = (k, n) if k is not None and n is not None and n > 0 else None
-            where = f"{name}: noise_models.{tier}.canaries.{cls}"
-            pair.append(read_side(entry, "spurious_pass_rate", exact, conf, where))
-        rows.append(_compare(tier, f"canary.{cls}", pair[0], pair[1], alpha))
-    fa, fb = (flip_holder(t) for t in (ta, tb))
+        sa, sb = (
+            canary_side(doc.get(cls), conf, f"{name}: noise_models.{tier}.canaries.{cls}")
+            for doc, conf, name in ((ca, conf_a, names[0]), (cb, conf_b, names[1]))
+        )
+        rows.append(_compare(tier, f"canary.{cls}", sa, sb, alpha))
+    fa = flip_side(ta, conf_a, f"{names[0]}: noise_models.{tier}")
+    fb = flip_side(tb, conf_b, f"{names[1]}: noise_models.{tier}")
     if fa is not None or fb is not None:
-        sa = read_side(fa or {}, "flip_rate", None, conf_a, f"{names[0]}: noise_models.{tier}")
-        sb = read_side(fb or {}, "flip_rate", None, conf_b, f"{names[1]}: noise_models.{tier}")
-        rows.append(_compare(tier, "flip_rate", sa, sb, alpha))
+        missing = Side(None, None, None, conf_a, "no estimate")
+        rows.append(_compare(tier, "flip_rate", fa or missing, fb or missing, alpha))
     return rows
 
 
@@ -350,19 +339,18 @@ def _compare(tier: str, rate: str, a: Side, b: Side, alpha: float) -> RateCompar
     )  # fmt: skip
 
 
-def _duration_rows(tier: str, ta: Mapping[str, Any], tb: Mapping[str, Any]) -> list[RateComparison]:
-    da, db = ta.get("timeout_distribution"), tb.get("timeout_distribution")
+def _duration_rows(tier: str, ta: TierModel, tb: TierModel) -> list[RateComparison]:
+    da, db = ta.timeout_distribution, tb.timeout_distribution
     budgets: list[float] = []
-    for raw in [ta.get("timeout_s"), *_values(ta.get("timeout_for_rate"))]:
-        number = isinstance(raw, int | float) and not isinstance(raw, bool)
-        if number and 0 < raw < math.inf and float(raw) not in budgets:
+    for raw in [ta.timeout_s, *(ta.timeout_for_rate or {}).values()]:
+        if raw is not None and 0 < raw < math.inf and float(raw) not in budgets:
             budgets.append(float(raw))
     misfit = [
         s
         for s, d in (("A", da), ("B", db))
-        if isinstance(d, Mapping)
-        and isinstance(d.get("goodness_of_fit"), Mapping)
-        and d["goodness_of_fit"].get("implied_inside_ci") is False
+        if d is not None
+        and isinstance(d.extra.get("goodness_of_fit"), Mapping)
+        and d.extra["goodness_of_fit"].get("implied_inside_ci") is False
     ]
     note = f"misfit ({', '.join(misfit)}): model-implied timeout rate outside the observed CI"
     rows = []
@@ -380,15 +368,11 @@ def _duration_rows(tier: str, ta: Mapping[str, Any], tb: Mapping[str, Any]) -> l
     return rows
 
 
-def _values(value: Any) -> list[Any]:
-    return list(value.values()) if isinstance(value, Mapping) else []
-
-
-def _model_sf(dist: Any, timeout_s: float) -> float | None:
-    if not isinstance(dist, Mapping) or dist.get("status") != "ok" or dist.get("unit") != "ms":
+def _model_sf(dist: DistributionModel | None, timeout_s: float) -> float | None:
+    if dist is None or dist.status is not DistributionStatus.OK or dist.unit != "ms":
         return None
     try:
-        p = predict_timeout_rate(dist, timeout_s)
+        p = predict_timeout_rate(dist.to_dict(), timeout_s)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
     return p if math.isfinite(p) else None

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import anyio
 import structlog
 
-from calib_async.config.run import RunConfig
 from calib_async.corpus.canary_set import (
     CanaryClass,
     CanarySet,
@@ -46,21 +46,31 @@ class CanaryRuns:
         return {c.item.item_id: c.exploit for c in self.canary_set.canaries}
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CanaryPlan:
+    """What the canary phase needs of the run's settings (the pipeline derives it)."""
+
+    classes: tuple[str, ...]  # as ``--canaries`` names them ("all" for every class)
+    sample: int  # items canaries are derived from
+    seed: int
+    output_dir: Path  # the canary files go under it
+
+
 def canary_classes(
-    config: RunConfig, checker: CheckerConfig, tiers: Sequence[Tier]
+    plan: CanaryPlan, checker: CheckerConfig, tiers: Sequence[Tier]
 ) -> list[CanaryClass]:
     """The classes ``--canaries`` selects (empty without the flag); CalibError when unknown.
 
     Called before any checker starts, so a bad class name costs nothing.
     """
-    if not config.canaries:
+    if not plan.classes:
         return []
-    requested = ["all"] if "all" in config.canaries else list(config.canaries)
+    requested = ["all"] if "all" in plan.classes else list(plan.classes)
     return resolve_classes(requested, [checker.verifiers[t.verifier] for t in tiers])
 
 
 async def run_canaries(
-    config: RunConfig,
+    plan: CanaryPlan,
     classes: Sequence[CanaryClass],
     tiers: Sequence[Tier],
     items: Sequence[CorpusItem],
@@ -77,9 +87,9 @@ async def run_canaries(
     if not classes:
         return None
     eligible = {r.item_id for r in telemetry if r.outcome == Outcome.VERIFIED}
-    sources = draw_sources(items, eligible, n=config.canary_sample, seed=config.seed)
+    sources = draw_sources(items, eligible, n=plan.sample, seed=plan.seed)
     canary_set = await anyio.to_thread.run_sync(
-        lambda: write_canaries(sources, classes, config.output_dir, eligible=len(eligible))
+        lambda: write_canaries(sources, classes, plan.output_dir, eligible=len(eligible))
     )
     log.info(
         "canaries.written",
