@@ -67,7 +67,7 @@ li.tier-verdict.safe{border-color:#2e7d32;background:#edf7ee}
 ul.details{margin:.2rem 0 0;padding-left:1.2rem;font-size:.9rem}
 p.recommendation{font-size:1.1rem;font-weight:700;margin:.6rem 0}
 p.settings{font-size:.85rem} .self-check{margin:.4rem 0}
-table{max-width:100%} td{overflow-wrap:break-word} tbody th{white-space:nowrap}
+table{max-width:100%} td{overflow-wrap:anywhere} tbody th{white-space:nowrap}
 p.legend .swatch{display:inline-block;padding:.1rem .5rem;margin:0 .3rem .2rem 0;
 border-radius:.25rem;font-size:.8rem}
 section{overflow-x:auto}

@@ -53,7 +53,7 @@ def value_html(value: Any, depth: int = 0) -> str:
             cols = []
             for v in value:
                 cols += [str(k) for k in v if str(k) not in cols]
-            head = "".join(f"<th>{esc(c)}</th>" for c in cols)
+            head = "".join(f"<th>{_name(c)}</th>" for c in cols)
             body = "".join(
                 "<tr>"
                 + "".join(f"<td>{value_html(v.get(c), depth + 1)}</td>" for c in cols)
@@ -121,6 +121,12 @@ def _share_keys(subs: Iterable[Mapping[str, Any]]) -> bool:
     return len(common) >= max(1, min(len(k) for k in keysets) / 2)
 
 
+def _name(key: str) -> str:
+    """A column name that may break after each underscore (``timeout_s_bootstrap_ci``): a
+    table of many such columns still fits its box."""
+    return esc(key).replace("_", "_<wbr>")
+
+
 def _kv(value: Mapping[str, Any], depth: int) -> str:
     rows = "".join(
         f"<tr><th>{esc(k)}</th><td>{value_html(v, depth + 1)}</td></tr>" for k, v in value.items()
@@ -129,7 +135,7 @@ def _kv(value: Mapping[str, Any], depth: int) -> str:
 
 
 def _matrix(rows: Mapping[str, Mapping[str, Any]], cols: list[str], depth: int) -> str:
-    head = "<th></th>" + "".join(f"<th>{esc(c)}</th>" for c in cols)
+    head = "<th></th>" + "".join(f"<th>{_name(c)}</th>" for c in cols)
     body = "".join(
         f"<tr><th>{esc(name)}</th>"
         + "".join(f"<td>{value_html(sub.get(c), depth + 1) if c in sub else ''}</td>" for c in cols)
