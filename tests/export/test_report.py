@@ -273,7 +273,7 @@ def test_sibling_results_sharing_keys_render_as_one_table() -> None:
 
     coverage = {"FAST": {"timeout_rate": True, "p": 0.5}, "SLOW": {"timeout_rate": False}, "n": 3}
     html = value_html(coverage)
-    assert html.startswith("<table><thead><tr><th></th><th>timeout_rate</th><th>p</th></tr>")
+    assert html.startswith("<table><thead><tr><th></th><th>timeout_<wbr>rate</th><th>p</th></tr>")
     assert "<tr><th>SLOW</th><td>no</td><td></td></tr>" in html
     assert '<table class="kv"><tbody><tr><th>n</th><td>3</td></tr>' in html
     unrelated = {"by_method": {"consensus": 3}, "by_truth": {"VERIFIED": 2, "INVALID": 1}}
